@@ -458,7 +458,7 @@ impl App {
     /// # Panics
     /// When the handle comes from another app.
     pub fn get<R: Resource>(&self, handle: &Handle<R>) -> &R {
-        self.entry(handle.id())
+        self.entry(handle.resource_id())
             .resource
             .as_any()
             .downcast_ref()
@@ -470,7 +470,7 @@ impl App {
     /// # Panics
     /// When the handle comes from another app.
     pub fn get_mut<R: Resource>(&mut self, handle: &Handle<R>) -> &mut R {
-        self.entry_mut(handle.id())
+        self.entry_mut(handle.resource_id())
             .resource
             .as_any_mut()
             .downcast_mut()
@@ -479,11 +479,11 @@ impl App {
 
     /// DeletionPolicy, UpdateReplacePolicy, DependsOn, Condition and Metadata of a resource.
     pub fn attributes_mut<R>(&mut self, handle: &Handle<R>) -> &mut ResourceAttributes {
-        &mut self.entry_mut(handle.id()).attributes
+        &mut self.entry_mut(handle.resource_id()).attributes
     }
 
     pub fn attributes<R>(&self, handle: &Handle<R>) -> &ResourceAttributes {
-        &self.entry(handle.id()).attributes
+        &self.entry(handle.resource_id()).attributes
     }
 
     /// Adds a typed parameter after checking its constraints against each other and its default.

@@ -58,7 +58,7 @@ impl<R> Handle<R> {
         Self { id, kind: PhantomData }
     }
 
-    pub fn id(&self) -> &ResourceId {
+    pub fn resource_id(&self) -> &ResourceId {
         &self.id
     }
 
@@ -183,7 +183,7 @@ impl ResourceAttributes {
 
     /// Adds `DependsOn` on another resource.
     pub fn depend_on<R>(&mut self, other: &Handle<R>) {
-        self.depends_on.insert(other.id().clone());
+        self.depends_on.insert(other.resource_id().clone());
     }
 }
 

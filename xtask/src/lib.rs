@@ -1,0 +1,11 @@
+//! The `cargo xtask` commands, as a library so their tests can call them.
+
+pub mod codegen;
+pub mod pytools;
+
+use std::path::PathBuf;
+
+/// The workspace root: the parent of this crate's folder.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").to_path_buf()
+}

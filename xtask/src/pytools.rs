@@ -1,0 +1,68 @@
+//! The pinned Python tools (cfn-lint, later moto), in a virtualenv under `target/py-tools`.
+//!
+//! Tests never use whatever happens to be on PATH: they run the tools from this virtualenv, which
+//! `cargo xtask test` (or `cargo xtask py-tools`) creates from `xtask/python-requirements.txt`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// The virtualenv's folder, relative to the workspace root.
+pub const VENV_DIR: &str = "target/py-tools";
+const REQUIREMENTS: &str = "xtask/python-requirements.txt";
+/// Written after a successful install, holding the requirements it installed.
+const STAMP: &str = "installed-requirements.txt";
+
+pub fn venv(workspace: &Path) -> PathBuf {
+    workspace.join(VENV_DIR)
+}
+
+pub fn bin(workspace: &Path, tool: &str) -> PathBuf {
+    venv(workspace).join("bin").join(tool)
+}
+
+/// Creates or updates the virtualenv; does nothing when it already holds these requirements.
+pub fn ensure(workspace: &Path) -> Result<PathBuf> {
+    let venv = venv(workspace);
+    let requirements = std::fs::read_to_string(workspace.join(REQUIREMENTS))
+        .with_context(|| format!("reading {REQUIREMENTS}"))?;
+    if std::fs::read_to_string(venv.join(STAMP)).ok().as_deref() == Some(requirements.as_str()) {
+        return Ok(venv);
+    }
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if !venv.join("bin/python").exists() {
+        eprintln!("creating {} with {python}", venv.display());
+        let status = Command::new(&python)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .with_context(|| format!("running {python}; install Python 3 (e.g. `apt-get install python3-venv`)"))?;
+        if !status.success() {
+            bail!("`{python} -m venv {}` failed; on Debian, `apt-get install python3-venv` fixes this", venv.display());
+        }
+    }
+    eprintln!("installing pinned Python tools from {REQUIREMENTS}");
+    let status = Command::new(venv.join("bin/python"))
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(workspace.join(REQUIREMENTS))
+        .status()
+        .context("running pip inside the virtualenv")?;
+    if !status.success() {
+        bail!("pip could not install {REQUIREMENTS}; see its output above");
+    }
+    std::fs::write(venv.join(STAMP), requirements)?;
+    Ok(venv)
+}
+
+/// The site-packages folder of cfn-lint inside the virtualenv, for vendoring schemas.
+pub fn cfn_lint_data(workspace: &Path) -> Result<PathBuf> {
+    let venv = ensure(workspace)?;
+    let output = Command::new(venv.join("bin/python"))
+        .args(["-c", "import cfnlint, os; print(os.path.join(os.path.dirname(cfnlint.__file__), 'data'))"])
+        .output()?;
+    if !output.status.success() {
+        bail!("cfn-lint is not importable in {}", venv.display());
+    }
+    Ok(PathBuf::from(String::from_utf8(output.stdout)?.trim()))
+}
