@@ -1,6 +1,6 @@
 use std::process::{Command, ExitCode};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 use xtask::{codegen, pytools, workspace_root};

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// The virtualenv's folder, relative to the workspace root.
 pub const VENV_DIR: &str = "target/py-tools";
@@ -25,8 +25,8 @@ pub fn bin(workspace: &Path, tool: &str) -> PathBuf {
 /// Creates or updates the virtualenv; does nothing when it already holds these requirements.
 pub fn ensure(workspace: &Path) -> Result<PathBuf> {
     let venv = venv(workspace);
-    let requirements = std::fs::read_to_string(workspace.join(REQUIREMENTS))
-        .with_context(|| format!("reading {REQUIREMENTS}"))?;
+    let requirements =
+        std::fs::read_to_string(workspace.join(REQUIREMENTS)).with_context(|| format!("reading {REQUIREMENTS}"))?;
     if std::fs::read_to_string(venv.join(STAMP)).ok().as_deref() == Some(requirements.as_str()) {
         return Ok(venv);
     }

@@ -487,7 +487,12 @@ impl App {
     }
 
     /// Adds a typed parameter after checking its constraints against each other and its default.
-    pub fn add_parameter<T>(&mut self, stack: StackId, logical_id: &str, spec: ParameterSpec<T>) -> Result<Parameter<T>> {
+    pub fn add_parameter<T>(
+        &mut self,
+        stack: StackId,
+        logical_id: &str,
+        spec: ParameterSpec<T>,
+    ) -> Result<Parameter<T>> {
         self.claim_logical_id(stack, logical_id)?;
         check_parameter(&spec.def).map_err(|reason| DslError::InvalidParameter {
             stack: self.stacks[stack.0].name.clone(),

@@ -21,13 +21,19 @@ pub enum DslError {
     #[error("stack {stack}: {site} refers to {target}, which is not part of this app")]
     UnknownTarget { stack: String, site: String, target: String },
 
-    #[error("stack {stack}: {site} uses condition {condition:?} of stack {condition_stack}; conditions only apply inside their own stack")]
+    #[error(
+        "stack {stack}: {site} uses condition {condition:?} of stack {condition_stack}; conditions only apply inside their own stack"
+    )]
     ConditionInOtherStack { stack: String, site: String, condition: String, condition_stack: String },
 
-    #[error("stack {stack}: {site} uses Fn::Sub {template:?}, whose ${{{name}}} is neither a variable of that Fn::Sub nor a resource or parameter of this stack; pass it as a named variable")]
+    #[error(
+        "stack {stack}: {site} uses Fn::Sub {template:?}, whose ${{{name}}} is neither a variable of that Fn::Sub nor a resource or parameter of this stack; pass it as a named variable"
+    )]
     SubUnknownName { stack: String, site: String, template: String, name: String },
 
-    #[error("stack {consumer}: {site} refers to {producer}'s {target}, but {consumer} deploys to {consumer_region} and {producer} to {producer_region}; exports do not cross regions")]
+    #[error(
+        "stack {consumer}: {site} refers to {producer}'s {target}, but {consumer} deploys to {consumer_region} and {producer} to {producer_region}; exports do not cross regions"
+    )]
     CrossRegionReference {
         consumer: String,
         consumer_region: String,

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use super::ToJson;
 use super::json::Json;
 use super::value::{Expr, Value};
-use super::ToJson;
 
 /// Index of a stack inside its [`App`](super::App).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -130,9 +130,7 @@ impl From<serde_json::Value> for Json {
             },
             serde_json::Value::String(s) => Json::String(s),
             serde_json::Value::Array(items) => Json::Array(items.into_iter().map(Json::from).collect()),
-            serde_json::Value::Object(map) => {
-                Json::Object(map.into_iter().map(|(k, v)| (k, Json::from(v))).collect())
-            }
+            serde_json::Value::Object(map) => Json::Object(map.into_iter().map(|(k, v)| (k, Json::from(v))).collect()),
         }
     }
 }

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
 
+use super::Condition;
 use super::intrinsic::{Intrinsic, RefTarget, ResourceId, StackId};
 use super::json::{Json, ToJson};
 use super::value::Expr;
-use super::Condition;
 
 /// A CloudFormation resource type. Implemented by the generated types in [`crate::aws`].
 pub trait Resource: ToJson + Any + fmt::Debug {

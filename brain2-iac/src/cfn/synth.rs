@@ -105,7 +105,8 @@ impl Exported {
     fn output_id(&self) -> String {
         match self {
             Exported::Resource { logical_id, attribute } => {
-                let attr: String = attribute.as_deref().unwrap_or("Ref").chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+                let attr: String =
+                    attribute.as_deref().unwrap_or("Ref").chars().filter(|c| c.is_ascii_alphanumeric()).collect();
                 format!("Export{logical_id}{attr}")
             }
             Exported::Parameter { logical_id } => format!("Export{logical_id}Param"),
@@ -183,7 +184,12 @@ fn collect_references(app: &App, properties: &[BTreeMap<&str, Json>]) -> Result<
     for (index, data) in app.stacks.iter().enumerate() {
         let stack = StackId(index);
         for dependency in &data.depends_on {
-            graph.edges.entry(stack).or_default().entry(*dependency).or_insert_with(|| "declared dependency".to_owned());
+            graph
+                .edges
+                .entry(stack)
+                .or_default()
+                .entry(*dependency)
+                .or_insert_with(|| "declared dependency".to_owned());
         }
         for (logical_id, entry) in &data.resources {
             let site = format!("resource {logical_id}");
@@ -193,9 +199,12 @@ fn collect_references(app: &App, properties: &[BTreeMap<&str, Json>]) -> Result<
             for target in &entry.attributes.depends_on {
                 check_resource(app, stack, &site, target)?;
                 if target.stack != stack {
-                    graph.edges.entry(stack).or_default().entry(target.stack).or_insert_with(|| {
-                        format!("{site} DependsOn {}", target.logical_id)
-                    });
+                    graph
+                        .edges
+                        .entry(stack)
+                        .or_default()
+                        .entry(target.stack)
+                        .or_insert_with(|| format!("{site} DependsOn {}", target.logical_id));
                 }
             }
         }
@@ -293,7 +302,11 @@ fn note_reference(app: &App, stack: StackId, site: &str, intrinsic: &Intrinsic, 
         }
         Intrinsic::Ref(RefTarget::Parameter(id)) => {
             check_parameter(app, stack, site, id)?;
-            (id.stack, Exported::Parameter { logical_id: id.logical_id.clone() }, format!("parameter {}", id.logical_id))
+            (
+                id.stack,
+                Exported::Parameter { logical_id: id.logical_id.clone() },
+                format!("parameter {}", id.logical_id),
+            )
         }
         Intrinsic::If { condition, .. } | Intrinsic::Condition(condition) => {
             return check_condition(app, stack, site, condition);
@@ -347,8 +360,7 @@ fn deployment_order(app: &App, graph: &Graph) -> Result<Vec<StackId>> {
     let all: Vec<StackId> = app.stack_ids().collect();
     while order.len() < all.len() {
         let ready = all.iter().find(|stack| {
-            !placed.contains(stack)
-                && graph.edges.get(stack).is_none_or(|deps| deps.keys().all(|d| placed.contains(d)))
+            !placed.contains(stack) && graph.edges.get(stack).is_none_or(|deps| deps.keys().all(|d| placed.contains(d)))
         });
         match ready {
             Some(stack) => {
@@ -552,7 +564,12 @@ fn number(value: f64) -> JsonValue {
     }
 }
 
-fn render_stack(app: &App, stack: StackId, properties: &BTreeMap<&str, Json>, graph: &Graph) -> Result<SynthesizedStack> {
+fn render_stack(
+    app: &App,
+    stack: StackId,
+    properties: &BTreeMap<&str, Json>,
+    graph: &Graph,
+) -> Result<SynthesizedStack> {
     let data = &app.stacks[stack.0];
     let mut renderer = Renderer { app, stack, imports: BTreeSet::new() };
 

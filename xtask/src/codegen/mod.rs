@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// Where the schemas live, relative to the workspace root.
 pub const SCHEMAS_DIR: &str = "brain2-iac/schemas";
@@ -190,9 +190,7 @@ pub fn vendor(workspace: &Path, cfn_lint_data: &Path, type_names: &[String]) -> 
             format!("cfn-lint has no schema for {type_name:?}; check the spelling (AWS::Service::Resource)")
         })?;
         let source = cfn_lint_data.join("schemas/resources").join(format!("{hash}.json"));
-        let target = workspace
-            .join(SCHEMAS_DIR)
-            .join(format!("{}.json", type_name.to_lowercase().replace("::", "-")));
+        let target = workspace.join(SCHEMAS_DIR).join(format!("{}.json", type_name.to_lowercase().replace("::", "-")));
         std::fs::copy(&source, &target).with_context(|| format!("copying {}", source.display()))?;
         written.push(target);
     }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use serde_json::Value as JsonValue;
 
@@ -16,7 +16,10 @@ pub enum Ty {
     /// Free-form JSON (policy documents, `["object", "string"]` and the like).
     Json,
     Enum(String),
-    Struct { name: String, boxed: bool },
+    Struct {
+        name: String,
+        boxed: bool,
+    },
     List(Box<Ty>),
     Map(Box<Ty>),
 }
@@ -80,16 +83,17 @@ const RESERVED_TYPE_NAMES: &[&str] =
     &["BTreeMap", "Box", "Expr", "Handle", "Json", "Option", "Resource", "Self", "String", "ToJson", "Value", "Vec"];
 const HANDLE_METHODS: &[&str] = &["get_att", "logical_id", "ref_", "resource_id", "stack", "clone", "eq"];
 const RUST_KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false", "fn", "for",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static", "struct",
-    "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen",
-    "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false", "fn", "for", "if",
+    "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static", "struct", "trait",
+    "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro",
+    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
 /// A snake_case identifier that compiles: keywords become raw identifiers.
 pub fn field_ident(name: &str) -> String {
     let snake = name.to_snake_case();
-    let snake = if snake.is_empty() || snake.starts_with(|c: char| c.is_ascii_digit()) { format!("p_{snake}") } else { snake };
+    let snake =
+        if snake.is_empty() || snake.starts_with(|c: char| c.is_ascii_digit()) { format!("p_{snake}") } else { snake };
     match snake.as_str() {
         "self" | "super" | "crate" | "new" => format!("{snake}_"),
         s if RUST_KEYWORDS.contains(&s) => format!("r#{snake}"),
@@ -248,7 +252,12 @@ impl Builder<'_> {
                     self.in_progress.insert(hint.to_owned(), name.clone());
                     let fields = self.fields(properties, &required, &BTreeSet::new())?;
                     self.in_progress.remove(hint);
-                    self.structs.push(StructDef { name: name.clone(), from_definition: true, doc: doc_text(node), fields });
+                    self.structs.push(StructDef {
+                        name: name.clone(),
+                        from_definition: true,
+                        doc: doc_text(node),
+                        fields,
+                    });
                     Ty::Struct { name, boxed: false }
                 } else if let Some(patterns) = node.get("patternProperties").and_then(JsonValue::as_object) {
                     match patterns.values().collect::<Vec<_>>().as_slice() {
