@@ -237,15 +237,15 @@ impl ParameterSpec<Vec<Value<String>>> {
 }
 
 fn check_parameter(def: &ParameterDef) -> std::result::Result<(), String> {
-    if let (Some(min), Some(max)) = (def.min_length, def.max_length) {
-        if min > max {
-            return Err(format!("MinLength {min} is greater than MaxLength {max}"));
-        }
+    if let (Some(min), Some(max)) = (def.min_length, def.max_length)
+        && min > max
+    {
+        return Err(format!("MinLength {min} is greater than MaxLength {max}"));
     }
-    if let (Some(min), Some(max)) = (def.min_value, def.max_value) {
-        if min > max {
-            return Err(format!("MinValue {min} is greater than MaxValue {max}"));
-        }
+    if let (Some(min), Some(max)) = (def.min_value, def.max_value)
+        && min > max
+    {
+        return Err(format!("MinValue {min} is greater than MaxValue {max}"));
     }
     let Some(default) = &def.default else { return Ok(()) };
     if !def.allowed_values.is_empty() && !def.allowed_values.contains(default) {

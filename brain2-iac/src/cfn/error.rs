@@ -31,17 +31,8 @@ pub enum DslError {
     )]
     SubUnknownName { stack: String, site: String, template: String, name: String },
 
-    #[error(
-        "stack {consumer}: {site} refers to {producer}'s {target}, but {consumer} deploys to {consumer_region} and {producer} to {producer_region}; exports do not cross regions"
-    )]
-    CrossRegionReference {
-        consumer: String,
-        consumer_region: String,
-        producer: String,
-        producer_region: String,
-        site: String,
-        target: String,
-    },
+    #[error("{0}")]
+    CrossRegionReference(Box<CrossRegionReference>),
 
     #[error("stacks depend on each other in a cycle: {}", render_cycle(.0))]
     StackCycle(Vec<CycleStep>),
@@ -57,6 +48,20 @@ pub enum DslError {
 
     #[error("{0}")]
     Construct(String),
+}
+
+/// A reference between stacks that deploy to different regions, which exports cannot carry.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "stack {consumer}: {site} refers to {producer}'s {target}, but {consumer} deploys to {consumer_region} and {producer} to {producer_region}; exports do not cross regions"
+)]
+pub struct CrossRegionReference {
+    pub consumer: String,
+    pub consumer_region: String,
+    pub producer: String,
+    pub producer_region: String,
+    pub site: String,
+    pub target: String,
 }
 
 /// One edge of a dependency cycle: `from` needs `to` because of `reason`.

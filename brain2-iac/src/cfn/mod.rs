@@ -10,7 +10,7 @@ mod synth;
 mod value;
 
 pub use app::{App, Condition, Parameter, ParameterSpec};
-pub use error::{CycleStep, DslError, Result};
+pub use error::{CrossRegionReference, CycleStep, DslError, Result};
 pub use intrinsic::{ConditionId, Intrinsic, ParameterId, Pseudo, RefTarget, ResourceId, StackId, cond, fns, pseudo};
 pub use json::{Json, ToJson};
 pub use resource::{DeletionPolicy, Handle, RemovalPolicy, Resource, ResourceAttributes, UpdateReplacePolicy};

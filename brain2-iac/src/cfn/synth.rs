@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value as JsonValue;
 
 use super::app::{App, StackData};
-use super::error::{CycleStep, DslError, Result};
+use super::error::{CrossRegionReference, CycleStep, DslError, Result};
 use super::intrinsic::{ConditionId, Intrinsic, ParameterId, RefTarget, ResourceId, StackId};
 use super::json::Json;
 
@@ -211,10 +211,10 @@ fn collect_references(app: &App, properties: &[BTreeMap<&str, Json>]) -> Result<
         for (site, json) in sources(data, &properties[index]) {
             let mut error = None;
             json.visit_intrinsics(&mut |intrinsic| {
-                if error.is_none() {
-                    if let Err(e) = note_reference(app, stack, &site, intrinsic, &mut graph) {
-                        error = Some(e);
-                    }
+                if error.is_none()
+                    && let Err(e) = note_reference(app, stack, &site, intrinsic, &mut graph)
+                {
+                    error = Some(e);
                 }
             });
             if let Some(error) = error {
@@ -339,14 +339,14 @@ fn note_reference(app: &App, stack: StackId, site: &str, intrinsic: &Intrinsic, 
     let producer_data = &app.stacks[producer.0];
     if consumer_data.region != producer_data.region {
         let show = |r: &Option<String>| r.clone().unwrap_or_else(|| "the default region".to_owned());
-        return Err(DslError::CrossRegionReference {
+        return Err(DslError::CrossRegionReference(Box::new(CrossRegionReference {
             consumer: consumer_data.name.clone(),
             consumer_region: show(&consumer_data.region),
             producer: producer_data.name.clone(),
             producer_region: show(&producer_data.region),
             site: site.to_owned(),
             target,
-        });
+        })));
     }
     graph.edges.entry(stack).or_default().entry(producer).or_insert_with(|| format!("{site} uses {target}"));
     graph.exports.entry(producer).or_default().insert(exported);

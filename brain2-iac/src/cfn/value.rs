@@ -10,7 +10,22 @@ use super::json::{Json, ToJson};
 /// The value of a property whose CloudFormation type is `T`.
 ///
 /// Build one with `.into()` from a literal (`"text"`, `5`, `true`, a generated struct or enum, a
-/// `Vec` of those) or from an [`Expr<T>`] such as `table.arn()` or `pseudo::region()`.
+/// `Vec` of those) or from an [`Expr<T>`] such as `table.arn()` or `pseudo::region()`:
+///
+/// ```
+/// use brain2_iac::aws::sqs::Queue;
+/// use brain2_iac::cfn::{fns, pseudo};
+/// let queue = Queue::new().queue_name(fns::join("-", [pseudo::stack_name()])).delay_seconds(5);
+/// ```
+///
+/// An intrinsic of the wrong type does not compile: `Fn::GetAZs` yields a list, and a queue
+/// name is a string.
+///
+/// ```compile_fail
+/// use brain2_iac::aws::sqs::Queue;
+/// use brain2_iac::cfn::fns;
+/// let queue = Queue::new().queue_name(fns::get_azs(""));
+/// ```
 #[derive(Clone, PartialEq)]
 pub enum Value<T> {
     Literal(T),
@@ -139,6 +154,11 @@ impl From<u32> for Value<i64> {
 impl From<f64> for Value<f64> {
     fn from(value: f64) -> Self {
         Value::Literal(value)
+    }
+}
+impl From<i32> for Value<f64> {
+    fn from(value: i32) -> Self {
+        Value::Literal(value.into())
     }
 }
 impl From<bool> for Value<bool> {

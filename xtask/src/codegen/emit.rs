@@ -87,6 +87,9 @@ fn emit_struct(out: &mut String, def: &StructDef, resource: Option<&ResourceMode
         );
     }
     let _ = writeln!(out, "}}\n");
+    if required.is_empty() {
+        let _ = writeln!(out, "impl Default for {0} {{ fn default() -> Self {{ Self::new() }} }}\n", def.name);
+    }
 
     let _ = writeln!(out, "impl cfn::ToJson for {} {{", def.name);
     let _ = writeln!(out, "fn to_json(&self) -> cfn::Json {{");

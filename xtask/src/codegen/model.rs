@@ -128,6 +128,9 @@ struct Builder<'a> {
     /// Definitions being resolved right now (recursion).
     in_progress: BTreeMap<String, String>,
     used_names: BTreeSet<String>,
+    /// Names of the structs whose fields are being resolved, innermost last: a name that is
+    /// taken is retried with the parent's name in front before falling back to a number.
+    parents: Vec<String>,
     structs: Vec<StructDef>,
     enums: Vec<EnumDef>,
 }
@@ -139,6 +142,14 @@ impl Builder<'_> {
         let mut name = base.clone();
         if RESERVED_TYPE_NAMES.contains(&name.as_str()) {
             name = format!("{base}Property");
+        }
+        if self.used_names.contains(&name)
+            && let Some(parent) = self.parents.last()
+        {
+            let prefixed = format!("{parent}{base}");
+            if !self.used_names.contains(&prefixed) {
+                name = prefixed;
+            }
         }
         let mut n = 2;
         while self.used_names.contains(&name) {
@@ -235,7 +246,7 @@ impl Builder<'_> {
                     let required = required_set(node);
                     if !is_definition {
                         // cfn-lint inlines copies of definitions; an identical struct is reused.
-                        let fields = self.fields(properties, &required, &BTreeSet::new())?;
+                        let fields = self.fields(hint, properties, &required, &BTreeSet::new())?;
                         if let Some(same) = self.structs.iter().find(|s| same_fields(&s.fields, &fields)) {
                             return Ok(Ty::Struct { name: same.name.clone(), boxed: false });
                         }
@@ -250,7 +261,7 @@ impl Builder<'_> {
                     }
                     let name = self.claim_name(hint);
                     self.in_progress.insert(hint.to_owned(), name.clone());
-                    let fields = self.fields(properties, &required, &BTreeSet::new())?;
+                    let fields = self.fields(&name, properties, &required, &BTreeSet::new())?;
                     self.in_progress.remove(hint);
                     self.structs.push(StructDef {
                         name: name.clone(),
@@ -274,17 +285,25 @@ impl Builder<'_> {
 
     fn fields(
         &mut self,
+        parent: &str,
         properties: &serde_json::Map<String, JsonValue>,
         required: &BTreeSet<String>,
         skip: &BTreeSet<String>,
     ) -> Result<Vec<Field>> {
         let mut fields = Vec::new();
         let mut idents = BTreeSet::new();
+        self.parents.push(parent.to_upper_camel_case());
         for (json_name, node) in properties {
             if skip.contains(json_name) {
                 continue;
             }
-            let ty = self.resolve(node, json_name, false).with_context(|| format!("property {json_name}"))?;
+            let ty = match self.resolve(node, json_name, false) {
+                Ok(ty) => ty,
+                Err(error) => {
+                    self.parents.pop();
+                    return Err(error.context(format!("property {json_name}")));
+                }
+            };
             let mut rust_name = field_ident(json_name);
             let mut n = 2;
             while idents.contains(&rust_name) {
@@ -300,6 +319,7 @@ impl Builder<'_> {
                 doc: doc_text(node),
             });
         }
+        self.parents.pop();
         Ok(fields)
     }
 
@@ -391,6 +411,7 @@ pub fn build(schema: &JsonValue) -> Result<ResourceModel> {
         resolved: BTreeMap::new(),
         in_progress: BTreeMap::new(),
         used_names: BTreeSet::from([struct_name.clone()]),
+        parents: Vec::new(),
         structs: Vec::new(),
         enums: Vec::new(),
     };
@@ -409,7 +430,7 @@ pub fn build(schema: &JsonValue) -> Result<ResourceModel> {
         .map(str::to_owned)
         .collect();
     let properties = schema.get("properties").and_then(JsonValue::as_object).context("schema has no properties")?;
-    let fields = builder.fields(properties, &required_set(schema), &top_level_read_only)?;
+    let fields = builder.fields(&struct_name, properties, &required_set(schema), &top_level_read_only)?;
 
     let mut attributes = Vec::new();
     let mut methods = BTreeSet::new();
@@ -417,7 +438,7 @@ pub fn build(schema: &JsonValue) -> Result<ResourceModel> {
         let Some(rest) = path.strip_prefix("/properties/") else { continue };
         let segments: Vec<&str> = rest.split('/').collect();
         // Paths through arrays (`/*/`) are not attributes GetAtt can read.
-        if segments.iter().any(|s| *s == "*") {
+        if segments.contains(&"*") {
             continue;
         }
         let Some(ty) = builder.type_at(&segments) else { continue };
@@ -474,7 +495,9 @@ fn merge_duplicates(structs: &mut Vec<StructDef>, enums: &mut Vec<EnumDef>) {
         let mut renames = BTreeMap::new();
         for (i, a) in structs.iter().enumerate().skip(1) {
             for b in structs.iter().skip(i + 1) {
-                if same_fields(&a.fields, &b.fields) && !renames.contains_key(&a.name) {
+                // Two definitions stay apart even when alike: their names say different things.
+                let an_inline_copy = !(a.from_definition && b.from_definition);
+                if an_inline_copy && same_fields(&a.fields, &b.fields) && !renames.contains_key(&a.name) {
                     let (keep, drop) = if b.from_definition && !a.from_definition { (b, a) } else { (a, b) };
                     renames.entry(drop.name.clone()).or_insert_with(|| keep.name.clone());
                 }
@@ -535,10 +558,10 @@ fn box_recursive_fields(structs: &mut [StructDef]) {
     };
     for def in structs.iter_mut() {
         for field in &mut def.fields {
-            if let Ty::Struct { name, boxed } = &mut field.ty {
-                if reaches(name, &def.name) {
-                    *boxed = true;
-                }
+            if let Ty::Struct { name, boxed } = &mut field.ty
+                && reaches(name, &def.name)
+            {
+                *boxed = true;
             }
         }
     }

@@ -164,6 +164,12 @@ impl Api {
     }
 }
 
+impl Default for Api {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Api {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -286,6 +292,12 @@ impl BodyS3Location {
     }
 }
 
+impl Default for BodyS3Location {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for BodyS3Location {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -374,6 +386,12 @@ impl Cors {
     pub fn max_age(mut self, value: impl Into<cfn::Value<i64>>) -> Self {
         self.max_age = Some(value.into());
         self
+    }
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

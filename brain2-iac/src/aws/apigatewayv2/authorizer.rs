@@ -172,6 +172,12 @@ impl JwtConfiguration {
     }
 }
 
+impl Default for JwtConfiguration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for JwtConfiguration {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();

@@ -250,6 +250,12 @@ impl ResponseParameter {
     }
 }
 
+impl Default for ResponseParameter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for ResponseParameter {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -289,6 +295,12 @@ impl ResponseParameterMap {
     pub fn response_parameters(mut self, value: impl Into<cfn::Value<Vec<ResponseParameter>>>) -> Self {
         self.response_parameters = Some(value.into());
         self
+    }
+}
+
+impl Default for ResponseParameterMap {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -364,6 +376,12 @@ impl TlsConfig {
     pub fn server_name_to_verify(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.server_name_to_verify = Some(value.into());
         self
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -161,6 +161,12 @@ impl AccessLogSettings {
     }
 }
 
+impl Default for AccessLogSettings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for AccessLogSettings {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -229,6 +235,12 @@ impl RouteSettings {
     pub fn throttling_rate_limit(mut self, value: impl Into<cfn::Value<f64>>) -> Self {
         self.throttling_rate_limit = Some(value.into());
         self
+    }
+}
+
+impl Default for RouteSettings {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

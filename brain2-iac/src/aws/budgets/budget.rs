@@ -270,6 +270,12 @@ impl CostCategoryValues {
     }
 }
 
+impl Default for CostCategoryValues {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for CostCategoryValues {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -386,6 +392,12 @@ impl CostTypes {
     }
 }
 
+impl Default for CostTypes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for CostTypes {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -441,10 +453,10 @@ impl From<CostTypes> for cfn::Value<Box<CostTypes>> {
 pub struct Expression {
     pub and: Option<cfn::Value<Vec<Expression>>>,
     pub cost_categories: Option<cfn::Value<CostCategoryValues>>,
-    pub dimensions: Option<cfn::Value<CostCategoryValues>>,
+    pub dimensions: Option<cfn::Value<ExpressionDimensionValues>>,
     pub not: Option<cfn::Value<Box<Expression>>>,
     pub or: Option<cfn::Value<Vec<Expression>>>,
-    pub tags: Option<cfn::Value<CostCategoryValues>>,
+    pub tags: Option<cfn::Value<TagValues>>,
 }
 
 impl Expression {
@@ -463,7 +475,7 @@ impl Expression {
         self
     }
     /// Sets `Dimensions`.
-    pub fn dimensions(mut self, value: impl Into<cfn::Value<CostCategoryValues>>) -> Self {
+    pub fn dimensions(mut self, value: impl Into<cfn::Value<ExpressionDimensionValues>>) -> Self {
         self.dimensions = Some(value.into());
         self
     }
@@ -478,9 +490,15 @@ impl Expression {
         self
     }
     /// Sets `Tags`.
-    pub fn tags(mut self, value: impl Into<cfn::Value<CostCategoryValues>>) -> Self {
+    pub fn tags(mut self, value: impl Into<cfn::Value<TagValues>>) -> Self {
         self.tags = Some(value.into());
         self
+    }
+}
+
+impl Default for Expression {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -516,6 +534,68 @@ impl From<Expression> for cfn::Value<Expression> {
 }
 impl From<Expression> for cfn::Value<Box<Expression>> {
     fn from(value: Expression) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpressionDimensionValues {
+    pub key: Option<cfn::Value<String>>,
+    pub match_options: Option<cfn::Value<Vec<cfn::Value<String>>>>,
+    pub values: Option<cfn::Value<Vec<cfn::Value<String>>>>,
+}
+
+impl ExpressionDimensionValues {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new() -> Self {
+        Self { key: None, match_options: None, values: None }
+    }
+    /// Sets `Key`.
+    pub fn key(mut self, value: impl Into<cfn::Value<String>>) -> Self {
+        self.key = Some(value.into());
+        self
+    }
+    /// Sets `MatchOptions`.
+    pub fn match_options(mut self, value: impl Into<cfn::Value<Vec<cfn::Value<String>>>>) -> Self {
+        self.match_options = Some(value.into());
+        self
+    }
+    /// Sets `Values`.
+    pub fn values(mut self, value: impl Into<cfn::Value<Vec<cfn::Value<String>>>>) -> Self {
+        self.values = Some(value.into());
+        self
+    }
+}
+
+impl Default for ExpressionDimensionValues {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl cfn::ToJson for ExpressionDimensionValues {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        if let Some(value) = &self.key {
+            properties.insert("Key".to_owned(), value.to_json());
+        }
+        if let Some(value) = &self.match_options {
+            properties.insert("MatchOptions".to_owned(), value.to_json());
+        }
+        if let Some(value) = &self.values {
+            properties.insert("Values".to_owned(), value.to_json());
+        }
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<ExpressionDimensionValues> for cfn::Value<ExpressionDimensionValues> {
+    fn from(value: ExpressionDimensionValues) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<ExpressionDimensionValues> for cfn::Value<Box<ExpressionDimensionValues>> {
+    fn from(value: ExpressionDimensionValues) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }
@@ -747,6 +827,68 @@ impl From<Subscriber> for cfn::Value<Box<Subscriber>> {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub struct TagValues {
+    pub key: Option<cfn::Value<String>>,
+    pub match_options: Option<cfn::Value<Vec<cfn::Value<String>>>>,
+    pub values: Option<cfn::Value<Vec<cfn::Value<String>>>>,
+}
+
+impl TagValues {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new() -> Self {
+        Self { key: None, match_options: None, values: None }
+    }
+    /// Sets `Key`.
+    pub fn key(mut self, value: impl Into<cfn::Value<String>>) -> Self {
+        self.key = Some(value.into());
+        self
+    }
+    /// Sets `MatchOptions`.
+    pub fn match_options(mut self, value: impl Into<cfn::Value<Vec<cfn::Value<String>>>>) -> Self {
+        self.match_options = Some(value.into());
+        self
+    }
+    /// Sets `Values`.
+    pub fn values(mut self, value: impl Into<cfn::Value<Vec<cfn::Value<String>>>>) -> Self {
+        self.values = Some(value.into());
+        self
+    }
+}
+
+impl Default for TagValues {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl cfn::ToJson for TagValues {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        if let Some(value) = &self.key {
+            properties.insert("Key".to_owned(), value.to_json());
+        }
+        if let Some(value) = &self.match_options {
+            properties.insert("MatchOptions".to_owned(), value.to_json());
+        }
+        if let Some(value) = &self.values {
+            properties.insert("Values".to_owned(), value.to_json());
+        }
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<TagValues> for cfn::Value<TagValues> {
+    fn from(value: TagValues) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<TagValues> for cfn::Value<Box<TagValues>> {
+    fn from(value: TagValues) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct TimePeriod {
     pub end: Option<cfn::Value<String>>,
     pub start: Option<cfn::Value<String>>,
@@ -766,6 +908,12 @@ impl TimePeriod {
     pub fn start(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.start = Some(value.into());
         self
+    }
+}
+
+impl Default for TimePeriod {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

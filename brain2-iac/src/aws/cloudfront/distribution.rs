@@ -856,6 +856,12 @@ impl Definition {
     }
 }
 
+impl Default for Definition {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Definition {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1286,6 +1292,12 @@ impl FunctionAssociation {
     }
 }
 
+impl Default for FunctionAssociation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for FunctionAssociation {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1416,6 +1428,12 @@ impl LambdaFunctionAssociation {
     pub fn lambda_function_arn(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.lambda_function_arn = Some(value.into());
         self
+    }
+}
+
+impl Default for LambdaFunctionAssociation {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -1588,6 +1606,12 @@ impl Logging {
     pub fn prefix(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.prefix = Some(value.into());
         self
+    }
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2065,6 +2089,12 @@ impl OriginShield {
     }
 }
 
+impl Default for OriginShield {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for OriginShield {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2181,6 +2211,12 @@ impl S3OriginConfig {
     pub fn origin_read_timeout(mut self, value: impl Into<cfn::Value<i64>>) -> Self {
         self.origin_read_timeout = Some(value.into());
         self
+    }
+}
+
+impl Default for S3OriginConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2347,6 +2383,12 @@ impl TenantConfig {
     }
 }
 
+impl Default for TenantConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for TenantConfig {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2478,6 +2520,12 @@ impl ViewerCertificate {
     }
 }
 
+impl Default for ViewerCertificate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for ViewerCertificate {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2534,6 +2582,12 @@ impl ViewerMtlsConfig {
     pub fn trust_store_config(mut self, value: impl Into<cfn::Value<TrustStoreConfig>>) -> Self {
         self.trust_store_config = Some(value.into());
         self
+    }
+}
+
+impl Default for ViewerMtlsConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

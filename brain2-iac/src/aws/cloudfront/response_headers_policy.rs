@@ -114,6 +114,72 @@ impl From<AccessControlAllowMethods> for cfn::Value<Box<AccessControlAllowMethod
     }
 }
 
+/// A list of origins (domain names) that CloudFront can use as the value for the ``Access-Control-Allow-Origin`` HTTP response header. For more information about the ``Access-Control-Allow-Origin`` HTTP response header, see [Access-Control-Allow-Origin](https://docs.aws.amazon.com/https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Origin) in the MDN Web Docs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessControlAllowOrigins {
+    /// The list of origins (domain names). You can specify ``*`` to allow all origins.
+    pub items: cfn::Value<Vec<cfn::Value<String>>>,
+}
+
+impl AccessControlAllowOrigins {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(items: impl Into<cfn::Value<Vec<cfn::Value<String>>>>) -> Self {
+        Self { items: items.into() }
+    }
+}
+
+impl cfn::ToJson for AccessControlAllowOrigins {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("Items".to_owned(), self.items.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<AccessControlAllowOrigins> for cfn::Value<AccessControlAllowOrigins> {
+    fn from(value: AccessControlAllowOrigins) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<AccessControlAllowOrigins> for cfn::Value<Box<AccessControlAllowOrigins>> {
+    fn from(value: AccessControlAllowOrigins) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// A list of HTTP headers that CloudFront includes as values for the ``Access-Control-Expose-Headers`` HTTP response header. For more information about the ``Access-Control-Expose-Headers`` HTTP response header, see [Access-Control-Expose-Headers](https://docs.aws.amazon.com/https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Expose-Headers) in the MDN Web Docs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessControlExposeHeaders {
+    /// The list of HTTP headers. You can specify ``*`` to expose all headers.
+    pub items: cfn::Value<Vec<cfn::Value<String>>>,
+}
+
+impl AccessControlExposeHeaders {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(items: impl Into<cfn::Value<Vec<cfn::Value<String>>>>) -> Self {
+        Self { items: items.into() }
+    }
+}
+
+impl cfn::ToJson for AccessControlExposeHeaders {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("Items".to_owned(), self.items.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<AccessControlExposeHeaders> for cfn::Value<AccessControlExposeHeaders> {
+    fn from(value: AccessControlExposeHeaders) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<AccessControlExposeHeaders> for cfn::Value<Box<AccessControlExposeHeaders>> {
+    fn from(value: AccessControlExposeHeaders) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
 /// The policy directives and their values that CloudFront includes as values for the ``Content-Security-Policy`` HTTP response header. For more information about the ``Content-Security-Policy`` HTTP response header, see [Content-Security-Policy](https://docs.aws.amazon.com/https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Content-Security-Policy) in the MDN Web Docs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContentSecurityPolicy {
@@ -196,9 +262,9 @@ pub struct CorsConfig {
     /// A list of HTTP methods that CloudFront includes as values for the ``Access-Control-Allow-Methods`` HTTP response header. For more information about the ``Access-Control-Allow-Methods`` HTTP response header, see [Access-Control-Allow-Methods](https://docs.aws.amazon.com/https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Methods) in the MDN Web Docs.
     pub access_control_allow_methods: cfn::Value<AccessControlAllowMethods>,
     /// A list of origins (domain names) that CloudFront can use as the value for the ``Access-Control-Allow-Origin`` HTTP response header. For more information about the ``Access-Control-Allow-Origin`` HTTP response header, see [Access-Control-Allow-Origin](https://docs.aws.amazon.com/https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Origin) in the MDN Web Docs.
-    pub access_control_allow_origins: cfn::Value<AccessControlAllowHeaders>,
+    pub access_control_allow_origins: cfn::Value<AccessControlAllowOrigins>,
     /// A list of HTTP headers that CloudFront includes as values for the ``Access-Control-Expose-Headers`` HTTP response header. For more information about the ``Access-Control-Expose-Headers`` HTTP response header, see [Access-Control-Expose-Headers](https://docs.aws.amazon.com/https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Expose-Headers) in the MDN Web Docs.
-    pub access_control_expose_headers: Option<cfn::Value<AccessControlAllowHeaders>>,
+    pub access_control_expose_headers: Option<cfn::Value<AccessControlExposeHeaders>>,
     /// A number that CloudFront uses as the value for the ``Access-Control-Max-Age`` HTTP response header. For more information about the ``Access-Control-Max-Age`` HTTP response header, see [Access-Control-Max-Age](https://docs.aws.amazon.com/https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Max-Age) in the MDN Web Docs.
     pub access_control_max_age_sec: Option<cfn::Value<i64>>,
     /// A Boolean that determines whether CloudFront overrides HTTP response headers received from the origin with the ones specified in this response headers policy.
@@ -211,7 +277,7 @@ impl CorsConfig {
         access_control_allow_credentials: impl Into<cfn::Value<bool>>,
         access_control_allow_headers: impl Into<cfn::Value<AccessControlAllowHeaders>>,
         access_control_allow_methods: impl Into<cfn::Value<AccessControlAllowMethods>>,
-        access_control_allow_origins: impl Into<cfn::Value<AccessControlAllowHeaders>>,
+        access_control_allow_origins: impl Into<cfn::Value<AccessControlAllowOrigins>>,
         origin_override: impl Into<cfn::Value<bool>>,
     ) -> Self {
         Self {
@@ -225,7 +291,7 @@ impl CorsConfig {
         }
     }
     /// Sets `AccessControlExposeHeaders`.
-    pub fn access_control_expose_headers(mut self, value: impl Into<cfn::Value<AccessControlAllowHeaders>>) -> Self {
+    pub fn access_control_expose_headers(mut self, value: impl Into<cfn::Value<AccessControlExposeHeaders>>) -> Self {
         self.access_control_expose_headers = Some(value.into());
         self
     }
@@ -638,6 +704,12 @@ impl SecurityHeadersConfig {
     pub fn xss_protection(mut self, value: impl Into<cfn::Value<XssProtection>>) -> Self {
         self.xss_protection = Some(value.into());
         self
+    }
+}
+
+impl Default for SecurityHeadersConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -62,7 +62,7 @@ pub struct Alarm {
     /// Sets how this alarm is to handle missing data points. Valid values are ``breaching``, ``notBreaching``, ``ignore``, and ``missing``. For more information, see [Configuring How Alarms Treat Missing Data](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data) in the *Amazon User Guide*. If you omit this parameter, the default behavior of ``missing`` is used.
     pub treat_missing_data: Option<cfn::Value<TreatMissingData>>,
     /// The unit of the metric associated with the alarm. Specify this only if you are creating an alarm based on a single metric. Do not specify this if you are specifying a ``Metrics`` array. You can specify the following values: Seconds, Microseconds, Milliseconds, Bytes, Kilobytes, Megabytes, Gigabytes, Terabytes, Bits, Kilobits, Megabits, Gigabits, Terabits, Percent, Count, Bytes/Second, Kilobytes/Second, Megabytes/Second, Gigabytes/Second, Terabytes/Second, Bits/Second, Kilobits/Second, Megabits/Second, Gigabits/Second, Terabits/Second, Count/Second, or None.
-    pub unit: Option<cfn::Value<Unit>>,
+    pub unit: Option<cfn::Value<AlarmUnit>>,
     /// The warm-up configuration for the alarm. A warm-up period delays alarm evaluation after you create or update the alarm. During the warm-up period, the alarm stays in ``INSUFFICIENT_DATA`` and does not perform alarm actions. For more information, see [Alarm warm-up periods](https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-warm-up.html) in the *Amazon CloudWatch User Guide*.
     pub warm_up_configuration: Option<cfn::Value<WarmUpConfiguration>>,
 }
@@ -226,7 +226,7 @@ impl Alarm {
         self
     }
     /// Sets `Unit`.
-    pub fn unit(mut self, value: impl Into<cfn::Value<Unit>>) -> Self {
+    pub fn unit(mut self, value: impl Into<cfn::Value<AlarmUnit>>) -> Self {
         self.unit = Some(value.into());
         self
     }
@@ -234,6 +234,12 @@ impl Alarm {
     pub fn warm_up_configuration(mut self, value: impl Into<cfn::Value<WarmUpConfiguration>>) -> Self {
         self.warm_up_configuration = Some(value.into());
         self
+    }
+}
+
+impl Default for Alarm {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -356,6 +362,12 @@ impl ActionConfiguration {
     }
 }
 
+impl Default for ActionConfiguration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for ActionConfiguration {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -407,6 +419,12 @@ impl AlarmPromQlCriteria {
     pub fn recovery_period(mut self, value: impl Into<cfn::Value<i64>>) -> Self {
         self.recovery_period = Some(value.into());
         self
+    }
+}
+
+impl Default for AlarmPromQlCriteria {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -544,6 +562,12 @@ impl EvaluationCriteria {
     }
 }
 
+impl Default for EvaluationCriteria {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for EvaluationCriteria {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -588,6 +612,12 @@ impl EvaluationWindow {
     pub fn wall_clock_window(mut self, value: impl Into<cfn::Value<WallClockWindow>>) -> Self {
         self.wall_clock_window = Some(value.into());
         self
+    }
+}
+
+impl Default for EvaluationWindow {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -645,6 +675,12 @@ impl Metric {
     pub fn namespace(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.namespace = Some(value.into());
         self
+    }
+}
+
+impl Default for Metric {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -884,6 +920,12 @@ impl WallClockWindow {
     }
 }
 
+impl Default for WallClockWindow {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for WallClockWindow {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -931,6 +973,12 @@ impl WarmUpConfiguration {
     }
 }
 
+impl Default for WarmUpConfiguration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for WarmUpConfiguration {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -952,6 +1000,111 @@ impl From<WarmUpConfiguration> for cfn::Value<WarmUpConfiguration> {
 impl From<WarmUpConfiguration> for cfn::Value<Box<WarmUpConfiguration>> {
     fn from(value: WarmUpConfiguration) -> Self {
         cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// The unit of the metric associated with the alarm. Specify this only if you are creating an alarm based on a single metric. Do not specify this if you are specifying a ``Metrics`` array. You can specify the following values: Seconds, Microseconds, Milliseconds, Bytes, Kilobytes, Megabytes, Gigabytes, Terabytes, Bits, Kilobits, Megabits, Gigabits, Terabits, Percent, Count, Bytes/Second, Kilobytes/Second, Megabytes/Second, Gigabytes/Second, Terabytes/Second, Bits/Second, Kilobits/Second, Megabits/Second, Gigabits/Second, Terabits/Second, Count/Second, or None.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlarmUnit {
+    /// `Bits`
+    Bits,
+    /// `Bits/Second`
+    BitsSecond,
+    /// `Bytes`
+    Bytes,
+    /// `Bytes/Second`
+    BytesSecond,
+    /// `Count`
+    Count,
+    /// `Count/Second`
+    CountSecond,
+    /// `Gigabits`
+    Gigabits,
+    /// `Gigabits/Second`
+    GigabitsSecond,
+    /// `Gigabytes`
+    Gigabytes,
+    /// `Gigabytes/Second`
+    GigabytesSecond,
+    /// `Kilobits`
+    Kilobits,
+    /// `Kilobits/Second`
+    KilobitsSecond,
+    /// `Kilobytes`
+    Kilobytes,
+    /// `Kilobytes/Second`
+    KilobytesSecond,
+    /// `Megabits`
+    Megabits,
+    /// `Megabits/Second`
+    MegabitsSecond,
+    /// `Megabytes`
+    Megabytes,
+    /// `Megabytes/Second`
+    MegabytesSecond,
+    /// `Microseconds`
+    Microseconds,
+    /// `Milliseconds`
+    Milliseconds,
+    /// `None`
+    None,
+    /// `Percent`
+    Percent,
+    /// `Seconds`
+    Seconds,
+    /// `Terabits`
+    Terabits,
+    /// `Terabits/Second`
+    TerabitsSecond,
+    /// `Terabytes`
+    Terabytes,
+    /// `Terabytes/Second`
+    TerabytesSecond,
+}
+
+impl AlarmUnit {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bits => "Bits",
+            Self::BitsSecond => "Bits/Second",
+            Self::Bytes => "Bytes",
+            Self::BytesSecond => "Bytes/Second",
+            Self::Count => "Count",
+            Self::CountSecond => "Count/Second",
+            Self::Gigabits => "Gigabits",
+            Self::GigabitsSecond => "Gigabits/Second",
+            Self::Gigabytes => "Gigabytes",
+            Self::GigabytesSecond => "Gigabytes/Second",
+            Self::Kilobits => "Kilobits",
+            Self::KilobitsSecond => "Kilobits/Second",
+            Self::Kilobytes => "Kilobytes",
+            Self::KilobytesSecond => "Kilobytes/Second",
+            Self::Megabits => "Megabits",
+            Self::MegabitsSecond => "Megabits/Second",
+            Self::Megabytes => "Megabytes",
+            Self::MegabytesSecond => "Megabytes/Second",
+            Self::Microseconds => "Microseconds",
+            Self::Milliseconds => "Milliseconds",
+            Self::None => "None",
+            Self::Percent => "Percent",
+            Self::Seconds => "Seconds",
+            Self::Terabits => "Terabits",
+            Self::TerabitsSecond => "Terabits/Second",
+            Self::Terabytes => "Terabytes",
+            Self::TerabytesSecond => "Terabytes/Second",
+        }
+    }
+}
+
+impl cfn::ToJson for AlarmUnit {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<AlarmUnit> for cfn::Value<AlarmUnit> {
+    fn from(value: AlarmUnit) -> Self {
+        cfn::Value::Literal(value)
     }
 }
 

@@ -384,6 +384,12 @@ impl Csv {
     }
 }
 
+impl Default for Csv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Csv {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -648,6 +654,12 @@ impl InputFormatOptions {
     }
 }
 
+impl Default for InputFormatOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for InputFormatOptions {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -816,6 +828,12 @@ impl OnDemandThroughput {
     }
 }
 
+impl Default for OnDemandThroughput {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for OnDemandThroughput {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -866,6 +884,12 @@ impl PointInTimeRecoverySpecification {
     }
 }
 
+impl Default for PointInTimeRecoverySpecification {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for PointInTimeRecoverySpecification {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -913,6 +937,12 @@ impl Projection {
     pub fn projection_type(mut self, value: impl Into<cfn::Value<ProjectionType>>) -> Self {
         self.projection_type = Some(value.into());
         self
+    }
+}
+
+impl Default for Projection {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -1400,6 +1430,12 @@ impl WarmThroughput {
     pub fn write_units_per_second(mut self, value: impl Into<cfn::Value<i64>>) -> Self {
         self.write_units_per_second = Some(value.into());
         self
+    }
+}
+
+impl Default for WarmThroughput {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

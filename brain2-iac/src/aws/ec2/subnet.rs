@@ -278,6 +278,12 @@ impl PrivateDnsNameOptionsOnLaunch {
     }
 }
 
+impl Default for PrivateDnsNameOptionsOnLaunch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for PrivateDnsNameOptionsOnLaunch {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();

@@ -86,6 +86,12 @@ impl Vpc {
     }
 }
 
+impl Default for Vpc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Vpc {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -394,6 +400,12 @@ impl VpcEncryptionControl {
     }
 }
 
+impl Default for VpcEncryptionControl {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for VpcEncryptionControl {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -477,6 +489,12 @@ impl VpcEncryptionControlExclusion {
     pub fn state_message(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.state_message = Some(value.into());
         self
+    }
+}
+
+impl Default for VpcEncryptionControlExclusion {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -578,6 +596,12 @@ impl VpcEncryptionControlExclusions {
     pub fn vpc_peering(mut self, value: impl Into<cfn::Value<VpcEncryptionControlExclusion>>) -> Self {
         self.vpc_peering = Some(value.into());
         self
+    }
+}
+
+impl Default for VpcEncryptionControlExclusions {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -258,6 +258,12 @@ impl DnsOptionsSpecification {
     }
 }
 
+impl Default for DnsOptionsSpecification {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for DnsOptionsSpecification {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();

@@ -141,6 +141,12 @@ impl DeadLetterConfig {
     }
 }
 
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for DeadLetterConfig {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -185,6 +191,12 @@ impl LogConfig {
     pub fn level(mut self, value: impl Into<cfn::Value<Level>>) -> Self {
         self.level = Some(value.into());
         self
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

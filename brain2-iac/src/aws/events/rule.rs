@@ -94,6 +94,12 @@ impl Rule {
     }
 }
 
+impl Default for Rule {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Rule {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -242,6 +248,12 @@ impl BatchArrayProperties {
     }
 }
 
+impl Default for BatchArrayProperties {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for BatchArrayProperties {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -336,6 +348,12 @@ impl BatchRetryStrategy {
     }
 }
 
+impl Default for BatchRetryStrategy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for BatchRetryStrategy {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -420,6 +438,12 @@ impl DeadLetterConfig {
     pub fn arn(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.arn = Some(value.into());
         self
+    }
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -642,6 +666,12 @@ impl HttpParameters {
     }
 }
 
+impl Default for HttpParameters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for HttpParameters {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -757,6 +787,12 @@ impl NetworkConfiguration {
     }
 }
 
+impl Default for NetworkConfiguration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for NetworkConfiguration {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -798,6 +834,12 @@ impl PlacementConstraint {
     pub fn r#type(mut self, value: impl Into<cfn::Value<Type>>) -> Self {
         self.r#type = Some(value.into());
         self
+    }
+}
+
+impl Default for PlacementConstraint {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -845,6 +887,12 @@ impl PlacementStrategy {
     pub fn r#type(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.r#type = Some(value.into());
         self
+    }
+}
+
+impl Default for PlacementStrategy {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -988,6 +1036,12 @@ impl RetryPolicy {
     }
 }
 
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for RetryPolicy {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1126,6 +1180,12 @@ impl SageMakerPipelineParameters {
     }
 }
 
+impl Default for SageMakerPipelineParameters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for SageMakerPipelineParameters {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1198,6 +1258,12 @@ impl Tag {
     pub fn value(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.value = Some(value.into());
         self
+    }
+}
+
+impl Default for Tag {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

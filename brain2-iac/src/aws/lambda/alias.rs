@@ -113,6 +113,12 @@ impl AliasRoutingConfiguration {
     }
 }
 
+impl Default for AliasRoutingConfiguration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for AliasRoutingConfiguration {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();

@@ -78,7 +78,7 @@ impl cfn::Resource for EventInvokeConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DestinationConfig {
     pub on_failure: Option<cfn::Value<OnFailure>>,
-    pub on_success: Option<cfn::Value<OnFailure>>,
+    pub on_success: Option<cfn::Value<OnSuccess>>,
 }
 
 impl DestinationConfig {
@@ -92,9 +92,15 @@ impl DestinationConfig {
         self
     }
     /// Sets `OnSuccess`.
-    pub fn on_success(mut self, value: impl Into<cfn::Value<OnFailure>>) -> Self {
+    pub fn on_success(mut self, value: impl Into<cfn::Value<OnSuccess>>) -> Self {
         self.on_success = Some(value.into());
         self
+    }
+}
+
+impl Default for DestinationConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -151,6 +157,39 @@ impl From<OnFailure> for cfn::Value<OnFailure> {
 }
 impl From<OnFailure> for cfn::Value<Box<OnFailure>> {
     fn from(value: OnFailure) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// The destination configuration for successful invocations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnSuccess {
+    /// The Amazon Resource Name (ARN) of the destination resource.
+    pub destination: cfn::Value<String>,
+}
+
+impl OnSuccess {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(destination: impl Into<cfn::Value<String>>) -> Self {
+        Self { destination: destination.into() }
+    }
+}
+
+impl cfn::ToJson for OnSuccess {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("Destination".to_owned(), self.destination.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<OnSuccess> for cfn::Value<OnSuccess> {
+    fn from(value: OnSuccess) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<OnSuccess> for cfn::Value<Box<OnSuccess>> {
+    fn from(value: OnSuccess) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }

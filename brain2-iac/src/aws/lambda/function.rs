@@ -488,6 +488,12 @@ impl Code {
     }
 }
 
+impl Default for Code {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Code {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -543,6 +549,12 @@ impl DeadLetterConfig {
     pub fn target_arn(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.target_arn = Some(value.into());
         self
+    }
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -636,6 +648,12 @@ impl Environment {
     pub fn variables(mut self, value: impl Into<cfn::Value<BTreeMap<String, cfn::Json>>>) -> Self {
         self.variables = Some(value.into());
         self
+    }
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -765,6 +783,12 @@ impl FunctionScalingConfig {
     }
 }
 
+impl Default for FunctionScalingConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for FunctionScalingConfig {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -819,6 +843,12 @@ impl ImageConfig {
     pub fn working_directory(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.working_directory = Some(value.into());
         self
+    }
+}
+
+impl Default for ImageConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -948,6 +978,12 @@ impl LoggingConfig {
     }
 }
 
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for LoggingConfig {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1040,6 +1076,12 @@ impl S3FilesConfig {
     }
 }
 
+impl Default for S3FilesConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for S3FilesConfig {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1098,7 +1140,7 @@ impl From<SnapStart> for cfn::Value<Box<SnapStart>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapStartResponse {
     /// When set to ``PublishedVersions``, Lambda creates a snapshot of the execution environment when you publish a function version.
-    pub apply_on: Option<cfn::Value<ApplyOn>>,
+    pub apply_on: Option<cfn::Value<SnapStartResponseApplyOn>>,
     /// When you provide a [qualified Amazon Resource Name (ARN)](https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html#versioning-versions-using), this response element indicates whether SnapStart is activated for the specified function version.
     pub optimization_status: Option<cfn::Value<OptimizationStatus>>,
 }
@@ -1109,7 +1151,7 @@ impl SnapStartResponse {
         Self { apply_on: None, optimization_status: None }
     }
     /// Sets `ApplyOn`.
-    pub fn apply_on(mut self, value: impl Into<cfn::Value<ApplyOn>>) -> Self {
+    pub fn apply_on(mut self, value: impl Into<cfn::Value<SnapStartResponseApplyOn>>) -> Self {
         self.apply_on = Some(value.into());
         self
     }
@@ -1117,6 +1159,12 @@ impl SnapStartResponse {
     pub fn optimization_status(mut self, value: impl Into<cfn::Value<OptimizationStatus>>) -> Self {
         self.optimization_status = Some(value.into());
         self
+    }
+}
+
+impl Default for SnapStartResponse {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -1239,6 +1287,12 @@ impl TracingConfig {
     }
 }
 
+impl Default for TracingConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for TracingConfig {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1290,6 +1344,12 @@ impl VpcConfig {
     pub fn subnet_ids(mut self, value: impl Into<cfn::Value<Vec<cfn::Value<String>>>>) -> Self {
         self.subnet_ids = Some(value.into());
         self
+    }
+}
+
+impl Default for VpcConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -1807,6 +1867,36 @@ impl cfn::ToJson for S3ObjectStorageMode {
 }
 impl From<S3ObjectStorageMode> for cfn::Value<S3ObjectStorageMode> {
     fn from(value: S3ObjectStorageMode) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// When set to ``PublishedVersions``, Lambda creates a snapshot of the execution environment when you publish a function version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SnapStartResponseApplyOn {
+    /// `PublishedVersions`
+    PublishedVersions,
+    /// `None`
+    None,
+}
+
+impl SnapStartResponseApplyOn {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PublishedVersions => "PublishedVersions",
+            Self::None => "None",
+        }
+    }
+}
+
+impl cfn::ToJson for SnapStartResponseApplyOn {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<SnapStartResponseApplyOn> for cfn::Value<SnapStartResponseApplyOn> {
+    fn from(value: SnapStartResponseApplyOn) -> Self {
         cfn::Value::Literal(value)
     }
 }

@@ -140,6 +140,12 @@ impl FunctionScalingConfig {
     }
 }
 
+impl Default for FunctionScalingConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for FunctionScalingConfig {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();

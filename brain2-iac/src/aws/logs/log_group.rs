@@ -101,6 +101,12 @@ impl LogGroup {
     }
 }
 
+impl Default for LogGroup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for LogGroup {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();

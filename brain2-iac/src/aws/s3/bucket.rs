@@ -55,7 +55,7 @@ pub struct Bucket {
     /// Configuration for replicating objects in an S3 bucket. To enable replication, you must also enable versioning by using the ``VersioningConfiguration`` property. Amazon S3 can store replicated objects in a single destination bucket or multiple destination buckets. The destination bucket or buckets must already exist.
     pub replication_configuration: Option<cfn::Value<ReplicationConfiguration>>,
     /// An arbitrary set of tags (key-value pairs) for this S3 bucket.
-    pub tags: Option<cfn::Value<Vec<TagFilter>>>,
+    pub tags: Option<cfn::Value<Vec<Tag>>>,
     /// Enables multiple versions of all objects in this bucket. You might enable versioning to prevent objects from being deleted or overwritten by mistake or to archive objects so that you can retrieve previous versions of them. When you enable versioning on a bucket for the first time, it might take a short amount of time for the change to be fully propagated. We recommend that you wait for 15 minutes after enabling versioning before issuing write operations (``PUT`` or ``DELETE``) on objects in the bucket.
     pub versioning_configuration: Option<cfn::Value<VersioningConfiguration>>,
     /// Information used to configure the bucket as a static website. For more information, see [Hosting Websites on Amazon S3](https://docs.aws.amazon.com/AmazonS3/latest/dev/WebsiteHosting.html).
@@ -210,7 +210,7 @@ impl Bucket {
         self
     }
     /// Sets `Tags`.
-    pub fn tags(mut self, value: impl Into<cfn::Value<Vec<TagFilter>>>) -> Self {
+    pub fn tags(mut self, value: impl Into<cfn::Value<Vec<Tag>>>) -> Self {
         self.tags = Some(value.into());
         self
     }
@@ -223,6 +223,12 @@ impl Bucket {
     pub fn website_configuration(mut self, value: impl Into<cfn::Value<WebsiteConfiguration>>) -> Self {
         self.website_configuration = Some(value.into());
         self
+    }
+}
+
+impl Default for Bucket {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -632,6 +638,12 @@ impl BlockedEncryptionTypes {
     }
 }
 
+impl Default for BlockedEncryptionTypes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for BlockedEncryptionTypes {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -873,6 +885,12 @@ impl DefaultEventHold {
     }
 }
 
+impl Default for DefaultEventHold {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for DefaultEventHold {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -937,6 +955,12 @@ impl DefaultRetention {
     }
 }
 
+impl Default for DefaultRetention {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for DefaultRetention {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -983,6 +1007,12 @@ impl DeleteMarkerReplication {
     pub fn status(mut self, value: impl Into<cfn::Value<Status>>) -> Self {
         self.status = Some(value.into());
         self
+    }
+}
+
+impl Default for DeleteMarkerReplication {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -1173,7 +1203,7 @@ pub struct IntelligentTieringConfiguration {
     /// An object key name prefix that identifies the subset of objects to which the rule applies.
     pub prefix: Option<cfn::Value<String>>,
     /// Specifies the status of the configuration.
-    pub status: cfn::Value<Status>,
+    pub status: cfn::Value<IntelligentTieringConfigurationStatus>,
     /// A container for a key-value pair.
     pub tag_filters: Option<cfn::Value<Vec<TagFilter>>>,
     /// Specifies a list of S3 Intelligent-Tiering storage class tiers in the configuration. At least one tier must be defined in the list. At most, you can specify two tiers in the list, one for each available AccessTier: ``ARCHIVE_ACCESS`` and ``DEEP_ARCHIVE_ACCESS``. You only need Intelligent Tiering Configuration enabled on a bucket if you want to automatically move objects stored in the Intelligent-Tiering storage class to Archive Access or Deep Archive Access tiers.
@@ -1184,7 +1214,7 @@ impl IntelligentTieringConfiguration {
     /// A value with the required properties set and every optional one unset.
     pub fn new(
         id: impl Into<cfn::Value<String>>,
-        status: impl Into<cfn::Value<Status>>,
+        status: impl Into<cfn::Value<IntelligentTieringConfigurationStatus>>,
         tierings: impl Into<cfn::Value<Vec<Tiering>>>,
     ) -> Self {
         Self { id: id.into(), prefix: None, status: status.into(), tag_filters: None, tierings: tierings.into() }
@@ -1311,7 +1341,7 @@ impl From<InventoryConfiguration> for cfn::Value<Box<InventoryConfiguration>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InventoryTableConfiguration {
     /// The configuration state of the inventory table, indicating whether the inventory table is enabled or disabled.
-    pub configuration_state: cfn::Value<ConfigurationState>,
+    pub configuration_state: cfn::Value<InventoryTableConfigurationConfigurationState>,
     /// The encryption configuration for the inventory table.
     pub encryption_configuration: Option<cfn::Value<MetadataTableEncryptionConfiguration>>,
     /// The Amazon Resource Name (ARN) for the inventory table.
@@ -1322,7 +1352,7 @@ pub struct InventoryTableConfiguration {
 
 impl InventoryTableConfiguration {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(configuration_state: impl Into<cfn::Value<ConfigurationState>>) -> Self {
+    pub fn new(configuration_state: impl Into<cfn::Value<InventoryTableConfigurationConfigurationState>>) -> Self {
         Self {
             configuration_state: configuration_state.into(),
             encryption_configuration: None,
@@ -1574,6 +1604,12 @@ impl LoggingConfiguration {
     }
 }
 
+impl Default for LoggingConfiguration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for LoggingConfiguration {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1807,12 +1843,12 @@ pub struct Metrics {
     /// A container specifying the time threshold for emitting the ``s3:Replication:OperationMissedThreshold`` event.
     pub event_threshold: Option<cfn::Value<ReplicationTimeValue>>,
     /// Specifies whether the replication metrics are enabled.
-    pub status: cfn::Value<Status>,
+    pub status: cfn::Value<MetricsStatus>,
 }
 
 impl Metrics {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(status: impl Into<cfn::Value<Status>>) -> Self {
+    pub fn new(status: impl Into<cfn::Value<MetricsStatus>>) -> Self {
         Self { event_threshold: None, status: status.into() }
     }
     /// Sets `EventThreshold`.
@@ -2048,6 +2084,12 @@ impl NotificationConfiguration {
     }
 }
 
+impl Default for NotificationConfiguration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for NotificationConfiguration {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2137,6 +2179,12 @@ impl ObjectLockConfiguration {
     }
 }
 
+impl Default for ObjectLockConfiguration {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for ObjectLockConfiguration {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2177,6 +2225,12 @@ impl ObjectLockRule {
     pub fn default_retention(mut self, value: impl Into<cfn::Value<DefaultRetention>>) -> Self {
         self.default_retention = Some(value.into());
         self
+    }
+}
+
+impl Default for ObjectLockRule {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2253,6 +2307,12 @@ impl OwnershipControlsRule {
     }
 }
 
+impl Default for OwnershipControlsRule {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for OwnershipControlsRule {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2290,6 +2350,12 @@ impl PartitionedPrefix {
     pub fn partition_date_source(mut self, value: impl Into<cfn::Value<PartitionDateSource>>) -> Self {
         self.partition_date_source = Some(value.into());
         self
+    }
+}
+
+impl Default for PartitionedPrefix {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2356,6 +2422,12 @@ impl PublicAccessBlockConfiguration {
     pub fn restrict_public_buckets(mut self, value: impl Into<cfn::Value<bool>>) -> Self {
         self.restrict_public_buckets = Some(value.into());
         self
+    }
+}
+
+impl Default for PublicAccessBlockConfiguration {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2529,7 +2601,7 @@ pub struct RedirectRule {
     /// The HTTP redirect code to use on the response. Not required if one of the siblings is present.
     pub http_redirect_code: Option<cfn::Value<String>>,
     /// Protocol to use when redirecting requests. The default is the protocol that is used in the original request.
-    pub protocol: Option<cfn::Value<Protocol>>,
+    pub protocol: Option<cfn::Value<RedirectRuleProtocol>>,
     /// The object key prefix to use in the redirect request. For example, to redirect requests for all pages with prefix ``docs/`` (objects in the ``docs/`` folder) to ``documents/``, you can set a condition block with ``KeyPrefixEquals`` set to ``docs/`` and in the Redirect set ``ReplaceKeyPrefixWith`` to ``/documents``. Not required if one of the siblings is present. Can be present only if ``ReplaceKeyWith`` is not provided. Replacement must be made for object keys containing special characters (such as carriage returns) when using XML requests. For more information, see [XML related object key constraints](https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html#object-key-xml-related-constraints).
     pub replace_key_prefix_with: Option<cfn::Value<String>>,
     /// The specific object key to use in the redirect request. For example, redirect request to ``error.html``. Not required if one of the siblings is present. Can be present only if ``ReplaceKeyPrefixWith`` is not provided. Replacement must be made for object keys containing special characters (such as carriage returns) when using XML requests. For more information, see [XML related object key constraints](https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html#object-key-xml-related-constraints).
@@ -2558,7 +2630,7 @@ impl RedirectRule {
         self
     }
     /// Sets `Protocol`.
-    pub fn protocol(mut self, value: impl Into<cfn::Value<Protocol>>) -> Self {
+    pub fn protocol(mut self, value: impl Into<cfn::Value<RedirectRuleProtocol>>) -> Self {
         self.protocol = Some(value.into());
         self
     }
@@ -2571,6 +2643,12 @@ impl RedirectRule {
     pub fn replace_key_with(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.replace_key_with = Some(value.into());
         self
+    }
+}
+
+impl Default for RedirectRule {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2611,12 +2689,12 @@ impl From<RedirectRule> for cfn::Value<Box<RedirectRule>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaModifications {
     /// Specifies whether Amazon S3 replicates modifications on replicas. *Allowed values*: ``Enabled`` | ``Disabled``
-    pub status: cfn::Value<Status3>,
+    pub status: cfn::Value<ReplicaModificationsStatus>,
 }
 
 impl ReplicaModifications {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(status: impl Into<cfn::Value<Status3>>) -> Self {
+    pub fn new(status: impl Into<cfn::Value<ReplicaModificationsStatus>>) -> Self {
         Self { status: status.into() }
     }
 }
@@ -2692,7 +2770,7 @@ pub struct ReplicationDestination {
     /// A container specifying S3 Replication Time Control (S3 RTC), including whether S3 RTC is enabled and the time when all objects and operations on objects must be replicated. Must be specified together with a ``Metrics`` block.
     pub replication_time: Option<cfn::Value<ReplicationTime>>,
     /// The storage class to use when replicating objects, such as S3 Standard or reduced redundancy. By default, Amazon S3 uses the storage class of the source object to create the object replica. For valid values, see the ``StorageClass`` element of the [PUT Bucket replication](https://docs.aws.amazon.com/AmazonS3/latest/API/RESTBucketPUTreplication.html) action in the *Amazon S3 API Reference*. ``FSX_OPENZFS`` is not an accepted value when replicating objects.
-    pub storage_class: Option<cfn::Value<StorageClass3>>,
+    pub storage_class: Option<cfn::Value<ReplicationDestinationStorageClass>>,
 }
 
 impl ReplicationDestination {
@@ -2734,7 +2812,7 @@ impl ReplicationDestination {
         self
     }
     /// Sets `StorageClass`.
-    pub fn storage_class(mut self, value: impl Into<cfn::Value<StorageClass3>>) -> Self {
+    pub fn storage_class(mut self, value: impl Into<cfn::Value<ReplicationDestinationStorageClass>>) -> Self {
         self.storage_class = Some(value.into());
         self
     }
@@ -2795,14 +2873,14 @@ pub struct ReplicationRule {
     /// A container that describes additional filters for identifying the source objects that you want to replicate. You can choose to enable or disable the replication of these objects.
     pub source_selection_criteria: Option<cfn::Value<SourceSelectionCriteria>>,
     /// Specifies whether the rule is enabled.
-    pub status: cfn::Value<Status>,
+    pub status: cfn::Value<ReplicationRuleStatus>,
 }
 
 impl ReplicationRule {
     /// A value with the required properties set and every optional one unset.
     pub fn new(
         destination: impl Into<cfn::Value<ReplicationDestination>>,
-        status: impl Into<cfn::Value<Status>>,
+        status: impl Into<cfn::Value<ReplicationRuleStatus>>,
     ) -> Self {
         Self {
             delete_marker_replication: None,
@@ -2911,6 +2989,12 @@ impl ReplicationRuleAndOperator {
     }
 }
 
+impl Default for ReplicationRuleAndOperator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for ReplicationRuleAndOperator {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2968,6 +3052,12 @@ impl ReplicationRuleFilter {
     }
 }
 
+impl Default for ReplicationRuleFilter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for ReplicationRuleFilter {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2999,14 +3089,17 @@ impl From<ReplicationRuleFilter> for cfn::Value<Box<ReplicationRuleFilter>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicationTime {
     /// Specifies whether the replication time is enabled.
-    pub status: cfn::Value<Status>,
+    pub status: cfn::Value<ReplicationTimeStatus>,
     /// A container specifying the time by which replication should be complete for all objects and operations on objects.
     pub time: cfn::Value<ReplicationTimeValue>,
 }
 
 impl ReplicationTime {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(status: impl Into<cfn::Value<Status>>, time: impl Into<cfn::Value<ReplicationTimeValue>>) -> Self {
+    pub fn new(
+        status: impl Into<cfn::Value<ReplicationTimeStatus>>,
+        time: impl Into<cfn::Value<ReplicationTimeValue>>,
+    ) -> Self {
         Self { status: status.into(), time: time.into() }
     }
 }
@@ -3133,6 +3226,12 @@ impl RoutingRuleCondition {
     }
 }
 
+impl Default for RoutingRuleCondition {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for RoutingRuleCondition {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -3185,7 +3284,7 @@ pub struct Rule {
     /// Object key prefix that identifies one or more objects to which this rule applies. Replacement must be made for object keys containing special characters (such as carriage returns) when using XML requests. For more information, see [XML related object key constraints](https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html#object-key-xml-related-constraints).
     pub prefix: Option<cfn::Value<String>>,
     /// If ``Enabled``, the rule is currently being applied. If ``Disabled``, the rule is not currently being applied.
-    pub status: cfn::Value<Status3>,
+    pub status: cfn::Value<RuleStatus>,
     /// Tags to use to identify a subset of objects to which the lifecycle rule applies.
     pub tag_filters: Option<cfn::Value<Vec<TagFilter>>>,
     /// (Deprecated.) Specifies when an object transitions to a specified storage class. If you specify an expiration and transition time, you must use the same time unit for both properties (either in days or by date). The expiration time must also be later than the transition time. If you specify this property, don't specify the ``Transitions`` property.
@@ -3196,7 +3295,7 @@ pub struct Rule {
 
 impl Rule {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(status: impl Into<cfn::Value<Status3>>) -> Self {
+    pub fn new(status: impl Into<cfn::Value<RuleStatus>>) -> Self {
         Self {
             abort_incomplete_multipart_upload: None,
             expiration_date: None,
@@ -3463,12 +3562,12 @@ pub struct ServerSideEncryptionByDefault {
     /// AWS Key Management Service (KMS) customer managed key ID to use for the default encryption. + *General purpose buckets* - This parameter is allowed if and only if ``SSEAlgorithm`` is set to ``aws:kms`` or ``aws:kms:dsse``. + *Directory buckets* - This parameter is allowed if and only if ``SSEAlgorithm`` is set to ``aws:kms``. You can specify the key ID, key alias, or the Amazon Resource Name (ARN) of the KMS key. + Key ID: ``1234abcd-12ab-34cd-56ef-1234567890ab`` + Key ARN: ``arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab`` + Key Alias: ``alias/alias-name`` If you are using encryption with cross-account or AWS service operations, you must use a fully qualified KMS key ARN. For more information, see [Using encryption for cross-account operations](https://docs.aws.amazon.com/AmazonS3/latest/dev/bucket-encryption.html#bucket-encryption-update-bucket-policy). + *General purpose buckets* - If you're specifying a customer managed KMS key, we recommend using a fully qualified KMS key ARN. If you use a KMS key alias instead, then KMS resolves the key within the requester’s account. This behavior can result in data that's encrypted with a KMS key that belongs to the requester, and not the bucket owner. Also, if you use a key ID, you can run into a LogDestination undeliverable error when creating a VPC flow log. + *Directory buckets* - When you specify an [customer managed key](https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#customer-cmk) for encryption in your directory bucket, only use the key ID or key ARN. The key alias format of the KMS key isn't supported. Amazon S3 only supports symmetric encryption KMS keys. For more information, see [Asymmetric keys in KMS](https://docs.aws.amazon.com//kms/latest/developerguide/symmetric-asymmetric.html) in the *Key Management Service Developer Guide*.
     pub kms_master_key_id: Option<cfn::Value<String>>,
     /// Server-side encryption algorithm to use for the default encryption. For directory buckets, there are only two supported values for server-side encryption: ``AES256`` and ``aws:kms``.
-    pub sse_algorithm: cfn::Value<SseAlgorithm2>,
+    pub sse_algorithm: cfn::Value<ServerSideEncryptionByDefaultSseAlgorithm>,
 }
 
 impl ServerSideEncryptionByDefault {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(sse_algorithm: impl Into<cfn::Value<SseAlgorithm2>>) -> Self {
+    pub fn new(sse_algorithm: impl Into<cfn::Value<ServerSideEncryptionByDefaultSseAlgorithm>>) -> Self {
         Self { kms_master_key_id: None, sse_algorithm: sse_algorithm.into() }
     }
     /// Sets `KMSMasterKeyID`.
@@ -3536,6 +3635,12 @@ impl ServerSideEncryptionRule {
     }
 }
 
+impl Default for ServerSideEncryptionRule {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for ServerSideEncryptionRule {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -3589,6 +3694,12 @@ impl SourceSelectionCriteria {
     }
 }
 
+impl Default for SourceSelectionCriteria {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for SourceSelectionCriteria {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -3617,12 +3728,12 @@ impl From<SourceSelectionCriteria> for cfn::Value<Box<SourceSelectionCriteria>> 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SseKmsEncryptedObjects {
     /// Specifies whether Amazon S3 replicates objects created with server-side encryption using an AWS KMS key stored in AWS Key Management Service.
-    pub status: cfn::Value<Status>,
+    pub status: cfn::Value<SseKmsEncryptedObjectsStatus>,
 }
 
 impl SseKmsEncryptedObjects {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(status: impl Into<cfn::Value<Status>>) -> Self {
+    pub fn new(status: impl Into<cfn::Value<SseKmsEncryptedObjectsStatus>>) -> Self {
         Self { status: status.into() }
     }
 }
@@ -3665,6 +3776,12 @@ impl StorageClassAnalysis {
     }
 }
 
+impl Default for StorageClassAnalysis {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for StorageClassAnalysis {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -3682,6 +3799,42 @@ impl From<StorageClassAnalysis> for cfn::Value<StorageClassAnalysis> {
 }
 impl From<StorageClassAnalysis> for cfn::Value<Box<StorageClassAnalysis>> {
     fn from(value: StorageClassAnalysis) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// A container of a key value name pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tag {
+    /// Name of the object key.
+    pub key: cfn::Value<String>,
+    /// Value of the tag.
+    pub value: cfn::Value<String>,
+}
+
+impl Tag {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(key: impl Into<cfn::Value<String>>, value: impl Into<cfn::Value<String>>) -> Self {
+        Self { key: key.into(), value: value.into() }
+    }
+}
+
+impl cfn::ToJson for Tag {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("Key".to_owned(), self.key.to_json());
+        properties.insert("Value".to_owned(), self.value.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<Tag> for cfn::Value<Tag> {
+    fn from(value: Tag) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<Tag> for cfn::Value<Box<Tag>> {
+    fn from(value: Tag) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }
@@ -3808,7 +3961,7 @@ impl From<TopicConfiguration> for cfn::Value<Box<TopicConfiguration>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {
     /// The storage class to which you want the object to transition.
-    pub storage_class: cfn::Value<StorageClass>,
+    pub storage_class: cfn::Value<TransitionStorageClass>,
     /// Indicates when objects are transitioned to the specified storage class. The date value must be in ISO 8601 format. The time is always midnight UTC.
     pub transition_date: Option<cfn::Value<String>>,
     /// Indicates the number of days after creation when objects are transitioned to the specified storage class. The value can be ``0`` or any positive integer. Be aware that some storage classes have a minimum storage duration and that you're charged for transitioning objects before their minimum storage duration. For more information, see [Constraints and considerations for transitions](https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html#lifecycle-configuration-constraints) in the *Amazon S3 User Guide*.
@@ -3817,7 +3970,7 @@ pub struct Transition {
 
 impl Transition {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(storage_class: impl Into<cfn::Value<StorageClass>>) -> Self {
+    pub fn new(storage_class: impl Into<cfn::Value<TransitionStorageClass>>) -> Self {
         Self { storage_class: storage_class.into(), transition_date: None, transition_in_days: None }
     }
     /// Sets `TransitionDate`.
@@ -3861,12 +4014,12 @@ impl From<Transition> for cfn::Value<Box<Transition>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VersioningConfiguration {
     /// The versioning state of the bucket.
-    pub status: cfn::Value<Status9>,
+    pub status: cfn::Value<VersioningConfigurationStatus>,
 }
 
 impl VersioningConfiguration {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(status: impl Into<cfn::Value<Status9>>) -> Self {
+    pub fn new(status: impl Into<cfn::Value<VersioningConfigurationStatus>>) -> Self {
         Self { status: status.into() }
     }
 }
@@ -3927,6 +4080,12 @@ impl WebsiteConfiguration {
     pub fn routing_rules(mut self, value: impl Into<cfn::Value<Vec<RoutingRule>>>) -> Self {
         self.routing_rules = Some(value.into());
         self
+    }
+}
+
+impl Default for WebsiteConfiguration {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -4317,6 +4476,96 @@ impl From<IncludedObjectVersions> for cfn::Value<IncludedObjectVersions> {
     }
 }
 
+/// Specifies the status of the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntelligentTieringConfigurationStatus {
+    /// `Disabled`
+    Disabled,
+    /// `Enabled`
+    Enabled,
+}
+
+impl IntelligentTieringConfigurationStatus {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disabled => "Disabled",
+            Self::Enabled => "Enabled",
+        }
+    }
+}
+
+impl cfn::ToJson for IntelligentTieringConfigurationStatus {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<IntelligentTieringConfigurationStatus> for cfn::Value<IntelligentTieringConfigurationStatus> {
+    fn from(value: IntelligentTieringConfigurationStatus) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// The configuration state of the inventory table, indicating whether the inventory table is enabled or disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InventoryTableConfigurationConfigurationState {
+    /// `ENABLED`
+    Enabled,
+    /// `DISABLED`
+    Disabled,
+}
+
+impl InventoryTableConfigurationConfigurationState {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "ENABLED",
+            Self::Disabled => "DISABLED",
+        }
+    }
+}
+
+impl cfn::ToJson for InventoryTableConfigurationConfigurationState {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<InventoryTableConfigurationConfigurationState> for cfn::Value<InventoryTableConfigurationConfigurationState> {
+    fn from(value: InventoryTableConfigurationConfigurationState) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// Specifies whether the replication metrics are enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricsStatus {
+    /// `Disabled`
+    Disabled,
+    /// `Enabled`
+    Enabled,
+}
+
+impl MetricsStatus {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disabled => "Disabled",
+            Self::Enabled => "Enabled",
+        }
+    }
+}
+
+impl cfn::ToJson for MetricsStatus {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<MetricsStatus> for cfn::Value<MetricsStatus> {
+    fn from(value: MetricsStatus) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
 /// The default Object Lock retention mode you want to apply to new objects placed in the specified bucket. If Object Lock is turned on, you must specify ``Mode`` and specify either ``Days`` or ``Years``.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
@@ -4574,6 +4823,204 @@ impl From<Protocol> for cfn::Value<Protocol> {
     }
 }
 
+/// Protocol to use when redirecting requests. The default is the protocol that is used in the original request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RedirectRuleProtocol {
+    /// `http`
+    Http,
+    /// `https`
+    Https,
+}
+
+impl RedirectRuleProtocol {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+impl cfn::ToJson for RedirectRuleProtocol {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<RedirectRuleProtocol> for cfn::Value<RedirectRuleProtocol> {
+    fn from(value: RedirectRuleProtocol) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// Specifies whether Amazon S3 replicates modifications on replicas. *Allowed values*: ``Enabled`` | ``Disabled``
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplicaModificationsStatus {
+    /// `Enabled`
+    Enabled,
+    /// `Disabled`
+    Disabled,
+}
+
+impl ReplicaModificationsStatus {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Disabled => "Disabled",
+        }
+    }
+}
+
+impl cfn::ToJson for ReplicaModificationsStatus {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<ReplicaModificationsStatus> for cfn::Value<ReplicaModificationsStatus> {
+    fn from(value: ReplicaModificationsStatus) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// The storage class to use when replicating objects, such as S3 Standard or reduced redundancy. By default, Amazon S3 uses the storage class of the source object to create the object replica. For valid values, see the ``StorageClass`` element of the [PUT Bucket replication](https://docs.aws.amazon.com/AmazonS3/latest/API/RESTBucketPUTreplication.html) action in the *Amazon S3 API Reference*. ``FSX_OPENZFS`` is not an accepted value when replicating objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplicationDestinationStorageClass {
+    /// `DEEP_ARCHIVE`
+    DeepArchive,
+    /// `GLACIER`
+    Glacier,
+    /// `GLACIER_IR`
+    GlacierIr,
+    /// `INTELLIGENT_TIERING`
+    IntelligentTiering,
+    /// `ONEZONE_IA`
+    OnezoneIa,
+    /// `REDUCED_REDUNDANCY`
+    ReducedRedundancy,
+    /// `STANDARD`
+    Standard,
+    /// `STANDARD_IA`
+    StandardIa,
+}
+
+impl ReplicationDestinationStorageClass {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DeepArchive => "DEEP_ARCHIVE",
+            Self::Glacier => "GLACIER",
+            Self::GlacierIr => "GLACIER_IR",
+            Self::IntelligentTiering => "INTELLIGENT_TIERING",
+            Self::OnezoneIa => "ONEZONE_IA",
+            Self::ReducedRedundancy => "REDUCED_REDUNDANCY",
+            Self::Standard => "STANDARD",
+            Self::StandardIa => "STANDARD_IA",
+        }
+    }
+}
+
+impl cfn::ToJson for ReplicationDestinationStorageClass {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<ReplicationDestinationStorageClass> for cfn::Value<ReplicationDestinationStorageClass> {
+    fn from(value: ReplicationDestinationStorageClass) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// Specifies whether the rule is enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplicationRuleStatus {
+    /// `Disabled`
+    Disabled,
+    /// `Enabled`
+    Enabled,
+}
+
+impl ReplicationRuleStatus {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disabled => "Disabled",
+            Self::Enabled => "Enabled",
+        }
+    }
+}
+
+impl cfn::ToJson for ReplicationRuleStatus {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<ReplicationRuleStatus> for cfn::Value<ReplicationRuleStatus> {
+    fn from(value: ReplicationRuleStatus) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// Specifies whether the replication time is enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplicationTimeStatus {
+    /// `Disabled`
+    Disabled,
+    /// `Enabled`
+    Enabled,
+}
+
+impl ReplicationTimeStatus {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disabled => "Disabled",
+            Self::Enabled => "Enabled",
+        }
+    }
+}
+
+impl cfn::ToJson for ReplicationTimeStatus {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<ReplicationTimeStatus> for cfn::Value<ReplicationTimeStatus> {
+    fn from(value: ReplicationTimeStatus) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// If ``Enabled``, the rule is currently being applied. If ``Disabled``, the rule is not currently being applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleStatus {
+    /// `Enabled`
+    Enabled,
+    /// `Disabled`
+    Disabled,
+}
+
+impl RuleStatus {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Disabled => "Disabled",
+        }
+    }
+}
+
+impl cfn::ToJson for RuleStatus {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<RuleStatus> for cfn::Value<RuleStatus> {
+    fn from(value: RuleStatus) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
 /// Specifies the schedule for generating inventory results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScheduleFrequency {
@@ -4600,6 +5047,39 @@ impl cfn::ToJson for ScheduleFrequency {
 }
 impl From<ScheduleFrequency> for cfn::Value<ScheduleFrequency> {
     fn from(value: ScheduleFrequency) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// Server-side encryption algorithm to use for the default encryption. For directory buckets, there are only two supported values for server-side encryption: ``AES256`` and ``aws:kms``.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerSideEncryptionByDefaultSseAlgorithm {
+    /// `aws:kms`
+    AwsKms,
+    /// `AES256`
+    Aes256,
+    /// `aws:kms:dsse`
+    AwsKmsDsse,
+}
+
+impl ServerSideEncryptionByDefaultSseAlgorithm {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwsKms => "aws:kms",
+            Self::Aes256 => "AES256",
+            Self::AwsKmsDsse => "aws:kms:dsse",
+        }
+    }
+}
+
+impl cfn::ToJson for ServerSideEncryptionByDefaultSseAlgorithm {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<ServerSideEncryptionByDefaultSseAlgorithm> for cfn::Value<ServerSideEncryptionByDefaultSseAlgorithm> {
+    fn from(value: ServerSideEncryptionByDefaultSseAlgorithm) -> Self {
         cfn::Value::Literal(value)
     }
 }
@@ -4634,35 +5114,32 @@ impl From<SseAlgorithm> for cfn::Value<SseAlgorithm> {
     }
 }
 
-/// Server-side encryption algorithm to use for the default encryption. For directory buckets, there are only two supported values for server-side encryption: ``AES256`` and ``aws:kms``.
+/// Specifies whether Amazon S3 replicates objects created with server-side encryption using an AWS KMS key stored in AWS Key Management Service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SseAlgorithm2 {
-    /// `aws:kms`
-    AwsKms,
-    /// `AES256`
-    Aes256,
-    /// `aws:kms:dsse`
-    AwsKmsDsse,
+pub enum SseKmsEncryptedObjectsStatus {
+    /// `Disabled`
+    Disabled,
+    /// `Enabled`
+    Enabled,
 }
 
-impl SseAlgorithm2 {
+impl SseKmsEncryptedObjectsStatus {
     /// The value as the template spells it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::AwsKms => "aws:kms",
-            Self::Aes256 => "AES256",
-            Self::AwsKmsDsse => "aws:kms:dsse",
+            Self::Disabled => "Disabled",
+            Self::Enabled => "Enabled",
         }
     }
 }
 
-impl cfn::ToJson for SseAlgorithm2 {
+impl cfn::ToJson for SseKmsEncryptedObjectsStatus {
     fn to_json(&self) -> cfn::Json {
         cfn::Json::String(self.as_str().to_owned())
     }
 }
-impl From<SseAlgorithm2> for cfn::Value<SseAlgorithm2> {
-    fn from(value: SseAlgorithm2) -> Self {
+impl From<SseKmsEncryptedObjectsStatus> for cfn::Value<SseKmsEncryptedObjectsStatus> {
+    fn from(value: SseKmsEncryptedObjectsStatus) -> Self {
         cfn::Value::Literal(value)
     }
 }
@@ -4693,66 +5170,6 @@ impl cfn::ToJson for Status {
 }
 impl From<Status> for cfn::Value<Status> {
     fn from(value: Status) -> Self {
-        cfn::Value::Literal(value)
-    }
-}
-
-/// If ``Enabled``, the rule is currently being applied. If ``Disabled``, the rule is not currently being applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status3 {
-    /// `Enabled`
-    Enabled,
-    /// `Disabled`
-    Disabled,
-}
-
-impl Status3 {
-    /// The value as the template spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enabled => "Enabled",
-            Self::Disabled => "Disabled",
-        }
-    }
-}
-
-impl cfn::ToJson for Status3 {
-    fn to_json(&self) -> cfn::Json {
-        cfn::Json::String(self.as_str().to_owned())
-    }
-}
-impl From<Status3> for cfn::Value<Status3> {
-    fn from(value: Status3) -> Self {
-        cfn::Value::Literal(value)
-    }
-}
-
-/// The versioning state of the bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status9 {
-    /// `Enabled`
-    Enabled,
-    /// `Suspended`
-    Suspended,
-}
-
-impl Status9 {
-    /// The value as the template spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enabled => "Enabled",
-            Self::Suspended => "Suspended",
-        }
-    }
-}
-
-impl cfn::ToJson for Status9 {
-    fn to_json(&self) -> cfn::Json {
-        cfn::Json::String(self.as_str().to_owned())
-    }
-}
-impl From<Status9> for cfn::Value<Status9> {
-    fn from(value: Status9) -> Self {
         cfn::Value::Literal(value)
     }
 }
@@ -4798,54 +5215,6 @@ impl cfn::ToJson for StorageClass {
 }
 impl From<StorageClass> for cfn::Value<StorageClass> {
     fn from(value: StorageClass) -> Self {
-        cfn::Value::Literal(value)
-    }
-}
-
-/// The storage class to use when replicating objects, such as S3 Standard or reduced redundancy. By default, Amazon S3 uses the storage class of the source object to create the object replica. For valid values, see the ``StorageClass`` element of the [PUT Bucket replication](https://docs.aws.amazon.com/AmazonS3/latest/API/RESTBucketPUTreplication.html) action in the *Amazon S3 API Reference*. ``FSX_OPENZFS`` is not an accepted value when replicating objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StorageClass3 {
-    /// `DEEP_ARCHIVE`
-    DeepArchive,
-    /// `GLACIER`
-    Glacier,
-    /// `GLACIER_IR`
-    GlacierIr,
-    /// `INTELLIGENT_TIERING`
-    IntelligentTiering,
-    /// `ONEZONE_IA`
-    OnezoneIa,
-    /// `REDUCED_REDUNDANCY`
-    ReducedRedundancy,
-    /// `STANDARD`
-    Standard,
-    /// `STANDARD_IA`
-    StandardIa,
-}
-
-impl StorageClass3 {
-    /// The value as the template spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DeepArchive => "DEEP_ARCHIVE",
-            Self::Glacier => "GLACIER",
-            Self::GlacierIr => "GLACIER_IR",
-            Self::IntelligentTiering => "INTELLIGENT_TIERING",
-            Self::OnezoneIa => "ONEZONE_IA",
-            Self::ReducedRedundancy => "REDUCED_REDUNDANCY",
-            Self::Standard => "STANDARD",
-            Self::StandardIa => "STANDARD_IA",
-        }
-    }
-}
-
-impl cfn::ToJson for StorageClass3 {
-    fn to_json(&self) -> cfn::Json {
-        cfn::Json::String(self.as_str().to_owned())
-    }
-}
-impl From<StorageClass3> for cfn::Value<StorageClass3> {
-    fn from(value: StorageClass3) -> Self {
         cfn::Value::Literal(value)
     }
 }
@@ -4906,6 +5275,81 @@ impl cfn::ToJson for TransitionDefaultMinimumObjectSize {
 }
 impl From<TransitionDefaultMinimumObjectSize> for cfn::Value<TransitionDefaultMinimumObjectSize> {
     fn from(value: TransitionDefaultMinimumObjectSize) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// The storage class to which you want the object to transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransitionStorageClass {
+    /// `DEEP_ARCHIVE`
+    DeepArchive,
+    /// `GLACIER`
+    Glacier,
+    /// `Glacier`
+    Glacier2,
+    /// `GLACIER_IR`
+    GlacierIr,
+    /// `INTELLIGENT_TIERING`
+    IntelligentTiering,
+    /// `ONEZONE_IA`
+    OnezoneIa,
+    /// `STANDARD_IA`
+    StandardIa,
+}
+
+impl TransitionStorageClass {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DeepArchive => "DEEP_ARCHIVE",
+            Self::Glacier => "GLACIER",
+            Self::Glacier2 => "Glacier",
+            Self::GlacierIr => "GLACIER_IR",
+            Self::IntelligentTiering => "INTELLIGENT_TIERING",
+            Self::OnezoneIa => "ONEZONE_IA",
+            Self::StandardIa => "STANDARD_IA",
+        }
+    }
+}
+
+impl cfn::ToJson for TransitionStorageClass {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<TransitionStorageClass> for cfn::Value<TransitionStorageClass> {
+    fn from(value: TransitionStorageClass) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+/// The versioning state of the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VersioningConfigurationStatus {
+    /// `Enabled`
+    Enabled,
+    /// `Suspended`
+    Suspended,
+}
+
+impl VersioningConfigurationStatus {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Suspended => "Suspended",
+        }
+    }
+}
+
+impl cfn::ToJson for VersioningConfigurationStatus {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<VersioningConfigurationStatus> for cfn::Value<VersioningConfigurationStatus> {
+    fn from(value: VersioningConfigurationStatus) -> Self {
         cfn::Value::Literal(value)
     }
 }

@@ -86,6 +86,12 @@ impl Secret {
     }
 }
 
+impl Default for Secret {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Secret {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -220,6 +226,12 @@ impl GenerateSecretString {
     pub fn secret_string_template(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.secret_string_template = Some(value.into());
         self
+    }
+}
+
+impl Default for GenerateSecretString {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

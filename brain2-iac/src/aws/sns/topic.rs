@@ -131,6 +131,12 @@ impl Topic {
     }
 }
 
+impl Default for Topic {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Topic {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();

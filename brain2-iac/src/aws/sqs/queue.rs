@@ -150,6 +150,12 @@ impl Queue {
     }
 }
 
+impl Default for Queue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Queue {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();

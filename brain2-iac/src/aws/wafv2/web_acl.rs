@@ -16,7 +16,7 @@ pub struct WebAcl {
     pub application_config: Option<cfn::Value<ApplicationConfig>>,
     pub association_config: Option<cfn::Value<AssociationConfig>>,
     pub captcha_config: Option<cfn::Value<CaptchaConfig>>,
-    pub challenge_config: Option<cfn::Value<CaptchaConfig>>,
+    pub challenge_config: Option<cfn::Value<ChallengeConfig>>,
     pub custom_response_bodies: Option<cfn::Value<BTreeMap<String, CustomResponseBody>>>,
     /// Collection of dataProtects.
     pub data_protection_config: Option<cfn::Value<DataProtectionConfig>>,
@@ -75,7 +75,7 @@ impl WebAcl {
         self
     }
     /// Sets `ChallengeConfig`.
-    pub fn challenge_config(mut self, value: impl Into<cfn::Value<CaptchaConfig>>) -> Self {
+    pub fn challenge_config(mut self, value: impl Into<cfn::Value<ChallengeConfig>>) -> Self {
         self.challenge_config = Some(value.into());
         self
     }
@@ -224,6 +224,12 @@ impl AllowAction {
     }
 }
 
+impl Default for AllowAction {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for AllowAction {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -241,6 +247,37 @@ impl From<AllowAction> for cfn::Value<AllowAction> {
 }
 impl From<AllowAction> for cfn::Value<Box<AllowAction>> {
     fn from(value: AllowAction) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AndStatement {
+    pub statements: cfn::Value<Vec<Statement>>,
+}
+
+impl AndStatement {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(statements: impl Into<cfn::Value<Vec<Statement>>>) -> Self {
+        Self { statements: statements.into() }
+    }
+}
+
+impl cfn::ToJson for AndStatement {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("Statements".to_owned(), self.statements.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<AndStatement> for cfn::Value<AndStatement> {
+    fn from(value: AndStatement) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<AndStatement> for cfn::Value<Box<AndStatement>> {
+    fn from(value: AndStatement) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }
@@ -334,6 +371,12 @@ impl AsnMatchStatement {
     }
 }
 
+impl Default for AsnMatchStatement {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for AsnMatchStatement {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -376,6 +419,12 @@ impl AssociationConfig {
     ) -> Self {
         self.request_body = Some(value.into());
         self
+    }
+}
+
+impl Default for AssociationConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -628,6 +677,12 @@ impl BlockAction {
     }
 }
 
+impl Default for BlockAction {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for BlockAction {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -664,6 +719,12 @@ impl Body {
     pub fn oversize_handling(mut self, value: impl Into<cfn::Value<OversizeHandling>>) -> Self {
         self.oversize_handling = Some(value.into());
         self
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -765,6 +826,51 @@ impl From<ByteMatchStatement> for cfn::Value<Box<ByteMatchStatement>> {
     }
 }
 
+/// Checks valid token exists with request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptchaAction {
+    pub custom_request_handling: Option<cfn::Value<CustomRequestHandling>>,
+}
+
+impl CaptchaAction {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new() -> Self {
+        Self { custom_request_handling: None }
+    }
+    /// Sets `CustomRequestHandling`.
+    pub fn custom_request_handling(mut self, value: impl Into<cfn::Value<CustomRequestHandling>>) -> Self {
+        self.custom_request_handling = Some(value.into());
+        self
+    }
+}
+
+impl Default for CaptchaAction {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl cfn::ToJson for CaptchaAction {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        if let Some(value) = &self.custom_request_handling {
+            properties.insert("CustomRequestHandling".to_owned(), value.to_json());
+        }
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<CaptchaAction> for cfn::Value<CaptchaAction> {
+    fn from(value: CaptchaAction) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<CaptchaAction> for cfn::Value<Box<CaptchaAction>> {
+    fn from(value: CaptchaAction) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaptchaConfig {
     pub immunity_time_property: Option<cfn::Value<ImmunityTimeProperty>>,
@@ -779,6 +885,12 @@ impl CaptchaConfig {
     pub fn immunity_time_property(mut self, value: impl Into<cfn::Value<ImmunityTimeProperty>>) -> Self {
         self.immunity_time_property = Some(value.into());
         self
+    }
+}
+
+impl Default for CaptchaConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -799,6 +911,95 @@ impl From<CaptchaConfig> for cfn::Value<CaptchaConfig> {
 }
 impl From<CaptchaConfig> for cfn::Value<Box<CaptchaConfig>> {
     fn from(value: CaptchaConfig) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// Checks that the request has a valid token with an unexpired challenge timestamp and, if not, returns a browser challenge to the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChallengeAction {
+    pub custom_request_handling: Option<cfn::Value<CustomRequestHandling>>,
+}
+
+impl ChallengeAction {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new() -> Self {
+        Self { custom_request_handling: None }
+    }
+    /// Sets `CustomRequestHandling`.
+    pub fn custom_request_handling(mut self, value: impl Into<cfn::Value<CustomRequestHandling>>) -> Self {
+        self.custom_request_handling = Some(value.into());
+        self
+    }
+}
+
+impl Default for ChallengeAction {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl cfn::ToJson for ChallengeAction {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        if let Some(value) = &self.custom_request_handling {
+            properties.insert("CustomRequestHandling".to_owned(), value.to_json());
+        }
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<ChallengeAction> for cfn::Value<ChallengeAction> {
+    fn from(value: ChallengeAction) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<ChallengeAction> for cfn::Value<Box<ChallengeAction>> {
+    fn from(value: ChallengeAction) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChallengeConfig {
+    pub immunity_time_property: Option<cfn::Value<ImmunityTimeProperty>>,
+}
+
+impl ChallengeConfig {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new() -> Self {
+        Self { immunity_time_property: None }
+    }
+    /// Sets `ImmunityTimeProperty`.
+    pub fn immunity_time_property(mut self, value: impl Into<cfn::Value<ImmunityTimeProperty>>) -> Self {
+        self.immunity_time_property = Some(value.into());
+        self
+    }
+}
+
+impl Default for ChallengeConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl cfn::ToJson for ChallengeConfig {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        if let Some(value) = &self.immunity_time_property {
+            properties.insert("ImmunityTimeProperty".to_owned(), value.to_json());
+        }
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<ChallengeConfig> for cfn::Value<ChallengeConfig> {
+    fn from(value: ChallengeConfig) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<ChallengeConfig> for cfn::Value<Box<ChallengeConfig>> {
+    fn from(value: ChallengeConfig) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }
@@ -915,6 +1116,12 @@ impl CookieMatchPattern {
     }
 }
 
+impl Default for CookieMatchPattern {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for CookieMatchPattern {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -982,6 +1189,51 @@ impl From<Cookies> for cfn::Value<Cookies> {
 }
 impl From<Cookies> for cfn::Value<Box<Cookies>> {
     fn from(value: Cookies) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// Allow traffic towards application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountAction {
+    pub custom_request_handling: Option<cfn::Value<CustomRequestHandling>>,
+}
+
+impl CountAction {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new() -> Self {
+        Self { custom_request_handling: None }
+    }
+    /// Sets `CustomRequestHandling`.
+    pub fn custom_request_handling(mut self, value: impl Into<cfn::Value<CustomRequestHandling>>) -> Self {
+        self.custom_request_handling = Some(value.into());
+        self
+    }
+}
+
+impl Default for CountAction {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl cfn::ToJson for CountAction {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        if let Some(value) = &self.custom_request_handling {
+            properties.insert("CustomRequestHandling".to_owned(), value.to_json());
+        }
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<CountAction> for cfn::Value<CountAction> {
+    fn from(value: CountAction) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<CountAction> for cfn::Value<Box<CountAction>> {
+    fn from(value: CountAction) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }
@@ -1288,6 +1540,12 @@ impl DefaultAction {
     }
 }
 
+impl Default for DefaultAction {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for DefaultAction {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1384,7 +1642,7 @@ pub struct FieldToMatch {
     pub header_order: Option<cfn::Value<HeaderOrder>>,
     pub headers: Option<cfn::Value<Headers>>,
     pub ja3_fingerprint: Option<cfn::Value<Ja3Fingerprint>>,
-    pub ja4_fingerprint: Option<cfn::Value<Ja3Fingerprint>>,
+    pub ja4_fingerprint: Option<cfn::Value<Ja4Fingerprint>>,
     pub json_body: Option<cfn::Value<JsonBody>>,
     pub method: Option<cfn::Value<cfn::Json>>,
     pub query_string: Option<cfn::Value<cfn::Json>>,
@@ -1446,7 +1704,7 @@ impl FieldToMatch {
         self
     }
     /// Sets `JA4Fingerprint`.
-    pub fn ja4_fingerprint(mut self, value: impl Into<cfn::Value<Ja3Fingerprint>>) -> Self {
+    pub fn ja4_fingerprint(mut self, value: impl Into<cfn::Value<Ja4Fingerprint>>) -> Self {
         self.ja4_fingerprint = Some(value.into());
         self
     }
@@ -1484,6 +1742,12 @@ impl FieldToMatch {
     pub fn uri_path(mut self, value: impl Into<cfn::Value<cfn::Json>>) -> Self {
         self.uri_path = Some(value.into());
         self
+    }
+}
+
+impl Default for FieldToMatch {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -1649,6 +1913,12 @@ impl GeoMatchStatement {
     }
 }
 
+impl Default for GeoMatchStatement {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for GeoMatchStatement {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -1700,6 +1970,12 @@ impl HeaderMatchPattern {
     pub fn included_headers(mut self, value: impl Into<cfn::Value<Vec<cfn::Value<String>>>>) -> Self {
         self.included_headers = Some(value.into());
         self
+    }
+}
+
+impl Default for HeaderMatchPattern {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -1839,7 +2115,7 @@ impl From<ImmunityTimeProperty> for cfn::Value<Box<ImmunityTimeProperty>> {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IpSetForwardedIpConfiguration {
-    pub fallback_behavior: cfn::Value<FallbackBehavior>,
+    pub fallback_behavior: cfn::Value<IpSetForwardedIpConfigurationFallbackBehavior>,
     pub header_name: cfn::Value<String>,
     pub position: cfn::Value<Position>,
 }
@@ -1847,7 +2123,7 @@ pub struct IpSetForwardedIpConfiguration {
 impl IpSetForwardedIpConfiguration {
     /// A value with the required properties set and every optional one unset.
     pub fn new(
-        fallback_behavior: impl Into<cfn::Value<FallbackBehavior>>,
+        fallback_behavior: impl Into<cfn::Value<IpSetForwardedIpConfigurationFallbackBehavior>>,
         header_name: impl Into<cfn::Value<String>>,
         position: impl Into<cfn::Value<Position>>,
     ) -> Self {
@@ -1919,12 +2195,12 @@ impl From<IpSetReferenceStatement> for cfn::Value<Box<IpSetReferenceStatement>> 
 /// Includes the JA3 fingerprint of a web request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ja3Fingerprint {
-    pub fallback_behavior: cfn::Value<FallbackBehavior>,
+    pub fallback_behavior: cfn::Value<Ja3FingerprintFallbackBehavior>,
 }
 
 impl Ja3Fingerprint {
     /// A value with the required properties set and every optional one unset.
-    pub fn new(fallback_behavior: impl Into<cfn::Value<FallbackBehavior>>) -> Self {
+    pub fn new(fallback_behavior: impl Into<cfn::Value<Ja3FingerprintFallbackBehavior>>) -> Self {
         Self { fallback_behavior: fallback_behavior.into() }
     }
 }
@@ -1944,6 +2220,38 @@ impl From<Ja3Fingerprint> for cfn::Value<Ja3Fingerprint> {
 }
 impl From<Ja3Fingerprint> for cfn::Value<Box<Ja3Fingerprint>> {
     fn from(value: Ja3Fingerprint) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// Includes the JA4 fingerprint of a web request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ja4Fingerprint {
+    pub fallback_behavior: cfn::Value<Ja4FingerprintFallbackBehavior>,
+}
+
+impl Ja4Fingerprint {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(fallback_behavior: impl Into<cfn::Value<Ja4FingerprintFallbackBehavior>>) -> Self {
+        Self { fallback_behavior: fallback_behavior.into() }
+    }
+}
+
+impl cfn::ToJson for Ja4Fingerprint {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("FallbackBehavior".to_owned(), self.fallback_behavior.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<Ja4Fingerprint> for cfn::Value<Ja4Fingerprint> {
+    fn from(value: Ja4Fingerprint) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<Ja4Fingerprint> for cfn::Value<Box<Ja4Fingerprint>> {
+    fn from(value: Ja4Fingerprint) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }
@@ -2032,6 +2340,12 @@ impl JsonMatchPattern {
     }
 }
 
+impl Default for JsonMatchPattern {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for JsonMatchPattern {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2052,6 +2366,37 @@ impl From<JsonMatchPattern> for cfn::Value<JsonMatchPattern> {
 }
 impl From<JsonMatchPattern> for cfn::Value<Box<JsonMatchPattern>> {
     fn from(value: JsonMatchPattern) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    pub name: cfn::Value<String>,
+}
+
+impl Label {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(name: impl Into<cfn::Value<String>>) -> Self {
+        Self { name: name.into() }
+    }
+}
+
+impl cfn::ToJson for Label {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("Name".to_owned(), self.name.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<Label> for cfn::Value<Label> {
+    fn from(value: Label) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<Label> for cfn::Value<Box<Label>> {
+    fn from(value: Label) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }
@@ -2098,7 +2443,7 @@ pub struct ManagedRuleGroupConfig {
     pub aws_managed_rules_bot_control_rule_set: Option<cfn::Value<AwsManagedRulesBotControlRuleSet>>,
     pub login_path: Option<cfn::Value<String>>,
     pub password_field: Option<cfn::Value<FieldIdentifier>>,
-    pub payload_type: Option<cfn::Value<PayloadType>>,
+    pub payload_type: Option<cfn::Value<ManagedRuleGroupConfigPayloadType>>,
     pub username_field: Option<cfn::Value<FieldIdentifier>>,
 }
 
@@ -2153,7 +2498,7 @@ impl ManagedRuleGroupConfig {
         self
     }
     /// Sets `PayloadType`.
-    pub fn payload_type(mut self, value: impl Into<cfn::Value<PayloadType>>) -> Self {
+    pub fn payload_type(mut self, value: impl Into<cfn::Value<ManagedRuleGroupConfigPayloadType>>) -> Self {
         self.payload_type = Some(value.into());
         self
     }
@@ -2161,6 +2506,12 @@ impl ManagedRuleGroupConfig {
     pub fn username_field(mut self, value: impl Into<cfn::Value<FieldIdentifier>>) -> Self {
         self.username_field = Some(value.into());
         self
+    }
+}
+
+impl Default for ManagedRuleGroupConfig {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2318,6 +2669,12 @@ impl MonetizationConfig {
     }
 }
 
+impl Default for MonetizationConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for MonetizationConfig {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -2357,6 +2714,12 @@ impl MonetizeAction {
     pub fn price_multiplier(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.price_multiplier = Some(value.into());
         self
+    }
+}
+
+impl Default for MonetizeAction {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2496,6 +2859,12 @@ impl OverrideAction {
     pub fn none(mut self, value: impl Into<cfn::Value<cfn::Json>>) -> Self {
         self.none = Some(value.into());
         self
+    }
+}
+
+impl Default for OverrideAction {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2718,14 +3087,14 @@ pub struct RateBasedStatementCustomKey {
     pub cookie: Option<cfn::Value<RateLimitCookie>>,
     pub forwarded_ip: Option<cfn::Value<cfn::Json>>,
     pub http_method: Option<cfn::Value<cfn::Json>>,
-    pub header: Option<cfn::Value<RateLimitCookie>>,
+    pub header: Option<cfn::Value<RateLimitHeader>>,
     pub ip: Option<cfn::Value<cfn::Json>>,
-    pub ja3_fingerprint: Option<cfn::Value<Ja3Fingerprint>>,
-    pub ja4_fingerprint: Option<cfn::Value<Ja3Fingerprint>>,
+    pub ja3_fingerprint: Option<cfn::Value<RateLimitJa3Fingerprint>>,
+    pub ja4_fingerprint: Option<cfn::Value<RateLimitJa4Fingerprint>>,
     pub label_namespace: Option<cfn::Value<RateLimitLabelNamespace>>,
-    pub query_argument: Option<cfn::Value<RateLimitCookie>>,
+    pub query_argument: Option<cfn::Value<RateLimitQueryArgument>>,
     pub query_string: Option<cfn::Value<RateLimitQueryString>>,
-    pub uri_path: Option<cfn::Value<RateLimitQueryString>>,
+    pub uri_path: Option<cfn::Value<RateLimitUriPath>>,
 }
 
 impl RateBasedStatementCustomKey {
@@ -2767,7 +3136,7 @@ impl RateBasedStatementCustomKey {
         self
     }
     /// Sets `Header`.
-    pub fn header(mut self, value: impl Into<cfn::Value<RateLimitCookie>>) -> Self {
+    pub fn header(mut self, value: impl Into<cfn::Value<RateLimitHeader>>) -> Self {
         self.header = Some(value.into());
         self
     }
@@ -2777,12 +3146,12 @@ impl RateBasedStatementCustomKey {
         self
     }
     /// Sets `JA3Fingerprint`.
-    pub fn ja3_fingerprint(mut self, value: impl Into<cfn::Value<Ja3Fingerprint>>) -> Self {
+    pub fn ja3_fingerprint(mut self, value: impl Into<cfn::Value<RateLimitJa3Fingerprint>>) -> Self {
         self.ja3_fingerprint = Some(value.into());
         self
     }
     /// Sets `JA4Fingerprint`.
-    pub fn ja4_fingerprint(mut self, value: impl Into<cfn::Value<Ja3Fingerprint>>) -> Self {
+    pub fn ja4_fingerprint(mut self, value: impl Into<cfn::Value<RateLimitJa4Fingerprint>>) -> Self {
         self.ja4_fingerprint = Some(value.into());
         self
     }
@@ -2792,7 +3161,7 @@ impl RateBasedStatementCustomKey {
         self
     }
     /// Sets `QueryArgument`.
-    pub fn query_argument(mut self, value: impl Into<cfn::Value<RateLimitCookie>>) -> Self {
+    pub fn query_argument(mut self, value: impl Into<cfn::Value<RateLimitQueryArgument>>) -> Self {
         self.query_argument = Some(value.into());
         self
     }
@@ -2802,9 +3171,15 @@ impl RateBasedStatementCustomKey {
         self
     }
     /// Sets `UriPath`.
-    pub fn uri_path(mut self, value: impl Into<cfn::Value<RateLimitQueryString>>) -> Self {
+    pub fn uri_path(mut self, value: impl Into<cfn::Value<RateLimitUriPath>>) -> Self {
         self.uri_path = Some(value.into());
         self
+    }
+}
+
+impl Default for RateBasedStatementCustomKey {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -2900,6 +3275,108 @@ impl From<RateLimitCookie> for cfn::Value<Box<RateLimitCookie>> {
     }
 }
 
+/// Specifies a header as an aggregate key for a rate-based rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitHeader {
+    /// The name of the header to use.
+    pub name: cfn::Value<String>,
+    pub text_transformations: cfn::Value<Vec<TextTransformation>>,
+}
+
+impl RateLimitHeader {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(
+        name: impl Into<cfn::Value<String>>,
+        text_transformations: impl Into<cfn::Value<Vec<TextTransformation>>>,
+    ) -> Self {
+        Self { name: name.into(), text_transformations: text_transformations.into() }
+    }
+}
+
+impl cfn::ToJson for RateLimitHeader {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("Name".to_owned(), self.name.to_json());
+        properties.insert("TextTransformations".to_owned(), self.text_transformations.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<RateLimitHeader> for cfn::Value<RateLimitHeader> {
+    fn from(value: RateLimitHeader) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<RateLimitHeader> for cfn::Value<Box<RateLimitHeader>> {
+    fn from(value: RateLimitHeader) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// Specifies the request's JA3 fingerprint as an aggregate key for a rate-based rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitJa3Fingerprint {
+    pub fallback_behavior: cfn::Value<RateLimitJa3FingerprintFallbackBehavior>,
+}
+
+impl RateLimitJa3Fingerprint {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(fallback_behavior: impl Into<cfn::Value<RateLimitJa3FingerprintFallbackBehavior>>) -> Self {
+        Self { fallback_behavior: fallback_behavior.into() }
+    }
+}
+
+impl cfn::ToJson for RateLimitJa3Fingerprint {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("FallbackBehavior".to_owned(), self.fallback_behavior.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<RateLimitJa3Fingerprint> for cfn::Value<RateLimitJa3Fingerprint> {
+    fn from(value: RateLimitJa3Fingerprint) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<RateLimitJa3Fingerprint> for cfn::Value<Box<RateLimitJa3Fingerprint>> {
+    fn from(value: RateLimitJa3Fingerprint) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// Specifies the request's JA4 fingerprint as an aggregate key for a rate-based rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitJa4Fingerprint {
+    pub fallback_behavior: cfn::Value<RateLimitJa4FingerprintFallbackBehavior>,
+}
+
+impl RateLimitJa4Fingerprint {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(fallback_behavior: impl Into<cfn::Value<RateLimitJa4FingerprintFallbackBehavior>>) -> Self {
+        Self { fallback_behavior: fallback_behavior.into() }
+    }
+}
+
+impl cfn::ToJson for RateLimitJa4Fingerprint {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("FallbackBehavior".to_owned(), self.fallback_behavior.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<RateLimitJa4Fingerprint> for cfn::Value<RateLimitJa4Fingerprint> {
+    fn from(value: RateLimitJa4Fingerprint) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<RateLimitJa4Fingerprint> for cfn::Value<Box<RateLimitJa4Fingerprint>> {
+    fn from(value: RateLimitJa4Fingerprint) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
 /// Specifies a label namespace to use as an aggregate key for a rate-based rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimitLabelNamespace {
@@ -2929,6 +3406,44 @@ impl From<RateLimitLabelNamespace> for cfn::Value<RateLimitLabelNamespace> {
 }
 impl From<RateLimitLabelNamespace> for cfn::Value<Box<RateLimitLabelNamespace>> {
     fn from(value: RateLimitLabelNamespace) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+/// Specifies a query argument in the request as an aggregate key for a rate-based rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitQueryArgument {
+    /// The name of the query argument to use.
+    pub name: cfn::Value<String>,
+    pub text_transformations: cfn::Value<Vec<TextTransformation>>,
+}
+
+impl RateLimitQueryArgument {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(
+        name: impl Into<cfn::Value<String>>,
+        text_transformations: impl Into<cfn::Value<Vec<TextTransformation>>>,
+    ) -> Self {
+        Self { name: name.into(), text_transformations: text_transformations.into() }
+    }
+}
+
+impl cfn::ToJson for RateLimitQueryArgument {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("Name".to_owned(), self.name.to_json());
+        properties.insert("TextTransformations".to_owned(), self.text_transformations.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<RateLimitQueryArgument> for cfn::Value<RateLimitQueryArgument> {
+    fn from(value: RateLimitQueryArgument) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<RateLimitQueryArgument> for cfn::Value<Box<RateLimitQueryArgument>> {
+    fn from(value: RateLimitQueryArgument) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }
@@ -2965,6 +3480,38 @@ impl From<RateLimitQueryString> for cfn::Value<Box<RateLimitQueryString>> {
     }
 }
 
+/// Specifies the request's URI Path as an aggregate key for a rate-based rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitUriPath {
+    pub text_transformations: cfn::Value<Vec<TextTransformation>>,
+}
+
+impl RateLimitUriPath {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new(text_transformations: impl Into<cfn::Value<Vec<TextTransformation>>>) -> Self {
+        Self { text_transformations: text_transformations.into() }
+    }
+}
+
+impl cfn::ToJson for RateLimitUriPath {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        properties.insert("TextTransformations".to_owned(), self.text_transformations.to_json());
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<RateLimitUriPath> for cfn::Value<RateLimitUriPath> {
+    fn from(value: RateLimitUriPath) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<RateLimitUriPath> for cfn::Value<Box<RateLimitUriPath>> {
+    fn from(value: RateLimitUriPath) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
 /// Regex
 #[derive(Debug, Clone, PartialEq)]
 pub struct Regex {
@@ -2980,6 +3527,12 @@ impl Regex {
     pub fn regex_string(mut self, value: impl Into<cfn::Value<String>>) -> Self {
         self.regex_string = Some(value.into());
         self
+    }
+}
+
+impl Default for Regex {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -3152,7 +3705,7 @@ impl From<RequestBodyAssociatedResourceTypeConfig> for cfn::Value<Box<RequestBod
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestInspection {
     pub password_field: cfn::Value<FieldIdentifier>,
-    pub payload_type: cfn::Value<PayloadType>,
+    pub payload_type: cfn::Value<RequestInspectionPayloadType>,
     pub username_field: cfn::Value<FieldIdentifier>,
 }
 
@@ -3160,7 +3713,7 @@ impl RequestInspection {
     /// A value with the required properties set and every optional one unset.
     pub fn new(
         password_field: impl Into<cfn::Value<FieldIdentifier>>,
-        payload_type: impl Into<cfn::Value<PayloadType>>,
+        payload_type: impl Into<cfn::Value<RequestInspectionPayloadType>>,
         username_field: impl Into<cfn::Value<FieldIdentifier>>,
     ) -> Self {
         Self {
@@ -3309,6 +3862,12 @@ impl ResponseInspection {
     pub fn status_code(mut self, value: impl Into<cfn::Value<ResponseInspectionStatusCode>>) -> Self {
         self.status_code = Some(value.into());
         self
+    }
+}
+
+impl Default for ResponseInspection {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -3505,12 +4064,12 @@ impl From<ResponseInspectionStatusCode> for cfn::Value<Box<ResponseInspectionSta
 pub struct Rule {
     pub action: Option<cfn::Value<RuleAction>>,
     pub captcha_config: Option<cfn::Value<CaptchaConfig>>,
-    pub challenge_config: Option<cfn::Value<CaptchaConfig>>,
+    pub challenge_config: Option<cfn::Value<ChallengeConfig>>,
     pub name: cfn::Value<String>,
     pub override_action: Option<cfn::Value<OverrideAction>>,
     pub priority: cfn::Value<i64>,
     /// Collection of Rule Labels.
-    pub rule_labels: Option<cfn::Value<Vec<ExcludedRule>>>,
+    pub rule_labels: Option<cfn::Value<Vec<Label>>>,
     pub statement: cfn::Value<Statement>,
     pub visibility_config: cfn::Value<VisibilityConfig>,
 }
@@ -3546,7 +4105,7 @@ impl Rule {
         self
     }
     /// Sets `ChallengeConfig`.
-    pub fn challenge_config(mut self, value: impl Into<cfn::Value<CaptchaConfig>>) -> Self {
+    pub fn challenge_config(mut self, value: impl Into<cfn::Value<ChallengeConfig>>) -> Self {
         self.challenge_config = Some(value.into());
         self
     }
@@ -3556,7 +4115,7 @@ impl Rule {
         self
     }
     /// Sets `RuleLabels`.
-    pub fn rule_labels(mut self, value: impl Into<cfn::Value<Vec<ExcludedRule>>>) -> Self {
+    pub fn rule_labels(mut self, value: impl Into<cfn::Value<Vec<Label>>>) -> Self {
         self.rule_labels = Some(value.into());
         self
     }
@@ -3604,9 +4163,9 @@ impl From<Rule> for cfn::Value<Box<Rule>> {
 pub struct RuleAction {
     pub allow: Option<cfn::Value<AllowAction>>,
     pub block: Option<cfn::Value<BlockAction>>,
-    pub captcha: Option<cfn::Value<AllowAction>>,
-    pub challenge: Option<cfn::Value<AllowAction>>,
-    pub count: Option<cfn::Value<AllowAction>>,
+    pub captcha: Option<cfn::Value<CaptchaAction>>,
+    pub challenge: Option<cfn::Value<ChallengeAction>>,
+    pub count: Option<cfn::Value<CountAction>>,
     pub monetize: Option<cfn::Value<MonetizeAction>>,
 }
 
@@ -3626,17 +4185,17 @@ impl RuleAction {
         self
     }
     /// Sets `Captcha`.
-    pub fn captcha(mut self, value: impl Into<cfn::Value<AllowAction>>) -> Self {
+    pub fn captcha(mut self, value: impl Into<cfn::Value<CaptchaAction>>) -> Self {
         self.captcha = Some(value.into());
         self
     }
     /// Sets `Challenge`.
-    pub fn challenge(mut self, value: impl Into<cfn::Value<AllowAction>>) -> Self {
+    pub fn challenge(mut self, value: impl Into<cfn::Value<ChallengeAction>>) -> Self {
         self.challenge = Some(value.into());
         self
     }
     /// Sets `Count`.
-    pub fn count(mut self, value: impl Into<cfn::Value<AllowAction>>) -> Self {
+    pub fn count(mut self, value: impl Into<cfn::Value<CountAction>>) -> Self {
         self.count = Some(value.into());
         self
     }
@@ -3644,6 +4203,12 @@ impl RuleAction {
     pub fn monetize(mut self, value: impl Into<cfn::Value<MonetizeAction>>) -> Self {
         self.monetize = Some(value.into());
         self
+    }
+}
+
+impl Default for RuleAction {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -3784,6 +4349,12 @@ impl SingleHeader2 {
     }
 }
 
+impl Default for SingleHeader2 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for SingleHeader2 {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -3801,6 +4372,50 @@ impl From<SingleHeader2> for cfn::Value<SingleHeader2> {
 }
 impl From<SingleHeader2> for cfn::Value<Box<SingleHeader2>> {
     fn from(value: SingleHeader2) -> Self {
+        cfn::Value::Literal(Box::new(value))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SingleQueryArgument {
+    pub name: Option<cfn::Value<String>>,
+}
+
+impl SingleQueryArgument {
+    /// A value with the required properties set and every optional one unset.
+    pub fn new() -> Self {
+        Self { name: None }
+    }
+    /// Sets `Name`.
+    pub fn name(mut self, value: impl Into<cfn::Value<String>>) -> Self {
+        self.name = Some(value.into());
+        self
+    }
+}
+
+impl Default for SingleQueryArgument {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl cfn::ToJson for SingleQueryArgument {
+    fn to_json(&self) -> cfn::Json {
+        let mut properties = BTreeMap::new();
+        if let Some(value) = &self.name {
+            properties.insert("Name".to_owned(), value.to_json());
+        }
+        cfn::Json::Object(properties)
+    }
+}
+
+impl From<SingleQueryArgument> for cfn::Value<SingleQueryArgument> {
+    fn from(value: SingleQueryArgument) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+impl From<SingleQueryArgument> for cfn::Value<Box<SingleQueryArgument>> {
+    fn from(value: SingleQueryArgument) -> Self {
         cfn::Value::Literal(Box::new(value))
     }
 }
@@ -3932,7 +4547,7 @@ impl From<SqliMatchStatement> for cfn::Value<Box<SqliMatchStatement>> {
 /// First level statement that contains conditions, such as ByteMatch, SizeConstraint, etc
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
-    pub and_statement: Option<cfn::Value<OrStatement>>,
+    pub and_statement: Option<cfn::Value<AndStatement>>,
     pub asn_match_statement: Option<cfn::Value<AsnMatchStatement>>,
     pub byte_match_statement: Option<cfn::Value<ByteMatchStatement>>,
     pub geo_match_statement: Option<cfn::Value<GeoMatchStatement>>,
@@ -3973,7 +4588,7 @@ impl Statement {
         }
     }
     /// Sets `AndStatement`.
-    pub fn and_statement(mut self, value: impl Into<cfn::Value<OrStatement>>) -> Self {
+    pub fn and_statement(mut self, value: impl Into<cfn::Value<AndStatement>>) -> Self {
         self.and_statement = Some(value.into());
         self
     }
@@ -4057,6 +4672,12 @@ impl Statement {
     pub fn xss_match_statement(mut self, value: impl Into<cfn::Value<XssMatchStatement>>) -> Self {
         self.xss_match_statement = Some(value.into());
         self
+    }
+}
+
+impl Default for Statement {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -4149,6 +4770,12 @@ impl Tag {
     }
 }
 
+impl Default for Tag {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl cfn::ToJson for Tag {
     fn to_json(&self) -> cfn::Json {
         let mut properties = BTreeMap::new();
@@ -4210,7 +4837,7 @@ impl From<TextTransformation> for cfn::Value<Box<TextTransformation>> {
 /// The path component of the URI Fragment. This is the part of a web request that identifies a fragment uri, for example, /abcd#introduction
 #[derive(Debug, Clone, PartialEq)]
 pub struct UriFragment {
-    pub fallback_behavior: Option<cfn::Value<FallbackBehavior>>,
+    pub fallback_behavior: Option<cfn::Value<UriFragmentFallbackBehavior>>,
 }
 
 impl UriFragment {
@@ -4219,9 +4846,15 @@ impl UriFragment {
         Self { fallback_behavior: None }
     }
     /// Sets `FallbackBehavior`.
-    pub fn fallback_behavior(mut self, value: impl Into<cfn::Value<FallbackBehavior>>) -> Self {
+    pub fn fallback_behavior(mut self, value: impl Into<cfn::Value<UriFragmentFallbackBehavior>>) -> Self {
         self.fallback_behavior = Some(value.into());
         self
+    }
+}
+
+impl Default for UriFragment {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -5473,6 +6106,93 @@ impl From<InspectionLevel> for cfn::Value<InspectionLevel> {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpSetForwardedIpConfigurationFallbackBehavior {
+    /// `MATCH`
+    Match,
+    /// `NO_MATCH`
+    NoMatch,
+}
+
+impl IpSetForwardedIpConfigurationFallbackBehavior {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Match => "MATCH",
+            Self::NoMatch => "NO_MATCH",
+        }
+    }
+}
+
+impl cfn::ToJson for IpSetForwardedIpConfigurationFallbackBehavior {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<IpSetForwardedIpConfigurationFallbackBehavior> for cfn::Value<IpSetForwardedIpConfigurationFallbackBehavior> {
+    fn from(value: IpSetForwardedIpConfigurationFallbackBehavior) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ja3FingerprintFallbackBehavior {
+    /// `MATCH`
+    Match,
+    /// `NO_MATCH`
+    NoMatch,
+}
+
+impl Ja3FingerprintFallbackBehavior {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Match => "MATCH",
+            Self::NoMatch => "NO_MATCH",
+        }
+    }
+}
+
+impl cfn::ToJson for Ja3FingerprintFallbackBehavior {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<Ja3FingerprintFallbackBehavior> for cfn::Value<Ja3FingerprintFallbackBehavior> {
+    fn from(value: Ja3FingerprintFallbackBehavior) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ja4FingerprintFallbackBehavior {
+    /// `MATCH`
+    Match,
+    /// `NO_MATCH`
+    NoMatch,
+}
+
+impl Ja4FingerprintFallbackBehavior {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Match => "MATCH",
+            Self::NoMatch => "NO_MATCH",
+        }
+    }
+}
+
+impl cfn::ToJson for Ja4FingerprintFallbackBehavior {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<Ja4FingerprintFallbackBehavior> for cfn::Value<Ja4FingerprintFallbackBehavior> {
+    fn from(value: Ja4FingerprintFallbackBehavior) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
 /// The parts of the JSON to match against using the MatchPattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JsonMatchScope {
@@ -5531,6 +6251,35 @@ impl cfn::ToJson for LabelMatchScope {
 }
 impl From<LabelMatchScope> for cfn::Value<LabelMatchScope> {
     fn from(value: LabelMatchScope) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ManagedRuleGroupConfigPayloadType {
+    /// `JSON`
+    Json,
+    /// `FORM_ENCODED`
+    FormEncoded,
+}
+
+impl ManagedRuleGroupConfigPayloadType {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "JSON",
+            Self::FormEncoded => "FORM_ENCODED",
+        }
+    }
+}
+
+impl cfn::ToJson for ManagedRuleGroupConfigPayloadType {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<ManagedRuleGroupConfigPayloadType> for cfn::Value<ManagedRuleGroupConfigPayloadType> {
+    fn from(value: ManagedRuleGroupConfigPayloadType) -> Self {
         cfn::Value::Literal(value)
     }
 }
@@ -5736,6 +6485,93 @@ impl cfn::ToJson for PreParseTextTransformationType {
 }
 impl From<PreParseTextTransformationType> for cfn::Value<PreParseTextTransformationType> {
     fn from(value: PreParseTextTransformationType) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateLimitJa3FingerprintFallbackBehavior {
+    /// `MATCH`
+    Match,
+    /// `NO_MATCH`
+    NoMatch,
+}
+
+impl RateLimitJa3FingerprintFallbackBehavior {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Match => "MATCH",
+            Self::NoMatch => "NO_MATCH",
+        }
+    }
+}
+
+impl cfn::ToJson for RateLimitJa3FingerprintFallbackBehavior {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<RateLimitJa3FingerprintFallbackBehavior> for cfn::Value<RateLimitJa3FingerprintFallbackBehavior> {
+    fn from(value: RateLimitJa3FingerprintFallbackBehavior) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateLimitJa4FingerprintFallbackBehavior {
+    /// `MATCH`
+    Match,
+    /// `NO_MATCH`
+    NoMatch,
+}
+
+impl RateLimitJa4FingerprintFallbackBehavior {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Match => "MATCH",
+            Self::NoMatch => "NO_MATCH",
+        }
+    }
+}
+
+impl cfn::ToJson for RateLimitJa4FingerprintFallbackBehavior {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<RateLimitJa4FingerprintFallbackBehavior> for cfn::Value<RateLimitJa4FingerprintFallbackBehavior> {
+    fn from(value: RateLimitJa4FingerprintFallbackBehavior) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestInspectionPayloadType {
+    /// `JSON`
+    Json,
+    /// `FORM_ENCODED`
+    FormEncoded,
+}
+
+impl RequestInspectionPayloadType {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "JSON",
+            Self::FormEncoded => "FORM_ENCODED",
+        }
+    }
+}
+
+impl cfn::ToJson for RequestInspectionPayloadType {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<RequestInspectionPayloadType> for cfn::Value<RequestInspectionPayloadType> {
+    fn from(value: RequestInspectionPayloadType) -> Self {
         cfn::Value::Literal(value)
     }
 }
@@ -6013,6 +6849,35 @@ impl cfn::ToJson for TextTransformationType {
 }
 impl From<TextTransformationType> for cfn::Value<TextTransformationType> {
     fn from(value: TextTransformationType) -> Self {
+        cfn::Value::Literal(value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UriFragmentFallbackBehavior {
+    /// `MATCH`
+    Match,
+    /// `NO_MATCH`
+    NoMatch,
+}
+
+impl UriFragmentFallbackBehavior {
+    /// The value as the template spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Match => "MATCH",
+            Self::NoMatch => "NO_MATCH",
+        }
+    }
+}
+
+impl cfn::ToJson for UriFragmentFallbackBehavior {
+    fn to_json(&self) -> cfn::Json {
+        cfn::Json::String(self.as_str().to_owned())
+    }
+}
+impl From<UriFragmentFallbackBehavior> for cfn::Value<UriFragmentFallbackBehavior> {
+    fn from(value: UriFragmentFallbackBehavior) -> Self {
         cfn::Value::Literal(value)
     }
 }
