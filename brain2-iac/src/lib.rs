@@ -8,4 +8,7 @@
 
 pub mod aws;
 pub mod cfn;
+pub mod config;
 pub mod constructs;
+pub mod policy;
+pub mod stacks;

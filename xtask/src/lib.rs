@@ -2,6 +2,7 @@
 
 pub mod codegen;
 pub mod pytools;
+pub mod synth;
 
 use std::path::PathBuf;
 

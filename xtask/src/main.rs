@@ -1,9 +1,10 @@
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use xtask::{codegen, pytools, workspace_root};
+use xtask::{codegen, pytools, synth, workspace_root};
 
 /// Brain2's build, synth and deploy tool.
 #[derive(Parser)]
@@ -27,6 +28,28 @@ enum Cmd {
         #[arg(long, conflicts_with = "vendor")]
         vendor_all: bool,
     },
+    /// Synthesize an environment's templates, check them with the policy pack, and write them
+    /// with a manifest to <out>/<env>/.
+    Synth {
+        /// dev, staging or prod; `all` for the three.
+        #[arg(long)]
+        env: String,
+        /// Only this stack: database, compute, api or frontend.
+        #[arg(long)]
+        stack: Option<String>,
+        /// The output folder (ignored by git).
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// How to report policy findings: text on stderr, or also SARIF in <out>/<env>/policy.sarif.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Regenerate environments/schema.json from the Rust configuration types.
+    Schema {
+        /// Write nothing; fail if the schema is out of date.
+        #[arg(long)]
+        check: bool,
+    },
     /// Install the pinned Python tools (cfn-lint) into target/py-tools.
     PyTools,
     /// Run the whole test suite: installs the pinned Python tools, then `cargo test --workspace`.
@@ -35,6 +58,12 @@ enum Cmd {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Text,
+    Sarif,
 }
 
 fn main() -> ExitCode {
@@ -86,6 +115,58 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     codegen::schema_files(&workspace)?.len(),
                     started.elapsed()
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Synth { env, stack, out, format } => {
+            let environments: Vec<&str> =
+                if env == "all" { brain2_iac::config::ENVIRONMENTS.to_vec() } else { vec![env.as_str()] };
+            let out = if out.is_absolute() { out } else { workspace.join(out) };
+            let mut failed = false;
+            for environment in environments {
+                synth::check_names(environment, stack.as_deref())?;
+                let output = synth::synthesize(&workspace, environment)?;
+                for finding in &output.report.findings {
+                    eprintln!("policy: {finding}");
+                }
+                for (finding, reason) in &output.report.suppressed {
+                    eprintln!("policy: suppressed [{}] {} {}: {reason}", finding.rule, finding.stack, finding.resource);
+                }
+                if let ReportFormat::Sarif = format {
+                    let dir = out.join(environment);
+                    std::fs::create_dir_all(&dir)?;
+                    let sarif = brain2_iac::policy::to_sarif(&output.report, &|stack| {
+                        format!("{}/{environment}/{stack}.template.json", out.display())
+                    });
+                    let path = dir.join("policy.sarif");
+                    std::fs::write(&path, serde_json::to_string_pretty(&sarif)? + "\n")?;
+                    eprintln!("policy findings written to {}", path.display());
+                }
+                if !output.report.passed() {
+                    eprintln!(
+                        "error: {} policy finding(s) in {environment}; nothing was written for it",
+                        output.report.findings.len()
+                    );
+                    failed = true;
+                    continue;
+                }
+                let dir = synth::write(&out, &output, stack.as_deref())?;
+                print!("{}", synth::table(&output, stack.as_deref()));
+                println!("wrote {}\n", dir.display());
+            }
+            Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Cmd::Schema { check } => {
+            let path = workspace.join("environments/schema.json");
+            let schema = brain2_iac::config::EnvironmentConfig::json_schema();
+            if check {
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(schema.as_str()) {
+                    bail!("{} is out of date; run `cargo xtask schema` and commit it", path.display());
+                }
+                eprintln!("{} is up to date", path.display());
+            } else {
+                std::fs::write(&path, schema)?;
+                eprintln!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -62,6 +62,8 @@ pub struct SynthesizedStack {
     pub imports: Vec<String>,
     /// Logical id to resource type, for the diff and the policy pack.
     pub resource_types: BTreeMap<String, String>,
+    /// How long rendering this stack took (reported by synth; never part of any output file).
+    pub elapsed: std::time::Duration,
 }
 
 impl Synthesized {
@@ -570,6 +572,7 @@ fn render_stack(
     properties: &BTreeMap<&str, Json>,
     graph: &Graph,
 ) -> Result<SynthesizedStack> {
+    let started = std::time::Instant::now();
     let data = &app.stacks[stack.0];
     let mut renderer = Renderer { app, stack, imports: BTreeSet::new() };
 
@@ -718,5 +721,6 @@ fn render_stack(
         exports,
         imports: renderer.imports.into_iter().collect(),
         resource_types,
+        elapsed: started.elapsed(),
     })
 }

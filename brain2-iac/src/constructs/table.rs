@@ -198,6 +198,28 @@ impl Table {
         arns
     }
 
+    /// Exactly `actions` (each `dynamodb:…`), on the table and on the named indexes only.
+    pub fn grant_actions(
+        &self,
+        app: &mut App,
+        grantee: &impl Grantee,
+        actions: &[&str],
+        indexes: &[&str],
+    ) -> Result<()> {
+        let mut resources: Vec<Value<String>> = vec![self.arn().into()];
+        for index in indexes {
+            if !self.index_names.iter().any(|name| name == index) {
+                return Err(DslError::Construct(format!(
+                    "table {}: no index {index:?} to grant on; its indexes are {:?}",
+                    self.resource.logical_id(),
+                    self.index_names
+                )));
+            }
+            resources.push(fns::sub(&format!("${{Table}}/index/{index}"), [("Table", self.arn())]).into());
+        }
+        grant(app, grantee, Statement::allow(actions.iter().copied(), resources))
+    }
+
     /// Reads items: GetItem, BatchGetItem, Query and ConditionCheckItem. Not Scan: Brain2 never
     /// scans, and a grant that allowed it would invite unbounded reads.
     pub fn grant_read_data(&self, app: &mut App, grantee: &impl Grantee) -> Result<()> {

@@ -1,0 +1,153 @@
+//! The policy pack: named rules every synthesized template must pass.
+//!
+//! A finding names the rule, the stack and the resource, and says how to fix it. A resource can
+//! be exempted from a rule through its Metadata, with a written reason:
+//! `"brain2:suppressions": [{"rule": "<id>", "reason": "<why>"}]`. A suppression without a
+//! reason is itself a finding.
+
+mod rules;
+mod sarif;
+
+use serde_json::Value as JsonValue;
+
+use crate::constructs::iam::SUPPRESSIONS_METADATA;
+
+pub use rules::RULES;
+pub use sarif::to_sarif;
+
+/// The shortest reason a suppression may give.
+pub const MIN_REASON_CHARS: usize = 20;
+
+/// One named check.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: &'static str,
+    pub description: &'static str,
+    pub fix: &'static str,
+    pub(crate) check: fn(&Template<'_>, &mut Vec<Violation>),
+}
+
+/// A resource that breaks a rule, as the rule reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub resource: String,
+    pub message: String,
+}
+
+/// What a rule sees: one template and the environment it is for.
+#[derive(Debug)]
+pub struct Template<'a> {
+    pub environment: &'a str,
+    pub stack: &'a str,
+    pub json: &'a JsonValue,
+}
+
+impl Template<'_> {
+    /// `(logical id, resource)` of every resource of `type_name`.
+    pub fn resources(&self, type_name: &str) -> impl Iterator<Item = (&str, &JsonValue)> + '_ {
+        let type_name = type_name.to_owned();
+        self.json["Resources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(move |(_, r)| r["Type"] == type_name.as_str())
+            .map(|(id, r)| (id.as_str(), r))
+    }
+
+    pub fn resource(&self, logical_id: &str) -> Option<&JsonValue> {
+        self.json["Resources"].get(logical_id)
+    }
+
+    pub fn is_production_like(&self) -> bool {
+        matches!(self.environment, "staging" | "prod")
+    }
+}
+
+/// A violation that counts: not suppressed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub stack: String,
+    pub resource: String,
+    pub message: String,
+    pub fix: &'static str,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {} {}: {}. Fix: {}", self.rule, self.stack, self.resource, self.message, self.fix)
+    }
+}
+
+/// The result of checking a set of templates.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// Violations a resource suppressed, with the reason it gave.
+    pub suppressed: Vec<(Finding, String)>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+fn suppressions(resource: &JsonValue) -> Vec<(String, String)> {
+    resource["Metadata"][SUPPRESSIONS_METADATA]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            (
+                s["rule"].as_str().unwrap_or_default().to_owned(),
+                s["reason"].as_str().unwrap_or_default().trim().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Runs every rule over the templates (`(stack name, template)`) of one environment.
+pub fn check(environment: &str, templates: &[(String, JsonValue)]) -> Report {
+    let mut report = Report::default();
+    for (stack, json) in templates {
+        let template = Template { environment, stack, json };
+        for rule in RULES {
+            let mut violations = Vec::new();
+            (rule.check)(&template, &mut violations);
+            for violation in violations {
+                let finding = Finding {
+                    rule: rule.id,
+                    stack: stack.clone(),
+                    resource: violation.resource.clone(),
+                    message: violation.message,
+                    fix: rule.fix,
+                };
+                let reason = template
+                    .resource(&violation.resource)
+                    .map(suppressions)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|(id, _)| id == rule.id)
+                    .map(|(_, reason)| reason);
+                match reason {
+                    Some(reason) if reason.chars().count() >= MIN_REASON_CHARS => {
+                        report.suppressed.push((finding, reason))
+                    }
+                    Some(_) => report.findings.push(Finding {
+                        rule: "suppression-needs-reason",
+                        stack: stack.clone(),
+                        resource: violation.resource,
+                        message: format!(
+                            "suppresses {} without a reason of at least {MIN_REASON_CHARS} characters",
+                            rule.id
+                        ),
+                        fix: "write why the rule does not apply in the suppression's reason",
+                    }),
+                    None => report.findings.push(finding),
+                }
+            }
+        }
+    }
+    report
+}

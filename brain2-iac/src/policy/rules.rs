@@ -1,0 +1,410 @@
+//! The rules. Each reads the synthesized JSON only, so it checks what CloudFormation will see.
+
+use serde_json::Value as JsonValue;
+
+use super::{Rule, Template, Violation};
+
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "stateful-retain",
+        description: "Tables and buckets in staging and prod are retained on delete and on replacement",
+        fix: "set the environment's data.removalPolicy to Retain (both DeletionPolicy and UpdateReplacePolicy)",
+        check: stateful_retain,
+    },
+    Rule {
+        id: "table-encryption",
+        description: "DynamoDB tables are encrypted with a KMS key",
+        fix: "enable SSESpecification.SSEEnabled (TableProps encryption)",
+        check: table_encryption,
+    },
+    Rule {
+        id: "prod-table-protection",
+        description: "Prod tables have point-in-time recovery and deletion protection",
+        fix: "set data.pointInTimeRecovery and data.tableDeletionProtection to true in environments/prod.json",
+        check: prod_table_protection,
+    },
+    Rule {
+        id: "bucket-public-access-block",
+        description: "Buckets block public ACLs and policies, all four settings",
+        fix: "set all four PublicAccessBlockConfiguration flags to true (PrivateBucket does)",
+        check: bucket_public_access_block,
+    },
+    Rule {
+        id: "bucket-encryption",
+        description: "Buckets encrypt objects at rest",
+        fix: "set BucketEncryption with a default server-side encryption rule",
+        check: bucket_encryption,
+    },
+    Rule {
+        id: "bucket-tls-only",
+        description: "Bucket policies deny requests made without TLS",
+        fix: "add a bucket policy statement denying s3:* when aws:SecureTransport is false (PrivateBucket does)",
+        check: bucket_tls_only,
+    },
+    Rule {
+        id: "cloudfront-https-only",
+        description: "CloudFront redirects viewers to HTTPS or accepts HTTPS only",
+        fix: "set ViewerProtocolPolicy to redirect-to-https or https-only on every cache behavior",
+        check: cloudfront_https_only,
+    },
+    Rule {
+        id: "cloudfront-oac",
+        description: "S3 origins use Origin Access Control, not a legacy origin access identity",
+        fix: "set OriginAccessControlId on the origin and leave S3OriginConfig.OriginAccessIdentity empty",
+        check: cloudfront_oac,
+    },
+    Rule {
+        id: "cloudfront-waf-prod",
+        description: "Prod distributions sit behind a WAF web ACL",
+        fix: "set frontend.waf to true in environments/prod.json",
+        check: cloudfront_waf_prod,
+    },
+    Rule {
+        id: "api-stage-access-logs",
+        description: "Every API Gateway stage writes access logs",
+        fix: "set AccessLogSettings with a destination log group on the stage (the Api construct does)",
+        check: api_stage_access_logs,
+    },
+    Rule {
+        id: "log-retention",
+        description: "Every log group has a retention period",
+        fix: "set RetentionInDays on the log group",
+        check: log_retention,
+    },
+    Rule {
+        id: "iam-no-wildcard-action",
+        description: "IAM policies allow named actions, never * or service:*",
+        fix: "list the exact actions the principal needs",
+        check: iam_no_wildcard_action,
+    },
+    Rule {
+        id: "iam-no-wildcard-resource",
+        description: "IAM policies allow actions on named resources, not *",
+        fix: "scope the statement to resource ARNs; for actions AWS offers no resource-level permission for, suppress with the reason",
+        check: iam_no_wildcard_resource,
+    },
+    Rule {
+        id: "iam-no-wildcard-principal",
+        description: "Resource policies never allow any principal",
+        fix: "name the service or account principal and scope it with aws:SourceArn",
+        check: iam_no_wildcard_principal,
+    },
+    Rule {
+        id: "lambda-async-failure-destination",
+        description: "Functions invoked asynchronously keep failed events in an on-failure destination or dead-letter queue",
+        fix: "give the function an EventInvokeConfig with DestinationConfig.OnFailure (AsyncFailure::OwnQueue)",
+        check: lambda_async_failure_destination,
+    },
+    Rule {
+        id: "api-route-authorizer",
+        description: "Every API route except GET /health has an authorizer (WebSocket: $connect)",
+        fix: "pass the authorizer to add_route, or make the route GET /health",
+        check: api_route_authorizer,
+    },
+    Rule {
+        id: "lambda-no-secret-env",
+        description: "Lambda environment variables hold no secret values",
+        fix: "put the secret in Secrets Manager and pass its ARN (e.g. JWT_SECRET_ARN) instead",
+        check: lambda_no_secret_env,
+    },
+];
+
+fn violation(out: &mut Vec<Violation>, resource: &str, message: impl Into<String>) {
+    out.push(Violation { resource: resource.to_owned(), message: message.into() });
+}
+
+fn stateful_retain(t: &Template<'_>, out: &mut Vec<Violation>) {
+    if !t.is_production_like() {
+        return;
+    }
+    for type_name in ["AWS::DynamoDB::Table", "AWS::S3::Bucket"] {
+        for (id, resource) in t.resources(type_name) {
+            for attribute in ["DeletionPolicy", "UpdateReplacePolicy"] {
+                if resource[attribute] != "Retain" {
+                    let actual = resource[attribute].as_str().unwrap_or("unset (Delete)");
+                    violation(out, id, format!("{type_name} has {attribute} {actual} in {}", t.environment));
+                }
+            }
+        }
+    }
+}
+
+fn table_encryption(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, table) in t.resources("AWS::DynamoDB::Table") {
+        if table["Properties"]["SSESpecification"]["SSEEnabled"] != true {
+            violation(out, id, "SSESpecification.SSEEnabled is not true");
+        }
+    }
+}
+
+fn prod_table_protection(t: &Template<'_>, out: &mut Vec<Violation>) {
+    if t.environment != "prod" {
+        return;
+    }
+    for (id, table) in t.resources("AWS::DynamoDB::Table") {
+        let properties = &table["Properties"];
+        if properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] != true {
+            violation(out, id, "point-in-time recovery is off");
+        }
+        if properties["DeletionProtectionEnabled"] != true {
+            violation(out, id, "deletion protection is off");
+        }
+    }
+}
+
+fn bucket_public_access_block(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, bucket) in t.resources("AWS::S3::Bucket") {
+        let block = &bucket["Properties"]["PublicAccessBlockConfiguration"];
+        for flag in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+            if block[flag] != true {
+                violation(out, id, format!("PublicAccessBlockConfiguration.{flag} is not true"));
+            }
+        }
+    }
+}
+
+fn bucket_encryption(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, bucket) in t.resources("AWS::S3::Bucket") {
+        let rules = &bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"];
+        if rules.as_array().is_none_or(|r| r.is_empty()) {
+            violation(out, id, "no BucketEncryption rule");
+        }
+    }
+}
+
+fn statements(document: &JsonValue) -> Vec<&JsonValue> {
+    match &document["Statement"] {
+        JsonValue::Array(items) => items.iter().collect(),
+        JsonValue::Object(_) => vec![&document["Statement"]],
+        _ => Vec::new(),
+    }
+}
+
+fn as_list(value: &JsonValue) -> Vec<&JsonValue> {
+    match value {
+        JsonValue::Array(items) => items.iter().collect(),
+        JsonValue::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+fn refers_to(value: &JsonValue, logical_id: &str) -> bool {
+    value["Ref"] == logical_id
+}
+
+fn bucket_tls_only(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, _) in t.resources("AWS::S3::Bucket") {
+        let denies_plain_http = t.resources("AWS::S3::BucketPolicy").any(|(_, policy)| {
+            refers_to(&policy["Properties"]["Bucket"], id)
+                && statements(&policy["Properties"]["PolicyDocument"]).iter().any(|s| {
+                    s["Effect"] == "Deny"
+                        && matches!(&s["Condition"]["Bool"]["aws:SecureTransport"], JsonValue::String(v) if v == "false")
+                })
+        });
+        if !denies_plain_http {
+            violation(out, id, "no bucket policy denies requests without TLS");
+        }
+    }
+}
+
+fn distribution_config(resource: &JsonValue) -> &JsonValue {
+    &resource["Properties"]["DistributionConfig"]
+}
+
+fn cloudfront_https_only(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, distribution) in t.resources("AWS::CloudFront::Distribution") {
+        let config = distribution_config(distribution);
+        let behaviors = std::iter::once(&config["DefaultCacheBehavior"]).chain(as_list(&config["CacheBehaviors"]));
+        for behavior in behaviors {
+            let policy = behavior["ViewerProtocolPolicy"].as_str().unwrap_or("unset");
+            if !matches!(policy, "redirect-to-https" | "https-only") {
+                violation(out, id, format!("a cache behavior has ViewerProtocolPolicy {policy}"));
+            }
+        }
+    }
+}
+
+fn cloudfront_oac(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, distribution) in t.resources("AWS::CloudFront::Distribution") {
+        for origin in as_list(&distribution_config(distribution)["Origins"]) {
+            let Some(s3) = origin.get("S3OriginConfig") else { continue };
+            let name = origin["Id"].as_str().unwrap_or("?");
+            if origin.get("OriginAccessControlId").is_none() {
+                violation(out, id, format!("S3 origin {name} has no OriginAccessControlId"));
+            }
+            if s3["OriginAccessIdentity"].as_str().is_some_and(|oai| !oai.is_empty()) {
+                violation(out, id, format!("S3 origin {name} uses a legacy origin access identity"));
+            }
+        }
+    }
+}
+
+fn cloudfront_waf_prod(t: &Template<'_>, out: &mut Vec<Violation>) {
+    if t.environment != "prod" {
+        return;
+    }
+    for (id, distribution) in t.resources("AWS::CloudFront::Distribution") {
+        if distribution_config(distribution).get("WebACLId").is_none() {
+            violation(out, id, "no web ACL in prod");
+        }
+    }
+}
+
+fn api_stage_access_logs(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, stage) in t.resources("AWS::ApiGatewayV2::Stage") {
+        if stage["Properties"]["AccessLogSettings"].get("DestinationArn").is_none() {
+            violation(out, id, "the stage writes no access logs");
+        }
+    }
+}
+
+fn log_retention(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, group) in t.resources("AWS::Logs::LogGroup") {
+        if group["Properties"].get("RetentionInDays").is_none() {
+            violation(out, id, "logs are kept forever");
+        }
+    }
+}
+
+/// `(logical id, policy document)` of every identity policy: inline role policies and
+/// `AWS::IAM::Policy`.
+fn identity_policies<'a>(t: &'a Template<'_>) -> Vec<(&'a str, &'a JsonValue)> {
+    let mut out = Vec::new();
+    for (id, role) in t.resources("AWS::IAM::Role") {
+        for policy in as_list(&role["Properties"]["Policies"]) {
+            out.push((id, &policy["PolicyDocument"]));
+        }
+    }
+    for (id, policy) in t.resources("AWS::IAM::Policy") {
+        out.push((id, &policy["Properties"]["PolicyDocument"]));
+    }
+    out
+}
+
+fn iam_no_wildcard_action(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, document) in identity_policies(t) {
+        for statement in statements(document).into_iter().filter(|s| s["Effect"] == "Allow") {
+            for action in as_list(&statement["Action"]).into_iter().filter_map(JsonValue::as_str) {
+                if action == "*" || action.ends_with(":*") {
+                    violation(out, id, format!("allows {action}"));
+                }
+            }
+        }
+    }
+}
+
+fn iam_no_wildcard_resource(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, document) in identity_policies(t) {
+        for statement in statements(document).into_iter().filter(|s| s["Effect"] == "Allow") {
+            if as_list(&statement["Resource"]).iter().any(|r| *r == "*") {
+                let actions: Vec<&str> =
+                    as_list(&statement["Action"]).into_iter().filter_map(JsonValue::as_str).collect();
+                violation(out, id, format!("allows {} on any resource (*)", actions.join(", ")));
+            }
+        }
+    }
+}
+
+fn iam_no_wildcard_principal(t: &Template<'_>, out: &mut Vec<Violation>) {
+    let resource_policies = [
+        ("AWS::S3::BucketPolicy", "PolicyDocument"),
+        ("AWS::SQS::QueuePolicy", "PolicyDocument"),
+        ("AWS::SNS::TopicPolicy", "PolicyDocument"),
+    ];
+    for (type_name, property) in resource_policies {
+        for (id, policy) in t.resources(type_name) {
+            for statement in statements(&policy["Properties"][property]).into_iter().filter(|s| s["Effect"] == "Allow")
+            {
+                let principal = &statement["Principal"];
+                let anyone = *principal == "*" || as_list(&principal["AWS"]).iter().any(|p| **p == "*");
+                if anyone {
+                    violation(out, id, "allows any principal (*)");
+                }
+            }
+        }
+    }
+}
+
+/// The function a `FunctionName` value points at: `Ref` to the function or to one of its
+/// aliases or versions, or `Fn::GetAtt` of its ARN.
+fn function_behind<'a>(t: &'a Template<'_>, value: &'a JsonValue) -> Option<&'a str> {
+    let target = value["Ref"].as_str().or_else(|| value["Fn::GetAtt"][0].as_str())?;
+    let resource = t.resource(target)?;
+    match resource["Type"].as_str()? {
+        "AWS::Lambda::Function" => Some(target),
+        "AWS::Lambda::Alias" | "AWS::Lambda::Version" => resource["Properties"]["FunctionName"]["Ref"].as_str(),
+        _ => None,
+    }
+}
+
+const ASYNC_PRINCIPALS: &[&str] = &["events.amazonaws.com", "sns.amazonaws.com", "s3.amazonaws.com"];
+
+fn lambda_async_failure_destination(t: &Template<'_>, out: &mut Vec<Violation>) {
+    let mut invoked_async = std::collections::BTreeSet::new();
+    for (_, permission) in t.resources("AWS::Lambda::Permission") {
+        let principal = permission["Properties"]["Principal"].as_str().unwrap_or_default();
+        if ASYNC_PRINCIPALS.contains(&principal) {
+            if let Some(function) = function_behind(t, &permission["Properties"]["FunctionName"]) {
+                invoked_async.insert(function.to_owned());
+            }
+        }
+    }
+    for function in invoked_async {
+        let has_dead_letter_queue =
+            t.resource(&function).is_some_and(|f| f["Properties"]["DeadLetterConfig"].get("TargetArn").is_some());
+        let has_destination = t.resources("AWS::Lambda::EventInvokeConfig").any(|(_, config)| {
+            function_behind(t, &config["Properties"]["FunctionName"]) == Some(function.as_str())
+                && config["Properties"]["DestinationConfig"]["OnFailure"].get("Destination").is_some()
+        });
+        if !has_dead_letter_queue && !has_destination {
+            violation(out, &function, "is invoked asynchronously but failed events go nowhere");
+        }
+    }
+}
+
+fn api_route_authorizer(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, route) in t.resources("AWS::ApiGatewayV2::Route") {
+        let properties = &route["Properties"];
+        let key = properties["RouteKey"].as_str().unwrap_or_default();
+        let websocket = properties["ApiId"]["Ref"]
+            .as_str()
+            .and_then(|api| t.resource(api))
+            .is_some_and(|api| api["Properties"]["ProtocolType"] == "WEBSOCKET");
+        // WebSocket APIs authorize once, on $connect; their other routes cannot carry one.
+        let needs_authorizer = if websocket { key == "$connect" } else { key != "GET /health" };
+        let authorized = matches!(properties["AuthorizationType"].as_str(), Some("CUSTOM" | "JWT" | "AWS_IAM"));
+        if needs_authorizer && !authorized {
+            violation(out, id, format!("route {key:?} has no authorizer"));
+        }
+    }
+}
+
+const SECRET_NAME_PARTS: &[&str] = &["SECRET", "PASSWORD", "PASSWD", "TOKEN", "PRIVATE_KEY", "API_KEY", "CREDENTIAL"];
+
+fn looks_secret(value: &str) -> bool {
+    let jwt = value.starts_with("eyJ") && value.matches('.').count() == 2;
+    let access_key = value.len() == 20
+        && (value.starts_with("AKIA") || value.starts_with("ASIA"))
+        && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let opaque = value.len() >= 32
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "+/=_-".contains(c))
+        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().any(|c| c.is_ascii_alphabetic());
+    jwt || access_key || opaque
+}
+
+fn lambda_no_secret_env(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, function) in t.resources("AWS::Lambda::Function") {
+        let Some(variables) = function["Properties"]["Environment"]["Variables"].as_object() else { continue };
+        for (name, value) in variables {
+            let Some(literal) = value.as_str() else { continue };
+            let upper = name.to_ascii_uppercase();
+            let named_secret = SECRET_NAME_PARTS.iter().any(|part| upper.contains(part))
+                && !upper.ends_with("_ARN")
+                && !literal.starts_with("arn:");
+            if named_secret || looks_secret(literal) {
+                violation(out, id, format!("environment variable {name} looks like it holds a secret"));
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The api stack: the HTTP API in front of the backend, behind the Lambda authorizer.
+
+use crate::cfn::{App, Result, StackId};
+use crate::config::EnvironmentConfig;
+use crate::constructs::api::{Api, ApiProps, AuthorizerProps, CorsProps, Throttle};
+
+use super::compute::Compute;
+
+pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, compute: &Compute) -> Result<Api> {
+    let prefix = app.prefix();
+    let http = Api::http(
+        app,
+        stack,
+        "HttpApi",
+        ApiProps {
+            name: format!("{prefix}-http").into(),
+            description: "Brain2 memories and graph".to_owned(),
+            throttle: Throttle { burst: config.api.throttle.burst, rate: config.api.throttle.rate },
+            cors: Some(CorsProps {
+                allow_origins: config.api.cors_origins.clone(),
+                allow_methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"].map(str::to_owned).to_vec(),
+                allow_headers: ["Content-Type", "Authorization"].map(str::to_owned).to_vec(),
+                max_age_seconds: 86_400,
+            }),
+            access_log_retention_days: config.log_retention_days,
+        },
+    )?;
+    let authorizer = http.lambda_authorizer(
+        app,
+        stack,
+        "HttpAuthorizer",
+        &compute.authorizer,
+        AuthorizerProps { identity_source: vec!["$request.header.Authorization".to_owned()], cache_seconds: 300 },
+    )?;
+    let backend = http.lambda_integration(app, stack, "BackendIntegration", &compute.backend)?;
+    http.add_route(app, stack, "ApiProxyRoute", "ANY /api/{proxy+}", &backend, Some(&authorizer))?;
+    http.add_route(app, stack, "HealthRoute", "GET /health", &backend, None)?;
+    app.add_output(stack, "HttpApiUrl", http.url(), "Base URL of the HTTP API", false)?;
+    Ok(http)
+}

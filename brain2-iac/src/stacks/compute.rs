@@ -1,0 +1,291 @@
+//! The compute stack: the event bus and its rules, the six Rust functions with exactly the
+//! permissions each needs, and the WebSocket API.
+
+use crate::aws::lambda::function::Architecture as LambdaArchitecture;
+use crate::cfn::{App, ParameterSpec, Result, StackId, Value, fns};
+use crate::config::{Architecture, EnvironmentConfig, FunctionConfig};
+use crate::constructs::api::{Api, ApiProps, AuthorizerProps, Throttle};
+use crate::constructs::events::{EventBus, FunctionRule, Retry, pattern};
+use crate::constructs::function::VpcAttachment;
+use crate::constructs::iam::{Statement, grant};
+use crate::constructs::{AsyncFailure, CodeLocation, RustFunction, RustFunctionProps};
+
+use super::database::{CONNECTION_INDEX, Database, KEYWORD_INDEX};
+use super::network;
+
+/// What the api and monitoring code wires to.
+#[derive(Debug, Clone)]
+pub struct Compute {
+    pub bus: EventBus,
+    pub backend: RustFunction,
+    pub connect_node: RustFunction,
+    pub ws_connect: RustFunction,
+    pub ws_disconnect: RustFunction,
+    pub ws_send_message: RustFunction,
+    pub authorizer: RustFunction,
+    pub rules: Vec<FunctionRule>,
+    pub websocket: Api,
+    /// Each function with its configured timeout, for alarms.
+    pub timeouts: Vec<(String, i64)>,
+}
+
+/// The event sources and detail types of the Brain2 flow.
+pub const API_SOURCE: &str = "brain2.api";
+pub const CONNECT_NODE_SOURCE: &str = "brain2.connect-node";
+
+/// The three stack parameters that bring one function's code: deploy fills them in, so
+/// synthesizing never builds anything and templates change only with infrastructure.
+fn code_parameters(app: &mut App, stack: StackId, id: &str) -> Result<CodeLocation> {
+    let bucket = app.add_parameter(
+        stack,
+        &format!("{id}CodeBucket"),
+        ParameterSpec::string()
+            .description(&format!("S3 bucket holding the {id} deployment package"))
+            .allowed_pattern("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+            .constraint_description("an S3 bucket name"),
+    )?;
+    let key = app.add_parameter(
+        stack,
+        &format!("{id}CodeKey"),
+        ParameterSpec::string()
+            .description(&format!("S3 key of the {id} zip, named by its sha256"))
+            .allowed_pattern("^[A-Za-z0-9/._-]+\\.zip$")
+            .constraint_description("an S3 key ending in .zip"),
+    )?;
+    let sha256 = app.add_parameter(
+        stack,
+        &format!("{id}CodeSha256"),
+        ParameterSpec::string()
+            .description(&format!("Base64 SHA-256 of the {id} zip; a new value publishes a new version"))
+            .min_length(44)
+            .max_length(44),
+    )?;
+    Ok(CodeLocation { bucket: bucket.ref_().into(), key: key.ref_().into(), sha256: sha256.ref_().into() })
+}
+
+struct FunctionFactory<'a> {
+    config: &'a EnvironmentConfig,
+    vpc: Option<VpcAttachment>,
+    stack: StackId,
+}
+
+impl FunctionFactory<'_> {
+    fn make(
+        &self,
+        app: &mut App,
+        id: &str,
+        description: &str,
+        sizing: FunctionConfig,
+        async_failure: AsyncFailure,
+        provisioned_concurrency: i64,
+        environment: Vec<(&str, Value<String>)>,
+    ) -> Result<RustFunction> {
+        let code = code_parameters(app, self.stack, id)?;
+        let mut props = RustFunctionProps::new(description, code);
+        props.architecture = match self.config.lambda.architecture {
+            Architecture::Arm64 => LambdaArchitecture::Arm64,
+            Architecture::X8664 => LambdaArchitecture::X8664,
+        };
+        props.memory_mb = sizing.memory_mb;
+        props.timeout_seconds = sizing.timeout_seconds;
+        props.log_retention_days = self.config.log_retention_days;
+        props.async_failure = async_failure;
+        props.provisioned_concurrency = provisioned_concurrency;
+        props.vpc = self.vpc.clone();
+        props.environment.insert("LOG_LEVEL".to_owned(), self.config.lambda.log_level.as_str().into());
+        for (key, value) in environment {
+            props.environment.insert(key.to_owned(), value);
+        }
+        RustFunction::new(app, self.stack, id, props)
+    }
+}
+
+pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, database: &Database) -> Result<Compute> {
+    let prefix = app.prefix();
+    let vpc = if config.network.vpc { Some(network::build(app, stack, config)?) } else { None };
+    let factory = FunctionFactory { config, vpc, stack };
+    let functions = &config.lambda.functions;
+    let bus = EventBus::new(app, stack, "B2EventBus", format!("{prefix}-events"))?;
+
+    let backend = factory.make(
+        app,
+        "Backend",
+        "Brain2 HTTP API: memories and the graph",
+        functions.backend,
+        AsyncFailure::SynchronousOnly,
+        config.lambda.provisioned_concurrency.backend,
+        vec![
+            ("MEMORY_TABLE_NAME", database.memory.name().into()),
+            ("EVENT_BUS_NAME", bus.name().into()),
+            ("ENVIRONMENT", app.environment().into()),
+        ],
+    )?;
+    database.memory.grant_actions(
+        app,
+        &backend,
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
+        &[],
+    )?;
+    bus.grant_put_events(app, &backend)?;
+
+    let connect_node = factory.make(
+        app,
+        "ConnectNode",
+        "Links a memory to the user's memories that share its keywords",
+        functions.connect_node,
+        AsyncFailure::OwnQueue,
+        0,
+        vec![
+            ("MEMORY_TABLE_NAME", database.memory.name().into()),
+            ("KEYWORD_INDEX_NAME", KEYWORD_INDEX.into()),
+            ("EVENT_BUS_NAME", bus.name().into()),
+            ("MIN_SHARED_KEYWORDS", config.connections.min_shared_keywords.to_string().into()),
+            ("MAX_EDGES_PER_NODE", config.connections.max_edges_per_node.to_string().into()),
+        ],
+    )?;
+    database.memory.grant_actions(app, &connect_node, &["dynamodb:Query"], &[KEYWORD_INDEX])?;
+    database.memory.grant_actions(
+        app,
+        &connect_node,
+        &["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"],
+        &[],
+    )?;
+    bus.grant_put_events(app, &connect_node)?;
+
+    let connections_env = || vec![("CONNECTIONS_TABLE_NAME", Value::from(database.connections.name()))];
+    let ws_connect = factory.make(
+        app,
+        "WsConnect",
+        "Stores a WebSocket connection",
+        functions.ws_connect,
+        AsyncFailure::SynchronousOnly,
+        0,
+        connections_env(),
+    )?;
+    database.connections.grant_actions(app, &ws_connect, &["dynamodb:PutItem"], &[])?;
+    let ws_disconnect = factory.make(
+        app,
+        "WsDisconnect",
+        "Forgets a WebSocket connection",
+        functions.ws_disconnect,
+        AsyncFailure::SynchronousOnly,
+        0,
+        connections_env(),
+    )?;
+    database.connections.grant_actions(app, &ws_disconnect, &["dynamodb:DeleteItem"], &[])?;
+
+    let mut auth_env = vec![("SUPABASE_URL", Value::from(config.auth.supabase_url.as_str()))];
+    if let Some(jwks) = &config.auth.jwks_url {
+        auth_env.push(("JWKS_URL", jwks.as_str().into()));
+    }
+    if let Some(arn) = &config.auth.jwt_secret_arn {
+        auth_env.push(("JWT_SECRET_ARN", arn.as_str().into()));
+    }
+    let authorizer = factory.make(
+        app,
+        "Authorizer",
+        "Verifies Supabase access tokens for both APIs",
+        functions.authorizer,
+        AsyncFailure::SynchronousOnly,
+        config.lambda.provisioned_concurrency.authorizer,
+        auth_env,
+    )?;
+    if let Some(arn) = &config.auth.jwt_secret_arn {
+        grant(app, &authorizer, Statement::allow(["secretsmanager:GetSecretValue"], [Value::from(arn.as_str())]))?;
+    }
+
+    let websocket = Api::websocket(
+        app,
+        stack,
+        "WebSocketApi",
+        "live",
+        ApiProps {
+            name: format!("{prefix}-ws").into(),
+            description: "Brain2 live graph updates".to_owned(),
+            throttle: Throttle { burst: config.api.throttle.burst, rate: config.api.throttle.rate },
+            cors: None,
+            access_log_retention_days: config.log_retention_days,
+        },
+    )?;
+    let ws_authorizer = websocket.lambda_authorizer(
+        app,
+        stack,
+        "WebSocketAuthorizer",
+        &authorizer,
+        AuthorizerProps { identity_source: vec!["route.request.querystring.token".to_owned()], cache_seconds: 0 },
+    )?;
+    let connect_integration = websocket.lambda_integration(app, stack, "WsConnectIntegration", &ws_connect)?;
+    websocket.add_route(app, stack, "ConnectRoute", "$connect", &connect_integration, Some(&ws_authorizer))?;
+    let disconnect_integration = websocket.lambda_integration(app, stack, "WsDisconnectIntegration", &ws_disconnect)?;
+    websocket.add_route(app, stack, "DisconnectRoute", "$disconnect", &disconnect_integration, None)?;
+
+    let endpoint =
+        fns::sub("https://${ApiId}.execute-api.${AWS::Region}.${AWS::URLSuffix}/live", [("ApiId", websocket.api_id())]);
+    let ws_send_message = factory.make(
+        app,
+        "WsSendMessage",
+        "Pushes graph updates to a user's open WebSocket connections",
+        functions.ws_send_message,
+        AsyncFailure::OwnQueue,
+        0,
+        vec![
+            ("CONNECTIONS_TABLE_NAME", database.connections.name().into()),
+            ("CONNECTIONS_INDEX_NAME", CONNECTION_INDEX.into()),
+            ("WEBSOCKET_ENDPOINT", endpoint.into()),
+        ],
+    )?;
+    database.connections.grant_actions(app, &ws_send_message, &["dynamodb:Query"], &[CONNECTION_INDEX])?;
+    database.connections.grant_actions(app, &ws_send_message, &["dynamodb:DeleteItem"], &[])?;
+    websocket.grant_manage_connections(app, &ws_send_message)?;
+    app.add_output(stack, "WebSocketUrl", websocket.url(), "wss:// URL of the WebSocket API", false)?;
+
+    let rules = vec![
+        FunctionRule::new(
+            app,
+            stack,
+            "NodeChanged",
+            &bus,
+            pattern(API_SOURCE, &["NodeCreated", "NodeUpdated"]),
+            &connect_node,
+            Retry::default(),
+        )?,
+        FunctionRule::new(
+            app,
+            stack,
+            "EdgesCreated",
+            &bus,
+            pattern(CONNECT_NODE_SOURCE, &["EdgesCreated"]),
+            &ws_send_message,
+            Retry::default(),
+        )?,
+    ];
+    let timeouts = vec![
+        ("Backend".to_owned(), functions.backend.timeout_seconds),
+        ("ConnectNode".to_owned(), functions.connect_node.timeout_seconds),
+        ("WsConnect".to_owned(), functions.ws_connect.timeout_seconds),
+        ("WsDisconnect".to_owned(), functions.ws_disconnect.timeout_seconds),
+        ("WsSendMessage".to_owned(), functions.ws_send_message.timeout_seconds),
+        ("Authorizer".to_owned(), functions.authorizer.timeout_seconds),
+    ];
+    Ok(Compute {
+        bus,
+        backend,
+        connect_node,
+        ws_connect,
+        ws_disconnect,
+        ws_send_message,
+        authorizer,
+        rules,
+        websocket,
+        timeouts,
+    })
+}

@@ -1,0 +1,50 @@
+//! The database stack: MemoryTable and ConnectionsTable.
+
+use crate::cfn::{App, Result, StackId};
+use crate::config::EnvironmentConfig;
+use crate::constructs::{GlobalIndex, IndexProjection, Key, Table, TableProps};
+
+/// The tables, for the other stacks to wire and grant.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Nodes, edges and keyword postings, one partition per user (`id = USER#<userId>`).
+    pub memory: Table,
+    /// Open WebSocket connections, expiring through TTL.
+    pub connections: Table,
+}
+
+pub const KEYWORD_INDEX: &str = "KeywordIndex";
+pub const CONNECTION_INDEX: &str = "connection-id-index";
+
+fn props(config: &EnvironmentConfig, partition_key: Key) -> TableProps {
+    let mut props = TableProps::new(partition_key);
+    props.point_in_time_recovery = config.data.point_in_time_recovery;
+    props.deletion_protection = config.data.table_deletion_protection;
+    props.removal_policy = config.data.removal_policy.policy();
+    props
+}
+
+pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -> Result<Database> {
+    let mut memory = props(config, Key::string("id"));
+    memory.sort_key = Some(Key::string("sk"));
+    // Sparse: only keyword postings carry `keyword = <userId>#<keyword>`. Keys are enough for
+    // connect-node, which reads the node id from the posting's sort key.
+    memory.global_indexes.push(GlobalIndex {
+        name: KEYWORD_INDEX.to_owned(),
+        partition_key: Key::string("keyword"),
+        sort_key: None,
+        projection: IndexProjection::KeysOnly,
+    });
+    let memory = Table::new(app, stack, "MemoryTable", memory)?;
+
+    let mut connections = props(config, Key::string("connectionId"));
+    connections.global_indexes.push(GlobalIndex {
+        name: CONNECTION_INDEX.to_owned(),
+        partition_key: Key::string("userId"),
+        sort_key: None,
+        projection: IndexProjection::KeysOnly,
+    });
+    connections.time_to_live_attribute = Some("expiresAt".to_owned());
+    let connections = Table::new(app, stack, "ConnectionsTable", connections)?;
+    Ok(Database { memory, connections })
+}

@@ -1,0 +1,59 @@
+//! The frontend stack: the private site bucket behind CloudFront, and where the environment asks
+//! for them, a WAF web ACL and a log bucket. It references nothing in the other stacks, so deploy
+//! runs it beside them.
+
+use crate::aws::cloudfront::distribution::PriceClass;
+use crate::cfn::{App, Result, StackId};
+use crate::config::{EnvironmentConfig, PriceClassConfig};
+use crate::constructs::static_site::{BucketProps, PrivateBucket, StaticSite, StaticSiteProps, cloudfront_web_acl};
+
+pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -> Result<StaticSite> {
+    let removal_policy = config.data.removal_policy.policy();
+    let web_acl = if config.frontend.waf {
+        Some(cloudfront_web_acl(app, stack, "SiteWebAcl", config.frontend.waf_rate_limit)?.arn().into())
+    } else {
+        None
+    };
+    let log_bucket = if config.frontend.access_logs {
+        let logs = PrivateBucket::new(
+            app,
+            stack,
+            "AccessLogBucket",
+            BucketProps {
+                expiry_days: Some(config.log_retention_days),
+                removal_policy,
+                for_cloudfront_logs: true,
+                ..BucketProps::default()
+            },
+        )?;
+        Some(logs.bucket)
+    } else {
+        None
+    };
+    let site = StaticSite::new(
+        app,
+        stack,
+        "Site",
+        StaticSiteProps {
+            bucket: BucketProps {
+                versioned: config.frontend.bucket_versioning,
+                noncurrent_version_expiry_days: 30,
+                expiry_days: None,
+                removal_policy,
+                for_cloudfront_logs: false,
+            },
+            price_class: match config.frontend.price_class {
+                PriceClassConfig::PriceClass100 => PriceClass::PriceClass100,
+                PriceClassConfig::PriceClass200 => PriceClass::PriceClass200,
+                PriceClassConfig::All => PriceClass::PriceClassAll,
+            },
+            web_acl_arn: web_acl,
+            log_bucket,
+            comment: format!("Brain2 {}", app.environment()),
+        },
+    )?;
+    app.add_output(stack, "SiteUrl", site.url(), "https:// URL of the site", false)?;
+    app.add_output(stack, "SiteBucketName", site.bucket.name(), "Bucket deploy uploads the site to", false)?;
+    app.add_output(stack, "DistributionId", site.distribution.ref_(), "Distribution deploy invalidates", false)?;
+    Ok(site)
+}
