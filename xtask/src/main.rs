@@ -50,6 +50,13 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// Measure synthesis: all three environments in one process (config, build, synth, policy
+    /// pack), repeated; prints min, median and max. Compilation is not included.
+    Bench {
+        /// How many rounds of all three environments.
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// Install the pinned Python tools (cfn-lint) into target/py-tools.
     PyTools,
     /// Run the whole test suite: installs the pinned Python tools, then `cargo test --workspace`.
@@ -168,6 +175,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 std::fs::write(&path, schema)?;
                 eprintln!("wrote {}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench { rounds } => {
+            if rounds == 0 {
+                bail!("--rounds must be at least 1");
+            }
+            let mut times = Vec::with_capacity(rounds);
+            for _ in 0..rounds {
+                let started = std::time::Instant::now();
+                for environment in brain2_iac::config::ENVIRONMENTS {
+                    let output = synth::synthesize(&workspace, environment)?;
+                    if !output.report.passed() {
+                        bail!("{environment} fails the policy pack; run `cargo xtask synth --env {environment}`");
+                    }
+                }
+                times.push(started.elapsed());
+            }
+            times.sort();
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1_000.0;
+            println!(
+                "synth of dev, staging and prod in one process, {rounds} rounds: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+                ms(times[0]),
+                ms(times[rounds / 2]),
+                ms(times[rounds - 1])
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::PyTools => {

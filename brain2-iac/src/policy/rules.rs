@@ -343,10 +343,10 @@ fn lambda_async_failure_destination(t: &Template<'_>, out: &mut Vec<Violation>) 
     let mut invoked_async = std::collections::BTreeSet::new();
     for (_, permission) in t.resources("AWS::Lambda::Permission") {
         let principal = permission["Properties"]["Principal"].as_str().unwrap_or_default();
-        if ASYNC_PRINCIPALS.contains(&principal) {
-            if let Some(function) = function_behind(t, &permission["Properties"]["FunctionName"]) {
-                invoked_async.insert(function.to_owned());
-            }
+        if ASYNC_PRINCIPALS.contains(&principal)
+            && let Some(function) = function_behind(t, &permission["Properties"]["FunctionName"])
+        {
+            invoked_async.insert(function.to_owned());
         }
     }
     for function in invoked_async {

@@ -63,6 +63,16 @@ fn code_parameters(app: &mut App, stack: StackId, id: &str) -> Result<CodeLocati
     Ok(CodeLocation { bucket: bucket.ref_().into(), key: key.ref_().into(), sha256: sha256.ref_().into() })
 }
 
+/// One function as the stack describes it; the factory adds what every function shares.
+struct FunctionSpec<'a> {
+    id: &'a str,
+    description: &'a str,
+    sizing: FunctionConfig,
+    async_failure: AsyncFailure,
+    provisioned_concurrency: i64,
+    environment: Vec<(&'a str, Value<String>)>,
+}
+
 struct FunctionFactory<'a> {
     config: &'a EnvironmentConfig,
     vpc: Option<VpcAttachment>,
@@ -70,16 +80,8 @@ struct FunctionFactory<'a> {
 }
 
 impl FunctionFactory<'_> {
-    fn make(
-        &self,
-        app: &mut App,
-        id: &str,
-        description: &str,
-        sizing: FunctionConfig,
-        async_failure: AsyncFailure,
-        provisioned_concurrency: i64,
-        environment: Vec<(&str, Value<String>)>,
-    ) -> Result<RustFunction> {
+    fn make(&self, app: &mut App, spec: FunctionSpec<'_>) -> Result<RustFunction> {
+        let FunctionSpec { id, description, sizing, async_failure, provisioned_concurrency, environment } = spec;
         let code = code_parameters(app, self.stack, id)?;
         let mut props = RustFunctionProps::new(description, code);
         props.architecture = match self.config.lambda.architecture {
@@ -109,16 +111,18 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
 
     let backend = factory.make(
         app,
-        "Backend",
-        "Brain2 HTTP API: memories and the graph",
-        functions.backend,
-        AsyncFailure::SynchronousOnly,
-        config.lambda.provisioned_concurrency.backend,
-        vec![
-            ("MEMORY_TABLE_NAME", database.memory.name().into()),
-            ("EVENT_BUS_NAME", bus.name().into()),
-            ("ENVIRONMENT", app.environment().into()),
-        ],
+        FunctionSpec {
+            id: "Backend",
+            description: "Brain2 HTTP API: memories and the graph",
+            sizing: functions.backend,
+            async_failure: AsyncFailure::SynchronousOnly,
+            provisioned_concurrency: config.lambda.provisioned_concurrency.backend,
+            environment: vec![
+                ("MEMORY_TABLE_NAME", database.memory.name().into()),
+                ("EVENT_BUS_NAME", bus.name().into()),
+                ("ENVIRONMENT", app.environment().into()),
+            ],
+        },
     )?;
     database.memory.grant_actions(
         app,
@@ -139,18 +143,20 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
 
     let connect_node = factory.make(
         app,
-        "ConnectNode",
-        "Links a memory to the user's memories that share its keywords",
-        functions.connect_node,
-        AsyncFailure::OwnQueue,
-        0,
-        vec![
-            ("MEMORY_TABLE_NAME", database.memory.name().into()),
-            ("KEYWORD_INDEX_NAME", KEYWORD_INDEX.into()),
-            ("EVENT_BUS_NAME", bus.name().into()),
-            ("MIN_SHARED_KEYWORDS", config.connections.min_shared_keywords.to_string().into()),
-            ("MAX_EDGES_PER_NODE", config.connections.max_edges_per_node.to_string().into()),
-        ],
+        FunctionSpec {
+            id: "ConnectNode",
+            description: "Links a memory to the user's memories that share its keywords",
+            sizing: functions.connect_node,
+            async_failure: AsyncFailure::OwnQueue,
+            provisioned_concurrency: 0,
+            environment: vec![
+                ("MEMORY_TABLE_NAME", database.memory.name().into()),
+                ("KEYWORD_INDEX_NAME", KEYWORD_INDEX.into()),
+                ("EVENT_BUS_NAME", bus.name().into()),
+                ("MIN_SHARED_KEYWORDS", config.connections.min_shared_keywords.to_string().into()),
+                ("MAX_EDGES_PER_NODE", config.connections.max_edges_per_node.to_string().into()),
+            ],
+        },
     )?;
     database.memory.grant_actions(app, &connect_node, &["dynamodb:Query"], &[KEYWORD_INDEX])?;
     database.memory.grant_actions(
@@ -164,22 +170,26 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
     let connections_env = || vec![("CONNECTIONS_TABLE_NAME", Value::from(database.connections.name()))];
     let ws_connect = factory.make(
         app,
-        "WsConnect",
-        "Stores a WebSocket connection",
-        functions.ws_connect,
-        AsyncFailure::SynchronousOnly,
-        0,
-        connections_env(),
+        FunctionSpec {
+            id: "WsConnect",
+            description: "Stores a WebSocket connection",
+            sizing: functions.ws_connect,
+            async_failure: AsyncFailure::SynchronousOnly,
+            provisioned_concurrency: 0,
+            environment: connections_env(),
+        },
     )?;
     database.connections.grant_actions(app, &ws_connect, &["dynamodb:PutItem"], &[])?;
     let ws_disconnect = factory.make(
         app,
-        "WsDisconnect",
-        "Forgets a WebSocket connection",
-        functions.ws_disconnect,
-        AsyncFailure::SynchronousOnly,
-        0,
-        connections_env(),
+        FunctionSpec {
+            id: "WsDisconnect",
+            description: "Forgets a WebSocket connection",
+            sizing: functions.ws_disconnect,
+            async_failure: AsyncFailure::SynchronousOnly,
+            provisioned_concurrency: 0,
+            environment: connections_env(),
+        },
     )?;
     database.connections.grant_actions(app, &ws_disconnect, &["dynamodb:DeleteItem"], &[])?;
 
@@ -192,12 +202,14 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
     }
     let authorizer = factory.make(
         app,
-        "Authorizer",
-        "Verifies Supabase access tokens for both APIs",
-        functions.authorizer,
-        AsyncFailure::SynchronousOnly,
-        config.lambda.provisioned_concurrency.authorizer,
-        auth_env,
+        FunctionSpec {
+            id: "Authorizer",
+            description: "Verifies Supabase access tokens for both APIs",
+            sizing: functions.authorizer,
+            async_failure: AsyncFailure::SynchronousOnly,
+            provisioned_concurrency: config.lambda.provisioned_concurrency.authorizer,
+            environment: auth_env,
+        },
     )?;
     if let Some(arn) = &config.auth.jwt_secret_arn {
         grant(app, &authorizer, Statement::allow(["secretsmanager:GetSecretValue"], [Value::from(arn.as_str())]))?;
@@ -232,16 +244,18 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         fns::sub("https://${ApiId}.execute-api.${AWS::Region}.${AWS::URLSuffix}/live", [("ApiId", websocket.api_id())]);
     let ws_send_message = factory.make(
         app,
-        "WsSendMessage",
-        "Pushes graph updates to a user's open WebSocket connections",
-        functions.ws_send_message,
-        AsyncFailure::OwnQueue,
-        0,
-        vec![
-            ("CONNECTIONS_TABLE_NAME", database.connections.name().into()),
-            ("CONNECTIONS_INDEX_NAME", CONNECTION_INDEX.into()),
-            ("WEBSOCKET_ENDPOINT", endpoint.into()),
-        ],
+        FunctionSpec {
+            id: "WsSendMessage",
+            description: "Pushes graph updates to a user's open WebSocket connections",
+            sizing: functions.ws_send_message,
+            async_failure: AsyncFailure::OwnQueue,
+            provisioned_concurrency: 0,
+            environment: vec![
+                ("CONNECTIONS_TABLE_NAME", database.connections.name().into()),
+                ("CONNECTIONS_INDEX_NAME", CONNECTION_INDEX.into()),
+                ("WEBSOCKET_ENDPOINT", endpoint.into()),
+            ],
+        },
     )?;
     database.connections.grant_actions(app, &ws_send_message, &["dynamodb:Query"], &[CONNECTION_INDEX])?;
     database.connections.grant_actions(app, &ws_send_message, &["dynamodb:DeleteItem"], &[])?;

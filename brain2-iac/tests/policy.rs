@@ -1,0 +1,87 @@
+//! Every policy rule has a compliant and a non-compliant fixture under
+//! `tests/fixtures/policy/<rule>/{good,bad}.json`, checked as prod templates.
+
+use std::path::PathBuf;
+
+use brain2_iac::constructs::iam::SUPPRESSIONS_METADATA;
+use brain2_iac::policy::{self, RULES};
+use serde_json::Value as JsonValue;
+
+fn fixture(rule: &str, kind: &str) -> JsonValue {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/policy/{rule}/{kind}.json"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("rule {rule} has no {} fixture", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn findings_of(rule: &str, template: JsonValue) -> Vec<policy::Finding> {
+    policy::check("prod", &[("fixture".to_owned(), template)]).findings.into_iter().filter(|f| f.rule == rule).collect()
+}
+
+#[test]
+fn every_rule_accepts_its_good_fixture_and_rejects_its_bad_one() {
+    for rule in RULES {
+        let good = findings_of(rule.id, fixture(rule.id, "good"));
+        assert!(good.is_empty(), "{}: good fixture fails: {good:#?}", rule.id);
+        let bad = findings_of(rule.id, fixture(rule.id, "bad"));
+        assert!(!bad.is_empty(), "{}: bad fixture passes", rule.id);
+        for finding in bad {
+            assert_eq!(finding.fix, rule.fix);
+            assert!(!finding.resource.is_empty() && !finding.message.is_empty());
+        }
+    }
+}
+
+#[test]
+fn good_fixtures_pass_every_rule() {
+    for rule in RULES {
+        let report = policy::check("prod", &[("fixture".to_owned(), fixture(rule.id, "good"))]);
+        assert!(report.passed(), "{}: {:#?}", rule.id, report.findings);
+    }
+}
+
+#[test]
+fn environment_specific_rules_only_apply_where_they_should() {
+    let in_env = |environment: &str, rule: &str| {
+        policy::check(environment, &[("fixture".to_owned(), fixture(rule, "bad"))])
+            .findings
+            .iter()
+            .any(|f| f.rule == rule)
+    };
+    assert!(!in_env("dev", "stateful-retain") && in_env("staging", "stateful-retain"));
+    assert!(!in_env("staging", "prod-table-protection") && in_env("prod", "prod-table-protection"));
+    assert!(!in_env("staging", "cloudfront-waf-prod") && in_env("prod", "cloudfront-waf-prod"));
+}
+
+#[test]
+fn a_suppression_needs_a_reason() {
+    let mut template = fixture("iam-no-wildcard-resource", "bad");
+    template["Resources"]["Role"]["Metadata"] = serde_json::json!({
+        SUPPRESSIONS_METADATA: [{ "rule": "iam-no-wildcard-resource", "reason": "because" }]
+    });
+    let report = policy::check("prod", &[("fixture".to_owned(), template.clone())]);
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].rule, "suppression-needs-reason");
+
+    template["Resources"]["Role"]["Metadata"][SUPPRESSIONS_METADATA][0]["reason"] =
+        "DescribeNetworkInterfaces has no resource-level permissions".into();
+    let report = policy::check("prod", &[("fixture".to_owned(), template)]);
+    assert!(report.passed());
+    assert_eq!(report.suppressed.len(), 1);
+}
+
+#[test]
+fn findings_render_as_sarif() {
+    let report = policy::check("prod", &[("brain2-prod-compute".to_owned(), fixture("log-retention", "bad"))]);
+    let sarif = policy::to_sarif(&report, &|stack| format!("out/prod/{stack}.template.json"));
+    assert_eq!(sarif["version"], "2.1.0");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "log-retention");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "out/prod/brain2-prod-compute.template.json"
+    );
+    assert_eq!(result["locations"][0]["logicalLocations"][0]["name"], "Logs");
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), RULES.len());
+}

@@ -1,0 +1,237 @@
+//! The Brain2 stacks of every environment: snapshots, cfn-lint, the policy pack, and the
+//! environment table visible in the templates.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use brain2_iac::cfn::Synthesized;
+use brain2_iac::config::{ENVIRONMENTS, EnvironmentConfig};
+use brain2_iac::policy;
+use brain2_iac::stacks::brain2_app;
+use serde_json::Value as JsonValue;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn synth(environment: &str) -> Synthesized {
+    let config = EnvironmentConfig::load(&workspace(), environment).unwrap();
+    brain2_app(environment, &config).unwrap().synth().unwrap()
+}
+
+fn template(synthesized: &Synthesized, stack: &str) -> JsonValue {
+    serde_json::from_str(&synthesized.stack(stack).unwrap().template).unwrap()
+}
+
+fn resources_of<'a>(template: &'a JsonValue, type_name: &'a str) -> Vec<(&'a String, &'a JsonValue)> {
+    template["Resources"].as_object().unwrap().iter().filter(|(_, r)| r["Type"] == type_name).collect()
+}
+
+#[test]
+fn every_template_matches_its_snapshot() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(workspace().join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        for environment in ENVIRONMENTS {
+            for stack in synth(environment).stacks {
+                insta::assert_snapshot!(stack.name.clone(), stack.template);
+            }
+        }
+    });
+}
+
+#[test]
+fn each_environment_has_four_stacks_in_deployment_order() {
+    for environment in ENVIRONMENTS {
+        let synthesized = synth(environment);
+        let names: Vec<String> = synthesized.stacks.iter().map(|s| s.name.clone()).collect();
+        let expected: Vec<String> =
+            ["database", "compute", "api", "frontend"].iter().map(|s| format!("brain2-{environment}-{s}")).collect();
+        assert_eq!(names, expected);
+        assert!(synthesized.stack("frontend").unwrap().depends_on.is_empty(), "the frontend stands alone");
+    }
+}
+
+#[test]
+fn synthesis_is_deterministic() {
+    for environment in ENVIRONMENTS {
+        let (a, b) = (synth(environment), synth(environment));
+        for (x, y) in a.stacks.iter().zip(&b.stacks) {
+            assert_eq!(x.template.as_bytes(), y.template.as_bytes(), "{}", x.name);
+        }
+    }
+}
+
+#[test]
+fn the_environment_table_shows_in_the_templates() {
+    let dev = synth("dev");
+    let prod = synth("prod");
+    let staging = synth("staging");
+
+    let tables = |s: &Synthesized| {
+        let database = template(s, "database");
+        resources_of(&database, "AWS::DynamoDB::Table")
+            .into_iter()
+            .map(|(id, r)| (id.clone(), r.clone()))
+            .collect::<Vec<_>>()
+    };
+    for (_, table) in tables(&dev) {
+        assert_eq!(table["DeletionPolicy"], "Delete");
+        assert_eq!(table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], false);
+        assert_eq!(table["Properties"]["DeletionProtectionEnabled"], false);
+        assert_eq!(table["Properties"]["BillingMode"], "PAY_PER_REQUEST");
+        assert_eq!(table["Properties"]["SSESpecification"]["SSEEnabled"], true);
+    }
+    for (_, table) in tables(&staging) {
+        assert_eq!(table["DeletionPolicy"], "Retain");
+        assert_eq!(table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+        assert_eq!(table["Properties"]["DeletionProtectionEnabled"], false);
+    }
+    for (_, table) in tables(&prod) {
+        assert_eq!(table["DeletionPolicy"], "Retain");
+        assert_eq!(table["UpdateReplacePolicy"], "Retain");
+        assert_eq!(table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+        assert_eq!(table["Properties"]["DeletionProtectionEnabled"], true);
+    }
+
+    let count = |s: &Synthesized, stack: &str, type_name: &str| resources_of(&template(s, stack), type_name).len();
+    // Only prod has the web ACL, the VPC and provisioned concurrency.
+    assert_eq!(count(&prod, "frontend", "AWS::WAFv2::WebACL"), 1);
+    assert_eq!(count(&staging, "frontend", "AWS::WAFv2::WebACL"), 0);
+    assert_eq!(count(&dev, "frontend", "AWS::WAFv2::WebACL"), 0);
+    assert_eq!(count(&prod, "compute", "AWS::EC2::VPC"), 1);
+    assert_eq!(count(&prod, "compute", "AWS::EC2::VPCEndpoint"), 4);
+    assert_eq!(count(&staging, "compute", "AWS::EC2::VPC"), 0);
+    let provisioned = |s: &Synthesized| {
+        let compute = template(s, "compute");
+        resources_of(&compute, "AWS::Lambda::Alias")
+            .into_iter()
+            .filter(|(_, alias)| alias["Properties"].get("ProvisionedConcurrencyConfig").is_some())
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(provisioned(&prod), ["AuthorizerAlias", "BackendAlias"]);
+    assert!(provisioned(&staging).is_empty() && provisioned(&dev).is_empty());
+
+    // Monitoring is off in dev only.
+    assert_eq!(count(&dev, "api", "AWS::CloudWatch::Alarm"), 0);
+    assert!(count(&staging, "api", "AWS::CloudWatch::Alarm") > 20);
+    assert_eq!(count(&prod, "api", "AWS::Budgets::Budget"), 1);
+    assert_eq!(count(&prod, "api", "AWS::CloudWatch::Dashboard"), 1);
+
+    // Log retention and price class follow the environment.
+    let retention =
+        |s: &Synthesized| template(s, "compute")["Resources"]["BackendLogs"]["Properties"]["RetentionInDays"].clone();
+    assert_eq!((retention(&dev), retention(&staging), retention(&prod)), (7.into(), 30.into(), 90.into()));
+    let price = |s: &Synthesized| {
+        template(s, "frontend")["Resources"]["SiteDistribution"]["Properties"]["DistributionConfig"]["PriceClass"]
+            .clone()
+    };
+    assert_eq!((price(&dev), price(&prod)), ("PriceClass_100".into(), "PriceClass_All".into()));
+    // Access logs: staging and prod only; bucket versioning: prod only.
+    assert_eq!(count(&dev, "frontend", "AWS::S3::Bucket"), 1);
+    assert_eq!(count(&staging, "frontend", "AWS::S3::Bucket"), 2);
+    let versioning = |s: &Synthesized| {
+        template(s, "frontend")["Resources"]["SiteBucket"]["Properties"].get("VersioningConfiguration").is_some()
+    };
+    assert!(!versioning(&dev) && !versioning(&staging) && versioning(&prod));
+    // Throttling.
+    let throttle = |s: &Synthesized| {
+        let stage = &template(s, "api")["Resources"]["HttpApiStage"]["Properties"]["DefaultRouteSettings"];
+        (stage["ThrottlingBurstLimit"].clone(), stage["ThrottlingRateLimit"].clone())
+    };
+    assert_eq!(throttle(&dev), (50.into(), 20.0.into()));
+    assert_eq!(throttle(&prod), (1000.into(), 500.0.into()));
+}
+
+#[test]
+fn no_physical_name_is_shared_between_environments() {
+    let names = |environment: &str| {
+        let synthesized = synth(environment);
+        let mut found = Vec::new();
+        for stack in &synthesized.stacks {
+            let json: JsonValue = serde_json::from_str(&stack.template).unwrap();
+            for (_, resource) in json["Resources"].as_object().unwrap() {
+                // Names scoped to a parent (an alias of a function, an authorizer of an API) may repeat.
+                if matches!(resource["Type"].as_str(), Some("AWS::Lambda::Alias" | "AWS::ApiGatewayV2::Authorizer")) {
+                    continue;
+                }
+                let properties = &resource["Properties"];
+                let candidates = [
+                    &properties["Name"],
+                    &properties["TableName"],
+                    &properties["BucketName"],
+                    &properties["AlarmName"],
+                    &properties["DashboardName"],
+                    &properties["QueueName"],
+                    &properties["Budget"]["BudgetName"],
+                    &properties["OriginAccessControlConfig"]["Name"],
+                    &properties["ResponseHeadersPolicyConfig"]["Name"],
+                ];
+                found.extend(candidates.iter().filter_map(|v| v.as_str()).map(str::to_owned));
+            }
+        }
+        found
+    };
+    let dev = names("dev");
+    let prod = names("prod");
+    assert!(!dev.is_empty());
+    for name in &dev {
+        assert!(!prod.contains(name), "{name} is used by dev and prod");
+    }
+}
+
+#[test]
+fn function_code_comes_in_as_parameters() {
+    let compute = template(&synth("prod"), "compute");
+    for function in ["Backend", "ConnectNode", "WsConnect", "WsDisconnect", "WsSendMessage", "Authorizer"] {
+        for suffix in ["CodeBucket", "CodeKey", "CodeSha256"] {
+            assert!(compute["Parameters"].get(format!("{function}{suffix}")).is_some(), "{function}{suffix}");
+        }
+        let properties = &compute["Resources"][format!("{function}Function")]["Properties"];
+        assert_eq!(properties["Code"]["S3Key"], serde_json::json!({ "Ref": format!("{function}CodeKey") }));
+        assert_eq!(properties["Runtime"], "provided.al2023");
+        assert_eq!(properties["Architectures"], serde_json::json!(["arm64"]));
+    }
+}
+
+#[test]
+fn the_policy_pack_passes_with_only_reasoned_suppressions() {
+    for environment in ENVIRONMENTS {
+        let synthesized = synth(environment);
+        let templates: Vec<(String, JsonValue)> =
+            synthesized.stacks.iter().map(|s| (s.name.clone(), serde_json::from_str(&s.template).unwrap())).collect();
+        let report = policy::check(environment, &templates);
+        assert!(report.passed(), "{environment}: {:#?}", report.findings);
+        for (finding, reason) in &report.suppressed {
+            assert!(reason.len() >= policy::MIN_REASON_CHARS, "{finding}");
+            assert_eq!(finding.rule, "iam-no-wildcard-resource", "only the VPC networking actions need a suppression");
+        }
+    }
+}
+
+#[test]
+fn all_twelve_templates_pass_cfn_lint() {
+    let cfn_lint = workspace().join("target/py-tools/bin/cfn-lint");
+    assert!(cfn_lint.exists(), "{} is missing: run `cargo xtask test`", cfn_lint.display());
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for environment in ENVIRONMENTS {
+        for stack in synth(environment).stacks {
+            let path = dir.path().join(format!("{}.template.json", stack.name));
+            std::fs::write(&path, &stack.template).unwrap();
+            files.push(path);
+        }
+    }
+    assert_eq!(files.len(), 12);
+    let output = Command::new(cfn_lint).args(["--format", "parseable"]).args(&files).output().unwrap();
+    let code = output.status.code().unwrap_or(-1);
+    assert!(
+        code >= 0 && code & 0b110 == 0,
+        "cfn-lint found errors or warnings (exit {code}):\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
