@@ -227,30 +227,32 @@ fn collect_references(app: &App, properties: &[BTreeMap<&str, Json>]) -> Result<
     Ok(graph)
 }
 
-fn check_resource(app: &App, stack: StackId, site: &str, target: &ResourceId) -> Result<()> {
-    let known = app.stacks.get(target.stack.0).is_some_and(|s| s.resources.contains_key(&target.logical_id));
-    if known {
-        Ok(())
-    } else {
-        Err(DslError::UnknownTarget {
-            stack: app.stacks[stack.0].name.clone(),
-            site: site.to_owned(),
-            target: format!("resource {}", target.logical_id),
-        })
+/// Fails unless `logical_id` names a `kind` ("resource", "parameter") of its stack in this app.
+fn check_known(
+    app: &App,
+    stack: StackId,
+    site: &str,
+    kind: &str,
+    owner: StackId,
+    logical_id: &str,
+    exists: fn(&StackData, &str) -> bool,
+) -> Result<()> {
+    if app.stacks.get(owner.0).is_some_and(|s| exists(s, logical_id)) {
+        return Ok(());
     }
+    Err(DslError::UnknownTarget {
+        stack: app.stacks[stack.0].name.clone(),
+        site: site.to_owned(),
+        target: format!("{kind} {logical_id}"),
+    })
+}
+
+fn check_resource(app: &App, stack: StackId, site: &str, target: &ResourceId) -> Result<()> {
+    check_known(app, stack, site, "resource", target.stack, &target.logical_id, |s, id| s.resources.contains_key(id))
 }
 
 fn check_parameter(app: &App, stack: StackId, site: &str, target: &ParameterId) -> Result<()> {
-    let known = app.stacks.get(target.stack.0).is_some_and(|s| s.parameters.contains_key(&target.logical_id));
-    if known {
-        Ok(())
-    } else {
-        Err(DslError::UnknownTarget {
-            stack: app.stacks[stack.0].name.clone(),
-            site: site.to_owned(),
-            target: format!("parameter {}", target.logical_id),
-        })
-    }
+    check_known(app, stack, site, "parameter", target.stack, &target.logical_id, |s, id| s.parameters.contains_key(id))
 }
 
 fn check_condition(app: &App, stack: StackId, site: &str, condition: &ConditionId) -> Result<()> {

@@ -160,15 +160,15 @@ impl RustFunction {
         // `Role: GetAtt Role.Arn` already orders the function after the role and its inline policy.
         let function = app.add(stack, &format!("{id}Function"), function)?;
 
-        let mut version = Version::new(function.ref_()).code_sha256(props.code.sha256.clone());
-        if props.provisioned_concurrency > 0 {
-            // On the alias below, not the version: a new version then keeps warm instances
-            // through the alias switch.
-            version = version.description("published by brain2-iac");
-        }
-        let version = app.add(stack, &format!("{id}Version"), version)?;
+        // CodeSha256 is create-only: a new package replaces the version, publishing a new one.
+        let version = app.add(
+            stack,
+            &format!("{id}Version"),
+            Version::new(function.ref_()).code_sha256(props.code.sha256.clone()),
+        )?;
         let mut alias = Alias::new(function.ref_(), version.version(), LIVE_ALIAS);
         if props.provisioned_concurrency > 0 {
+            // On the alias, not the version, so warm instances follow each new version.
             alias = alias.provisioned_concurrency_config(ProvisionedConcurrencyConfiguration::new(
                 props.provisioned_concurrency,
             ));
