@@ -1,4 +1,15 @@
-//! What the Brain2 Lambdas share. So far: keyword extraction, which both the backend (on write)
-//! and connect-node (to score neighbours) must compute identically.
+//! What the Brain2 Lambdas share: the domain and its validation, keyword extraction, the
+//! DynamoDB stores, the events and their publisher, configuration, telemetry and SDK setup.
+//! Each function crate is a thin handler over this.
 
+pub mod aws;
+pub mod config;
+pub mod connections;
+pub mod domain;
+pub mod dynamo;
+pub mod events;
+pub mod keys;
 pub mod keywords;
+pub mod memory;
+pub mod scoring;
+pub mod telemetry;

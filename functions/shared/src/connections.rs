@@ -1,0 +1,57 @@
+//! ConnectionsTable: open WebSocket connections, found by user through `connection-id-index`
+//! and expired by TTL two hours after they open.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use time::OffsetDateTime;
+
+use crate::domain::UserId;
+use crate::dynamo::{self, StoreError};
+
+/// How long a connection record lives without a disconnect.
+pub const CONNECTION_TTL: time::Duration = time::Duration::hours(2);
+
+#[derive(Debug, Clone)]
+pub struct ConnectionStore {
+    client: Client,
+    table: String,
+    user_index: String,
+}
+
+impl ConnectionStore {
+    pub fn new(client: Client, table: impl Into<String>, user_index: impl Into<String>) -> Self {
+        Self { client, table: table.into(), user_index: user_index.into() }
+    }
+
+    pub async fn put(&self, connection_id: &str, user: UserId, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("connectionId", AttributeValue::S(connection_id.to_owned()))
+            .item("userId", AttributeValue::S(user.to_string()))
+            .item("connectedAt", AttributeValue::S(crate::domain::rfc3339(now)))
+            .item("expiresAt", AttributeValue::N((now + CONNECTION_TTL).unix_timestamp().to_string()))
+            .send()
+            .await
+            .map_err(|e| StoreError::call("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Deletes a connection; one that is already gone is fine.
+    pub async fn delete(&self, connection_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("connectionId", AttributeValue::S(connection_id.to_owned()))
+            .send()
+            .await
+            .map_err(|e| StoreError::call("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// The user's open connection ids (all pages).
+    pub async fn of_user(&self, user: UserId) -> Result<Vec<String>, StoreError> {
+        let items = dynamo::query_index(&self.client, &self.table, &self.user_index, "userId", &user.to_string()).await?;
+        items.iter().map(|item| dynamo::string(item, "connectionId")).collect()
+    }
+}

@@ -1,0 +1,111 @@
+//! The events of the Brain2 flow on the bus, and publishing them with retries.
+
+use std::time::Duration;
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_eventbridge::Client;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::NodeId;
+
+/// `source` of the backend's events.
+pub const API_SOURCE: &str = "brain2.api";
+/// `source` of connect-node's events.
+pub const CONNECT_NODE_SOURCE: &str = "brain2.connect-node";
+
+pub const NODE_CREATED: &str = "NodeCreated";
+pub const NODE_UPDATED: &str = "NodeUpdated";
+pub const EDGES_CREATED: &str = "EdgesCreated";
+
+/// `detail` of NodeCreated and NodeUpdated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeChanged {
+    pub user_id: String,
+    pub node_id: NodeId,
+}
+
+/// `detail` of EdgesCreated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgesCreated {
+    pub user_id: String,
+    pub node_id: NodeId,
+    pub edge_count: usize,
+}
+
+/// Attempts per event, including the first.
+pub const PUBLISH_ATTEMPTS: u32 = 4;
+
+#[derive(Debug, thiserror::Error)]
+#[error("publishing {detail_type} failed after {PUBLISH_ATTEMPTS} attempts: {last_error}")]
+pub struct PublishError {
+    pub detail_type: String,
+    pub last_error: String,
+}
+
+/// Puts events on one bus under one source.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    client: Client,
+    bus: String,
+    source: &'static str,
+}
+
+impl Publisher {
+    pub fn new(client: Client, bus: impl Into<String>, source: &'static str) -> Self {
+        Self { client, bus: bus.into(), source }
+    }
+
+    /// Publishes one event, retrying a failed call or a failed entry with backoff.
+    pub async fn publish(&self, detail_type: &str, detail: &impl Serialize) -> Result<(), PublishError> {
+        let detail = serde_json::to_string(detail).expect("event details always serialize");
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(self.source)
+            .detail_type(detail_type)
+            .detail(detail)
+            .build();
+        let mut last_error = String::new();
+        for attempt in 0..PUBLISH_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            match self.client.put_events().entries(entry.clone()).send().await {
+                Ok(output) if output.failed_entry_count() == 0 => return Ok(()),
+                Ok(output) => {
+                    let entry = output.entries().first();
+                    last_error = format!(
+                        "entry failed: {} {}",
+                        entry.and_then(|e| e.error_code()).unwrap_or("?"),
+                        entry.and_then(|e| e.error_message()).unwrap_or("")
+                    );
+                }
+                Err(error) => last_error = aws_sdk_eventbridge::error::DisplayErrorContext(&error).to_string(),
+            }
+            tracing::warn!(detail_type, attempt, error = %last_error, "publishing an event failed; retrying");
+        }
+        Err(PublishError { detail_type: detail_type.to_owned(), last_error })
+    }
+}
+
+/// Counts a publish that failed for good, as a CloudWatch embedded-metric-format line
+/// (namespace `Brain2`, metric `EventPublishFailures`, dimension `Environment`), which the stacks
+/// alarm on. Written to stdout, where Lambda ships it to CloudWatch Logs.
+pub fn record_publish_failure(environment: &str, now_ms: i128) -> String {
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "Brain2",
+                "Dimensions": [["Environment"]],
+                "Metrics": [{ "Name": "EventPublishFailures", "Unit": "Count" }]
+            }]
+        },
+        "Environment": environment,
+        "EventPublishFailures": 1
+    })
+    .to_string();
+    println!("{line}");
+    line
+}
