@@ -1,0 +1,42 @@
+//! API errors: `{"error": "<message>"}` with the right status. A 500 never carries internals:
+//! the cause goes to the logs, the client reads "internal error".
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    Unauthorized,
+    /// A missing node, or another user's: the two look the same.
+    NotFound,
+    MethodNotAllowed,
+    Conflict { current: u64 },
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "node not found".to_owned()),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed".to_owned()),
+            ApiError::Conflict { current } => {
+                (StatusCode::CONFLICT, format!("the node has changed; its current version is {current}"))
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned())
+            }
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}

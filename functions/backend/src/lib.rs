@@ -1,0 +1,268 @@
+//! The Brain2 HTTP API as an axum router. `lambda_http` serves it on Lambda (`main.rs`); the
+//! same routes run locally behind a fixed user (`bin/local.rs`).
+
+pub mod error;
+pub mod extract;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use brain2_shared::domain::{self, NodeId, NodeInput, NodeView, UserId, MAX_BULK_DELETE};
+use brain2_shared::events::{self, NodeChanged, Publisher};
+use brain2_shared::memory::{MemoryStore, UpdateError};
+use futures::stream::{self, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use error::ApiError;
+use extract::{node_id, Caller, JsonBody};
+
+/// What every handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: MemoryStore,
+    pub publisher: Publisher,
+    pub environment: String,
+    pub clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("environment", &self.environment).finish_non_exhaustive()
+    }
+}
+
+/// The routes. Every `/api` route needs a [`Caller`] in the request's extensions.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/nodes", get(list_nodes).post(create_node))
+        .route("/api/nodes/bulk-delete", post(bulk_delete))
+        .route("/api/nodes/{node_id}", get(get_node).put(update_node).delete(delete_node))
+        .route("/api/graph-data", get(graph_data))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "error": "no such route" }))) })
+        .with_state(state)
+}
+
+/// Middleware for Lambda: the caller is the `sub` the HTTP API's Lambda authorizer put in the
+/// request context. Without one the request goes on without a caller, and `/api` refuses it.
+pub async fn caller_from_lambda_context(mut request: Request, next: Next) -> Response {
+    use lambda_http::request::RequestContext;
+    let sub = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.fields.get("sub"))
+            .and_then(Value::as_str)
+            .and_then(|s| uuid::Uuid::parse_str(s).ok()),
+        _ => None,
+    };
+    if let Some(sub) = sub {
+        request.extensions_mut().insert(Caller(UserId(sub)));
+    }
+    next.run(request).await
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+impl AppState {
+    fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    /// Publishes after a write. The write already succeeded, so a final failure is logged and
+    /// counted (the stacks alarm on the metric) and the request still succeeds.
+    async fn announce(&self, detail_type: &str, user: UserId, node: NodeId) {
+        let detail = NodeChanged { user_id: user.to_string(), node_id: node };
+        if let Err(error) = self.publisher.publish(detail_type, &detail).await {
+            tracing::error!(%error, %node, "the node is stored but its event could not be published");
+            let now_ms = self.now().unix_timestamp_nanos() / 1_000_000;
+            events::record_publish_failure(&self.environment, now_ms);
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn list_nodes(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let limit = match query.limit.as_deref() {
+        None => domain::DEFAULT_PAGE_SIZE,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=domain::MAX_PAGE_SIZE).contains(&n) => n,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "limit {text:?} must be a whole number from 1 to {}",
+                    domain::MAX_PAGE_SIZE
+                )));
+            }
+        },
+    };
+    let page = state
+        .store
+        .list(user, limit, query.cursor.as_deref())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let nodes: Vec<NodeView> = page.nodes.iter().map(|n| NodeView::of(n, None)).collect();
+    let mut body = json!({ "nodes": nodes });
+    if let Some(cursor) = page.next_cursor {
+        body["nextCursor"] = cursor.into();
+    }
+    Ok(Json(body))
+}
+
+async fn create_node(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    JsonBody(input): JsonBody<NodeInput>,
+) -> Result<Response, ApiError> {
+    let input = input.validate().map_err(|e| ApiError::BadRequest(e.0))?;
+    let node = state.store.create(user, input, state.now()).await.map_err(ApiError::internal)?;
+    state.announce(events::NODE_CREATED, user, node.id).await;
+    Ok((StatusCode::CREATED, Json(NodeView::of(&node, None))).into_response())
+}
+
+async fn get_node(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<NodeView>, ApiError> {
+    let id = node_id(&id)?;
+    let node = state.store.get(user, id).await.map_err(ApiError::internal)?.ok_or(ApiError::NotFound)?;
+    let edges = state.store.edges(user, id).await.map_err(ApiError::internal)?;
+    let neighbours: BTreeSet<NodeId> = edges.into_iter().map(|e| e.target).collect();
+    Ok(Json(NodeView::of(&node, Some(neighbours.into_iter().collect()))))
+}
+
+/// `If-Match: 3` or `If-Match: "3"`.
+fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or("").trim().trim_matches('"');
+    text.parse::<u64>()
+        .map(Some)
+        .map_err(|_| ApiError::BadRequest(format!("If-Match must be a node version number, not {text:?}")))
+}
+
+async fn update_node(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(input): JsonBody<NodeInput>,
+) -> Result<Json<NodeView>, ApiError> {
+    let id = node_id(&id)?;
+    let expected = expected_version(&headers)?;
+    let input = input.validate().map_err(|e| ApiError::BadRequest(e.0))?;
+    let node = state.store.update(user, id, input, expected, state.now()).await.map_err(|e| match e {
+        UpdateError::NotFound => ApiError::NotFound,
+        UpdateError::Conflict { current, .. } => ApiError::Conflict { current },
+        UpdateError::Store(e) => ApiError::internal(e),
+    })?;
+    state.announce(events::NODE_UPDATED, user, node.id).await;
+    Ok(Json(NodeView::of(&node, None)))
+}
+
+async fn delete_node(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = node_id(&id)?;
+    if state.store.delete(user, id).await.map_err(ApiError::internal)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct BulkDelete {
+    node_ids: Vec<String>,
+}
+
+/// Deletes at most this many nodes at once.
+const BULK_PARALLELISM: usize = 8;
+
+async fn bulk_delete(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    JsonBody(request): JsonBody<BulkDelete>,
+) -> Result<Json<Value>, ApiError> {
+    if request.node_ids.is_empty() || request.node_ids.len() > MAX_BULK_DELETE {
+        return Err(ApiError::BadRequest(format!(
+            "nodeIds must hold 1 to {MAX_BULK_DELETE} ids, not {}",
+            request.node_ids.len()
+        )));
+    }
+    let mut ids = Vec::with_capacity(request.node_ids.len());
+    for (i, text) in request.node_ids.iter().enumerate() {
+        let id = NodeId::parse(text).ok_or_else(|| ApiError::BadRequest(format!("nodeIds[{i}] {text:?} is not a UUID")))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let results: Vec<(NodeId, bool)> = stream::iter(ids.iter().copied())
+        .map(|id| {
+            let store = state.store.clone();
+            async move {
+                match store.delete(user, id).await {
+                    Ok(deleted) => (id, deleted),
+                    Err(error) => {
+                        tracing::error!(%error, %id, "bulk delete of one node failed");
+                        (id, false)
+                    }
+                }
+            }
+        })
+        .buffered(BULK_PARALLELISM)
+        .collect()
+        .await;
+    let deleted = results.iter().filter(|(_, ok)| *ok).count();
+    let failed: Vec<String> = results.iter().filter(|(_, ok)| !*ok).map(|(id, _)| id.to_string()).collect();
+    Ok(Json(json!({
+        "deletedCount": deleted,
+        "failedNodeIds": failed,
+        "message": format!("deleted {deleted} of {} nodes", ids.len()),
+    })))
+}
+
+/// Cytoscape elements: every node, and every undirected edge once.
+async fn graph_data(State(state): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ApiError> {
+    let (nodes, edges) = state.store.graph(user).await.map_err(ApiError::internal)?;
+    let present: BTreeSet<NodeId> = nodes.iter().map(|n| n.id).collect();
+    let mut elements: Vec<Value> =
+        nodes.iter().map(|n| json!({ "data": { "id": n.id, "label": domain::label(&n.content) } })).collect();
+    for edge in edges {
+        // Each edge is stored in both directions; the one from the smaller id stands for both.
+        if edge.source.to_string() < edge.target.to_string() && present.contains(&edge.source) && present.contains(&edge.target) {
+            elements.push(json!({ "data": {
+                "id": format!("{}-{}", edge.source, edge.target),
+                "source": edge.source,
+                "target": edge.target,
+                "weight": edge.weight,
+            }}));
+        }
+    }
+    Ok(Json(json!({ "elements": elements })))
+}

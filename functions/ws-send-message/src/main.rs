@@ -1,0 +1,27 @@
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use brain2_shared::config::{self, ProcessEnv};
+use brain2_shared::connections::ConnectionStore;
+use brain2_shared::events::EdgesCreated;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use ws_send_message::SendMessage;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    brain2_shared::telemetry::init();
+    let env = ProcessEnv;
+    let table = config::required(&env, "CONNECTIONS_TABLE_NAME")?;
+    let index = config::required(&env, "CONNECTIONS_INDEX_NAME")?;
+    let endpoint = config::required(&env, "WEBSOCKET_ENDPOINT")?;
+    let sdk = brain2_shared::aws::sdk_config().await;
+    let management =
+        aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(endpoint).build();
+    let handler = SendMessage {
+        connections: ConnectionStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, index),
+        management: aws_sdk_apigatewaymanagement::Client::from_conf(management),
+    };
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<EdgesCreated>>| async move {
+        handler.handle(event.payload).await.map(|delivery| format!("{delivery:?}")).map_err(Error::from)
+    }))
+    .await
+}
