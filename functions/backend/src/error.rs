@@ -1,9 +1,9 @@
 //! API errors: `{"error": "<message>"}` with the right status. A 500 never carries internals:
 //! the cause goes to the logs, the client reads "internal error".
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -12,7 +12,9 @@ pub enum ApiError {
     /// A missing node, or another user's: the two look the same.
     NotFound,
     MethodNotAllowed,
-    Conflict { current: u64 },
+    Conflict {
+        current: u64,
+    },
     Internal(String),
 }
 

@@ -13,16 +13,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use brain2_shared::domain::{self, NodeId, NodeInput, NodeView, UserId, MAX_BULK_DELETE};
+use brain2_shared::domain::{self, MAX_BULK_DELETE, NodeId, NodeInput, NodeView, UserId};
 use brain2_shared::events::{self, NodeChanged, Publisher};
 use brain2_shared::memory::{MemoryStore, UpdateError};
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use error::ApiError;
-use extract::{node_id, Caller, JsonBody};
+use extract::{Caller, JsonBody, node_id};
 
 /// What every handler needs.
 #[derive(Clone)]
@@ -217,7 +217,8 @@ async fn bulk_delete(
     }
     let mut ids = Vec::with_capacity(request.node_ids.len());
     for (i, text) in request.node_ids.iter().enumerate() {
-        let id = NodeId::parse(text).ok_or_else(|| ApiError::BadRequest(format!("nodeIds[{i}] {text:?} is not a UUID")))?;
+        let id =
+            NodeId::parse(text).ok_or_else(|| ApiError::BadRequest(format!("nodeIds[{i}] {text:?} is not a UUID")))?;
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -255,7 +256,10 @@ async fn graph_data(State(state): State<AppState>, Caller(user): Caller) -> Resu
         nodes.iter().map(|n| json!({ "data": { "id": n.id, "label": domain::label(&n.content) } })).collect();
     for edge in edges {
         // Each edge is stored in both directions; the one from the smaller id stands for both.
-        if edge.source.to_string() < edge.target.to_string() && present.contains(&edge.source) && present.contains(&edge.target) {
+        if edge.source.to_string() < edge.target.to_string()
+            && present.contains(&edge.source)
+            && present.contains(&edge.target)
+        {
             elements.push(json!({ "data": {
                 "id": format!("{}-{}", edge.source, edge.target),
                 "source": edge.source,

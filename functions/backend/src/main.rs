@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use backend::{caller_from_lambda_context, router, AppState};
+use backend::{AppState, caller_from_lambda_context, router};
 use brain2_shared::config::{self, ProcessEnv};
-use brain2_shared::events::{Publisher, API_SOURCE};
+use brain2_shared::events::{API_SOURCE, Publisher};
 use brain2_shared::memory::MemoryStore;
 
 #[tokio::main]

@@ -26,9 +26,14 @@ pub struct ConnectNode {
 /// What one event led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Linked { node: NodeId, edges: usize },
+    Linked {
+        node: NodeId,
+        edges: usize,
+    },
     /// The node was deleted before the event arrived: nothing to link.
-    NodeGone { node: NodeId },
+    NodeGone {
+        node: NodeId,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,11 +52,14 @@ impl ConnectNode {
     pub async fn handle(&self, event: EventBridgeEvent<NodeChanged>) -> Result<Outcome, ConnectError> {
         let detail_type = event.detail_type.clone();
         let source = event.source.clone();
-        if source != events::API_SOURCE || !(detail_type == events::NODE_CREATED || detail_type == events::NODE_UPDATED) {
+        if source != events::API_SOURCE || !(detail_type == events::NODE_CREATED || detail_type == events::NODE_UPDATED)
+        {
             return Err(ConnectError::UnexpectedEvent { detail_type, event_source: source });
         }
         let detail = event.detail;
-        let user = uuid::Uuid::parse_str(&detail.user_id).map(UserId).map_err(|_| ConnectError::BadUser(detail.user_id.clone()))?;
+        let user = uuid::Uuid::parse_str(&detail.user_id)
+            .map(UserId)
+            .map_err(|_| ConnectError::BadUser(detail.user_id.clone()))?;
         self.connect(user, detail.node_id).await
     }
 

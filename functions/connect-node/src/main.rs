@@ -1,8 +1,8 @@
 use brain2_shared::config::{self, ProcessEnv};
-use brain2_shared::events::{NodeChanged, Publisher, CONNECT_NODE_SOURCE};
+use brain2_shared::events::{CONNECT_NODE_SOURCE, NodeChanged, Publisher};
 use brain2_shared::memory::MemoryStore;
 use connect_node::ConnectNode;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -21,8 +21,10 @@ async fn main() -> Result<(), Error> {
         max_edges_per_node: max as usize,
     };
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::eventbridge::EventBridgeEvent<NodeChanged>>| async move {
-        handler.handle(event.payload).await.map(|outcome| format!("{outcome:?}")).map_err(Error::from)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::eventbridge::EventBridgeEvent<NodeChanged>>| async move {
+            handler.handle(event.payload).await.map(|outcome| format!("{outcome:?}")).map_err(Error::from)
+        },
+    ))
     .await
 }

@@ -2,8 +2,8 @@
 //! rustls+ring HTTPS client, and `AWS_ENDPOINT_URL` honoured for local emulators.
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_http_client::Builder;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// Loads the shared configuration from the environment.
 pub async fn sdk_config() -> SdkConfig {

@@ -40,7 +40,13 @@ pub fn optional(source: &dyn Source, name: &'static str) -> Option<String> {
 }
 
 /// A whole number in `min..=max`.
-pub fn number(source: &dyn Source, name: &'static str, min: u64, max: u64, expected: &'static str) -> Result<u64, ConfigError> {
+pub fn number(
+    source: &dyn Source,
+    name: &'static str,
+    min: u64,
+    max: u64,
+    expected: &'static str,
+) -> Result<u64, ConfigError> {
     let value = required(source, name)?;
     match value.parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),

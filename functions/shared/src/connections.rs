@@ -1,8 +1,8 @@
 //! ConnectionsTable: open WebSocket connections, found by user through `connection-id-index`
 //! and expired by TTL two hours after they open.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use crate::domain::UserId;
@@ -51,7 +51,8 @@ impl ConnectionStore {
 
     /// The user's open connection ids (all pages).
     pub async fn of_user(&self, user: UserId) -> Result<Vec<String>, StoreError> {
-        let items = dynamo::query_index(&self.client, &self.table, &self.user_index, "userId", &user.to_string()).await?;
+        let items =
+            dynamo::query_index(&self.client, &self.table, &self.user_index, "userId", &user.to_string()).await?;
         items.iter().map(|item| dynamo::string(item, "connectionId")).collect()
     }
 }

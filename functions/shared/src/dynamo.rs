@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, WriteRequest};
-use aws_sdk_dynamodb::Client;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -29,7 +29,10 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn call<E: std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str, error: SdkError<E, R>) -> Self {
+    pub fn call<E: std::error::Error + 'static, R: std::fmt::Debug>(
+        operation: &'static str,
+        error: SdkError<E, R>,
+    ) -> Self {
         StoreError::Call { operation, message: DisplayErrorContext(&error).to_string() }
     }
 }
@@ -97,7 +100,12 @@ pub enum TransactError {
 }
 
 /// Every item of a partition whose sort key starts with `prefix`, across all pages.
-pub async fn query_prefix(client: &Client, table: &str, partition: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+pub async fn query_prefix(
+    client: &Client,
+    table: &str,
+    partition: &str,
+    prefix: &str,
+) -> Result<Vec<Item>, StoreError> {
     client
         .query()
         .table_name(table)
@@ -115,7 +123,13 @@ pub async fn query_prefix(client: &Client, table: &str, partition: &str, prefix:
 }
 
 /// Every item of a global secondary index partition, across all pages.
-pub async fn query_index(client: &Client, table: &str, index: &str, key: &str, value: &str) -> Result<Vec<Item>, StoreError> {
+pub async fn query_index(
+    client: &Client,
+    table: &str,
+    index: &str,
+    key: &str,
+    value: &str,
+) -> Result<Vec<Item>, StoreError> {
     client
         .query()
         .table_name(table)

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::NodeId;

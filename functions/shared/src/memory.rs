@@ -4,8 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
 use base64::Engine;
 use time::OffsetDateTime;
 
@@ -115,11 +117,15 @@ fn edge_from(item: &Item) -> Result<Edge, StoreError> {
 }
 
 fn put(item: Item) -> WriteRequest {
-    WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("item is set")).build()
+    WriteRequest::builder()
+        .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item is set"))
+        .build()
 }
 
 fn delete(key: Item) -> WriteRequest {
-    WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(key)).build().expect("key is set")).build()
+    WriteRequest::builder()
+        .delete_request(DeleteRequest::builder().set_key(Some(key)).build().expect("key is set"))
+        .build()
 }
 
 impl MemoryStore {
@@ -140,7 +146,9 @@ impl MemoryStore {
 
     fn transact_delete(&self, key: Item) -> TransactWriteItem {
         TransactWriteItem::builder()
-            .delete(Delete::builder().table_name(&self.table).set_key(Some(key)).build().expect("table and key are set"))
+            .delete(
+                Delete::builder().table_name(&self.table).set_key(Some(key)).build().expect("table and key are set"),
+            )
             .build()
     }
 
@@ -182,12 +190,18 @@ impl MemoryStore {
 
     /// The node's edges (one Query, all pages).
     pub async fn edges(&self, user: UserId, id: NodeId) -> Result<Vec<Edge>, StoreError> {
-        let items = dynamo::query_prefix(&self.client, &self.table, &keys::partition(user), &keys::edges_of(id)).await?;
+        let items =
+            dynamo::query_prefix(&self.client, &self.table, &keys::partition(user), &keys::edges_of(id)).await?;
         items.iter().map(edge_from).collect()
     }
 
     /// A page of the user's nodes, in id order.
-    pub async fn list(&self, user: UserId, limit: usize, cursor: Option<&str>) -> Result<Result<Page, BadCursor>, StoreError> {
+    pub async fn list(
+        &self,
+        user: UserId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Result<Page, BadCursor>, StoreError> {
         let start = match cursor.map(decode_cursor).transpose() {
             Ok(start) => start,
             Err(bad) => return Ok(Err(bad)),
@@ -252,7 +266,10 @@ impl MemoryStore {
                 Err(TransactError::ConditionFailed) if expected.is_none() => continue,
                 Err(TransactError::ConditionFailed) => {
                     let current = self.get(user, id).await?.ok_or(UpdateError::NotFound)?;
-                    return Err(UpdateError::Conflict { expected: expected.unwrap_or_default(), current: current.version });
+                    return Err(UpdateError::Conflict {
+                        expected: expected.unwrap_or_default(),
+                        current: current.version,
+                    });
                 }
                 Err(TransactError::Store(e)) => return Err(e.into()),
             }
@@ -313,7 +330,8 @@ impl MemoryStore {
     /// Makes `node`'s edges exactly `wanted`: writes both directions of each, and deletes both
     /// directions of the edges no longer wanted. Returns how many edges the node now has.
     pub async fn replace_edges(&self, user: UserId, node: NodeId, wanted: &[Edge]) -> Result<usize, StoreError> {
-        let existing: BTreeMap<NodeId, Edge> = self.edges(user, node).await?.into_iter().map(|e| (e.target, e)).collect();
+        let existing: BTreeMap<NodeId, Edge> =
+            self.edges(user, node).await?.into_iter().map(|e| (e.target, e)).collect();
         let mut requests = Vec::new();
         for edge in wanted {
             if existing.get(&edge.target) == Some(edge) {

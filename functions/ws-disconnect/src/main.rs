@@ -1,7 +1,7 @@
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use brain2_shared::config::{self, ProcessEnv};
 use brain2_shared::connections::ConnectionStore;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

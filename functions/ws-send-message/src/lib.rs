@@ -49,7 +49,9 @@ impl SendMessage {
             return Err(SendError::UnexpectedEvent { detail_type: event.detail_type, event_source: source });
         }
         let detail = event.detail;
-        let user = uuid::Uuid::parse_str(&detail.user_id).map(UserId).map_err(|_| SendError::BadUser(detail.user_id.clone()))?;
+        let user = uuid::Uuid::parse_str(&detail.user_id)
+            .map(UserId)
+            .map_err(|_| SendError::BadUser(detail.user_id.clone()))?;
         let message = serde_json::json!({ "action": "graphUpdated", "nodeId": detail.node_id }).to_string();
         let ids = self.connections.of_user(user).await?;
         let results: Vec<(String, Posted)> = stream::iter(ids)
@@ -74,7 +76,12 @@ impl SendMessage {
         delivery.sent.sort();
         delivery.gone.sort();
         delivery.failed.sort();
-        tracing::info!(sent = delivery.sent.len(), gone = delivery.gone.len(), failed = delivery.failed.len(), "delivered");
+        tracing::info!(
+            sent = delivery.sent.len(),
+            gone = delivery.gone.len(),
+            failed = delivery.failed.len(),
+            "delivered"
+        );
         Ok(delivery)
     }
 

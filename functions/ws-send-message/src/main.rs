@@ -2,7 +2,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use brain2_shared::config::{self, ProcessEnv};
 use brain2_shared::connections::ConnectionStore;
 use brain2_shared::events::EdgesCreated;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use ws_send_message::SendMessage;
 
 #[tokio::main]
@@ -13,8 +13,7 @@ async fn main() -> Result<(), Error> {
     let index = config::required(&env, "CONNECTIONS_INDEX_NAME")?;
     let endpoint = config::required(&env, "WEBSOCKET_ENDPOINT")?;
     let sdk = brain2_shared::aws::sdk_config().await;
-    let management =
-        aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(endpoint).build();
+    let management = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(endpoint).build();
     let handler = SendMessage {
         connections: ConnectionStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, index),
         management: aws_sdk_apigatewaymanagement::Client::from_conf(management),

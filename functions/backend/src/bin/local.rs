@@ -13,10 +13,10 @@ use std::sync::Arc;
 use axum::extract::Request;
 use axum::middleware::Next;
 use backend::extract::Caller;
-use backend::{router, AppState};
+use backend::{AppState, router};
 use brain2_shared::config::{self, ProcessEnv};
 use brain2_shared::domain::UserId;
-use brain2_shared::events::{Publisher, API_SOURCE};
+use brain2_shared::events::{API_SOURCE, Publisher};
 use brain2_shared::memory::MemoryStore;
 
 #[tokio::main]
@@ -33,7 +33,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             config::required(&env, "MEMORY_TABLE_NAME")?,
             config::optional(&env, "KEYWORD_INDEX_NAME").unwrap_or_else(|| "KeywordIndex".to_owned()),
         ),
-        publisher: Publisher::new(aws_sdk_eventbridge::Client::new(&sdk), config::required(&env, "EVENT_BUS_NAME")?, API_SOURCE),
+        publisher: Publisher::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            config::required(&env, "EVENT_BUS_NAME")?,
+            API_SOURCE,
+        ),
         environment: config::optional(&env, "ENVIRONMENT").unwrap_or_else(|| "local".to_owned()),
         clock: Arc::new(time::OffsetDateTime::now_utc),
     };
