@@ -8,6 +8,7 @@
 //! malformed input.
 
 pub mod jwks;
+pub mod secret;
 pub mod verify;
 
 use serde_json::{Value, json};

@@ -5,19 +5,6 @@ use authorizer::jwks::{HttpFetcher, Jwks};
 use brain2_shared::config::{self, ProcessEnv};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
-/// The secret's value: the raw JWT secret, or JSON holding it under `jwtSecret` or `secret`.
-fn secret_bytes(value: &str) -> Vec<u8> {
-    match serde_json::from_str::<serde_json::Value>(value) {
-        Ok(serde_json::Value::Object(map)) => ["jwtSecret", "jwt_secret", "secret"]
-            .iter()
-            .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
-            .unwrap_or(value)
-            .as_bytes()
-            .to_vec(),
-        _ => value.as_bytes().to_vec(),
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     brain2_shared::telemetry::init();
@@ -31,16 +18,7 @@ async fn main() -> Result<(), Error> {
     let secret = match &secret_arn {
         Some(arn) => {
             let sdk = brain2_shared::aws::sdk_config().await;
-            let output = aws_sdk_secretsmanager::Client::new(&sdk)
-                .get_secret_value()
-                .secret_id(arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!("reading the JWT secret {arn}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))
-                })?;
-            let value = output.secret_string().ok_or_else(|| format!("secret {arn} has no string value"))?;
-            Some(secret_bytes(value))
+            Some(authorizer::secret::load(&aws_sdk_secretsmanager::Client::new(&sdk), arn).await?)
         }
         None => None,
     };

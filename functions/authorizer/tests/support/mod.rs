@@ -26,7 +26,7 @@ pub struct Keys {
 /// Fresh ES256 and RS256 key pairs with kids `ec-1` and `rsa-1`.
 pub fn keys() -> Keys {
     use p256::pkcs8::EncodePrivateKey;
-    use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey, LineEnding};
+    use rsa::pkcs8::{EncodePublicKey, LineEnding};
     use rsa::traits::PublicKeyParts;
     let mut rng = rand::thread_rng();
     let ec = p256::SecretKey::random(&mut rng);

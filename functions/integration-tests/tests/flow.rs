@@ -1,0 +1,371 @@
+//! The whole Brain2 flow against moto: create, connect, notify, update, delete with cascade,
+//! bulk delete, and a connection going stale.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use brain2_shared::domain::NodeId;
+use brain2_shared::events::{EdgesCreated, NodeChanged};
+use brain2_shared::keys;
+use serde_json::{Value, json};
+use support::*;
+
+fn node_changed(envelope: &Value) -> EventBridgeEvent<NodeChanged> {
+    serde_json::from_value(envelope.clone()).unwrap()
+}
+
+fn sort_keys(items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>]) -> BTreeSet<String> {
+    items.iter().map(|i| i["sk"].as_s().unwrap().clone()).collect()
+}
+
+async fn create(world: &World, router: &axum::Router, user: brain2_shared::domain::UserId, content: &str) -> Value {
+    let (status, body) =
+        call(router, Some(user), json_request("POST", "/api/nodes", &json!({ "content": content, "tags": ["t"] })))
+            .await;
+    assert_eq!(status, 201, "{body}");
+    let _ = world;
+    body
+}
+
+#[tokio::test]
+async fn create_connect_notify_update_and_delete() {
+    let world = World::new().await;
+    let router = world.backend();
+    let connect = world.connect_node(50);
+    let user = user();
+
+    // Create two memories that share keywords.
+    let a = create(&world, &router, user, "Rust lambdas write graph edges").await;
+    let b = create(&world, &router, user, "Graph edges link rust memories").await;
+    let c = create(&world, &router, user, "Completely unrelated gardening note").await;
+    assert_eq!(a["version"], 1);
+    assert_eq!(a["keywords"], json!(["edges", "graph", "lambdas", "rust", "write"]));
+    assert_eq!(a["timestamp"], a["updatedAt"]);
+    let (a_id, b_id) =
+        (NodeId::parse(a["nodeId"].as_str().unwrap()).unwrap(), NodeId::parse(b["nodeId"].as_str().unwrap()).unwrap());
+
+    // The backend published NodeCreated for each, under brain2.api.
+    settle().await;
+    let events = world.drain_events().await;
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e["source"] == "brain2.api" && e["detail-type"] == "NodeCreated"));
+
+    // connect-node links A and B (both directions) and announces it.
+    for event in &events {
+        connect.handle(node_changed(event)).await.unwrap();
+    }
+    let items = world.items_of(user).await;
+    let keys = sort_keys(&items);
+    assert!(keys.contains(&keys::edge(a_id, b_id)) && keys.contains(&keys::edge(b_id, a_id)));
+    let edge = items.iter().find(|i| i["sk"].as_s().unwrap() == &keys::edge(a_id, b_id)).unwrap();
+    assert_eq!(edge["weight"].as_n().unwrap(), "3", "rust, graph and edges are shared");
+    settle().await;
+    let announced = world.drain_events().await;
+    assert_eq!(announced.len(), 3);
+    assert!(announced.iter().all(|e| e["source"] == "brain2.connect-node" && e["detail-type"] == "EdgesCreated"));
+
+    // Redelivery is idempotent.
+    connect.handle(node_changed(&events[0])).await.unwrap();
+    assert_eq!(sort_keys(&world.items_of(user).await), keys);
+    world.drain_events().await;
+
+    // The node reads back with its edges; the graph has each edge once.
+    let (status, body) = call(&router, Some(user), empty_request("GET", &format!("/api/nodes/{a_id}"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["edges"], json!([b_id]));
+    let (_, graph) = call(&router, Some(user), empty_request("GET", "/api/graph-data")).await;
+    let elements = graph["elements"].as_array().unwrap();
+    assert_eq!(elements.iter().filter(|e| e["data"].get("source").is_some()).count(), 1);
+    assert_eq!(elements.iter().filter(|e| e["data"].get("label").is_some()).count(), 3);
+
+    // WebSocket clients of the user hear about it.
+    let ws = ws_send_message::SendMessage {
+        connections: world.connections.clone(),
+        management: aws_sdk_apigatewaymanagement::Client::new(&world.sdk),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    world.connections.put("conn-1", user, now).await.unwrap();
+    world.connections.put("conn-2", user, now).await.unwrap();
+    world.connections.put("someone-else", support::user(), now).await.unwrap();
+    let edges_created: EventBridgeEvent<EdgesCreated> = serde_json::from_value(announced[0].clone()).unwrap();
+    let delivery = ws.handle(edges_created).await.unwrap();
+    assert_eq!(delivery.sent, ["conn-1", "conn-2"]);
+    assert!(delivery.gone.is_empty() && delivery.failed.is_empty());
+
+    // Updating A so it shares nothing removes the edges, in both directions.
+    let (status, updated) = call(
+        &router,
+        Some(user),
+        json_request("PUT", &format!("/api/nodes/{a_id}"), &json!({ "content": "Knitting patterns" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(
+        (updated["version"].clone(), updated["createdAt"].clone(), updated["nodeId"].clone()),
+        (json!(2), a["createdAt"].clone(), a["nodeId"].clone())
+    );
+    settle().await;
+    let events = world.drain_events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["detail-type"], "NodeUpdated");
+    connect.handle(node_changed(&events[0])).await.unwrap();
+    let keys = sort_keys(&world.items_of(user).await);
+    assert!(!keys.contains(&keys::edge(a_id, b_id)) && !keys.contains(&keys::edge(b_id, a_id)));
+    assert!(!keys.iter().any(|k| k.starts_with(&keys::posting(a_id, "rust"))), "old postings are replaced");
+    assert!(keys.contains(&keys::posting(a_id, "knitting")));
+
+    // A stale If-Match is a conflict; the current one succeeds.
+    let mut stale = json_request("PUT", &format!("/api/nodes/{a_id}"), &json!({ "content": "x y z words" }));
+    stale.headers_mut().insert("if-match", "1".parse().unwrap());
+    let (status, body) = call(&router, Some(user), stale).await;
+    assert_eq!(status, 409, "{body}");
+    let mut fresh = json_request("PUT", &format!("/api/nodes/{a_id}"), &json!({ "content": "Rust graph edges again" }));
+    fresh.headers_mut().insert("if-match", "\"2\"".parse().unwrap());
+    assert_eq!(call(&router, Some(user), fresh).await.0, 200);
+    settle().await;
+    for event in world.drain_events().await {
+        if event["detail-type"] == "NodeUpdated" {
+            connect.handle(node_changed(&event)).await.unwrap();
+        }
+    }
+    assert!(sort_keys(&world.items_of(user).await).contains(&keys::edge(b_id, a_id)));
+
+    // Deleting B removes it, its postings, and its edges on both sides.
+    let (status, _) = call(&router, Some(user), empty_request("DELETE", &format!("/api/nodes/{b_id}"))).await;
+    assert_eq!(status, 204);
+    let left = sort_keys(&world.items_of(user).await);
+    assert!(!left.iter().any(|k| k.contains(&b_id.to_string())), "nothing mentions B: {left:?}");
+    assert_eq!(call(&router, Some(user), empty_request("DELETE", &format!("/api/nodes/{b_id}"))).await.0, 404);
+
+    // Bulk delete reports what it could and could not delete.
+    let missing = NodeId::new();
+    let (status, body) = call(
+        &router,
+        Some(user),
+        json_request("POST", "/api/nodes/bulk-delete", &json!({ "nodeIds": [a_id, c["nodeId"], missing] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["deletedCount"], 2);
+    assert_eq!(body["failedNodeIds"], json!([missing]));
+    assert!(world.items_of(user).await.is_empty(), "the user's partition is empty");
+}
+
+#[tokio::test]
+async fn another_users_node_is_a_404_like_a_missing_one() {
+    let world = World::new().await;
+    let router = world.backend();
+    let (owner, intruder) = (user(), user());
+    let node = create(&world, &router, owner, "Private thoughts about rust").await;
+    let id = node["nodeId"].as_str().unwrap();
+    for request in [
+        empty_request("GET", &format!("/api/nodes/{id}")),
+        json_request("PUT", &format!("/api/nodes/{id}"), &json!({ "content": "mine now" })),
+        empty_request("DELETE", &format!("/api/nodes/{id}")),
+    ] {
+        let (status, body) = call(&router, Some(intruder), request).await;
+        assert_eq!((status.as_u16(), body), (404, json!({ "error": "node not found" })));
+    }
+    let (_, list) = call(&router, Some(intruder), empty_request("GET", "/api/nodes")).await;
+    assert_eq!(list["nodes"], json!([]));
+    assert_eq!(call(&router, Some(owner), empty_request("GET", &format!("/api/nodes/{id}"))).await.0, 200);
+    assert_eq!(call(&router, None, empty_request("GET", "/api/nodes")).await.0, 401);
+}
+
+#[tokio::test]
+async fn lists_are_paginated_with_opaque_cursors() {
+    let world = World::new().await;
+    let router = world.backend();
+    let user = user();
+    for i in 0..5 {
+        create(&world, &router, user, &format!("memory number {i} about paging")).await;
+    }
+    let mut seen = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/api/nodes?limit=2&cursor={c}"),
+            None => "/api/nodes?limit=2".to_owned(),
+        };
+        let (status, body) = call(&router, Some(user), empty_request("GET", &uri)).await;
+        assert_eq!(status, 200, "{body}");
+        pages += 1;
+        for node in body["nodes"].as_array().unwrap() {
+            assert!(seen.insert(node["nodeId"].as_str().unwrap().to_owned()), "no node twice");
+        }
+        match body.get("nextCursor").and_then(Value::as_str) {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 10);
+    }
+    assert_eq!(seen.len(), 5);
+    let (status, body) = call(&router, Some(user), empty_request("GET", "/api/nodes?cursor=Zm9yZ2Vk")).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn a_node_with_more_than_25_neighbours_and_over_100_items_is_linked_and_deleted_whole() {
+    let world = World::new().await;
+    let router = world.backend();
+    let user = user();
+    // 60 neighbours share the keyword "common" with the hub.
+    for i in 0..60 {
+        create(&world, &router, user, &format!("common neighbour{i:02}")).await;
+    }
+    let words: Vec<String> = (0..49).map(|i| format!("word{i:02}")).collect();
+    let hub = create(&world, &router, user, &format!("common {}", words.join(" "))).await;
+    let hub_id = NodeId::parse(hub["nodeId"].as_str().unwrap()).unwrap();
+    assert_eq!(hub["keywords"].as_array().unwrap().len(), 50, "50 keyword postings");
+    world.drain_events().await;
+
+    let outcome = world.connect_node(100).connect(user, hub_id).await.unwrap();
+    assert_eq!(outcome, connect_node::Outcome::Linked { node: hub_id, edges: 60 });
+    let items = world.items_of(user).await;
+    let prefix = keys::edges_of(hub_id);
+    assert_eq!(items.iter().filter(|i| i["sk"].as_s().unwrap().starts_with(&prefix)).count(), 60);
+    let hub_items = items.iter().filter(|i| i["sk"].as_s().unwrap().contains(&hub_id.to_string())).count();
+    assert!(hub_items > 100, "node + 50 postings + 60 edges + 60 reverse edges = {hub_items}");
+
+    // A smaller cap keeps the highest-scoring, then lowest-id, neighbours and drops the rest.
+    world.connect_node(10).connect(user, hub_id).await.unwrap();
+    let items = world.items_of(user).await;
+    assert_eq!(items.iter().filter(|i| i["sk"].as_s().unwrap().starts_with(&prefix)).count(), 10);
+    let reverse = items
+        .iter()
+        .filter(|i| {
+            let sk = i["sk"].as_s().unwrap();
+            sk.starts_with(keys::EDGE_PREFIX) && sk.ends_with(&format!("#{hub_id}"))
+        })
+        .count();
+    assert_eq!(reverse, 10, "dropped edges are gone from the neighbours' side too");
+
+    let (status, _) = call(&router, Some(user), empty_request("DELETE", &format!("/api/nodes/{hub_id}"))).await;
+    assert_eq!(status, 204);
+    let left = world.items_of(user).await;
+    assert!(!left.iter().any(|i| i["sk"].as_s().unwrap().contains(&hub_id.to_string())));
+    assert_eq!(left.len(), 60 * 3, "the 60 neighbours keep their node and two postings each");
+}
+
+#[tokio::test]
+async fn websocket_connections_are_stored_found_and_removed() {
+    let world = World::new().await;
+    let user = user();
+    let request: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest = serde_json::from_value(json!({
+        "requestContext": {
+            "routeKey": "$connect", "eventType": "CONNECT", "connectionId": "abc123=", "apiId": "api", "stage": "live",
+            "requestTimeEpoch": 0, "connectedAt": 0,
+            "authorizer": { "principalId": user.to_string(), "sub": user.to_string(), "email": "", "role": "authenticated" }
+        },
+        "isBase64Encoded": false
+    }))
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let response = ws_connect::handle(&world.connections, request.clone(), now).await.unwrap();
+    assert_eq!(response.status_code, 200);
+    assert_eq!(world.connections.of_user(user).await.unwrap(), ["abc123="]);
+    let stored = world
+        .dynamodb
+        .get_item()
+        .table_name(&world.connections_table)
+        .key("connectionId", aws_sdk_dynamodb::types::AttributeValue::S("abc123=".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires: i64 = stored["expiresAt"].as_n().unwrap().parse().unwrap();
+    assert_eq!(expires, now.unix_timestamp() + 7_200, "TTL two hours out");
+
+    ws_disconnect::handle(&world.connections, request.clone()).await.unwrap();
+    assert!(world.connections.of_user(user).await.unwrap().is_empty());
+    // Disconnecting twice is fine.
+    ws_disconnect::handle(&world.connections, request).await.unwrap();
+
+    // No user in the authorizer context: refused.
+    let anonymous: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest = serde_json::from_value(json!({
+        "requestContext": { "connectionId": "x", "requestTimeEpoch": 0, "connectedAt": 0, "authorizer": {} },
+        "isBase64Encoded": false
+    }))
+    .unwrap();
+    assert!(ws_connect::handle(&world.connections, anonymous, now).await.is_err());
+}
+
+/// moto's management API accepts every post, so the 410 answer of a connection that went away
+/// is replayed with the SDK's test client; DynamoDB is still moto.
+#[tokio::test]
+async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connection() {
+    use aws_smithy_http_client::test_util::infallible_client_fn;
+    let world = World::new().await;
+    let user = user();
+    let now = time::OffsetDateTime::now_utc();
+    for id in ["live-1", "gone-1", "broken-1"] {
+        world.connections.put(id, user, now).await.unwrap();
+    }
+    let posted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let record = posted.clone();
+    let http = infallible_client_fn(move |request| {
+        let connection = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
+        let body = String::from_utf8(request.body().bytes().unwrap_or_default().to_vec()).unwrap();
+        record.lock().unwrap().push((connection.clone(), body));
+        let (status, error_type) = match connection.as_str() {
+            "gone-1" => (410, Some("GoneException")),
+            "broken-1" => (500, Some("InternalServerError")),
+            _ => (200, None),
+        };
+        let mut response = http::Response::builder().status(status);
+        if let Some(error_type) = error_type {
+            response = response.header("x-amzn-errortype", error_type);
+        }
+        response.body(if status == 200 { String::new() } else { r#"{"message":null}"#.to_owned() }).unwrap()
+    });
+    let config = aws_sdk_apigatewaymanagement::config::Builder::from(&world.sdk)
+        .http_client(http)
+        .endpoint_url("https://api.execute-api.us-east-1.amazonaws.com/live")
+        .retry_config(aws_sdk_apigatewaymanagement::config::retry::RetryConfig::disabled())
+        .build();
+    let ws = ws_send_message::SendMessage {
+        connections: world.connections.clone(),
+        management: aws_sdk_apigatewaymanagement::Client::from_conf(config),
+    };
+    let node = NodeId::new();
+    let event: EventBridgeEvent<EdgesCreated> = serde_json::from_value(json!({
+        "version": "0", "id": "e1", "detail-type": "EdgesCreated", "source": "brain2.connect-node",
+        "account": "123456789012", "time": "2026-11-28T00:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": { "userId": user.to_string(), "nodeId": node, "edgeCount": 3 }
+    }))
+    .unwrap();
+    let delivery = ws.handle(event).await.unwrap();
+    assert_eq!(delivery.sent, ["live-1"]);
+    assert_eq!(delivery.gone, ["gone-1"]);
+    assert_eq!(delivery.failed, ["broken-1"]);
+    let mut remaining = world.connections.of_user(user).await.unwrap();
+    remaining.sort();
+    assert_eq!(remaining, ["broken-1", "live-1"], "only the gone connection was deleted");
+    let posted = posted.lock().unwrap();
+    let message: Value = serde_json::from_str(&posted.iter().find(|(c, _)| c == "live-1").unwrap().1).unwrap();
+    assert_eq!(message, json!({ "action": "graphUpdated", "nodeId": node }));
+}
+
+#[tokio::test]
+async fn the_authorizer_reads_its_secret_from_secrets_manager() {
+    let world = World::new().await;
+    let client = aws_sdk_secretsmanager::Client::new(&world.sdk);
+    let name = format!("jwt-{}", uuid::Uuid::new_v4().simple());
+    let arn = client
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"jwtSecret":"a-test-secret-that-is-long-enough-for-hs256"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let secret = authorizer::secret::load(&client, &arn).await.unwrap();
+    assert_eq!(secret, b"a-test-secret-that-is-long-enough-for-hs256");
+    let missing = authorizer::secret::load(&client, "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope").await;
+    assert!(missing.unwrap_err().contains("nope"));
+}
