@@ -1,6 +1,8 @@
 //! The `cargo xtask` commands, as a library so their tests can call them.
 
+pub mod build;
 pub mod codegen;
+pub mod coldstart;
 pub mod pytools;
 pub mod synth;
 

@@ -4,7 +4,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use xtask::{codegen, pytools, synth, workspace_root};
+use xtask::{build, codegen, pytools, synth, workspace_root};
 
 /// Brain2's build, synth and deploy tool.
 #[derive(Parser)]
@@ -44,6 +44,16 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
+    /// Build the six Lambdas into deterministic bootstrap zips named by their sha256, under
+    /// target/lambda/<arch>/zips, with a manifest for deploy.
+    Build {
+        /// Take the architecture from this environment's file.
+        #[arg(long, conflicts_with = "arch")]
+        env: Option<String>,
+        /// arm64 (the default) or x86_64.
+        #[arg(long)]
+        arch: Option<String>,
+    },
     /// Regenerate environments/schema.json from the Rust configuration types.
     Schema {
         /// Write nothing; fail if the schema is out of date.
@@ -53,7 +63,10 @@ enum Cmd {
     /// Measure synthesis: all three environments in one process (config, build, synth, policy
     /// pack), repeated; prints min, median and max. Compilation is not included.
     Bench {
-        /// How many rounds of all three environments.
+        /// What to measure.
+        #[arg(value_enum, default_value_t = BenchTarget::Synth)]
+        what: BenchTarget,
+        /// How many rounds.
         #[arg(long, default_value_t = 50)]
         rounds: usize,
     },
@@ -65,6 +78,14 @@ enum Cmd {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BenchTarget {
+    /// Synthesis of all three environments in one process.
+    Synth,
+    /// Each Lambda's start-up, to its first call for an invocation (a local runtime API).
+    ColdStart,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -163,6 +184,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
+        Cmd::Build { env, arch } => {
+            let arch = match (env, arch) {
+                (Some(environment), _) => {
+                    let config = brain2_iac::config::EnvironmentConfig::load(&workspace, &environment)?;
+                    match config.lambda.architecture {
+                        brain2_iac::config::Architecture::Arm64 => build::Arch::Arm64,
+                        brain2_iac::config::Architecture::X8664 => build::Arch::X8664,
+                    }
+                }
+                (None, Some(arch)) => build::Arch::parse(&arch)?,
+                (None, None) => build::Arch::Arm64,
+            };
+            let started = std::time::Instant::now();
+            let packages = build::build(&workspace, arch)?;
+            println!("{:<16} {:>12} {:>12}  {:<8} sha256", "function", "bootstrap", "zip", "glibc");
+            for p in &packages {
+                let glibc = p.glibc.map(|(a, b)| format!("{a}.{b}")).unwrap_or_else(|| "static".into());
+                println!("{:<16} {:>12} {:>12}  {:<8} {}", p.function, p.bootstrap_bytes, p.bytes, glibc, p.sha256_hex);
+            }
+            println!("built {} functions for {} in {:.0?}", packages.len(), arch.name(), started.elapsed());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Schema { check } => {
             let path = workspace.join("environments/schema.json");
             let schema = brain2_iac::config::EnvironmentConfig::json_schema();
@@ -177,7 +220,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Bench { rounds } => {
+        Cmd::Bench { what: BenchTarget::ColdStart, rounds } => {
+            if rounds == 0 {
+                bail!("--rounds must be at least 1");
+            }
+            println!("{:<16} {:>10} {:>10} {:>10}", "function", "median", "min", "max");
+            for (function, median, min, max) in xtask::coldstart::measure(&workspace, rounds)? {
+                let ms = |d: std::time::Duration| format!("{:.2} ms", d.as_secs_f64() * 1_000.0);
+                println!("{function:<16} {:>10} {:>10} {:>10}", ms(median), ms(min), ms(max));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench { what: BenchTarget::Synth, rounds } => {
             if rounds == 0 {
                 bail!("--rounds must be at least 1");
             }

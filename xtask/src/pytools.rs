@@ -1,16 +1,22 @@
-//! The pinned Python tools (cfn-lint, later moto), in a virtualenv under `target/py-tools`.
+//! Pinned Python tools in virtualenvs under `target/`: the test tools (cfn-lint, moto) and the
+//! build tools (cargo-lambda with zig).
 //!
-//! Tests never use whatever happens to be on PATH: they run the tools from this virtualenv, which
-//! `cargo xtask test` (or `cargo xtask py-tools`) creates from `xtask/python-requirements.txt`.
+//! Tests never use whatever happens to be on PATH: they run the tools from `target/py-tools`,
+//! which `cargo xtask test` (or `cargo xtask py-tools`) creates from
+//! `xtask/python-requirements.txt`. `cargo xtask build` installs its own into
+//! `target/build-tools` from `xtask/build-requirements.txt`, so tests never pay for zig.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{bail, Context, Result};
 
-/// The virtualenv's folder, relative to the workspace root.
+/// The test tools' virtualenv, relative to the workspace root.
 pub const VENV_DIR: &str = "target/py-tools";
 const REQUIREMENTS: &str = "xtask/python-requirements.txt";
+/// The build tools' virtualenv.
+pub const BUILD_VENV_DIR: &str = "target/build-tools";
+const BUILD_REQUIREMENTS: &str = "xtask/build-requirements.txt";
 /// Written after a successful install, holding the requirements it installed.
 const STAMP: &str = "installed-requirements.txt";
 
@@ -22,37 +28,45 @@ pub fn bin(workspace: &Path, tool: &str) -> PathBuf {
     venv(workspace).join("bin").join(tool)
 }
 
-/// Creates or updates the virtualenv; does nothing when it already holds these requirements.
+/// Creates or updates the test tools' virtualenv; does nothing when it already holds them.
 pub fn ensure(workspace: &Path) -> Result<PathBuf> {
-    let venv = venv(workspace);
-    let requirements =
-        std::fs::read_to_string(workspace.join(REQUIREMENTS)).with_context(|| format!("reading {REQUIREMENTS}"))?;
+    ensure_venv(workspace, &venv(workspace), REQUIREMENTS)
+}
+
+/// Creates or updates the build tools' virtualenv.
+pub fn ensure_build_tools(workspace: &Path) -> Result<PathBuf> {
+    ensure_venv(workspace, &workspace.join(BUILD_VENV_DIR), BUILD_REQUIREMENTS)
+}
+
+fn ensure_venv(workspace: &Path, venv: &Path, requirements_file: &str) -> Result<PathBuf> {
+    let requirements = std::fs::read_to_string(workspace.join(requirements_file))
+        .with_context(|| format!("reading {requirements_file}"))?;
     if std::fs::read_to_string(venv.join(STAMP)).ok().as_deref() == Some(requirements.as_str()) {
-        return Ok(venv);
+        return Ok(venv.to_path_buf());
     }
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     if !venv.join("bin/python").exists() {
         eprintln!("creating {} with {python}", venv.display());
         let status = Command::new(&python)
             .args(["-m", "venv"])
-            .arg(&venv)
+            .arg(venv)
             .status()
             .with_context(|| format!("running {python}; install Python 3 (e.g. `apt-get install python3-venv`)"))?;
         if !status.success() {
             bail!("`{python} -m venv {}` failed; on Debian, `apt-get install python3-venv` fixes this", venv.display());
         }
     }
-    eprintln!("installing pinned Python tools from {REQUIREMENTS}");
+    eprintln!("installing pinned Python tools from {requirements_file}");
     let status = Command::new(venv.join("bin/python"))
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(workspace.join(REQUIREMENTS))
+        .arg(workspace.join(requirements_file))
         .status()
         .context("running pip inside the virtualenv")?;
     if !status.success() {
-        bail!("pip could not install {REQUIREMENTS}; see its output above");
+        bail!("pip could not install {requirements_file}; see its output above");
     }
     std::fs::write(venv.join(STAMP), requirements)?;
-    Ok(venv)
+    Ok(venv.to_path_buf())
 }
 
 /// The site-packages folder of cfn-lint inside the virtualenv, for vendoring schemas.

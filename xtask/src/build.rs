@@ -1,0 +1,237 @@
+//! `cargo xtask build`: the six Lambdas in one cargo invocation, cross-compiled with
+//! cargo-lambda and zig against a glibc old enough for `provided.al2023`, each packed into a
+//! deterministic `bootstrap` zip named by its sha256.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::pytools;
+
+/// The functions, each a package with a binary of the same name.
+pub const FUNCTIONS: &[&str] = &["backend", "connect-node", "ws-connect", "ws-disconnect", "ws-send-message", "authorizer"];
+
+/// The newest glibc a bootstrap may need: what `provided.al2023` ships.
+pub const MAX_GLIBC: (u32, u32) = (2, 34);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    Arm64,
+    X8664,
+}
+
+impl Arch {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "arm64" | "aarch64" => Ok(Arch::Arm64),
+            "x86_64" | "x86-64" | "amd64" => Ok(Arch::X8664),
+            other => bail!("unknown architecture {other:?}; expected arm64 or x86_64"),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Arm64 => "arm64",
+            Arch::X8664 => "x86_64",
+        }
+    }
+    pub fn triple(self) -> &'static str {
+        match self {
+            Arch::Arm64 => "aarch64-unknown-linux-gnu",
+            Arch::X8664 => "x86_64-unknown-linux-gnu",
+        }
+    }
+}
+
+/// One packed function.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub function: String,
+    pub zip: PathBuf,
+    pub sha256_hex: String,
+    /// What Lambda reports as `CodeSha256`: the base64 SHA-256 of the zip.
+    pub code_sha256: String,
+    pub bytes: usize,
+    pub bootstrap_bytes: u64,
+    pub glibc: Option<(u32, u32)>,
+}
+
+/// Fails, naming the command to run, when the Rust target is not installed.
+pub fn check_target(arch: Arch) -> Result<()> {
+    let output = match Command::new("rustup").args(["target", "list", "--installed"]).output() {
+        Ok(output) if output.status.success() => output,
+        // Without rustup we cannot tell; cargo will say so if the target is missing.
+        _ => return Ok(()),
+    };
+    let installed = String::from_utf8_lossy(&output.stdout);
+    if !installed.lines().any(|line| line.trim() == arch.triple()) {
+        bail!(
+            "the Rust target {} is not installed, so the {} Lambdas cannot be built; add it with `rustup target add {}`",
+            arch.triple(),
+            arch.name(),
+            arch.triple()
+        );
+    }
+    Ok(())
+}
+
+/// The highest `GLIBC_x.y` symbol version a binary asks for.
+pub fn max_glibc(binary: &[u8]) -> Option<(u32, u32)> {
+    let needle = b"GLIBC_";
+    let mut best = None;
+    let mut i = 0;
+    while i + needle.len() < binary.len() {
+        if &binary[i..i + needle.len()] == needle {
+            let rest = &binary[i + needle.len()..];
+            let end = rest.iter().position(|b| !(b.is_ascii_digit() || *b == b'.')).unwrap_or(rest.len());
+            let version = std::str::from_utf8(&rest[..end]).unwrap_or("");
+            let mut parts = version.split('.').map(|p| p.parse::<u32>());
+            if let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) {
+                best = best.max(Some((major, minor)));
+            }
+            i += needle.len() + end;
+        } else {
+            i += 1;
+        }
+    }
+    best
+}
+
+/// A zip holding one executable `bootstrap`, byte-identical for identical input: fixed
+/// timestamp (1980-01-01), mode 0755, one entry, no extra fields.
+pub fn deterministic_zip(bootstrap: &[u8]) -> Result<Vec<u8>> {
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let mut writer = zip::ZipWriter::new(&mut buffer);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o755)
+        .large_file(false);
+    writer.start_file("bootstrap", options)?;
+    writer.write_all(bootstrap)?;
+    writer.finish()?;
+    Ok(buffer.into_inner())
+}
+
+/// Packs one bootstrap into `<out>/<function>/<sha256>.zip`.
+pub fn package(function: &str, bootstrap: &Path, out: &Path) -> Result<Package> {
+    let binary = std::fs::read(bootstrap).with_context(|| format!("reading {}", bootstrap.display()))?;
+    let zip = deterministic_zip(&binary)?;
+    let digest = Sha256::digest(&zip);
+    let sha256_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = out.join(function);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{sha256_hex}.zip"));
+    if !path.exists() {
+        let temporary = dir.join(format!(".{sha256_hex}.zip.partial"));
+        std::fs::write(&temporary, &zip)?;
+        std::fs::rename(&temporary, &path)?;
+    }
+    Ok(Package {
+        function: function.to_owned(),
+        zip: path,
+        code_sha256: base64::engine::general_purpose::STANDARD.encode(digest),
+        sha256_hex,
+        bytes: zip.len(),
+        bootstrap_bytes: binary.len() as u64,
+        glibc: max_glibc(&binary),
+    })
+}
+
+/// Builds and packs every function for `arch`. Returns the packages and writes
+/// `target/lambda/<arch>/manifest.json` for deploy.
+pub fn build(workspace: &Path, arch: Arch) -> Result<Vec<Package>> {
+    check_target(arch)?;
+    let venv = pytools::ensure_build_tools(workspace)?;
+    let lambda_dir = workspace.join("target/lambda").join(arch.name());
+    let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let cargo_home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    // Paths of this machine stay out of the binaries, so builds elsewhere match.
+    let rustflags = format!(
+        "--remap-path-prefix={}=/build --remap-path-prefix={}=/cargo",
+        workspace.display(),
+        cargo_home.display()
+    );
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command
+        .current_dir(workspace)
+        .env("PATH", path)
+        .env("RUSTFLAGS", rustflags)
+        .args(["lambda", "build", "--release", "--target"])
+        .arg(format!("{}.{}.{}", arch.triple(), MAX_GLIBC.0, MAX_GLIBC.1))
+        .arg("--lambda-dir")
+        .arg(&lambda_dir);
+    for function in FUNCTIONS {
+        command.args(["--package", function, "--bin", function]);
+    }
+    eprintln!("building {} for {} (glibc <= {}.{})", FUNCTIONS.join(", "), arch.name(), MAX_GLIBC.0, MAX_GLIBC.1);
+    let status = command.status().context("running cargo lambda (installed in target/build-tools)")?;
+    if !status.success() {
+        bail!("cargo lambda build failed; see its output above");
+    }
+    let zips = lambda_dir.join("zips");
+    let mut packages = Vec::new();
+    for function in FUNCTIONS {
+        let bootstrap = lambda_dir.join(function).join("bootstrap");
+        let package = package(function, &bootstrap, &zips)?;
+        if let Some(glibc) = package.glibc.filter(|v| *v > MAX_GLIBC) {
+            bail!(
+                "{function}'s bootstrap needs GLIBC_{}.{}, newer than provided.al2023's {}.{}",
+                glibc.0,
+                glibc.1,
+                MAX_GLIBC.0,
+                MAX_GLIBC.1
+            );
+        }
+        packages.push(package);
+    }
+    let manifest = serde_json::json!({
+        "architecture": arch.name(),
+        "functions": packages.iter().map(|p| (p.function.clone(), serde_json::json!({
+            "zip": p.zip.strip_prefix(workspace).unwrap_or(&p.zip),
+            "sha256": p.sha256_hex,
+            "codeSha256": p.code_sha256,
+            "bytes": p.bytes,
+        }))).collect::<serde_json::Map<_, _>>(),
+    });
+    std::fs::write(lambda_dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
+    Ok(packages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zips_are_deterministic_and_executable() {
+        let a = deterministic_zip(b"\x7fELF fake binary").unwrap();
+        let b = deterministic_zip(b"\x7fELF fake binary").unwrap();
+        assert_eq!(a, b);
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
+        assert_eq!(archive.len(), 1);
+        let entry = archive.by_index(0).unwrap();
+        assert_eq!(entry.name(), "bootstrap");
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+        assert_eq!(entry.last_modified(), Some(zip::DateTime::default()));
+    }
+
+    #[test]
+    fn the_newest_glibc_symbol_is_found() {
+        let binary = b"xxGLIBC_2.17\0GLIBC_2.34\0GLIBC_2.2.5\0GLIBC_PRIVATE\0";
+        assert_eq!(max_glibc(binary), Some((2, 34)));
+        assert_eq!(max_glibc(b"static binary"), None);
+    }
+
+    #[test]
+    fn architectures_parse_and_map_to_targets() {
+        assert_eq!(Arch::parse("arm64").unwrap().triple(), "aarch64-unknown-linux-gnu");
+        assert_eq!(Arch::parse("x86_64").unwrap().triple(), "x86_64-unknown-linux-gnu");
+        assert!(Arch::parse("mips").unwrap_err().to_string().contains("arm64 or x86_64"));
+    }
+}
