@@ -6,14 +6,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::pytools;
 
 /// The functions, each a package with a binary of the same name.
-pub const FUNCTIONS: &[&str] = &["backend", "connect-node", "ws-connect", "ws-disconnect", "ws-send-message", "authorizer"];
+pub const FUNCTIONS: &[&str] =
+    &["backend", "connect-node", "ws-connect", "ws-disconnect", "ws-send-message", "authorizer"];
 
 /// The newest glibc a bootstrap may need: what `provided.al2023` ships.
 pub const MAX_GLIBC: (u32, u32) = (2, 34);
@@ -216,7 +217,7 @@ mod tests {
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(a)).unwrap();
         assert_eq!(archive.len(), 1);
         let entry = archive.by_index(0).unwrap();
-        assert_eq!(entry.name(), "bootstrap");
+        assert_eq!(entry.name().unwrap(), "bootstrap");
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
         assert_eq!(entry.last_modified(), Some(zip::DateTime::default()));
     }

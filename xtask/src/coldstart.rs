@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::build::FUNCTIONS;
 
@@ -81,12 +81,13 @@ fn once(binary: &Path, function: &str) -> Result<Duration> {
     let _ = child.kill();
     let output = child.wait_with_output()?;
     match result {
-        Ok((arrived, request)) if request.starts_with("GET /2018-06-01/runtime/invocation/next") => Ok(arrived - started),
+        Ok((arrived, request)) if request.starts_with("GET /2018-06-01/runtime/invocation/next") => {
+            Ok(arrived - started)
+        }
         Ok((_, request)) => bail!("{function} called the runtime API with {:?} first", request.lines().next()),
-        Err(_) => bail!(
-            "{function} never asked for an invocation; it printed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
+        Err(_) => {
+            bail!("{function} never asked for an invocation; it printed:\n{}", String::from_utf8_lossy(&output.stderr))
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// The test tools' virtualenv, relative to the workspace root.
 pub const VENV_DIR: &str = "target/py-tools";

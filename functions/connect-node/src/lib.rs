@@ -38,10 +38,8 @@ pub enum Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("unexpected event {detail_type:?} from {event_source:?}")]
-    UnexpectedEvent { detail_type: String, event_source: String },
-    #[error("event userId {0:?} is not a UUID")]
-    BadUser(String),
+    #[error(transparent)]
+    Event(#[from] events::EventError),
     #[error(transparent)]
     Store(#[from] brain2_shared::dynamo::StoreError),
     #[error(transparent)]
@@ -50,16 +48,14 @@ pub enum ConnectError {
 
 impl ConnectNode {
     pub async fn handle(&self, event: EventBridgeEvent<NodeChanged>) -> Result<Outcome, ConnectError> {
-        let detail_type = event.detail_type.clone();
-        let source = event.source.clone();
-        if source != events::API_SOURCE || !(detail_type == events::NODE_CREATED || detail_type == events::NODE_UPDATED)
-        {
-            return Err(ConnectError::UnexpectedEvent { detail_type, event_source: source });
-        }
+        let user = events::accept(
+            &event.source,
+            &event.detail_type,
+            &event.detail.user_id,
+            events::API_SOURCE,
+            &[events::NODE_CREATED, events::NODE_UPDATED],
+        )?;
         let detail = event.detail;
-        let user = uuid::Uuid::parse_str(&detail.user_id)
-            .map(UserId)
-            .map_err(|_| ConnectError::BadUser(detail.user_id.clone()))?;
         self.connect(user, detail.node_id).await
     }
 

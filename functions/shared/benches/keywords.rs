@@ -6,9 +6,41 @@ use std::time::{Duration, Instant};
 use brain2_shared::keywords::extract;
 
 const WORDS: &[&str] = &[
-    "the", "graph", "Rust", "memory", "don't", "café", "lambda", "and", "edges", "keyword", "with", "a", "DynamoDB",
-    "event", "naïve", "übung", "connect", "node", "users", "browser", "it's", "live", "update", "socket", "über",
-    "knowledge", "personal", "notes", "ideas", "linked", "shared", "tags", "search", "fast", "deterministic",
+    "the",
+    "graph",
+    "Rust",
+    "memory",
+    "don't",
+    "café",
+    "lambda",
+    "and",
+    "edges",
+    "keyword",
+    "with",
+    "a",
+    "DynamoDB",
+    "event",
+    "naïve",
+    "übung",
+    "connect",
+    "node",
+    "users",
+    "browser",
+    "it's",
+    "live",
+    "update",
+    "socket",
+    "über",
+    "knowledge",
+    "personal",
+    "notes",
+    "ideas",
+    "linked",
+    "shared",
+    "tags",
+    "search",
+    "fast",
+    "deterministic",
 ];
 
 /// A deterministic corpus: `count` memories of about `chars` characters each.
@@ -33,7 +65,9 @@ fn corpus(count: usize, chars: usize) -> Vec<String> {
 }
 
 fn main() {
-    for (label, count, chars) in [("short memories (200 chars)", 5_000, 200), ("long memories (5000 chars)", 500, 5_000)] {
+    for (label, count, chars) in
+        [("short memories (200 chars)", 5_000, 200), ("long memories (5000 chars)", 500, 5_000)]
+    {
         let memories = corpus(count, chars);
         let bytes: usize = memories.iter().map(String::len).sum();
         for text in &memories {

@@ -4,8 +4,8 @@
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_http_client::Builder;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// Attempts per call, the first included. DynamoDB and EventBridge throttling is retried with
 /// the SDK's exponential backoff and jitter.

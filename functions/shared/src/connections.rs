@@ -19,6 +19,15 @@ pub struct ConnectionStore {
 }
 
 impl ConnectionStore {
+    /// The store the environment names: `CONNECTIONS_TABLE_NAME`, and `CONNECTIONS_INDEX_NAME`
+    /// (default `connection-id-index`).
+    pub fn from_env(client: Client, env: &dyn crate::config::Source) -> Result<Self, crate::config::ConfigError> {
+        let table = crate::config::required(env, "CONNECTIONS_TABLE_NAME")?;
+        let index =
+            crate::config::optional(env, "CONNECTIONS_INDEX_NAME").unwrap_or_else(|| "connection-id-index".to_owned());
+        Ok(Self::new(client, table, index))
+    }
+
     pub fn new(client: Client, table: impl Into<String>, user_index: impl Into<String>) -> Self {
         Self { client, table: table.into(), user_index: user_index.into() }
     }

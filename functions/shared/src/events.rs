@@ -34,6 +34,30 @@ pub struct EdgesCreated {
     pub edge_count: usize,
 }
 
+/// An event a handler was not subscribed to, or whose user id is not a UUID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("unexpected event {detail_type:?} from {source_name:?}")]
+    Unexpected { detail_type: String, source_name: String },
+    #[error("event userId {0:?} is not a UUID")]
+    BadUser(String),
+}
+
+/// Checks an event's source and detail type against what the handler's rule delivers, and
+/// returns the user it is about.
+pub fn accept(
+    source: &str,
+    detail_type: &str,
+    user_id: &str,
+    expected_source: &str,
+    expected_types: &[&str],
+) -> Result<crate::domain::UserId, EventError> {
+    if source != expected_source || !expected_types.contains(&detail_type) {
+        return Err(EventError::Unexpected { detail_type: detail_type.to_owned(), source_name: source.to_owned() });
+    }
+    uuid::Uuid::parse_str(user_id).map(crate::domain::UserId).map_err(|_| EventError::BadUser(user_id.to_owned()))
+}
+
 /// Attempts per event, including the first.
 pub const PUBLISH_ATTEMPTS: u32 = 4;
 

@@ -5,7 +5,6 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use brain2_shared::connections::ConnectionStore;
-use brain2_shared::domain::UserId;
 use brain2_shared::events::{self, EdgesCreated};
 use futures::stream::{self, StreamExt};
 
@@ -28,10 +27,8 @@ pub struct Delivery {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    #[error("unexpected event {detail_type:?} from {event_source:?}")]
-    UnexpectedEvent { detail_type: String, event_source: String },
-    #[error("event userId {0:?} is not a UUID")]
-    BadUser(String),
+    #[error(transparent)]
+    Event(#[from] events::EventError),
     #[error(transparent)]
     Store(#[from] brain2_shared::dynamo::StoreError),
 }
@@ -44,14 +41,14 @@ enum Posted {
 
 impl SendMessage {
     pub async fn handle(&self, event: EventBridgeEvent<EdgesCreated>) -> Result<Delivery, SendError> {
-        let source = event.source.clone();
-        if source != events::CONNECT_NODE_SOURCE || event.detail_type != events::EDGES_CREATED {
-            return Err(SendError::UnexpectedEvent { detail_type: event.detail_type, event_source: source });
-        }
+        let user = events::accept(
+            &event.source,
+            &event.detail_type,
+            &event.detail.user_id,
+            events::CONNECT_NODE_SOURCE,
+            &[events::EDGES_CREATED],
+        )?;
         let detail = event.detail;
-        let user = uuid::Uuid::parse_str(&detail.user_id)
-            .map(UserId)
-            .map_err(|_| SendError::BadUser(detail.user_id.clone()))?;
         let message = serde_json::json!({ "action": "graphUpdated", "nodeId": detail.node_id }).to_string();
         let ids = self.connections.of_user(user).await?;
         let results: Vec<(String, Posted)> = stream::iter(ids)

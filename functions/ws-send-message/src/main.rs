@@ -9,13 +9,11 @@ use ws_send_message::SendMessage;
 async fn main() -> Result<(), Error> {
     brain2_shared::telemetry::init();
     let env = ProcessEnv;
-    let table = config::required(&env, "CONNECTIONS_TABLE_NAME")?;
-    let index = config::required(&env, "CONNECTIONS_INDEX_NAME")?;
     let endpoint = config::required(&env, "WEBSOCKET_ENDPOINT")?;
     let sdk = brain2_shared::aws::sdk_config().await;
     let management = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(endpoint).build();
     let handler = SendMessage {
-        connections: ConnectionStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, index),
+        connections: ConnectionStore::from_env(aws_sdk_dynamodb::Client::new(&sdk), &env)?,
         management: aws_sdk_apigatewaymanagement::Client::from_conf(management),
     };
     let handler = &handler;

@@ -293,7 +293,10 @@ impl Builder<'_> {
         let mut fields = Vec::new();
         let mut idents = BTreeSet::new();
         self.parents.push(parent.to_upper_camel_case());
-        for (json_name, node) in properties {
+        // Sorted, whatever order the schema file (or serde_json's map) keeps.
+        let mut sorted: Vec<(&String, &JsonValue)> = properties.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        for (json_name, node) in sorted {
             if skip.contains(json_name) {
                 continue;
             }
