@@ -3,6 +3,7 @@
 use crate::cfn::{App, Result, StackId};
 use crate::config::EnvironmentConfig;
 use crate::constructs::api::{Api, ApiProps, AuthorizerProps, CorsProps, Throttle};
+use crate::constructs::iam::suppress;
 
 use super::compute::Compute;
 
@@ -35,6 +36,15 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, c
     let backend = http.lambda_integration(app, stack, "BackendIntegration", &compute.backend)?;
     http.add_route(app, stack, "ApiProxyRoute", "ANY /api/{proxy+}", &backend, Some(&authorizer))?;
     http.add_route(app, stack, "HealthRoute", "GET /health", &backend, None)?;
+    // Browsers send CORS preflights without the Authorization header; behind the authorizer of
+    // `ANY /api/{proxy+}` they would fail, and with them every cross-origin call.
+    let preflight = http.add_route(app, stack, "ApiPreflightRoute", "OPTIONS /api/{proxy+}", &backend, None)?;
+    suppress(
+        app,
+        &preflight,
+        "api-route-authorizer",
+        "CORS preflight requests carry no credentials; the backend answers them 204 without reading data, and API Gateway adds the configured CORS headers.",
+    );
     app.add_output(stack, "HttpApiUrl", http.url(), "Base URL of the HTTP API", false)?;
     Ok(http)
 }
