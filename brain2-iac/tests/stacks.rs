@@ -242,3 +242,17 @@ fn all_twelve_templates_pass_cfn_lint() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn a_configuration_change_publishes_a_new_version() {
+    let workspace = workspace();
+    let version_description = |config: &EnvironmentConfig| {
+        let synthesized = brain2_app("dev", config).unwrap().synth().unwrap();
+        template(&synthesized, "compute")["Resources"]["BackendVersion"]["Properties"]["Description"].clone()
+    };
+    let config = EnvironmentConfig::load(&workspace, "dev").unwrap();
+    let mut changed = config.clone();
+    changed.lambda.log_level = brain2_iac::config::LogLevel::Error;
+    assert_ne!(version_description(&config), version_description(&changed));
+    assert_eq!(version_description(&config), version_description(&config.clone()));
+}

@@ -13,7 +13,7 @@ use crate::aws::lambda::function::{
 use crate::aws::lambda::{Permission, Version};
 use crate::aws::logs::LogGroup;
 use crate::aws::sqs::Queue;
-use crate::cfn::{App, DslError, Expr, Handle, Result, StackId, Value, fns, pseudo};
+use crate::cfn::{App, DslError, Expr, Handle, Result, StackId, ToJson, Value, fns, pseudo};
 
 use super::iam::{Grantee, Statement, grant, grant_unscoped, service_role};
 
@@ -82,6 +82,12 @@ impl RustFunctionProps {
             vpc: None,
         }
     }
+}
+
+/// FNV-1a, 64 bits: stable across Rust versions and platforms, unlike `DefaultHasher`, so the
+/// same configuration always names the same version.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Retention periods CloudWatch Logs accepts.
@@ -160,11 +166,16 @@ impl RustFunction {
         // `Role: GetAtt Role.Arn` already orders the function after the role and its inline policy.
         let function = app.add(stack, &format!("{id}Function"), function)?;
 
-        // CodeSha256 is create-only: a new package replaces the version, publishing a new one.
+        // A version freezes code and configuration, and the alias only moves to a new version.
+        // CodeSha256 and Description are create-only, so a new package or any change to the
+        // function's properties replaces the version, publishing one the alias then points at.
+        let config_hash = stable_hash(&format!("{:?}", app.get(&function).to_json()));
         let version = app.add(
             stack,
             &format!("{id}Version"),
-            Version::new(function.ref_()).code_sha256(props.code.sha256.clone()),
+            Version::new(function.ref_())
+                .code_sha256(props.code.sha256.clone())
+                .description(format!("configuration {config_hash:016x}")),
         )?;
         let mut alias = Alias::new(function.ref_(), version.version(), LIVE_ALIAS);
         if props.provisioned_concurrency > 0 {
