@@ -3,6 +3,7 @@
 pub mod build;
 pub mod codegen;
 pub mod coldstart;
+pub mod diff;
 pub mod pytools;
 pub mod synth;
 

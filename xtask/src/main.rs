@@ -54,6 +54,21 @@ enum Cmd {
         #[arg(long)]
         arch: Option<String>,
     },
+    /// Show what a change does to an environment's templates, against a git revision (no AWS
+    /// needed). Exit codes: 0 nothing at the --fail-on threshold, 2 changes (with --fail-on any),
+    /// 3 destructive changes (a table or bucket replaced or removed), 1 error.
+    Diff {
+        #[arg(long)]
+        env: String,
+        /// The git revision to compare with (a branch, tag or commit).
+        #[arg(long, default_value = "HEAD")]
+        against: String,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// Which changes make the command fail.
+        #[arg(long, value_enum, default_value_t = FailOn::Destructive)]
+        fail_on: FailOn,
+    },
     /// Regenerate environments/schema.json from the Rust configuration types.
     Schema {
         /// Write nothing; fail if the schema is out of date.
@@ -86,6 +101,19 @@ enum BenchTarget {
     Synth,
     /// Each Lambda's start-up, to its first call for an invocation (a local runtime API).
     ColdStart,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FailOn {
+    Any,
+    Destructive,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -205,6 +233,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             println!("built {} functions for {} in {:.0?}", packages.len(), arch.name(), started.elapsed());
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Diff { env, against, format, fail_on } => {
+            synth::check_names(&env, None)?;
+            let base_dir = xtask::diff::synthesize_at(&workspace, &against, &env)?;
+            let old = xtask::diff::read_templates(&base_dir)?;
+            let current = synth::synthesize(&workspace, &env)?;
+            let new = current
+                .synthesized
+                .stacks
+                .iter()
+                .map(|s| Ok((s.name.clone(), serde_json::from_str(&s.template)?)))
+                .collect::<Result<std::collections::BTreeMap<_, _>>>()?;
+            let report = xtask::diff::compare(&env, &against, &old, &new);
+            match format {
+                DiffFormat::Text => print!("{}", xtask::diff::text(&report)),
+                DiffFormat::Markdown => print!("{}", xtask::diff::markdown(&workspace, &report)?),
+                DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            Ok(ExitCode::from(report.exit_code(fail_on == FailOn::Any)))
         }
         Cmd::Schema { check } => {
             let path = workspace.join("environments/schema.json");

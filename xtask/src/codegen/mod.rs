@@ -16,6 +16,8 @@ use anyhow::{Context, Result, bail};
 
 /// Where the schemas live, relative to the workspace root.
 pub const SCHEMAS_DIR: &str = "brain2-iac/schemas";
+/// Curated additions to the schemas (create-only properties they miss), beside them.
+pub const OVERRIDES_FILE: &str = "overrides.json";
 /// Where generated code goes, relative to the workspace root.
 pub const OUTPUT_DIR: &str = "brain2-iac/src/aws";
 
@@ -44,7 +46,7 @@ pub fn schema_files(workspace: &Path) -> Result<Vec<PathBuf>> {
         .with_context(|| format!("reading {}", dir.display()))?
         .map(|entry| entry.map(|e| e.path()))
         .collect::<std::io::Result<_>>()?;
-    files.retain(|path| path.extension().is_some_and(|ext| ext == "json"));
+    files.retain(|path| path.extension().is_some_and(|ext| ext == "json") && !path.ends_with(OVERRIDES_FILE));
     files.sort();
     Ok(files)
 }
@@ -55,9 +57,42 @@ pub fn generate_resource(schema: &serde_json::Value, schema_file: &str, workspac
     rustfmt(&emit::resource_module(&model, schema_file), workspace)
 }
 
+/// Reads `schemas/overrides.json`: type name → extra create-only property pointers.
+fn read_overrides(workspace: &Path) -> Result<BTreeMap<String, Vec<String>>> {
+    let path = workspace.join(SCHEMAS_DIR).join(OVERRIDES_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(BTreeMap::new()) };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let mut overrides = BTreeMap::new();
+    for (type_name, entry) in json.as_object().into_iter().flatten().filter(|(k, _)| !k.starts_with('$')) {
+        let pointers = entry["createOnlyProperties"]
+            .as_array()
+            .with_context(|| format!("{}: {type_name}.createOnlyProperties must be a list", path.display()))?
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .map(str::to_owned)
+                    .with_context(|| format!("{}: {type_name}: pointers are strings", path.display()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        overrides.insert(type_name.clone(), pointers);
+    }
+    Ok(overrides)
+}
+
+fn apply_overrides(model: &mut model::ResourceModel, overrides: &BTreeMap<String, Vec<String>>) -> Result<()> {
+    for pointer in overrides.get(&model.type_name).into_iter().flatten() {
+        if !model.create_only.contains(pointer) {
+            model.create_only.push(pointer.clone());
+        }
+    }
+    Ok(())
+}
+
 /// Every generated file, by path relative to the workspace root.
 pub fn generate(workspace: &Path) -> Result<BTreeMap<PathBuf, String>> {
     let mut files = BTreeMap::new();
+    let overrides = read_overrides(workspace)?;
     // service module → (resource module, struct name, type name)
     let mut services: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
     for path in schema_files(workspace)? {
@@ -65,7 +100,8 @@ pub fn generate(workspace: &Path) -> Result<BTreeMap<PathBuf, String>> {
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let schema: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
-        let model = model::build(&schema).with_context(|| format!("generating code for {}", path.display()))?;
+        let mut model = model::build(&schema).with_context(|| format!("generating code for {}", path.display()))?;
+        apply_overrides(&mut model, &overrides)?;
         let expected_file = format!("{}.json", model.type_name.to_lowercase().replace("::", "-"));
         if file_name != expected_file {
             bail!("{} holds {}; name it {expected_file}", path.display(), model.type_name);

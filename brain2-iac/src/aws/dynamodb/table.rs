@@ -260,8 +260,12 @@ impl cfn::ToJson for Table {
 
 impl cfn::Resource for Table {
     const TYPE_NAME: &'static str = "AWS::DynamoDB::Table";
-    const CREATE_ONLY_PROPERTIES: &'static [&'static str] =
-        &["/properties/TableName", "/properties/ImportSourceSpecification"];
+    const CREATE_ONLY_PROPERTIES: &'static [&'static str] = &[
+        "/properties/TableName",
+        "/properties/ImportSourceSpecification",
+        "/properties/KeySchema",
+        "/properties/LocalSecondaryIndexes",
+    ];
 }
 
 /// The read-only attributes, for `Fn::GetAtt`.

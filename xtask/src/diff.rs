@@ -1,0 +1,502 @@
+//! `cargo xtask diff`: what a change does to the templates, stack by stack: resources added,
+//! removed, modified or replaced (with the property that forces it), IAM statements granted or
+//! revoked, and whether stateful data is at risk.
+//!
+//! Against a git ref, the ref is synthesized in a temporary worktree; no AWS is involved.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Resource types whose replacement or removal loses data.
+pub const STATEFUL_TYPES: &[&str] = &["AWS::DynamoDB::Table", "AWS::S3::Bucket"];
+
+/// Exit codes of `cargo xtask diff`.
+pub mod exit {
+    /// Nothing at or above the `--fail-on` threshold.
+    pub const NONE: u8 = 0;
+    /// The diff could not be made.
+    pub const ERROR: u8 = 1;
+    /// Changes, none destructive (reported with `--fail-on any`).
+    pub const CHANGES: u8 = 2;
+    /// A stateful resource would be replaced or removed.
+    pub const DESTRUCTIVE: u8 = 3;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Add,
+    Remove,
+    Modify,
+    Replace,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyChange {
+    /// JSON pointer inside the resource, e.g. `/Properties/KeySchema/0/AttributeName`.
+    pub path: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IamChange {
+    pub added: bool,
+    /// A statement that allows something it did not before; `wildcard` when it allows `*`.
+    pub broadening: bool,
+    pub wildcard: bool,
+    pub statement: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceChange {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub action: Action,
+    /// The changed create-only properties (or `Type`) that force a replacement.
+    pub replaced_by: Vec<String>,
+    pub stateful: bool,
+    pub destructive: bool,
+    /// Only the function's package changed (code, not infrastructure).
+    pub code_only: bool,
+    pub properties: Vec<PropertyChange>,
+    pub iam: Vec<IamChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackChange {
+    pub stack: String,
+    /// `added`, `removed`, `changed` or `unchanged`.
+    pub status: &'static str,
+    pub resources: Vec<ResourceChange>,
+    /// Parameters and outputs whose declaration changed, by name.
+    pub parameters: Vec<String>,
+    pub outputs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub environment: String,
+    pub base: String,
+    pub stacks: Vec<StackChange>,
+}
+
+impl Report {
+    pub fn has_changes(&self) -> bool {
+        self.stacks.iter().any(|s| s.status != "unchanged")
+    }
+    pub fn is_destructive(&self) -> bool {
+        self.stacks.iter().flat_map(|s| &s.resources).any(|r| r.destructive)
+    }
+    /// The exit code for `--fail-on any` (true) or `--fail-on destructive` (false).
+    pub fn exit_code(&self, fail_on_any: bool) -> u8 {
+        if self.is_destructive() {
+            exit::DESTRUCTIVE
+        } else if fail_on_any && self.has_changes() {
+            exit::CHANGES
+        } else {
+            exit::NONE
+        }
+    }
+}
+
+/// Leaf-level differences between two JSON values under `path`.
+fn changes(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<PropertyChange>) {
+    match (old, new) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                changes(&format!("{path}/{}", key.replace('~', "~0").replace('/', "~1")), a.get(key), b.get(key), out);
+            }
+        }
+        (Some(Value::Array(a)), Some(Value::Array(b))) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                changes(&format!("{path}/{i}"), Some(x), Some(y), out);
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => out.push(PropertyChange { path: path.to_owned(), old: a.cloned(), new: b.cloned() }),
+    }
+}
+
+/// Identity- and resource-policy statements of a resource, as canonical JSON strings.
+fn statements(resource: &Value) -> BTreeSet<String> {
+    let properties = &resource["Properties"];
+    let mut documents: Vec<&Value> = Vec::new();
+    match resource["Type"].as_str().unwrap_or_default() {
+        "AWS::IAM::Role" => {
+            documents.extend(properties["Policies"].as_array().into_iter().flatten().map(|p| &p["PolicyDocument"]));
+        }
+        "AWS::IAM::Policy" | "AWS::S3::BucketPolicy" | "AWS::SQS::QueuePolicy" | "AWS::SNS::TopicPolicy" => {
+            documents.push(&properties["PolicyDocument"]);
+        }
+        _ => {}
+    }
+    documents
+        .into_iter()
+        .flat_map(|d| match &d["Statement"] {
+            Value::Array(items) => items.clone(),
+            Value::Null => Vec::new(),
+            other => vec![other.clone()],
+        })
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn has_wildcard(statement: &Value) -> bool {
+    let any_star = |v: &Value| match v {
+        Value::String(s) => s == "*" || s.ends_with(":*"),
+        Value::Array(items) => items.iter().any(|i| i.as_str().is_some_and(|s| s == "*" || s.ends_with(":*"))),
+        _ => false,
+    };
+    any_star(&statement["Action"])
+        || any_star(&statement["Resource"])
+        || statement["Principal"] == "*"
+        || statement["Principal"]["AWS"] == "*"
+}
+
+fn iam_changes(old: Option<&Value>, new: Option<&Value>) -> Vec<IamChange> {
+    let before = old.map(statements).unwrap_or_default();
+    let after = new.map(statements).unwrap_or_default();
+    let mut out = Vec::new();
+    for text in after.difference(&before) {
+        let statement: Value = serde_json::from_str(text).expect("statements round-trip");
+        let allow = statement["Effect"] == "Allow";
+        out.push(IamChange { added: true, broadening: allow, wildcard: allow && has_wildcard(&statement), statement });
+    }
+    for text in before.difference(&after) {
+        let statement: Value = serde_json::from_str(text).expect("statements round-trip");
+        // Removing a Deny allows more.
+        let broadening = statement["Effect"] == "Deny";
+        out.push(IamChange { added: false, broadening, wildcard: false, statement });
+    }
+    out
+}
+
+/// Whether a change at `path` (`/Properties/A/B/…`) touches a create-only `pointer`
+/// (`/properties/A/B`).
+fn forces_replacement(path: &str, pointer: &str) -> bool {
+    let Some(property_path) = path.strip_prefix("/Properties") else { return false };
+    let Some(pointer_path) = pointer.strip_prefix("/properties") else { return false };
+    property_path == pointer_path || property_path.starts_with(&format!("{pointer_path}/"))
+}
+
+fn resource_change(logical_id: &str, old: Option<&Value>, new: Option<&Value>) -> Option<ResourceChange> {
+    let resource_type = new.or(old).and_then(|r| r["Type"].as_str()).unwrap_or_default().to_owned();
+    let stateful = STATEFUL_TYPES.contains(&resource_type.as_str());
+    let mut properties = Vec::new();
+    changes("", old, new, &mut properties);
+    if properties.is_empty() {
+        return None;
+    }
+    let (action, replaced_by) = match (old, new) {
+        (None, _) => (Action::Add, Vec::new()),
+        (_, None) => (Action::Remove, Vec::new()),
+        (Some(a), Some(b)) if a["Type"] != b["Type"] => (Action::Replace, vec!["Type".to_owned()]),
+        (Some(_), Some(_)) => {
+            let create_only = brain2_iac::aws::create_only_properties(&resource_type).unwrap_or_default();
+            let mut forcing: Vec<String> = create_only
+                .iter()
+                .filter(|pointer| properties.iter().any(|c| forces_replacement(&c.path, pointer)))
+                .map(|pointer| pointer.trim_start_matches("/properties/").to_owned())
+                .collect();
+            forcing.dedup();
+            if forcing.is_empty() { (Action::Modify, forcing) } else { (Action::Replace, forcing) }
+        }
+    };
+    let code_only = action == Action::Modify
+        && match resource_type.as_str() {
+            "AWS::Lambda::Function" => properties.iter().all(|c| c.path.starts_with("/Properties/Code/")),
+            _ => false,
+        };
+    let iam = iam_changes(old, new);
+    Some(ResourceChange {
+        logical_id: logical_id.to_owned(),
+        resource_type,
+        destructive: stateful && matches!(action, Action::Remove | Action::Replace),
+        action,
+        replaced_by,
+        stateful,
+        code_only,
+        properties: if matches!(action, Action::Add | Action::Remove) { Vec::new() } else { properties },
+        iam,
+    })
+}
+
+fn section_changes(old: &Value, new: &Value, section: &str) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let a = old[section].as_object().unwrap_or(&empty);
+    let b = new[section].as_object().unwrap_or(&empty);
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).cloned().collect()
+}
+
+/// Compares one stack's templates (`None` when the stack does not exist on that side).
+pub fn compare_stack(stack: &str, old: Option<&Value>, new: Option<&Value>) -> StackChange {
+    let null = Value::Null;
+    let (o, n) = (old.unwrap_or(&null), new.unwrap_or(&null));
+    let empty = serde_json::Map::new();
+    let old_resources = o["Resources"].as_object().unwrap_or(&empty);
+    let new_resources = n["Resources"].as_object().unwrap_or(&empty);
+    let ids: BTreeSet<&String> = old_resources.keys().chain(new_resources.keys()).collect();
+    let resources: Vec<ResourceChange> =
+        ids.into_iter().filter_map(|id| resource_change(id, old_resources.get(id), new_resources.get(id))).collect();
+    let parameters = section_changes(o, n, "Parameters");
+    let outputs = section_changes(o, n, "Outputs");
+    let status = match (old, new) {
+        (None, Some(_)) => "added",
+        (Some(_), None) => "removed",
+        _ if resources.is_empty() && parameters.is_empty() && outputs.is_empty() && o == n => "unchanged",
+        _ => "changed",
+    };
+    StackChange { stack: stack.to_owned(), status, resources, parameters, outputs }
+}
+
+/// Compares every stack of two sets of templates, keyed by stack name.
+pub fn compare(environment: &str, base: &str, old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Report {
+    let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    Report {
+        environment: environment.to_owned(),
+        base: base.to_owned(),
+        stacks: names.into_iter().map(|name| compare_stack(name, old.get(name), new.get(name))).collect(),
+    }
+}
+
+/// The templates of a synth output folder (`<stack>.template.json`), keyed by stack name.
+pub fn read_templates(dir: &Path) -> Result<BTreeMap<String, Value>> {
+    let mut templates = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".template.json"))
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path)?;
+        templates.insert(
+            name.to_owned(),
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?,
+        );
+    }
+    Ok(templates)
+}
+
+/// Synthesizes `environment` as it is at `git_ref`, in a temporary worktree, with a build cache
+/// of its own under `target/diff-base`. Returns the folder holding its templates.
+pub fn synthesize_at(workspace: &Path, git_ref: &str, environment: &str) -> Result<PathBuf> {
+    let resolved = Command::new("git")
+        .current_dir(workspace)
+        .args(["rev-parse", "--verify", &format!("{git_ref}^{{commit}}")])
+        .output()
+        .context("running git")?;
+    if !resolved.status.success() {
+        bail!("{git_ref:?} is not a commit of this repository");
+    }
+    let commit = String::from_utf8(resolved.stdout)?.trim().to_owned();
+    let base = workspace.join("target/diff");
+    let tree = base.join(format!("tree-{}", &commit[..12]));
+    let out = base.join(format!("out-{}", &commit[..12]));
+    let _ = Command::new("git").current_dir(workspace).args(["worktree", "remove", "--force"]).arg(&tree).output();
+    let _ = std::fs::remove_dir_all(&tree);
+    std::fs::create_dir_all(&base)?;
+    let added = Command::new("git")
+        .current_dir(workspace)
+        .args(["worktree", "add", "--detach", "--quiet"])
+        .arg(&tree)
+        .arg(&commit)
+        .status()?;
+    if !added.success() {
+        bail!("could not check out {git_ref} into {}", tree.display());
+    }
+    let synth = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .current_dir(&tree)
+        .env("CARGO_TARGET_DIR", workspace.join("target/diff-base"))
+        .args(["run", "--quiet", "--package", "xtask", "--", "synth", "--env", environment, "--out"])
+        .arg(&out)
+        .output();
+    let _ = Command::new("git").current_dir(workspace).args(["worktree", "remove", "--force"]).arg(&tree).output();
+    let synth = synth.context("running the base revision's synth")?;
+    if !synth.status.success() {
+        bail!(
+            "could not synthesize {environment} at {git_ref} ({}):\n{}",
+            &commit[..12],
+            String::from_utf8_lossy(&synth.stderr)
+        );
+    }
+    Ok(out.join(environment))
+}
+
+/// Markdown for a pull-request comment, from `templates/diff.md.hbs`.
+pub fn markdown(workspace: &Path, report: &Report) -> Result<String> {
+    let template =
+        std::fs::read_to_string(workspace.join("templates/diff.md.hbs")).context("reading templates/diff.md.hbs")?;
+    let mut handlebars = handlebars::Handlebars::new();
+    handlebars.set_strict_mode(false);
+    handlebars.register_escape_fn(handlebars::no_escape);
+    handlebars.register_helper(
+        "json",
+        Box::new(
+            |h: &handlebars::Helper,
+             _: &handlebars::Handlebars,
+             _: &handlebars::Context,
+             _: &mut handlebars::RenderContext,
+             out: &mut dyn handlebars::Output| {
+                let value = h.param(0).map(|p| p.value().to_string()).unwrap_or_default();
+                out.write(&value.replace('|', "\\|"))?;
+                Ok(())
+            },
+        ),
+    );
+    let context = serde_json::json!({
+        "report": report,
+        "changed": report.stacks.iter().filter(|s| s.status != "unchanged").collect::<Vec<_>>(),
+        "destructive": report.is_destructive(),
+        "has_changes": report.has_changes(),
+    });
+    Ok(handlebars.render_template(&template, &context)?)
+}
+
+/// Plain text for a terminal.
+pub fn text(report: &Report) -> String {
+    let mut out = format!("diff of {} against {}\n", report.environment, report.base);
+    if !report.has_changes() {
+        out.push_str("no changes\n");
+        return out;
+    }
+    for stack in report.stacks.iter().filter(|s| s.status != "unchanged") {
+        out.push_str(&format!("\n{} ({})\n", stack.stack, stack.status));
+        for r in &stack.resources {
+            let sign = match r.action {
+                Action::Add => "+",
+                Action::Remove => "-",
+                Action::Modify => "~",
+                Action::Replace => "!",
+            };
+            let mut notes = Vec::new();
+            if !r.replaced_by.is_empty() {
+                notes.push(format!("replaced: {} changed", r.replaced_by.join(", ")));
+            }
+            if r.destructive {
+                notes.push("DESTROYS STATEFUL DATA".to_owned());
+            }
+            if r.code_only {
+                notes.push("code only".to_owned());
+            }
+            if r.iam.iter().any(|i| i.wildcard) {
+                notes.push("IAM: grants a wildcard".to_owned());
+            } else if r.iam.iter().any(|i| i.broadening) {
+                notes.push("IAM: broadens access".to_owned());
+            }
+            let notes = if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join("; ")) };
+            out.push_str(&format!("  {sign} {} {}{notes}\n", r.logical_id, r.resource_type));
+            for c in r.properties.iter().take(12) {
+                let show = |v: &Option<Value>| v.as_ref().map_or("(none)".to_owned(), |v| v.to_string());
+                out.push_str(&format!("      {}: {} -> {}\n", c.path, show(&c.old), show(&c.new)));
+            }
+            if r.properties.len() > 12 {
+                out.push_str(&format!("      … {} more\n", r.properties.len() - 12));
+            }
+        }
+        if !stack.parameters.is_empty() {
+            out.push_str(&format!("  parameters changed: {}\n", stack.parameters.join(", ")));
+        }
+        if !stack.outputs.is_empty() {
+            out.push_str(&format!("  outputs changed: {}\n", stack.outputs.join(", ")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn table(key: &str) -> Value {
+        json!({ "Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": {
+            "KeySchema": [{ "AttributeName": key, "KeyType": "HASH" }], "BillingMode": "PAY_PER_REQUEST" } })
+    }
+
+    fn template(resources: Value) -> Value {
+        json!({ "AWSTemplateFormatVersion": "2010-09-09", "Resources": resources })
+    }
+
+    fn single(old: Value, new: Value) -> Report {
+        compare(
+            "dev",
+            "HEAD~1",
+            &BTreeMap::from([("s".to_owned(), template(old))]),
+            &BTreeMap::from([("s".to_owned(), template(new))]),
+        )
+    }
+
+    #[test]
+    fn a_key_schema_change_replaces_a_table_and_is_destructive() {
+        let report = single(json!({ "T": table("id") }), json!({ "T": table("pk") }));
+        let change = &report.stacks[0].resources[0];
+        assert_eq!(change.action, Action::Replace);
+        assert_eq!(change.replaced_by, ["KeySchema"]);
+        assert!(change.destructive && report.is_destructive());
+        assert_eq!(report.exit_code(false), exit::DESTRUCTIVE);
+        assert_eq!(change.properties[0].path, "/Properties/KeySchema/0/AttributeName");
+    }
+
+    #[test]
+    fn an_in_place_change_is_a_modification_and_not_destructive() {
+        let mut new = table("id");
+        new["Properties"]["BillingMode"] = json!("PROVISIONED");
+        let report = single(json!({ "T": table("id") }), json!({ "T": new }));
+        assert_eq!(report.stacks[0].resources[0].action, Action::Modify);
+        assert_eq!((report.exit_code(false), report.exit_code(true)), (exit::NONE, exit::CHANGES));
+    }
+
+    #[test]
+    fn removing_a_bucket_is_destructive_and_adding_one_is_not() {
+        let bucket = json!({ "Type": "AWS::S3::Bucket" });
+        assert!(single(json!({ "B": bucket }), json!({ "Q": { "Type": "AWS::SQS::Queue" } })).is_destructive());
+        let added = single(json!({}), json!({ "B": bucket }));
+        assert!(!added.is_destructive());
+        assert_eq!(added.stacks[0].resources[0].action, Action::Add);
+    }
+
+    #[test]
+    fn iam_statements_added_are_broadening_and_wildcards_are_called_out() {
+        let role = |statements: Value| {
+            json!({ "Type": "AWS::IAM::Role", "Properties": {
+            "Policies": [{ "PolicyName": "p", "PolicyDocument": { "Statement": statements } }] } })
+        };
+        let narrow = json!({ "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"] });
+        let wide = json!({ "Effect": "Allow", "Action": ["s3:*"], "Resource": ["*"] });
+        let report = single(json!({ "R": role(json!([narrow])) }), json!({ "R": role(json!([narrow, wide])) }));
+        let iam = &report.stacks[0].resources[0].iam;
+        assert_eq!(iam.len(), 1);
+        assert!(iam[0].added && iam[0].broadening && iam[0].wildcard);
+        assert!(text(&report).contains("IAM: grants a wildcard"));
+    }
+
+    #[test]
+    fn a_code_only_change_is_called_out() {
+        let function = |key: &str| {
+            json!({ "Type": "AWS::Lambda::Function", "Properties": {
+            "Code": { "S3Bucket": "b", "S3Key": key }, "Runtime": "provided.al2023" } })
+        };
+        let report = single(json!({ "F": function("a.zip") }), json!({ "F": function("b.zip") }));
+        assert!(report.stacks[0].resources[0].code_only);
+    }
+
+    #[test]
+    fn identical_templates_have_no_changes() {
+        let report = single(json!({ "T": table("id") }), json!({ "T": table("id") }));
+        assert!(!report.has_changes());
+        assert_eq!(report.exit_code(true), exit::NONE);
+    }
+}
