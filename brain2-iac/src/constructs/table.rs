@@ -191,11 +191,11 @@ impl Table {
 
     /// The ARNs of the table and of each of its indexes, by name: what grants scope to.
     pub fn resource_arns(&self) -> Vec<Value<String>> {
-        let mut arns: Vec<Value<String>> = vec![self.arn().into()];
-        for index in &self.index_names {
-            arns.push(fns::sub(&format!("${{Table}}/index/{index}"), [("Table", self.arn())]).into());
-        }
-        arns
+        std::iter::once(self.arn().into()).chain(self.index_names.iter().map(|i| self.index_arn(i))).collect()
+    }
+
+    fn index_arn(&self, index: &str) -> Value<String> {
+        fns::sub(&format!("${{Table}}/index/{index}"), [("Table", self.arn())]).into()
     }
 
     /// Exactly `actions` (each `dynamodb:…`), on the table and on the named indexes only.
@@ -215,7 +215,7 @@ impl Table {
                     self.index_names
                 )));
             }
-            resources.push(fns::sub(&format!("${{Table}}/index/{index}"), [("Table", self.arn())]).into());
+            resources.push(self.index_arn(index));
         }
         grant(app, grantee, Statement::allow(actions.iter().copied(), resources))
     }

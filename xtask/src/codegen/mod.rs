@@ -80,13 +80,12 @@ fn read_overrides(workspace: &Path) -> Result<BTreeMap<String, Vec<String>>> {
     Ok(overrides)
 }
 
-fn apply_overrides(model: &mut model::ResourceModel, overrides: &BTreeMap<String, Vec<String>>) -> Result<()> {
+fn apply_overrides(model: &mut model::ResourceModel, overrides: &BTreeMap<String, Vec<String>>) {
     for pointer in overrides.get(&model.type_name).into_iter().flatten() {
         if !model.create_only.contains(pointer) {
             model.create_only.push(pointer.clone());
         }
     }
-    Ok(())
 }
 
 /// Every generated file, by path relative to the workspace root.
@@ -101,7 +100,7 @@ pub fn generate(workspace: &Path) -> Result<BTreeMap<PathBuf, String>> {
         let schema: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
         let mut model = model::build(&schema).with_context(|| format!("generating code for {}", path.display()))?;
-        apply_overrides(&mut model, &overrides)?;
+        apply_overrides(&mut model, &overrides);
         let expected_file = format!("{}.json", model.type_name.to_lowercase().replace("::", "-"));
         if file_name != expected_file {
             bail!("{} holds {}; name it {expected_file}", path.display(), model.type_name);
