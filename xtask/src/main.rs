@@ -75,8 +75,8 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
-    /// Measure synthesis: all three environments in one process (config, build, synth, policy
-    /// pack), repeated; prints min, median and max. Compilation is not included.
+    /// Measure synthesis (all three environments in one process) or the Lambdas' start-up to
+    /// their first call for an invocation; prints min, median and max. Compilation is excluded.
     Bench {
         /// What to measure.
         #[arg(value_enum, default_value_t = BenchTarget::Synth)]
@@ -85,7 +85,7 @@ enum Cmd {
         #[arg(long, default_value_t = 50)]
         rounds: usize,
     },
-    /// Install the pinned Python tools (cfn-lint) into target/py-tools.
+    /// Install the pinned Python test tools (cfn-lint, moto) into target/py-tools.
     PyTools,
     /// Run the whole test suite: installs the pinned Python tools, then `cargo test --workspace`.
     Test {
