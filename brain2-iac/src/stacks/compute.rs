@@ -25,8 +25,6 @@ pub struct Compute {
     pub authorizer: RustFunction,
     pub rules: Vec<FunctionRule>,
     pub websocket: Api,
-    /// Each function with its configured timeout, for alarms.
-    pub timeouts: Vec<(String, i64)>,
 }
 
 /// The event sources and detail types of the Brain2 flow.
@@ -282,24 +280,5 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             Retry::default(),
         )?,
     ];
-    let timeouts = vec![
-        ("Backend".to_owned(), functions.backend.timeout_seconds),
-        ("ConnectNode".to_owned(), functions.connect_node.timeout_seconds),
-        ("WsConnect".to_owned(), functions.ws_connect.timeout_seconds),
-        ("WsDisconnect".to_owned(), functions.ws_disconnect.timeout_seconds),
-        ("WsSendMessage".to_owned(), functions.ws_send_message.timeout_seconds),
-        ("Authorizer".to_owned(), functions.authorizer.timeout_seconds),
-    ];
-    Ok(Compute {
-        bus,
-        backend,
-        connect_node,
-        ws_connect,
-        ws_disconnect,
-        ws_send_message,
-        authorizer,
-        rules,
-        websocket,
-        timeouts,
-    })
+    Ok(Compute { bus, backend, connect_node, ws_connect, ws_disconnect, ws_send_message, authorizer, rules, websocket })
 }

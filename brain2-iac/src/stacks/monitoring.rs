@@ -2,8 +2,6 @@
 //! subscription, the alarms, a dashboard rendered from `templates/dashboard.json.hbs`, and a
 //! monthly budget.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 
 use crate::aws::budgets::Budget;
@@ -178,16 +176,16 @@ pub(super) fn build(
         3_000.0,
     )?;
 
+    let sizing = &config.lambda.functions;
     let functions = [
-        ("Backend", &compute.backend),
-        ("ConnectNode", &compute.connect_node),
-        ("WsConnect", &compute.ws_connect),
-        ("WsDisconnect", &compute.ws_disconnect),
-        ("WsSendMessage", &compute.ws_send_message),
-        ("Authorizer", &compute.authorizer),
+        ("Backend", &compute.backend, sizing.backend.timeout_seconds),
+        ("ConnectNode", &compute.connect_node, sizing.connect_node.timeout_seconds),
+        ("WsConnect", &compute.ws_connect, sizing.ws_connect.timeout_seconds),
+        ("WsDisconnect", &compute.ws_disconnect, sizing.ws_disconnect.timeout_seconds),
+        ("WsSendMessage", &compute.ws_send_message, sizing.ws_send_message.timeout_seconds),
+        ("Authorizer", &compute.authorizer, sizing.authorizer.timeout_seconds),
     ];
-    let timeouts: BTreeMap<&str, i64> = compute.timeouts.iter().map(|(name, t)| (name.as_str(), *t)).collect();
-    for (name, function) in functions {
+    for (name, function, timeout_seconds) in functions {
         let dimension = || vec![("FunctionName", Value::from(function.function.ref_()))];
         alarms.metric(
             app,
@@ -203,11 +201,11 @@ pub(super) fn build(
             Watch { namespace: "AWS/Lambda", metric: "Throttles", dimensions: dimension(), statistic: Stat::Sum },
             0.0,
         )?;
-        let timeout_ms = timeouts[name] as f64 * 1_000.0;
+        let timeout_ms = timeout_seconds as f64 * 1_000.0;
         alarms.metric(
             app,
             &format!("{name}NearTimeout"),
-            &format!("{name}'s slowest invocations take over 80% of its {} s timeout", timeouts[name]),
+            &format!("{name}'s slowest invocations take over 80% of its {timeout_seconds} s timeout"),
             Watch { namespace: "AWS/Lambda", metric: "Duration", dimensions: dimension(), statistic: Stat::Maximum },
             timeout_ms * 0.8,
         )?;
@@ -288,7 +286,7 @@ pub(super) fn build(
     let function_widgets: Vec<serde_json::Value> = functions
         .iter()
         .enumerate()
-        .map(|(i, (name, function))| {
+        .map(|(i, (name, function, _))| {
             variables.push((format!("{name}Function"), function.function.ref_().into()));
             json!({ "label": name, "name": sub_var(&format!("{name}Function")), "x": (i % 3) * 8, "y": 7 + (i / 3) * 6 })
         })

@@ -39,6 +39,32 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+impl AppState {
+    /// The state the environment describes: `MEMORY_TABLE_NAME`, `EVENT_BUS_NAME`,
+    /// `KEYWORD_INDEX_NAME` (default `KeywordIndex`) and `ENVIRONMENT` (default: the caller's).
+    pub fn from_env(
+        sdk: &aws_config::SdkConfig,
+        env: &dyn brain2_shared::config::Source,
+        default_environment: &str,
+    ) -> Result<Self, brain2_shared::config::ConfigError> {
+        use brain2_shared::config::{optional, required};
+        Ok(Self {
+            store: MemoryStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                required(env, "MEMORY_TABLE_NAME")?,
+                optional(env, "KEYWORD_INDEX_NAME").unwrap_or_else(|| "KeywordIndex".to_owned()),
+            ),
+            publisher: Publisher::new(
+                aws_sdk_eventbridge::Client::new(sdk),
+                required(env, "EVENT_BUS_NAME")?,
+                events::API_SOURCE,
+            ),
+            environment: optional(env, "ENVIRONMENT").unwrap_or_else(|| default_environment.to_owned()),
+            clock: Arc::new(OffsetDateTime::now_utc),
+        })
+    }
+}
+
 /// The routes. Every `/api` route needs a [`Caller`] in the request's extensions.
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -20,12 +20,11 @@ fn sort_keys(items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types:
     items.iter().map(|i| i["sk"].as_s().unwrap().clone()).collect()
 }
 
-async fn create(world: &World, router: &axum::Router, user: brain2_shared::domain::UserId, content: &str) -> Value {
+async fn create(router: &axum::Router, user: brain2_shared::domain::UserId, content: &str) -> Value {
     let (status, body) =
         call(router, Some(user), json_request("POST", "/api/nodes", &json!({ "content": content, "tags": ["t"] })))
             .await;
     assert_eq!(status, 201, "{body}");
-    let _ = world;
     body
 }
 
@@ -37,9 +36,9 @@ async fn create_connect_notify_update_and_delete() {
     let user = user();
 
     // Create two memories that share keywords.
-    let a = create(&world, &router, user, "Rust lambdas write graph edges").await;
-    let b = create(&world, &router, user, "Graph edges link rust memories").await;
-    let c = create(&world, &router, user, "Completely unrelated gardening note").await;
+    let a = create(&router, user, "Rust lambdas write graph edges").await;
+    let b = create(&router, user, "Graph edges link rust memories").await;
+    let c = create(&router, user, "Completely unrelated gardening note").await;
     assert_eq!(a["version"], 1);
     assert_eq!(a["keywords"], json!(["edges", "graph", "lambdas", "rust", "write"]));
     assert_eq!(a["timestamp"], a["updatedAt"]);
@@ -158,7 +157,7 @@ async fn another_users_node_is_a_404_like_a_missing_one() {
     let world = World::new().await;
     let router = world.backend();
     let (owner, intruder) = (user(), user());
-    let node = create(&world, &router, owner, "Private thoughts about rust").await;
+    let node = create(&router, owner, "Private thoughts about rust").await;
     let id = node["nodeId"].as_str().unwrap();
     for request in [
         empty_request("GET", &format!("/api/nodes/{id}")),
@@ -180,7 +179,7 @@ async fn lists_are_paginated_with_opaque_cursors() {
     let router = world.backend();
     let user = user();
     for i in 0..5 {
-        create(&world, &router, user, &format!("memory number {i} about paging")).await;
+        create(&router, user, &format!("memory number {i} about paging")).await;
     }
     let mut seen = BTreeSet::new();
     let mut cursor: Option<String> = None;
@@ -214,10 +213,10 @@ async fn a_node_with_more_than_25_neighbours_and_over_100_items_is_linked_and_de
     let user = user();
     // 60 neighbours share the keyword "common" with the hub.
     for i in 0..60 {
-        create(&world, &router, user, &format!("common neighbour{i:02}")).await;
+        create(&router, user, &format!("common neighbour{i:02}")).await;
     }
     let words: Vec<String> = (0..49).map(|i| format!("word{i:02}")).collect();
-    let hub = create(&world, &router, user, &format!("common {}", words.join(" "))).await;
+    let hub = create(&router, user, &format!("common {}", words.join(" "))).await;
     let hub_id = NodeId::parse(hub["nodeId"].as_str().unwrap()).unwrap();
     assert_eq!(hub["keywords"].as_array().unwrap().len(), 50, "50 keyword postings");
     world.drain_events().await;

@@ -8,16 +8,12 @@
 //! There is no authorizer here: every request acts as `BRAIN2_LOCAL_USER`. It binds to the
 //! loopback address it is given and is for development only.
 
-use std::sync::Arc;
-
 use axum::extract::Request;
 use axum::middleware::Next;
 use backend::extract::Caller;
 use backend::{AppState, router};
 use brain2_shared::config::{self, ProcessEnv};
 use brain2_shared::domain::UserId;
-use brain2_shared::events::{API_SOURCE, Publisher};
-use brain2_shared::memory::MemoryStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,20 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let user = config::required(&env, "BRAIN2_LOCAL_USER")?;
     let user = UserId(uuid::Uuid::parse_str(&user).map_err(|_| format!("BRAIN2_LOCAL_USER {user:?} is not a UUID"))?);
     let sdk = brain2_shared::aws::sdk_config().await;
-    let state = AppState {
-        store: MemoryStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            config::required(&env, "MEMORY_TABLE_NAME")?,
-            config::optional(&env, "KEYWORD_INDEX_NAME").unwrap_or_else(|| "KeywordIndex".to_owned()),
-        ),
-        publisher: Publisher::new(
-            aws_sdk_eventbridge::Client::new(&sdk),
-            config::required(&env, "EVENT_BUS_NAME")?,
-            API_SOURCE,
-        ),
-        environment: config::optional(&env, "ENVIRONMENT").unwrap_or_else(|| "local".to_owned()),
-        clock: Arc::new(time::OffsetDateTime::now_utc),
-    };
+    let state = AppState::from_env(&sdk, &env, "local")?;
     let app = router(state).layer(axum::middleware::from_fn(move |mut request: Request, next: Next| async move {
         request.extensions_mut().insert(Caller(user));
         next.run(request).await
