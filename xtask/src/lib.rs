@@ -1,5 +1,6 @@
 //! The `cargo xtask` commands, as a library so their tests can call them.
 
+pub mod aws;
 pub mod build;
 pub mod codegen;
 pub mod coldstart;

@@ -47,6 +47,8 @@ pub struct BucketProps {
     pub noncurrent_version_expiry_days: i64,
     /// Current objects expire after this many days, e.g. for logs.
     pub expiry_days: Option<i64>,
+    /// Limit that expiry to objects under these prefixes (all objects when empty).
+    pub expiry_prefixes: Vec<String>,
     pub removal_policy: RemovalPolicy,
     /// CloudFront standard logging writes with ACLs, so a log bucket must allow them.
     pub for_cloudfront_logs: bool,
@@ -58,6 +60,7 @@ impl Default for BucketProps {
             versioned: false,
             noncurrent_version_expiry_days: 30,
             expiry_days: None,
+            expiry_prefixes: Vec::new(),
             removal_policy: RemovalPolicy::Retain,
             for_cloudfront_logs: false,
         }
@@ -85,7 +88,15 @@ impl PrivateBucket {
             );
         }
         if let Some(days) = props.expiry_days {
-            rules.push(LifecycleRule::new(RuleStatus::Enabled).id("expire-objects").expiration_in_days(days));
+            if props.expiry_prefixes.is_empty() {
+                rules.push(LifecycleRule::new(RuleStatus::Enabled).id("expire-objects").expiration_in_days(days));
+            }
+            for prefix in &props.expiry_prefixes {
+                let id = format!("expire-{}", prefix.trim_end_matches('/').replace('/', "-"));
+                rules.push(
+                    LifecycleRule::new(RuleStatus::Enabled).id(&id).prefix(prefix.as_str()).expiration_in_days(days),
+                );
+            }
         }
         let mut bucket = Bucket::new()
             .public_access_block_configuration(

@@ -21,6 +21,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
             "AccessLogBucket",
             BucketProps {
                 expiry_days: Some(config.log_retention_days),
+                expiry_prefixes: Vec::new(),
                 removal_policy,
                 for_cloudfront_logs: true,
                 ..BucketProps::default()
@@ -39,6 +40,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
                 versioned: config.frontend.bucket_versioning,
                 noncurrent_version_expiry_days: 30,
                 expiry_days: None,
+                expiry_prefixes: Vec::new(),
                 removal_policy,
                 for_cloudfront_logs: false,
             },

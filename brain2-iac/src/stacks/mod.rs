@@ -12,12 +12,17 @@ mod database;
 mod frontend;
 mod monitoring;
 mod network;
+mod toolkit;
 
 use crate::cfn::{App, Result};
 use crate::config::EnvironmentConfig;
 
 pub use compute::Compute;
 pub use database::Database;
+pub use toolkit::{
+    ASSET_EXPIRY_DAYS, ASSETS_BUCKET_OUTPUT, FUNCTIONS_PREFIX, RELEASES_PREFIX, TEMPLATES_PREFIX, TOOLKIT_STACK,
+    toolkit_app,
+};
 
 /// The app's name: the first part of every stack, export and physical name.
 pub const APP_NAME: &str = "brain2";

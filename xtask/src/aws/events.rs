@@ -1,0 +1,143 @@
+//! Watching a stack operation: its events streamed as live progress until the stack reaches
+//! a final status. Ctrl-C stops the watching, never the operation.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::{ResourceStatus, StackStatus};
+
+use super::errors::explain;
+use super::stack::Phase;
+
+/// Ctrl-C arrived while CloudFormation was working; the operation carries on without us.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub stack: String,
+    pub region: String,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted: the operation on {stack} goes on in CloudFormation and nothing was left half-done by stopping here. \
+             Watch it with `aws cloudformation describe-stack-events --stack-name {stack} --region {region}` \
+             or in the console, then run the command again",
+            stack = self.stack,
+            region = self.region
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// The resource whose failure started a rollback, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: StackStatus,
+    pub status_reason: Option<String>,
+    /// The first resource that failed in this operation, if one did.
+    pub first_failure: Option<Failure>,
+    /// Resources CloudFormation kept on delete (`DELETE_SKIPPED`): retained data.
+    pub retained: Vec<String>,
+}
+
+fn is_failure(status: &ResourceStatus) -> bool {
+    status.as_str().ends_with("_FAILED")
+}
+
+/// Reasons that follow the real failure rather than explain it.
+fn is_consequence(reason: &str) -> bool {
+    reason.contains("Resource creation cancelled")
+        || reason.contains("Resource update cancelled")
+        || reason.contains("The following resource(s) failed")
+}
+
+/// Streams `stack`'s events newer than `since` until the stack leaves its `_IN_PROGRESS`
+/// state, printing each as `[label] +elapsed resource type status reason`.
+pub async fn watch(
+    cfn: &Client,
+    stack_id: &str,
+    label: &str,
+    since: aws_smithy_types::DateTime,
+    poll: Duration,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let mut seen = HashSet::new();
+    let mut first_failure: Option<Failure> = None;
+    let mut retained = Vec::new();
+    loop {
+        // Newest first; stop paging at events older than the operation.
+        let mut fresh = Vec::new();
+        let mut token = None;
+        'pages: loop {
+            let response = cfn
+                .describe_stack_events()
+                .stack_name(stack_id)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| explain(&format!("reading the events of {label}"), e))?;
+            for event in response.stack_events() {
+                let id = event.event_id().unwrap_or_default().to_owned();
+                let old = event.timestamp().is_some_and(|t| t.as_nanos() < since.as_nanos());
+                if old || seen.contains(&id) {
+                    break 'pages;
+                }
+                fresh.push(event.clone());
+            }
+            token = response.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        for event in fresh.into_iter().rev() {
+            seen.insert(event.event_id().unwrap_or_default().to_owned());
+            let status = event.resource_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+            let logical_id = event.logical_resource_id().unwrap_or_default().to_owned();
+            let resource_type = event.resource_type().unwrap_or_default().to_owned();
+            let reason = event.resource_status_reason().unwrap_or_default().to_owned();
+            println!(
+                "  [{label}] +{:>4.0}s {logical_id} {resource_type} {status}{}",
+                started.elapsed().as_secs_f64(),
+                if reason.is_empty() { String::new() } else { format!(": {reason}") }
+            );
+            if event.resource_status().is_some_and(is_failure)
+                && first_failure.is_none()
+                && resource_type != "AWS::CloudFormation::Stack"
+                && !is_consequence(&reason)
+            {
+                first_failure = Some(Failure { logical_id: logical_id.clone(), resource_type, status, reason });
+            }
+            if event.resource_status() == Some(&ResourceStatus::DeleteSkipped) {
+                retained.push(logical_id);
+            }
+        }
+        let described = super::stack::describe(cfn, stack_id).await?;
+        match described {
+            Some(s) if s.phase() != Phase::InProgress => {
+                return Ok(Outcome { status: s.status, status_reason: s.status_reason, first_failure, retained });
+            }
+            None => {
+                return Ok(Outcome {
+                    status: StackStatus::DeleteComplete,
+                    status_reason: None,
+                    first_failure,
+                    retained,
+                });
+            }
+            Some(_) => {}
+        }
+        tokio::time::sleep(poll).await;
+    }
+}

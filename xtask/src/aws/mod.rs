@@ -1,0 +1,150 @@
+//! The AWS side of deploy: one module per CloudFormation or S3 operation, in the manner of
+//! cloudformatious, on top of one SDK configuration.
+//!
+//! Credentials, profile and region come from the standard chain; `--endpoint-url` (or
+//! `AWS_ENDPOINT_URL`) points every client at a local emulator such as moto's server.
+
+pub mod assets;
+pub mod change_set;
+pub mod errors;
+pub mod events;
+pub mod stack;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::Builder;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Attempts per call, the first included: throttling and transient errors are retried with
+/// the SDK's exponential backoff and jitter.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// Where to find AWS: what `--profile`, `--region` and `--endpoint-url` say, else the
+/// environment and the shared config files.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Counts the operations every client sends, by `Service.Operation`, for the deploy report
+/// and the benchmarks. Retries of one operation count once.
+#[derive(Debug, Default)]
+pub struct CallCounter {
+    calls: Mutex<BTreeMap<String, usize>>,
+}
+
+impl CallCounter {
+    pub fn snapshot(&self) -> BTreeMap<String, usize> {
+        self.calls.lock().expect("counter lock").clone()
+    }
+    pub fn total(&self) -> usize {
+        self.snapshot().values().sum()
+    }
+    pub fn count(&self, operation: &str) -> usize {
+        self.snapshot().get(operation).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CountCalls(Arc<CallCounter>);
+
+impl Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let key = format!("{}.{}", metadata.service(), metadata.name());
+            *self.0.calls.lock().expect("counter lock").entry(key).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+/// One SDK configuration and the clients made from it.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    config: SdkConfig,
+    calls: Arc<CallCounter>,
+}
+
+impl Aws {
+    /// Loads the configuration the way the AWS CLI does.
+    pub async fn connect(options: &AwsOptions) -> Self {
+        let http_client = Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client)
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &options.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        Self::from_config(loader.load().await)
+    }
+
+    /// Wraps a ready configuration (tests give one with a replaying HTTP client).
+    pub fn from_config(config: SdkConfig) -> Self {
+        Self { config, calls: Arc::new(CallCounter::default()) }
+    }
+
+    pub fn calls(&self) -> &CallCounter {
+        &self.calls
+    }
+
+    /// The default region; deploy refuses to run without one.
+    pub fn region(&self) -> anyhow::Result<String> {
+        self.config.region().map(|r| r.to_string()).ok_or_else(|| {
+            anyhow::anyhow!("no AWS region configured: pass --region, set AWS_REGION, or set one in the profile")
+        })
+    }
+
+    fn uses_custom_endpoint(&self) -> bool {
+        self.config.endpoint_url().is_some()
+    }
+
+    /// A CloudFormation client, in `region` when the stack lives outside the default one.
+    pub fn cloudformation(&self, region: Option<&str>) -> aws_sdk_cloudformation::Client {
+        let mut builder =
+            aws_sdk_cloudformation::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_owned()));
+        }
+        aws_sdk_cloudformation::Client::from_conf(builder.build())
+    }
+
+    /// An S3 client; path-style addressing against an emulator, which has no DNS per bucket.
+    pub fn s3(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        let mut builder = aws_sdk_s3::config::Builder::from(&self.config)
+            .interceptor(CountCalls(self.calls.clone()))
+            .force_path_style(self.uses_custom_endpoint());
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_owned()));
+        }
+        aws_sdk_s3::Client::from_conf(builder.build())
+    }
+
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        let builder =
+            aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
+        aws_sdk_cloudfront::Client::from_conf(builder.build())
+    }
+}
