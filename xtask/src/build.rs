@@ -143,10 +143,84 @@ pub fn package(function: &str, bootstrap: &Path, out: &Path) -> Result<Package> 
     })
 }
 
+/// A digest of everything a Lambda build reads: the architecture, the compiler, the lock file,
+/// the workspace manifests and cargo config, and every file under `functions/`.
+pub fn sources_fingerprint(workspace: &Path, arch: Arch) -> Result<String> {
+    let mut hasher = Sha256::new();
+    hasher.update(arch.name().as_bytes());
+    if let Ok(output) = Command::new("rustc").arg("-V").output() {
+        hasher.update(&output.stdout);
+    }
+    let mut files =
+        vec![workspace.join("Cargo.lock"), workspace.join("Cargo.toml"), workspace.join(".cargo/config.toml")];
+    let mut folders = vec![workspace.join("functions")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target") {
+                    folders.push(path);
+                }
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    for file in files {
+        let Ok(bytes) = std::fs::read(&file) else { continue };
+        hasher.update(file.strip_prefix(workspace).unwrap_or(&file).to_string_lossy().as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The packages of the last build, if it was made from exactly these sources and its zips
+/// are all still there.
+fn previous_build(workspace: &Path, arch: Arch, fingerprint: &str) -> Option<Vec<Package>> {
+    let lambda_dir = workspace.join("target/lambda").join(arch.name());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lambda_dir.join("manifest.json")).ok()?).ok()?;
+    if manifest["sourceFingerprint"] != fingerprint {
+        return None;
+    }
+    FUNCTIONS
+        .iter()
+        .map(|function| {
+            let entry = &manifest["functions"][*function];
+            let zip = workspace.join(entry["zip"].as_str()?);
+            if !zip.is_file() {
+                return None;
+            }
+            Some(Package {
+                function: (*function).to_owned(),
+                zip,
+                sha256_hex: entry["sha256"].as_str()?.to_owned(),
+                code_sha256: entry["codeSha256"].as_str()?.to_owned(),
+                bytes: entry["bytes"].as_u64()? as usize,
+                bootstrap_bytes: 0,
+                glibc: None,
+            })
+        })
+        .collect()
+}
+
+/// Builds only when the sources changed since the last build; returns the packages and
+/// whether it built.
+pub fn build_if_changed(workspace: &Path, arch: Arch) -> Result<(Vec<Package>, bool)> {
+    let fingerprint = sources_fingerprint(workspace, arch)?;
+    if let Some(packages) = previous_build(workspace, arch, &fingerprint) {
+        return Ok((packages, false));
+    }
+    Ok((build(workspace, arch)?, true))
+}
+
 /// Builds and packs every function for `arch`. Returns the packages and writes
 /// `target/lambda/<arch>/manifest.json` for deploy.
 pub fn build(workspace: &Path, arch: Arch) -> Result<Vec<Package>> {
     check_target(arch)?;
+    let fingerprint = sources_fingerprint(workspace, arch)?;
     let venv = pytools::ensure_build_tools(workspace)?;
     let lambda_dir = workspace.join("target/lambda").join(arch.name());
     let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
@@ -194,6 +268,7 @@ pub fn build(workspace: &Path, arch: Arch) -> Result<Vec<Package>> {
     }
     let manifest = serde_json::json!({
         "architecture": arch.name(),
+        "sourceFingerprint": fingerprint,
         "functions": packages.iter().map(|p| (p.function.clone(), serde_json::json!({
             "zip": p.zip.strip_prefix(workspace).unwrap_or(&p.zip),
             "sha256": p.sha256_hex,

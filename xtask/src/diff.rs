@@ -69,6 +69,9 @@ pub struct ResourceChange {
     pub code_only: bool,
     pub properties: Vec<PropertyChange>,
     pub iam: Vec<IamChange>,
+    /// Against deployed stacks: whether CloudFormation's change set agrees it is a replacement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_by_change_set: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -230,6 +233,7 @@ fn resource_change(logical_id: &str, old: Option<&Value>, new: Option<&Value>) -
         code_only,
         properties: if matches!(action, Action::Add | Action::Remove) { Vec::new() } else { properties },
         iam,
+        confirmed_by_change_set: None,
     })
 }
 
@@ -335,6 +339,74 @@ pub fn synthesize_at(workspace: &Path, git_ref: &str, environment: &str) -> Resu
     Ok(out.join(environment))
 }
 
+/// The deployed templates of `stacks` (absent stacks are left out), read from CloudFormation.
+pub async fn deployed_templates(
+    aws: &crate::aws::Aws,
+    stacks: &[brain2_iac::cfn::SynthesizedStack],
+) -> Result<BTreeMap<String, Value>> {
+    let mut templates = BTreeMap::new();
+    for s in stacks {
+        let cfn = aws.cloudformation(s.region.as_deref());
+        if crate::aws::stack::describe(&cfn, &s.name).await?.is_some() {
+            templates.insert(s.name.clone(), crate::aws::stack::template(&cfn, &s.name).await?);
+        }
+    }
+    Ok(templates)
+}
+
+/// Asks CloudFormation, through a change set that is deleted unexecuted, whether each modified
+/// resource of a deployed stack is replaced, and corrects the report where it disagrees.
+/// Parameters keep their deployed values. Stacks it cannot ask about are named in the result.
+pub async fn confirm_with_change_sets(
+    aws: &crate::aws::Aws,
+    stacks: &[brain2_iac::cfn::SynthesizedStack],
+    report: &mut Report,
+) -> Result<Vec<String>> {
+    use crate::aws::change_set::{self, Created, ParameterValue, TemplateSource};
+    let mut unconfirmed = Vec::new();
+    for change in report.stacks.iter_mut().filter(|c| c.status == "changed") {
+        let Some(s) = stacks.iter().find(|s| s.name == change.stack) else { continue };
+        if s.template.len() > crate::deploy::INLINE_TEMPLATE_LIMIT {
+            unconfirmed.push(format!("{} (over 51,200 bytes: deploy uploads it; diff does not)", s.name));
+            continue;
+        }
+        let cfn = aws.cloudformation(s.region.as_deref());
+        let Some(deployed) = crate::aws::stack::describe(&cfn, &s.name).await? else { continue };
+        let template: Value = serde_json::from_str(&s.template)?;
+        let declared: Vec<String> =
+            template["Parameters"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+        if let Some(new) = declared.iter().find(|k| !deployed.parameters.contains_key(*k)) {
+            unconfirmed.push(format!("{} (new parameter {new} has no deployed value)", s.name));
+            continue;
+        }
+        let request = change_set::Request {
+            stack: s.name.clone(),
+            name: format!("brain2-diff-{}", std::process::id()),
+            kind: aws_sdk_cloudformation::types::ChangeSetType::Update,
+            template: TemplateSource::Body(s.template.clone()),
+            parameters: declared.into_iter().map(|k| (k, ParameterValue::Previous)).collect(),
+            tags: s.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            description: "cargo xtask diff --against deployed (never executed)".to_owned(),
+        };
+        let Created::Ready { id, changes } =
+            change_set::create(&cfn, &request, std::time::Duration::from_millis(500)).await?
+        else {
+            continue;
+        };
+        change_set::delete(&cfn, &s.name, &id).await?;
+        for resource in change.resources.iter_mut().filter(|r| matches!(r.action, Action::Modify | Action::Replace)) {
+            let Some(planned) = changes.iter().find(|p| p.logical_id == resource.logical_id) else { continue };
+            resource.confirmed_by_change_set = Some(planned.replaces());
+            if planned.replaces() && resource.action == Action::Modify {
+                resource.action = Action::Replace;
+                resource.replaced_by = planned.causes.clone();
+                resource.destructive = resource.stateful;
+            }
+        }
+    }
+    Ok(unconfirmed)
+}
+
 /// Markdown for a pull-request comment, from `templates/diff.md.hbs`.
 pub fn markdown(workspace: &Path, report: &Report) -> Result<String> {
     let template =
@@ -390,6 +462,11 @@ pub fn text(report: &Report) -> String {
             }
             if r.code_only {
                 notes.push("code only".to_owned());
+            }
+            match r.confirmed_by_change_set {
+                Some(true) => notes.push("replacement confirmed by a change set".to_owned()),
+                Some(false) if r.action == Action::Modify => notes.push("in place, per a change set".to_owned()),
+                _ => {}
             }
             if r.iam.iter().any(|i| i.wildcard) {
                 notes.push("IAM: grants a wildcard".to_owned());

@@ -4,7 +4,10 @@ pub mod aws;
 pub mod build;
 pub mod codegen;
 pub mod coldstart;
+pub mod deploy;
 pub mod diff;
+pub mod moto;
+pub mod operate;
 pub mod pytools;
 pub mod synth;
 

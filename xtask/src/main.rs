@@ -55,19 +55,82 @@ enum Cmd {
         arch: Option<String>,
     },
     /// Show what a change does to an environment's templates, against a git revision (no AWS
-    /// needed). Exit codes: 0 nothing at the --fail-on threshold, 2 changes (with --fail-on any),
-    /// 3 destructive changes (a table or bucket replaced or removed), 1 error.
+    /// needed) or the deployed stacks. Exit codes: 0 nothing at the --fail-on threshold,
+    /// 2 changes (with --fail-on any), 3 destructive changes (a table or bucket replaced or
+    /// removed), 1 error.
     Diff {
         #[arg(long)]
         env: String,
-        /// The git revision to compare with (a branch, tag or commit).
+        /// `deployed`, or the git revision to compare with (a branch, tag or commit).
         #[arg(long, default_value = "HEAD")]
         against: String,
+        #[command(flatten)]
+        aws: AwsArgs,
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
         /// Which changes make the command fail.
         #[arg(long, value_enum, default_value_t = FailOn::Destructive)]
         fail_on: FailOn,
+    },
+    /// Create or update the toolkit stack brain2-<env>-toolkit: the assets bucket deploy needs.
+    Bootstrap {
+        #[arg(long)]
+        env: String,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Build (when sources changed), upload, and deploy an environment's stacks in dependency
+    /// order; unchanged stacks are skipped without a change set.
+    Deploy {
+        #[arg(long)]
+        env: String,
+        /// Only these stacks (database, compute, api, frontend); repeatable.
+        #[arg(long = "stack", value_name = "NAME")]
+        stacks: Vec<String>,
+        /// Do not ask for confirmation (prod asks before each change).
+        #[arg(long)]
+        yes: bool,
+        /// How many independent stacks deploy at the same time.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Allow this table or bucket (logical id) to be replaced or deleted; repeatable.
+        #[arg(long = "allow-replace", value_name = "LOGICAL_ID")]
+        allow_replace: Vec<String>,
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Delete an environment's stacks, dependents first, emptying buckets marked Delete.
+    Destroy {
+        #[arg(long)]
+        env: String,
+        /// Required to destroy prod.
+        #[arg(long)]
+        i_mean_prod: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Each stack's status, last update and outputs; --drift also runs drift detection.
+    Status {
+        #[arg(long)]
+        env: String,
+        #[arg(long)]
+        drift: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Put a previous release's function code back, through a change set, without rebuilding.
+    Rollback {
+        #[arg(long)]
+        env: String,
+        /// The release id to go back to (default: the one before the latest).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Regenerate environments/schema.json from the Rust configuration types.
     Schema {
@@ -93,6 +156,74 @@ enum Cmd {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
+}
+
+/// Where AWS is: the standard chain, unless these say otherwise.
+#[derive(clap::Args, Debug, Clone)]
+struct AwsArgs {
+    /// A profile from ~/.aws/config.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Overrides the environment file's region.
+    #[arg(long)]
+    region: Option<String>,
+    /// Send every AWS call here, e.g. a local emulator (also AWS_ENDPOINT_URL).
+    #[arg(long)]
+    endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    /// The SDK configuration; the region defaults to the environment file's.
+    fn connect(&self, runtime: &tokio::runtime::Runtime, environment: &str) -> Result<xtask::aws::Aws> {
+        let config = brain2_iac::config::EnvironmentConfig::load(&workspace_root(), environment)?;
+        let options = xtask::aws::AwsOptions {
+            profile: self.profile.clone(),
+            region: Some(self.region.clone().unwrap_or(config.region)),
+            endpoint_url: self.endpoint_url.clone(),
+        };
+        Ok(runtime.block_on(xtask::aws::Aws::connect(&options)))
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Asks on the terminal; without one, the answer is no (pass --yes).
+fn ask(question: String) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        eprintln!("{question} no terminal to ask on; pass --yes to proceed without confirmation");
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim(), "y" | "Y" | "yes")
+}
+
+/// Runs `work`; on Ctrl-C stops waiting and says what goes on in CloudFormation.
+fn until_interrupted<T>(
+    runtime: &tokio::runtime::Runtime,
+    running: impl Fn() -> std::collections::BTreeMap<String, String>,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<Option<T>> {
+    runtime.block_on(async {
+        tokio::select! {
+            result = work => result.map(Some),
+            _ = tokio::signal::ctrl_c() => {
+                let stacks = running();
+                if stacks.is_empty() {
+                    eprintln!("interrupted: no stack operation was running; nothing was changed half-way");
+                }
+                for (stack, region) in stacks {
+                    eprintln!("{}", xtask::aws::events::Interrupted { stack, region });
+                }
+                Ok(None)
+            }
+        }
+    })
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -234,10 +365,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("built {} functions for {} in {:.0?}", packages.len(), arch.name(), started.elapsed());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Diff { env, against, format, fail_on } => {
+        Cmd::Diff { env, against, format, fail_on, aws } => {
             synth::check_names(&env, None)?;
-            let base_dir = xtask::diff::synthesize_at(&workspace, &against, &env)?;
-            let old = xtask::diff::read_templates(&base_dir)?;
             let current = synth::synthesize(&workspace, &env)?;
             let new = current
                 .synthesized
@@ -245,13 +374,139 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .iter()
                 .map(|s| Ok((s.name.clone(), serde_json::from_str(&s.template)?)))
                 .collect::<Result<std::collections::BTreeMap<_, _>>>()?;
-            let report = xtask::diff::compare(&env, &against, &old, &new);
+            let report = if against == "deployed" {
+                let runtime = runtime()?;
+                let aws = aws.connect(&runtime, &env)?;
+                let stacks = &current.synthesized.stacks;
+                runtime.block_on(async {
+                    let old = xtask::diff::deployed_templates(&aws, stacks).await?;
+                    let mut report = xtask::diff::compare(&env, "deployed", &old, &new);
+                    for stack in xtask::diff::confirm_with_change_sets(&aws, stacks, &mut report).await? {
+                        eprintln!("note: replacements in {stack} come from the schemas only");
+                    }
+                    anyhow::Ok(report)
+                })?
+            } else {
+                let base_dir = xtask::diff::synthesize_at(&workspace, &against, &env)?;
+                let old = xtask::diff::read_templates(&base_dir)?;
+                xtask::diff::compare(&env, &against, &old, &new)
+            };
             match format {
                 DiffFormat::Text => print!("{}", xtask::diff::text(&report)),
                 DiffFormat::Markdown => print!("{}", xtask::diff::markdown(&workspace, &report)?),
                 DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
             }
             Ok(ExitCode::from(report.exit_code(fail_on == FailOn::Any)))
+        }
+        Cmd::Bootstrap { env, aws } => {
+            synth::check_names(&env, None)?;
+            let runtime = runtime()?;
+            let aws = aws.connect(&runtime, &env)?;
+            let bucket = runtime.block_on(xtask::operate::bootstrap(&aws, &env))?;
+            println!("toolkit ready: assets bucket {} in {}", bucket.name, bucket.region);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Deploy { env, stacks, yes, concurrency, allow_replace, out, aws } => {
+            synth::check_names(&env, None)?;
+            for stack in &stacks {
+                synth::check_names(&env, Some(stack))?;
+            }
+            let out = if out.is_absolute() { out } else { workspace.join(out) };
+            let output = synth::synthesize(&workspace, &env)?;
+            for finding in &output.report.findings {
+                eprintln!("policy: {finding}");
+            }
+            if !output.report.passed() {
+                bail!("{} policy finding(s) in {env}; nothing was deployed", output.report.findings.len());
+            }
+            let runtime = runtime()?;
+            let aws = aws.connect(&runtime, &env)?;
+            let assets = runtime.block_on(xtask::deploy::assets_bucket(&aws, &env))?;
+            let config = brain2_iac::config::EnvironmentConfig::load(&workspace, &env)?;
+            let arch = match config.lambda.architecture {
+                brain2_iac::config::Architecture::Arm64 => build::Arch::Arm64,
+                brain2_iac::config::Architecture::X8664 => build::Arch::X8664,
+            };
+            let (packages, built) = build::build_if_changed(&workspace, arch)?;
+            if !built {
+                println!("code: sources unchanged since the last {} build; not rebuilding", arch.name());
+            }
+            let mut settings = xtask::deploy::Settings::new(&env);
+            settings.yes = yes;
+            settings.concurrency = concurrency;
+            settings.allow_replace = allow_replace.into_iter().collect();
+            let ctx = std::sync::Arc::new(xtask::deploy::Context::new(
+                aws,
+                settings,
+                Some(assets),
+                std::sync::Arc::new(ask),
+            )?);
+            let work = xtask::deploy::run(&workspace, &out, ctx.clone(), &output.synthesized, &packages, &stacks);
+            let Some(report) = until_interrupted(&runtime, || ctx.running(), work)? else {
+                return Ok(ExitCode::from(130));
+            };
+            for (stack, action) in &report.stacks {
+                println!("{stack:<28} {}", serde_json::to_value(action)?.as_str().unwrap_or_default());
+            }
+            println!(
+                "deployed {env} in {:.1?}: {} change set(s), {} AWS call(s), zips {} uploaded / {} skipped",
+                report.elapsed, report.change_sets_created, report.api_calls, report.zips_uploaded, report.zips_skipped
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Destroy { env, i_mean_prod, aws } => {
+            synth::check_names(&env, None)?;
+            let output = synth::synthesize(&workspace, &env)?;
+            let runtime = runtime()?;
+            let aws = aws.connect(&runtime, &env)?;
+            let ctx =
+                xtask::deploy::Context::new(aws, xtask::deploy::Settings::new(&env), None, std::sync::Arc::new(ask))?;
+            let work = xtask::operate::destroy(&ctx, &output.synthesized, i_mean_prod);
+            let Some(report) = until_interrupted(&runtime, || ctx.running(), work)? else {
+                return Ok(ExitCode::from(130));
+            };
+            println!(
+                "deleted: {}",
+                if report.deleted.is_empty() { "nothing".to_owned() } else { report.deleted.join(", ") }
+            );
+            if !report.retained.is_empty() {
+                println!("retained (DeletionPolicy Retain; delete by hand if no longer wanted):");
+                for resource in &report.retained {
+                    println!("  {resource}");
+                }
+            }
+            println!(
+                "the toolkit stack brain2-{env}-toolkit and its assets bucket are kept (release history); delete them by hand when retiring the environment"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Status { env, drift, aws } => {
+            synth::check_names(&env, None)?;
+            let output = synth::synthesize(&workspace, &env)?;
+            let runtime = runtime()?;
+            let aws = aws.connect(&runtime, &env)?;
+            runtime.block_on(xtask::operate::status(&aws, &output.synthesized, drift))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Rollback { env, to, yes, aws } => {
+            synth::check_names(&env, None)?;
+            let runtime = runtime()?;
+            let aws = aws.connect(&runtime, &env)?;
+            let assets = runtime.block_on(xtask::deploy::assets_bucket(&aws, &env))?;
+            let mut settings = xtask::deploy::Settings::new(&env);
+            settings.yes = yes;
+            let ctx = std::sync::Arc::new(xtask::deploy::Context::new(
+                aws,
+                settings,
+                Some(assets),
+                std::sync::Arc::new(ask),
+            )?);
+            let work = xtask::deploy::release::rollback(ctx.clone(), to.as_deref());
+            let Some(release) = until_interrupted(&runtime, || ctx.running(), work)? else {
+                return Ok(ExitCode::from(130));
+            };
+            println!("rolled back: recorded as release {}", release.id);
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Schema { check } => {
             let path = workspace.join("environments/schema.json");

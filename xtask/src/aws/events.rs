@@ -63,15 +63,21 @@ fn is_consequence(reason: &str) -> bool {
         || reason.contains("The following resource(s) failed")
 }
 
-/// Streams `stack`'s events newer than `since` until the stack leaves its `_IN_PROGRESS`
-/// state, printing each as `[label] +elapsed resource type status reason`.
-pub async fn watch(
-    cfn: &Client,
-    stack_id: &str,
-    label: &str,
-    since: aws_smithy_types::DateTime,
-    poll: Duration,
-) -> Result<Outcome> {
+/// The id of the stack's newest event: where the next operation's events begin.
+pub async fn newest(cfn: &Client, stack_id: &str) -> Result<Option<String>> {
+    let response = cfn
+        .describe_stack_events()
+        .stack_name(stack_id)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("reading the events of {stack_id}"), e))?;
+    Ok(response.stack_events().first().and_then(|e| e.event_id()).map(str::to_owned))
+}
+
+/// Streams `stack`'s events that follow `after` (an event id; all events when `None`) until
+/// the stack leaves its `_IN_PROGRESS` state, printing each as
+/// `[label] +elapsed resource type status: reason`.
+pub async fn watch(cfn: &Client, stack_id: &str, label: &str, after: Option<&str>, poll: Duration) -> Result<Outcome> {
     let started = Instant::now();
     let mut seen = HashSet::new();
     let mut first_failure: Option<Failure> = None;
@@ -90,8 +96,7 @@ pub async fn watch(
                 .map_err(|e| explain(&format!("reading the events of {label}"), e))?;
             for event in response.stack_events() {
                 let id = event.event_id().unwrap_or_default().to_owned();
-                let old = event.timestamp().is_some_and(|t| t.as_nanos() < since.as_nanos());
-                if old || seen.contains(&id) {
+                if after == Some(id.as_str()) || seen.contains(&id) {
                     break 'pages;
                 }
                 fresh.push(event.clone());

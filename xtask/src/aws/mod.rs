@@ -62,15 +62,19 @@ impl Intercept for CountCalls {
     fn name(&self) -> &'static str {
         "CountCalls"
     }
-    fn read_before_execution(
+    // Client-level interceptors see `read_before_execution` before the operation's
+    // configuration (and its `Metadata`) is applied; serialization comes after.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(metadata) = cfg.load::<Metadata>() {
-            let key = format!("{}.{}", metadata.service(), metadata.name());
-            *self.0.calls.lock().expect("counter lock").entry(key).or_default() += 1;
-        }
+        let key = match cfg.load::<Metadata>() {
+            Some(metadata) => format!("{}.{}", metadata.service(), metadata.name()),
+            None => "unknown".to_owned(),
+        };
+        *self.0.calls.lock().expect("counter lock").entry(key).or_default() += 1;
         Ok(())
     }
 }
@@ -119,6 +123,11 @@ impl Aws {
 
     fn uses_custom_endpoint(&self) -> bool {
         self.config.endpoint_url().is_some()
+    }
+
+    /// The emulator's URL, when one is configured.
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.config.endpoint_url()
     }
 
     /// A CloudFormation client, in `region` when the stack lives outside the default one.

@@ -1,0 +1,433 @@
+//! `cargo xtask deploy`: build-if-changed, content-addressed uploads, then the stacks in
+//! dependency order (independent ones at the same time), each skipped when unchanged or
+//! updated through a reviewed change set; then outputs, the site, and a release record.
+
+pub mod apply;
+pub mod exports;
+pub mod release;
+pub mod site;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use brain2_iac::cfn::Synthesized;
+use brain2_iac::stacks::{ASSETS_BUCKET_OUTPUT, FUNCTIONS_PREFIX, TEMPLATES_PREFIX, TOOLKIT_STACK};
+use heck::ToUpperCamelCase;
+use sha2::{Digest, Sha256};
+
+use crate::aws::Aws;
+use crate::aws::assets;
+use crate::aws::change_set::TemplateSource;
+use crate::aws::stack;
+use crate::build::Package;
+pub use apply::{Action, StackResult};
+
+/// CloudFormation's limit for a template passed inline.
+pub const INLINE_TEMPLATE_LIMIT: usize = 51_200;
+
+/// Answers a yes/no question; the command line asks on the terminal.
+pub type Confirm = Arc<dyn Fn(String) -> bool + Send + Sync>;
+
+/// What the environment and the flags allow.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: String,
+    pub yes: bool,
+    pub concurrency: usize,
+    pub allow_replace: BTreeSet<String>,
+}
+
+impl Settings {
+    pub fn new(environment: &str) -> Self {
+        Self { environment: environment.to_owned(), yes: false, concurrency: 4, allow_replace: BTreeSet::new() }
+    }
+    /// Staging and prod refuse to replace or delete tables and buckets unless allowed by name.
+    pub fn guards_stateful(&self) -> bool {
+        self.environment != "dev"
+    }
+    /// Prod stacks carry a stack policy that denies replacing or deleting them.
+    pub fn protects_with_stack_policy(&self) -> bool {
+        self.environment == "prod"
+    }
+    pub fn needs_confirmation(&self) -> bool {
+        self.environment == "prod" && !self.yes
+    }
+}
+
+/// The toolkit's assets bucket.
+#[derive(Debug, Clone)]
+pub struct AssetsBucket {
+    pub name: String,
+    pub region: String,
+}
+
+/// One stack ready to deploy.
+#[derive(Debug, Clone)]
+pub struct StackPlan {
+    pub name: String,
+    pub short_name: String,
+    pub region: Option<String>,
+    pub template: String,
+    pub tags: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    /// Full names of the stacks this one comes after.
+    pub depends_on: Vec<String>,
+    pub resource_types: BTreeMap<String, String>,
+    /// Tables and buckets: what stateful safety and the prod stack policy protect.
+    pub stateful: BTreeSet<String>,
+}
+
+/// Turns synthesized stacks into plans, giving each the parameters its template declares.
+/// Fails naming the stack and parameter when a value is missing.
+pub fn plans(synthesized: &Synthesized, parameters: &BTreeMap<String, String>) -> Result<Vec<StackPlan>> {
+    synthesized
+        .stacks
+        .iter()
+        .map(|s| {
+            let template: serde_json::Value = serde_json::from_str(&s.template)?;
+            let mut values = BTreeMap::new();
+            for name in template["Parameters"].as_object().into_iter().flatten().map(|(k, _)| k) {
+                let value = parameters.get(name).with_context(|| {
+                    format!("stack {} declares parameter {name}, and deploy has no value for it", s.name)
+                })?;
+                values.insert(name.clone(), value.clone());
+            }
+            Ok(StackPlan {
+                name: s.name.clone(),
+                short_name: s.short_name.clone(),
+                region: s.region.clone(),
+                template: s.template.clone(),
+                tags: s.tags.clone(),
+                parameters: values,
+                depends_on: s.depends_on.clone(),
+                stateful: apply::stateful_resources(&s.resource_types),
+                resource_types: s.resource_types.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The S3 key of a function's zip: content-addressed by its sha256.
+pub fn code_key(package: &Package) -> String {
+    format!("{FUNCTIONS_PREFIX}{}/{}.zip", package.function, package.sha256_hex)
+}
+
+/// The compute stack's code parameters (`<Function>CodeBucket`, `…CodeKey`, `…CodeSha256`).
+pub fn code_parameters(bucket: &str, packages: &[Package]) -> BTreeMap<String, String> {
+    let mut parameters = BTreeMap::new();
+    for package in packages {
+        let id = package.function.to_upper_camel_case();
+        parameters.insert(format!("{id}CodeBucket"), bucket.to_owned());
+        parameters.insert(format!("{id}CodeKey"), code_key(package));
+        parameters.insert(format!("{id}CodeSha256"), package.code_sha256.clone());
+    }
+    parameters
+}
+
+/// Shared by every stack of one deploy.
+pub struct Context {
+    pub aws: Aws,
+    pub settings: Settings,
+    pub assets: Option<AssetsBucket>,
+    pub poll: Duration,
+    default_region: String,
+    confirm: Confirm,
+    prompt: tokio::sync::Mutex<()>,
+    running: Mutex<BTreeMap<String, String>>,
+    change_sets: AtomicUsize,
+    started_at: u64,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("settings", &self.settings).field("assets", &self.assets).finish()
+    }
+}
+
+impl Context {
+    pub fn new(aws: Aws, settings: Settings, assets: Option<AssetsBucket>, confirm: Confirm) -> Result<Self> {
+        let default_region = aws.region()?;
+        // An emulator answers at once; AWS takes seconds per resource.
+        let poll = if aws.endpoint_url().is_some() { Duration::from_millis(100) } else { Duration::from_secs(2) };
+        let started_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Ok(Self {
+            aws,
+            settings,
+            assets,
+            poll,
+            default_region,
+            confirm,
+            prompt: tokio::sync::Mutex::new(()),
+            running: Mutex::new(BTreeMap::new()),
+            change_sets: AtomicUsize::new(0),
+            started_at,
+        })
+    }
+
+    pub fn region_of(&self, plan: &StackPlan) -> String {
+        plan.region.clone().unwrap_or_else(|| self.default_region.clone())
+    }
+
+    pub fn default_region(&self) -> &str {
+        &self.default_region
+    }
+
+    pub fn change_set_name(&self) -> String {
+        format!("brain2-deploy-{}", self.started_at)
+    }
+
+    fn count_change_set(&self) {
+        self.change_sets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Change sets this deploy created.
+    pub fn change_sets_created(&self) -> usize {
+        self.change_sets.load(Ordering::Relaxed)
+    }
+
+    /// Asks one question at a time, even with stacks deploying side by side.
+    pub async fn confirm(&self, question: &str) -> bool {
+        let _one_at_a_time = self.prompt.lock().await;
+        let confirm = self.confirm.clone();
+        let question = question.to_owned();
+        tokio::task::spawn_blocking(move || confirm(question)).await.unwrap_or(false)
+    }
+
+    fn mark_running(&self, plan: &StackPlan, region: &str) {
+        self.running.lock().expect("lock").insert(plan.name.clone(), region.to_owned());
+    }
+
+    fn mark_done(&self, plan: &StackPlan) {
+        self.running.lock().expect("lock").remove(&plan.name);
+    }
+
+    /// Stacks CloudFormation is working on for this deploy, with their regions.
+    pub fn running(&self) -> BTreeMap<String, String> {
+        self.running.lock().expect("lock").clone()
+    }
+
+    /// Inline when small enough; otherwise uploaded (content-addressed) to the assets bucket.
+    pub async fn template_source(&self, plan: &StackPlan, template: &str) -> Result<TemplateSource> {
+        if template.len() <= INLINE_TEMPLATE_LIMIT {
+            return Ok(TemplateSource::Body(template.to_owned()));
+        }
+        let Some(assets) = &self.assets else {
+            bail!(
+                "{} is {} bytes, over CloudFormation's inline limit, and there is no assets bucket",
+                plan.name,
+                template.len()
+            );
+        };
+        let region = self.region_of(plan);
+        if region != assets.region {
+            bail!(
+                "{} is {} bytes, so CloudFormation must read it from S3 in {region}, but the assets bucket is in {}",
+                plan.name,
+                template.len(),
+                assets.region
+            );
+        }
+        let digest: String = Sha256::digest(template.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let key = format!("{TEMPLATES_PREFIX}{}/{digest}.json", plan.name);
+        let s3 = self.aws.s3(Some(&assets.region));
+        assets::ensure(&s3, &assets.name, &key, template.as_bytes().to_vec(), "application/json").await?;
+        Ok(TemplateSource::Url(match self.aws.endpoint_url() {
+            Some(endpoint) => format!("{}/{}/{key}", endpoint.trim_end_matches('/'), assets.name),
+            None => format!("https://{}.s3.{}.amazonaws.com/{key}", assets.name, assets.region),
+        }))
+    }
+}
+
+/// Deploys the plans in dependency order, up to `concurrency` at once. A failure stops new
+/// stacks from starting; those already running finish. Then exports kept only for importers
+/// that have since let go are removed in a second pass.
+pub async fn deploy_all(ctx: Arc<Context>, plans: Vec<StackPlan>) -> Result<Vec<StackResult>> {
+    let in_plan: BTreeSet<String> = plans.iter().map(|p| p.name.clone()).collect();
+    let order: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
+    let mut pending = plans.clone();
+    let mut done = BTreeSet::new();
+    let mut results = Vec::new();
+    let mut running = tokio::task::JoinSet::new();
+    let mut failure: Option<anyhow::Error> = None;
+    loop {
+        while failure.is_none() && running.len() < ctx.settings.concurrency.max(1) {
+            let Some(index) =
+                pending.iter().position(|p| p.depends_on.iter().all(|d| !in_plan.contains(d) || done.contains(d)))
+            else {
+                break;
+            };
+            let plan = pending.remove(index);
+            let ctx = ctx.clone();
+            running.spawn(async move {
+                let result = apply::deploy_stack(&ctx, &plan).await;
+                (plan.name, result)
+            });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        match joined {
+            Ok((name, Ok(result))) => {
+                done.insert(name);
+                results.push(result);
+            }
+            Ok((name, Err(error))) => {
+                if failure.is_some() {
+                    eprintln!("error: {name}: {error:#}");
+                } else {
+                    failure = Some(error);
+                }
+            }
+            Err(join) => failure = failure.or(Some(anyhow::anyhow!("a deploy task failed: {join}"))),
+        }
+    }
+    if let Some(error) = failure {
+        for plan in &pending {
+            eprintln!("  [{}] not deployed: an earlier stack failed", plan.short_name);
+        }
+        return Err(error);
+    }
+    if !pending.is_empty() {
+        bail!("the stacks' dependencies form a cycle: {:?}", pending.iter().map(|p| &p.name).collect::<Vec<_>>());
+    }
+    // Second pass: drop exports nobody imports any more.
+    for index in 0..results.len() {
+        if results[index].kept_exports.is_empty() {
+            continue;
+        }
+        let plan = plans.iter().find(|p| p.name == results[index].name).expect("results come from plans");
+        let cfn = ctx.aws.cloudformation(plan.region.as_deref());
+        let mut still_used = false;
+        for kept in &results[index].kept_exports {
+            still_used |= !stack::importers(&cfn, &kept.export, ctx.aws.endpoint_url().is_some()).await?.is_empty();
+        }
+        if still_used {
+            for kept in &results[index].kept_exports {
+                println!(
+                    "  [{}] export {} stays while {} import(s) it; a later deploy removes it",
+                    plan.short_name,
+                    kept.export,
+                    kept.importers.join(", ")
+                );
+            }
+        } else {
+            println!("  [{}] removing exports no stack imports any more", plan.short_name);
+            let again = apply::deploy_stack(&ctx, plan).await?;
+            results[index].outputs = again.outputs;
+            results[index].kept_exports = again.kept_exports;
+        }
+    }
+    results.sort_by_key(|r| order.iter().position(|n| *n == r.name));
+    Ok(results)
+}
+
+/// Reads the toolkit stack's assets bucket; says to bootstrap when there is none.
+pub async fn assets_bucket(aws: &Aws, environment: &str) -> Result<AssetsBucket> {
+    let region = aws.region()?;
+    let name = format!("{}-{environment}-{TOOLKIT_STACK}", brain2_iac::stacks::APP_NAME);
+    let cfn = aws.cloudformation(None);
+    let toolkit = stack::describe(&cfn, &name).await?;
+    let bucket = toolkit
+        .as_ref()
+        .filter(|s| s.phase() == stack::Phase::Stable)
+        .and_then(|s| s.output(ASSETS_BUCKET_OUTPUT).map(str::to_owned));
+    match bucket {
+        Some(bucket) => Ok(AssetsBucket { name: bucket, region }),
+        None => bail!(
+            "the toolkit stack {name} is missing or not ready in {region}; run `cargo xtask bootstrap --env {environment}` first"
+        ),
+    }
+}
+
+/// Uploads each zip unless the bucket already has it. Returns (uploaded, skipped).
+pub async fn upload_code(aws: &Aws, assets: &AssetsBucket, packages: &[Package]) -> Result<(usize, usize)> {
+    let s3 = aws.s3(Some(&assets.region));
+    let mut tasks = tokio::task::JoinSet::new();
+    for package in packages {
+        let (s3, bucket, key, path) = (s3.clone(), assets.name.clone(), code_key(package), package.zip.clone());
+        tasks.spawn(async move {
+            let bytes = tokio::fs::read(&path).await.with_context(|| format!("reading {}", path.display()))?;
+            assets::ensure(&s3, &bucket, &key, bytes, "application/zip").await
+        });
+    }
+    let (mut uploaded, mut skipped) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        if joined.context("an upload task failed")?? {
+            uploaded += 1;
+        } else {
+            skipped += 1;
+        }
+    }
+    Ok((uploaded, skipped))
+}
+
+/// Writes `<out>/<env>/outputs.json`: every stack's outputs, merged with what an earlier
+/// deploy of other stacks wrote. Written whole, then renamed, so it is never half-written.
+pub fn write_outputs(out: &Path, environment: &str, results: &[StackResult]) -> Result<std::path::PathBuf> {
+    let dir = out.join(environment);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("outputs.json");
+    let mut all: BTreeMap<String, BTreeMap<String, String>> =
+        std::fs::read_to_string(&path).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
+    for result in results {
+        all.insert(result.name.clone(), result.outputs.iter().map(|o| (o.key.clone(), o.value.clone())).collect());
+    }
+    let temporary = dir.join(".outputs.json.partial");
+    std::fs::write(&temporary, serde_json::to_string_pretty(&all)? + "\n")?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(path)
+}
+
+/// What a deploy did, for the summary and the benchmarks.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub stacks: Vec<(String, Action)>,
+    pub zips_uploaded: usize,
+    pub zips_skipped: usize,
+    pub change_sets_created: usize,
+    pub api_calls: usize,
+    pub elapsed: Duration,
+}
+
+/// Everything `cargo xtask deploy` does after the build: uploads, stacks, outputs, site and
+/// release record.
+pub async fn run(
+    workspace: &Path,
+    out: &Path,
+    ctx: Arc<Context>,
+    synthesized: &Synthesized,
+    packages: &[Package],
+    only: &[String],
+) -> Result<Report> {
+    let started = Instant::now();
+    let environment = ctx.settings.environment.clone();
+    let assets = ctx.assets.clone().context("deploy needs the assets bucket")?;
+    let (zips_uploaded, zips_skipped) = upload_code(&ctx.aws, &assets, packages).await?;
+    println!("code: {zips_uploaded} zip(s) uploaded, {zips_skipped} already in s3://{}", assets.name);
+    let mut plans = plans(synthesized, &code_parameters(&assets.name, packages))?;
+    if !only.is_empty() {
+        plans.retain(|p| only.iter().any(|o| *o == p.short_name || *o == p.name));
+    }
+    let results = deploy_all(ctx.clone(), plans.clone()).await?;
+    let outputs = write_outputs(out, &environment, &results)?;
+    println!("outputs written to {}", outputs.display());
+    if results.iter().any(|r| r.short_name == "frontend") {
+        site::publish(workspace, &ctx, &environment, &results).await?;
+    }
+    let changed = results.iter().any(|r| matches!(r.action, Action::Created | Action::Updated)) || zips_uploaded > 0;
+    if changed {
+        let record = release::Release::new(workspace, &environment, &plans);
+        let key = release::record(&ctx.aws, &assets, &record).await?;
+        println!("release {} recorded in s3://{}/{key}", record.id, assets.name);
+    }
+    Ok(Report {
+        stacks: results.iter().map(|r| (r.name.clone(), r.action)).collect(),
+        zips_uploaded,
+        zips_skipped,
+        change_sets_created: ctx.change_sets_created(),
+        api_calls: ctx.aws.calls().total(),
+        elapsed: started.elapsed(),
+    })
+}

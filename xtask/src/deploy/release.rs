@@ -1,0 +1,200 @@
+//! Release records: what each deploy put out (code keys, parameters and template hashes), kept
+//! in the assets bucket under `releases/<env>/`, and `cargo xtask rollback`, which puts a
+//! previous release's code back through a change set without rebuilding.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use aws_sdk_cloudformation::types::ChangeSetType;
+use aws_smithy_types::date_time::Format;
+use brain2_iac::stacks::RELEASES_PREFIX;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::apply::execute_reviewed;
+use super::{AssetsBucket, Context, StackPlan};
+use crate::aws::change_set::{self, Created, ParameterValue, TemplateSource};
+use crate::aws::{Aws, assets, events, stack};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackRelease {
+    pub template_sha256: String,
+    pub parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Release {
+    /// `YYYYMMDDTHHMMSSZ`: sorts in time order.
+    pub id: String,
+    pub created_at: String,
+    pub environment: String,
+    pub git_commit: Option<String>,
+    pub stacks: BTreeMap<String, StackRelease>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_to: Option<String>,
+}
+
+fn now() -> (String, String) {
+    let created_at =
+        aws_smithy_types::DateTime::from(std::time::SystemTime::now()).fmt(Format::DateTime).unwrap_or_default();
+    let seconds = created_at.split('.').next().unwrap_or_default().trim_end_matches('Z');
+    let id = format!("{}Z", seconds.replace(['-', ':'], ""));
+    (id, created_at)
+}
+
+fn git_commit(workspace: &Path) -> Option<String> {
+    let output = std::process::Command::new("git").current_dir(workspace).args(["rev-parse", "HEAD"]).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+impl Release {
+    pub fn new(workspace: &Path, environment: &str, plans: &[StackPlan]) -> Self {
+        let (id, created_at) = now();
+        Self {
+            id,
+            created_at,
+            environment: environment.to_owned(),
+            git_commit: git_commit(workspace),
+            stacks: plans
+                .iter()
+                .map(|p| {
+                    let digest: String =
+                        Sha256::digest(p.template.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+                    (p.name.clone(), StackRelease { template_sha256: digest, parameters: p.parameters.clone() })
+                })
+                .collect(),
+            rolled_back_to: None,
+        }
+    }
+
+    fn key(&self) -> String {
+        format!("{RELEASES_PREFIX}{}/{}.json", self.environment, self.id)
+    }
+}
+
+/// Stores a release record; returns its key.
+pub async fn record(aws: &Aws, bucket: &AssetsBucket, release: &Release) -> Result<String> {
+    let s3 = aws.s3(Some(&bucket.region));
+    let key = release.key();
+    let body = serde_json::to_vec_pretty(release)?;
+    assets::put(&s3, &bucket.name, &key, body, "application/json", None).await?;
+    Ok(key)
+}
+
+/// The environment's releases, oldest first.
+pub async fn list(aws: &Aws, bucket: &AssetsBucket, environment: &str) -> Result<Vec<Release>> {
+    let s3 = aws.s3(Some(&bucket.region));
+    let mut keys: Vec<String> = assets::list(&s3, &bucket.name, &format!("{RELEASES_PREFIX}{environment}/"))
+        .await?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    let mut releases = Vec::new();
+    for key in keys {
+        let value = assets::get_json(&s3, &bucket.name, &key).await?;
+        releases.push(
+            serde_json::from_value(value)
+                .with_context(|| format!("s3://{}/{key} is not a release record", bucket.name))?,
+        );
+    }
+    Ok(releases)
+}
+
+/// Puts the code of release `to` (default: the one before the latest) back: for each stack
+/// whose code parameters differ, a change set on the deployed template with that release's
+/// parameters, reviewed and executed like a deploy. Records the result as a new release.
+pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
+    let environment = ctx.settings.environment.clone();
+    let bucket = ctx.assets.clone().context("rollback needs the assets bucket")?;
+    let releases = list(&ctx.aws, &bucket, &environment).await?;
+    let target = match to {
+        Some(id) => releases.iter().find(|r| r.id == id).with_context(|| {
+            format!(
+                "no release {id} in {environment}; releases: {}",
+                releases.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })?,
+        None if releases.len() >= 2 => &releases[releases.len() - 2],
+        None => bail!("{environment} has {} release(s); rollback needs a previous one", releases.len()),
+    };
+    println!("rolling {environment} back to release {} ({})", target.id, target.created_at);
+    let s3 = ctx.aws.s3(Some(&bucket.region));
+    for (stack_name, release) in &target.stacks {
+        let cfn = ctx.aws.cloudformation(None);
+        let Some(deployed) = stack::describe(&cfn, stack_name).await? else { continue };
+        let code: BTreeMap<&String, &String> = release
+            .parameters
+            .iter()
+            .filter(|(k, _)| k.contains("Code") && deployed.parameters.contains_key(*k))
+            .collect();
+        if code.iter().all(|(k, v)| deployed.parameters.get(*k) == Some(*v)) {
+            continue;
+        }
+        for (name, key) in code.iter().filter(|(k, _)| k.ends_with("CodeKey")) {
+            let found = s3.head_object().bucket(&bucket.name).key(*key).send().await;
+            if found.is_err() {
+                bail!(
+                    "{name} of release {} is s3://{}/{key}, which is gone (assets expire after {} days); deploy that revision instead",
+                    target.id,
+                    bucket.name,
+                    brain2_iac::stacks::ASSET_EXPIRY_DAYS
+                );
+            }
+        }
+        let request = change_set::Request {
+            stack: stack_name.clone(),
+            name: ctx.change_set_name().replace("deploy", "rollback"),
+            kind: ChangeSetType::Update,
+            template: TemplateSource::Previous,
+            parameters: deployed
+                .parameters
+                .keys()
+                .map(|k| match code.get(k) {
+                    Some(v) => (k.clone(), ParameterValue::Value((*v).clone())),
+                    None => (k.clone(), ParameterValue::Previous),
+                })
+                .collect(),
+            tags: deployed.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            description: format!("cargo xtask rollback to {}", target.id),
+        };
+        let after = events::newest(&cfn, &deployed.id).await?;
+        let Created::Ready { id, changes } = change_set::create(&cfn, &request, ctx.poll).await? else {
+            println!("  [{stack_name}] already runs that code");
+            continue;
+        };
+        for change in &changes {
+            println!("  [{stack_name}]   {}", change.line());
+        }
+        let template = stack::template(&cfn, stack_name).await?;
+        let resource_types = template["Resources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(id, r)| (id.clone(), r["Type"].as_str().unwrap_or_default().to_owned()))
+            .collect();
+        let plan = StackPlan {
+            name: stack_name.clone(),
+            short_name: stack_name.rsplit('-').next().unwrap_or(stack_name).to_owned(),
+            region: None,
+            template: String::new(),
+            tags: deployed.tags.clone(),
+            parameters: BTreeMap::new(),
+            depends_on: Vec::new(),
+            stateful: super::apply::stateful_resources(&resource_types),
+            resource_types,
+        };
+        execute_reviewed(&ctx, &cfn, &plan, &id, &changes, after.as_deref()).await?;
+    }
+    let mut record_of = target.clone();
+    let (id, created_at) = now();
+    record_of.rolled_back_to = Some(target.id.clone());
+    record_of.id = id;
+    record_of.created_at = created_at;
+    record(&ctx.aws, &bucket, &record_of).await?;
+    Ok(record_of)
+}
