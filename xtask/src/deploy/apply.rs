@@ -92,9 +92,9 @@ impl std::error::Error for ReplacementRefused {}
 /// What to do about a stack in `status`.
 pub fn next_step(stack: &str, region: &str, environment: &str, status: &str) -> String {
     match status {
-        "ROLLBACK_COMPLETE" | "CREATE_FAILED" if environment == "dev" => format!(
-            "fix the cause and run `cargo xtask deploy --env dev` again: in dev, deploy deletes the empty stack and creates it anew"
-        ),
+        "ROLLBACK_COMPLETE" | "CREATE_FAILED" if environment == "dev" => {
+            "fix the cause and run `cargo xtask deploy --env dev` again: in dev, deploy deletes the empty stack and creates it anew".to_owned()
+        }
         "ROLLBACK_COMPLETE" | "CREATE_FAILED" => format!(
             "its first creation failed, so it holds nothing and cannot be updated. Fix the cause, delete it with \
              `aws cloudformation delete-stack --stack-name {stack} --region {region}`, then run `cargo xtask deploy --env {environment}`"

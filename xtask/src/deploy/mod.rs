@@ -293,18 +293,18 @@ pub async fn deploy_all(ctx: Arc<Context>, plans: Vec<StackPlan>) -> Result<Vec<
         bail!("the stacks' dependencies form a cycle: {:?}", pending.iter().map(|p| &p.name).collect::<Vec<_>>());
     }
     // Second pass: drop exports nobody imports any more.
-    for index in 0..results.len() {
-        if results[index].kept_exports.is_empty() {
+    for result in results.iter_mut() {
+        if result.kept_exports.is_empty() {
             continue;
         }
-        let plan = plans.iter().find(|p| p.name == results[index].name).expect("results come from plans");
+        let plan = plans.iter().find(|p| p.name == result.name).expect("results come from plans");
         let cfn = ctx.aws.cloudformation(plan.region.as_deref());
         let mut still_used = false;
-        for kept in &results[index].kept_exports {
+        for kept in &result.kept_exports {
             still_used |= !stack::importers(&cfn, &kept.export, ctx.aws.endpoint_url().is_some()).await?.is_empty();
         }
         if still_used {
-            for kept in &results[index].kept_exports {
+            for kept in &result.kept_exports {
                 println!(
                     "  [{}] export {} stays while {} import(s) it; a later deploy removes it",
                     plan.short_name,
@@ -315,8 +315,8 @@ pub async fn deploy_all(ctx: Arc<Context>, plans: Vec<StackPlan>) -> Result<Vec<
         } else {
             println!("  [{}] removing exports no stack imports any more", plan.short_name);
             let again = apply::deploy_stack(&ctx, plan).await?;
-            results[index].outputs = again.outputs;
-            results[index].kept_exports = again.kept_exports;
+            result.outputs = again.outputs;
+            result.kept_exports = again.kept_exports;
         }
     }
     results.sort_by_key(|r| order.iter().position(|n| *n == r.name));
