@@ -22,16 +22,7 @@ use xtask::build::{Package, package};
 use xtask::deploy::{self, Action, Context, Settings};
 
 fn aws(endpoint: &str) -> Aws {
-    let credentials = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "moto");
-    Aws::from_config(
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(credentials))
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .build(),
-    )
+    Aws::from_config(aws_config_of(endpoint))
 }
 
 /// The real dev database stack, and a `worker` stack that imports the table's name and takes

@@ -42,11 +42,6 @@ pub fn phase(status: &StackStatus) -> Phase {
     }
 }
 
-/// Whether a status ends an operation well.
-pub fn succeeded(status: &StackStatus) -> bool {
-    matches!(status, StackStatus::CreateComplete | StackStatus::UpdateComplete | StackStatus::DeleteComplete)
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub key: String,
