@@ -104,11 +104,15 @@ pub fn max_glibc(binary: &[u8]) -> Option<(u32, u32)> {
 /// A zip holding one executable `bootstrap`, byte-identical for identical input: fixed
 /// timestamp (1980-01-01), mode 0755, one entry, no extra fields.
 pub fn deterministic_zip(bootstrap: &[u8]) -> Result<Vec<u8>> {
+    zip_with_level(bootstrap, 9)
+}
+
+fn zip_with_level(bootstrap: &[u8], level: i64) -> Result<Vec<u8>> {
     let mut buffer = std::io::Cursor::new(Vec::new());
     let mut writer = zip::ZipWriter::new(&mut buffer);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(9))
+        .compression_level(Some(level))
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o755)
         .large_file(false);
@@ -121,7 +125,11 @@ pub fn deterministic_zip(bootstrap: &[u8]) -> Result<Vec<u8>> {
 /// Packs one bootstrap into `<out>/<function>/<sha256>.zip`.
 pub fn package(function: &str, bootstrap: &Path, out: &Path) -> Result<Package> {
     let binary = std::fs::read(bootstrap).with_context(|| format!("reading {}", bootstrap.display()))?;
-    let zip = deterministic_zip(&binary)?;
+    package_bytes(function, &binary, out, 9)
+}
+
+fn package_bytes(function: &str, binary: &[u8], out: &Path, level: i64) -> Result<Package> {
+    let zip = zip_with_level(binary, level)?;
     let digest = Sha256::digest(&zip);
     let sha256_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     let dir = out.join(function);
@@ -139,7 +147,7 @@ pub fn package(function: &str, bootstrap: &Path, out: &Path) -> Result<Package> 
         sha256_hex,
         bytes: zip.len(),
         bootstrap_bytes: binary.len() as u64,
-        glibc: max_glibc(&binary),
+        glibc: max_glibc(binary),
     })
 }
 
@@ -277,6 +285,110 @@ pub fn build(workspace: &Path, arch: Arch) -> Result<Vec<Package>> {
         }))).collect::<serde_json::Map<_, _>>(),
     });
     std::fs::write(lambda_dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
+    Ok(packages)
+}
+
+/// Where `build_local` keeps its zips and manifest.
+pub const LOCAL_DIR: &str = "target/lambda/local";
+
+/// Builds the functions for this machine, in the dev profile, for `cargo xtask dev`: the
+/// emulator runs each `bootstrap` as a plain process, so neither cross-compilation nor the glibc
+/// bound applies, and an edit rebuilds in seconds instead of a release build's minutes. Symbols
+/// are stripped (with `strip`, when present) to keep the emulator's stored code small; a binary
+/// whose size and modification time are unchanged keeps its zip.
+pub fn build_local(workspace: &Path) -> Result<Vec<Package>> {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(workspace).args(["build", "--quiet"]);
+    for function in FUNCTIONS {
+        command.args(["--package", function, "--bin", function]);
+    }
+    // What `cargo run` (and `cargo test`) set for the running crate would reach build scripts
+    // that watch them (ring's watches CARGO_MANIFEST_DIR), and rebuild half the tree each time.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || matches!(
+                key.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "OUT_DIR"
+            )
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    let status = command.status().context("running cargo build for the functions")?;
+    if !status.success() {
+        bail!("building the functions failed; see cargo's output above");
+    }
+    let local = workspace.join(LOCAL_DIR);
+    let manifest_path = local.join("manifest.json");
+    let previous: serde_json::Value = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let stripper = Command::new("strip").arg("--version").output().is_ok_and(|o| o.status.success());
+    let mut packages = Vec::new();
+    let mut manifest = serde_json::Map::new();
+    for function in FUNCTIONS {
+        let binary = workspace.join("target/debug").join(function);
+        let metadata = std::fs::metadata(&binary).with_context(|| format!("reading {}", binary.display()))?;
+        let modified = metadata.modified()?.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let stamp = format!("{}:{modified}", metadata.len());
+        let entry = &previous["functions"][*function];
+        let reused = (entry["binary"] == stamp.as_str())
+            .then(|| {
+                let zip = workspace.join(entry["zip"].as_str()?);
+                zip.is_file().then(|| Package {
+                    function: (*function).to_owned(),
+                    zip,
+                    sha256_hex: entry["sha256"].as_str().unwrap_or_default().to_owned(),
+                    code_sha256: entry["codeSha256"].as_str().unwrap_or_default().to_owned(),
+                    bytes: entry["bytes"].as_u64().unwrap_or_default() as usize,
+                    bootstrap_bytes: metadata.len(),
+                    glibc: None,
+                })
+            })
+            .flatten();
+        let package = match reused {
+            Some(package) => package,
+            None => {
+                let bytes = if stripper {
+                    let stripped = local.join(format!(".{function}.stripped"));
+                    std::fs::create_dir_all(&local)?;
+                    let status = Command::new("strip").arg("-o").arg(&stripped).arg(&binary).status()?;
+                    if !status.success() {
+                        bail!("strip failed on {}", binary.display());
+                    }
+                    let bytes = std::fs::read(&stripped)?;
+                    let _ = std::fs::remove_file(&stripped);
+                    bytes
+                } else {
+                    std::fs::read(&binary)?
+                };
+                package_bytes(function, &bytes, &local.join("zips"), 1)?
+            }
+        };
+        manifest.insert(
+            (*function).to_owned(),
+            serde_json::json!({
+                "binary": stamp,
+                "zip": package.zip.strip_prefix(workspace).unwrap_or(&package.zip),
+                "sha256": package.sha256_hex,
+                "codeSha256": package.code_sha256,
+                "bytes": package.bytes,
+            }),
+        );
+        packages.push(package);
+    }
+    std::fs::create_dir_all(&local)?;
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "functions": manifest }))? + "\n";
+    let temporary = local.join(".manifest.json.partial");
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, &manifest_path)?;
     Ok(packages)
 }
 

@@ -5,6 +5,7 @@ pub mod build;
 pub mod codegen;
 pub mod coldstart;
 pub mod deploy;
+pub mod dev;
 pub mod diff;
 pub mod moto;
 pub mod operate;

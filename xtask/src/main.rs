@@ -16,6 +16,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run the whole Brain2 on this machine: the four stacks deployed to a local AWS emulator
+    /// (MiniStack), a local sign-in, and the web client, until Ctrl-C.
+    Dev {
+        /// The site's port (web client, sign-in, config.json); the emulator takes the next one.
+        #[arg(long, default_value_t = 8600)]
+        port: u16,
+        /// Where memories, users and the emulator's state are kept between runs.
+        #[arg(long, default_value = "target/dev-data")]
+        data: PathBuf,
+        /// Start from empty data (deletes what the data folder holds).
+        #[arg(long)]
+        fresh: bool,
+        /// Print less: no deploy progress, only failed invocations from the functions' logs.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Regenerate brain2-iac/src/aws from the CloudFormation schemas in brain2-iac/schemas.
     Codegen {
         /// Write nothing; fail if the checked-in code differs from what codegen would write.
@@ -266,6 +282,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let workspace = workspace_root();
     match cli.command {
+        Cmd::Dev { port, data, fresh, quiet } => {
+            xtask::dev::run(&workspace, &xtask::dev::Options { port, data, fresh, quiet })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Codegen { check, vendor, vendor_all } => {
             if vendor_all || !vendor.is_empty() {
                 let data = pytools::cfn_lint_data(&workspace)?;
@@ -441,7 +461,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(assets),
                 std::sync::Arc::new(ask),
             )?);
-            let work = xtask::deploy::run(&workspace, &out, ctx.clone(), &output.synthesized, &packages, &stacks);
+            let work =
+                xtask::deploy::run(&workspace, &out, ctx.clone(), &config, &output.synthesized, &packages, &stacks);
             let Some(report) = until_interrupted(&runtime, || ctx.running(), work)? else {
                 return Ok(ExitCode::from(130));
             };

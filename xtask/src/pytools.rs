@@ -1,5 +1,5 @@
-//! Pinned Python tools in virtualenvs under `target/`: the test tools (cfn-lint, moto) and the
-//! build tools (cargo-lambda with zig).
+//! Pinned Python tools in virtualenvs under `target/`: the test tools (cfn-lint, moto), the
+//! build tools (cargo-lambda with zig) and the emulator `cargo xtask dev` runs (MiniStack).
 //!
 //! Tests never use whatever happens to be on PATH: they run the tools from `target/py-tools`,
 //! which `cargo xtask test` (or `cargo xtask py-tools`) creates from
@@ -17,6 +17,9 @@ const REQUIREMENTS: &str = "xtask/python-requirements.txt";
 /// The build tools' virtualenv.
 pub const BUILD_VENV_DIR: &str = "target/build-tools";
 const BUILD_REQUIREMENTS: &str = "xtask/build-requirements.txt";
+/// The local AWS emulator's virtualenv.
+pub const EMULATOR_VENV_DIR: &str = "target/emulator";
+const EMULATOR_REQUIREMENTS: &str = "xtask/emulator-requirements.txt";
 /// Written after a successful install, holding the requirements it installed.
 const STAMP: &str = "installed-requirements.txt";
 
@@ -36,6 +39,11 @@ pub fn ensure(workspace: &Path) -> Result<PathBuf> {
 /// Creates or updates the build tools' virtualenv.
 pub fn ensure_build_tools(workspace: &Path) -> Result<PathBuf> {
     ensure_venv(workspace, &workspace.join(BUILD_VENV_DIR), BUILD_REQUIREMENTS)
+}
+
+/// Creates or updates the emulator's virtualenv (MiniStack).
+pub fn ensure_emulator(workspace: &Path) -> Result<PathBuf> {
+    ensure_venv(workspace, &workspace.join(EMULATOR_VENV_DIR), EMULATOR_REQUIREMENTS)
 }
 
 fn ensure_venv(workspace: &Path, venv: &Path, requirements_file: &str) -> Result<PathBuf> {

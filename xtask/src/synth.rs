@@ -23,7 +23,13 @@ pub struct EnvironmentOutput {
 pub fn synthesize(workspace: &Path, environment: &str) -> Result<EnvironmentOutput> {
     let started = Instant::now();
     let config = EnvironmentConfig::load(workspace, environment)?;
-    let app = brain2_app(environment, &config).with_context(|| format!("building the {environment} stacks"))?;
+    synthesize_config(environment, &config, started)
+}
+
+/// Builds the app from a configuration already loaded (and possibly adjusted, as `cargo xtask
+/// dev` does for its local variant of dev) and runs the policy pack.
+pub fn synthesize_config(environment: &str, config: &EnvironmentConfig, started: Instant) -> Result<EnvironmentOutput> {
+    let app = brain2_app(environment, config).with_context(|| format!("building the {environment} stacks"))?;
     let synthesized = app.synth().with_context(|| format!("synthesizing the {environment} stacks"))?;
     let templates: Vec<(String, serde_json::Value)> = synthesized
         .stacks

@@ -233,6 +233,10 @@ pub struct AuthConfig {
     /// The project's JWKS URL, for ES256/RS256 tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_url: Option<String>,
+    /// The project's anon (publishable) key, which the web client sends to Supabase Auth. It is
+    /// public by design: it grants nothing beyond what sign-in itself allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supabase_anon_key: Option<String>,
 }
 
 /// How connect-node links memories.

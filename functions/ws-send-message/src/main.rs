@@ -11,6 +11,7 @@ async fn main() -> Result<(), Error> {
     let env = ProcessEnv;
     let endpoint = config::required(&env, "WEBSOCKET_ENDPOINT")?;
     let sdk = brain2_shared::aws::sdk_config().await;
+    let endpoint = brain2_shared::aws::management_endpoint(&endpoint, sdk.endpoint_url())?;
     let management = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(endpoint).build();
     let handler = SendMessage {
         connections: ConnectionStore::from_env(aws_sdk_dynamodb::Client::new(&sdk), &env)?,

@@ -105,6 +105,22 @@ impl Aws {
         Self::from_config(loader.load().await)
     }
 
+    /// A configuration for a local emulator at `endpoint`: fixed dummy credentials, so that no
+    /// real ones are ever sent to it and none are needed.
+    pub async fn emulator(endpoint: &str, region: &str) -> Self {
+        let credentials =
+            aws_sdk_cloudformation::config::Credentials::new("test", "test", None, None, "brain2-emulator");
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(Builder::new().build_http())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(endpoint)
+            .credentials_provider(credentials)
+            .load()
+            .await;
+        Self::from_config(config)
+    }
+
     /// Wraps a ready configuration (tests give one with a replaying HTTP client).
     pub fn from_config(config: SdkConfig) -> Self {
         Self { config, calls: Arc::new(CallCounter::default()) }
@@ -149,6 +165,18 @@ impl Aws {
             builder = builder.region(Region::new(region.to_owned()));
         }
         aws_sdk_s3::Client::from_conf(builder.build())
+    }
+
+    pub fn secretsmanager(&self) -> aws_sdk_secretsmanager::Client {
+        let builder =
+            aws_sdk_secretsmanager::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
+        aws_sdk_secretsmanager::Client::from_conf(builder.build())
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        let builder =
+            aws_sdk_cloudwatchlogs::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
+        aws_sdk_cloudwatchlogs::Client::from_conf(builder.build())
     }
 
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {

@@ -384,6 +384,8 @@ pub fn write_outputs(out: &Path, environment: &str, results: &[StackResult]) -> 
 #[derive(Debug, Clone)]
 pub struct Report {
     pub stacks: Vec<(String, Action)>,
+    /// Each stack's result, outputs included (also for stacks skipped as unchanged).
+    pub results: Vec<StackResult>,
     pub zips_uploaded: usize,
     pub zips_skipped: usize,
     pub change_sets_created: usize,
@@ -397,6 +399,7 @@ pub async fn run(
     workspace: &Path,
     out: &Path,
     ctx: Arc<Context>,
+    config: &brain2_iac::config::EnvironmentConfig,
     synthesized: &Synthesized,
     packages: &[Package],
     only: &[String],
@@ -414,7 +417,7 @@ pub async fn run(
     let outputs = write_outputs(out, &environment, &results)?;
     println!("outputs written to {}", outputs.display());
     if results.iter().any(|r| r.short_name == "frontend") {
-        site::publish(workspace, &ctx, &environment, &results).await?;
+        site::publish(workspace, &ctx, config, &results).await?;
     }
     let changed = results.iter().any(|r| matches!(r.action, Action::Created | Action::Updated)) || zips_uploaded > 0;
     if changed {
@@ -424,6 +427,7 @@ pub async fn run(
     }
     Ok(Report {
         stacks: results.iter().map(|r| (r.name.clone(), r.action)).collect(),
+        results: results.clone(),
         zips_uploaded,
         zips_skipped,
         change_sets_created: ctx.change_sets_created(),

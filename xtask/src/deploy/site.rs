@@ -66,6 +66,23 @@ pub fn render_config(workspace: &Path, values: &serde_json::Value) -> Result<Str
     Ok(rendered)
 }
 
+/// What `templates/site-config.json.hbs` is rendered with: the environment's sign-in settings and
+/// the API URLs from the deployed stacks' outputs.
+pub fn config_values(
+    environment: &str,
+    config: &brain2_iac::config::EnvironmentConfig,
+    results: &[StackResult],
+) -> serde_json::Value {
+    serde_json::json!({
+        "environment": environment,
+        "region": config.region,
+        "httpApiUrl": output(results, "api", "HttpApiUrl").unwrap_or_default(),
+        "webSocketUrl": output(results, "compute", "WebSocketUrl").unwrap_or_default(),
+        "supabaseUrl": config.auth.supabase_url,
+        "supabaseAnonKey": config.auth.supabase_anon_key.as_deref().unwrap_or_default(),
+    })
+}
+
 fn output<'a>(results: &'a [StackResult], stack: &str, key: &str) -> Option<&'a str> {
     results.iter().find(|r| r.short_name == stack)?.outputs.iter().find(|o| o.key == key).map(|o| o.value.as_str())
 }
@@ -74,10 +91,10 @@ fn output<'a>(results: &'a [StackResult], stack: &str, key: &str) -> Option<&'a 
 pub async fn publish(
     workspace: &Path,
     ctx: &Context,
-    environment: &str,
+    config: &brain2_iac::config::EnvironmentConfig,
     results: &[StackResult],
 ) -> Result<Option<(usize, usize)>> {
-    let config = brain2_iac::config::EnvironmentConfig::load(workspace, environment)?;
+    let environment = ctx.settings.environment.as_str();
     let root = workspace.join(&config.frontend.site_dir);
     if !root.is_dir() {
         println!(
@@ -90,13 +107,7 @@ pub async fn publish(
         output(results, "frontend", "SiteBucketName").context("the frontend stack has no SiteBucketName output")?;
     let distribution =
         output(results, "frontend", "DistributionId").context("the frontend stack has no DistributionId output")?;
-    let values = serde_json::json!({
-        "environment": environment,
-        "region": config.region,
-        "httpApiUrl": output(results, "api", "HttpApiUrl").unwrap_or_default(),
-        "webSocketUrl": output(results, "compute", "WebSocketUrl").unwrap_or_default(),
-        "supabaseUrl": config.auth.supabase_url,
-    });
+    let values = config_values(environment, config, results);
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (key, path) in files(&root)? {
         contents.insert(key, std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
@@ -156,7 +167,7 @@ mod tests {
         let rendered = render_config(
             &workspace,
             &serde_json::json!({ "environment": "dev", "region": "eu-west-1", "httpApiUrl": "https://a\"b",
-                "webSocketUrl": "wss://w", "supabaseUrl": "https://s" }),
+                "webSocketUrl": "wss://w", "supabaseUrl": "https://s", "supabaseAnonKey": "" }),
         )
         .unwrap();
         let value: serde_json::Value = serde_json::from_str(&rendered).unwrap();

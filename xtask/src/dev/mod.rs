@@ -1,0 +1,292 @@
+//! `cargo xtask dev`: the whole Brain2 on this machine. MiniStack (the emulator) hosts the four
+//! stacks, deployed by the same synth and deploy code that ships to AWS from a local variant of
+//! the dev environment (see `environment.rs`); a local server hosts the sign-in, the site's
+//! `config.json` and the web client; the functions' logs are printed as they come.
+//!
+//! Order of a start: stop a leftover emulator → start the emulator while the functions build →
+//! the sign-in's secret in the emulator's Secrets Manager → synth + policy pack → bootstrap →
+//! deploy (unchanged stacks skipped) → `config.json` from the outputs → serve → print the URLs
+//! and write `<data>/dev.json` → tail the logs until Ctrl-C → stop the server, then the
+//! emulator (which saves its state), leaving no process behind.
+
+pub mod emulator;
+pub mod environment;
+pub mod logs;
+pub mod server;
+pub mod signin;
+pub mod unsupported;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::Aws;
+use crate::deploy::{self, Settings};
+use crate::{build, synth};
+use emulator::Emulator;
+use environment::{BASE_ENVIRONMENT, LocalSettings};
+
+/// The sign-in's secret in the emulator's Secrets Manager.
+pub const SIGNIN_SECRET_NAME: &str = "brain2-dev-local-signin-jwt";
+/// What a running `cargo xtask dev` writes in its data folder for tools and tests.
+pub const STATE_FILE: &str = "dev.json";
+
+/// The command line's choices.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The site's port; the emulator listens on the next one.
+    pub port: u16,
+    pub data: PathBuf,
+    pub fresh: bool,
+    pub quiet: bool,
+}
+
+/// Where everything is, once ready: printed, and written to `<data>/dev.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Running {
+    pub site_url: String,
+    pub signin_url: String,
+    pub anon_key: String,
+    pub http_api_url: String,
+    pub web_socket_url: String,
+    pub emulator_url: String,
+    pub region: String,
+    pub data: PathBuf,
+    pub pid: u32,
+}
+
+impl Running {
+    /// Reads what a running `cargo xtask dev` wrote.
+    pub fn read(data: &Path) -> Result<Self> {
+        let path = data.join(STATE_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+/// Fails, naming `--data`, when the folder cannot be created or written.
+fn check_data_folder(data: &Path) -> Result<()> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data folder {}; pick another with --data <DIR>", data.display()))?;
+    let probe = data.join(".write-check");
+    std::fs::write(&probe, b"ok").with_context(|| {
+        format!("the data folder {} is not writable; pick another with --data <DIR>", data.display())
+    })?;
+    std::fs::remove_file(&probe)?;
+    Ok(())
+}
+
+/// Removes what a previous run stored (emulator state, users, outputs), keeping nothing.
+fn wipe(data: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(data)? {
+        let path = entry?.path();
+        if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }
+            .with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The sign-in's signing secret: read from the emulator, or made and stored there on first run.
+/// Returns the secret's full ARN and its value.
+async fn signin_secret(aws: &Aws) -> Result<(String, String)> {
+    let client = aws.secretsmanager();
+    match client.get_secret_value().secret_id(SIGNIN_SECRET_NAME).send().await {
+        Ok(found) => {
+            let arn = found.arn().context("the emulator returned the sign-in secret without an ARN")?.to_owned();
+            let value = found.secret_string().context("the sign-in secret has no string value")?.to_owned();
+            Ok((arn, value))
+        }
+        Err(error) if crate::aws::errors::code(&error) == Some("ResourceNotFoundException") => {
+            let value = signin::new_secret();
+            let created = client
+                .create_secret()
+                .name(SIGNIN_SECRET_NAME)
+                .description("HS256 secret of cargo xtask dev's local sign-in")
+                .secret_string(&value)
+                .send()
+                .await
+                .map_err(|e| crate::aws::errors::explain("storing the sign-in secret in the emulator", e))?;
+            Ok((created.arn().context("CreateSecret returned no ARN")?.to_owned(), value))
+        }
+        Err(error) => Err(crate::aws::errors::explain("reading the sign-in secret from the emulator", error)),
+    }
+}
+
+fn write_running(running: &Running) -> Result<()> {
+    let path = running.data.join(STATE_FILE);
+    let temporary = running.data.join(format!(".{STATE_FILE}.partial"));
+    std::fs::write(&temporary, serde_json::to_string_pretty(running)? + "\n")?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_requested() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// Runs Brain2 until Ctrl-C. Returns once everything it started has stopped.
+pub fn run(workspace: &Path, options: &Options) -> Result<()> {
+    let started = Instant::now();
+    let data = if options.data.is_absolute() { options.data.clone() } else { workspace.join(&options.data) };
+    let emulator_port =
+        options.port.checked_add(1).context("--port must leave room for the emulator on the next port")?;
+    check_data_folder(&data)?;
+    environment::host_architecture()?;
+    emulator::check_port_free(options.port, "the site's")?;
+    emulator::check_port_free(emulator_port, "the emulator's")?;
+    let base = brain2_iac::config::EnvironmentConfig::load(workspace, BASE_ENVIRONMENT)?;
+    let region = base.region.clone();
+
+    // Functions build while the emulator starts; both are the slow part of a cold start.
+    let builder = {
+        let workspace = workspace.to_path_buf();
+        std::thread::spawn(move || build::build_local(&workspace))
+    };
+    if options.fresh {
+        // A leftover emulator must stop (and save) before its state is removed.
+        emulator::stop_leftover(&data)?;
+        wipe(&data)?;
+        eprintln!("dev: --fresh: started from empty data in {}", data.display());
+    }
+    let mut emulator = Emulator::start(workspace, &data, emulator_port, &region)?;
+    let packages = builder.join().map_err(|_| anyhow::anyhow!("the build thread panicked"))??;
+    if !options.quiet {
+        eprintln!("dev: emulator and functions ready in {:.1?}", started.elapsed());
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(serve(workspace, options, &data, &emulator, packages, started));
+    // Everything below runs on every path: the emulator saves its state and takes its function
+    // processes with it.
+    let stopped = emulator.stop();
+    let _ = std::fs::remove_file(data.join(STATE_FILE));
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    result?;
+    stopped?;
+    eprintln!("dev: stopped; the emulator saved its state in {}", data.display());
+    Ok(())
+}
+
+async fn serve(
+    workspace: &Path,
+    options: &Options,
+    data: &Path,
+    emulator: &Emulator,
+    packages: Vec<build::Package>,
+    started: Instant,
+) -> Result<()> {
+    let base = brain2_iac::config::EnvironmentConfig::load(workspace, BASE_ENVIRONMENT)?;
+    let aws = Aws::emulator(&emulator.endpoint, &base.region).await;
+    let site_origin = format!("http://127.0.0.1:{}", options.port);
+    let (secret_arn, secret) = signin_secret(&aws).await?;
+    let signin = signin::SignIn::open(&data.join("signin"), &site_origin, secret.as_bytes())?;
+    let local = LocalSettings {
+        site_origin: site_origin.clone(),
+        jwt_secret_arn: secret_arn,
+        anon_key: signin.anon_key().to_owned(),
+    };
+    let config = environment::local_config(workspace, &local)?;
+
+    let output = synth::synthesize_config(BASE_ENVIRONMENT, &config, Instant::now())?;
+    for finding in &output.report.findings {
+        eprintln!("policy: {finding}");
+    }
+    if !output.report.passed() {
+        bail!("{} policy finding(s) in the local variant of dev; nothing was deployed", output.report.findings.len());
+    }
+    for line in unsupported::report(&output.synthesized) {
+        eprintln!("{line}");
+    }
+
+    let assets = crate::operate::bootstrap(&aws, BASE_ENVIRONMENT).await?;
+    let mut settings = Settings::new(BASE_ENVIRONMENT);
+    settings.yes = true;
+    let ctx = Arc::new(deploy::Context::new(aws.clone(), settings, Some(assets), Arc::new(|_| true))?);
+    let out = data.join("out");
+    let report = tokio::select! {
+        report = deploy::run(workspace, &out, ctx.clone(), &config, &output.synthesized, &packages, &[]) => report?,
+        _ = stop_requested() => {
+            eprintln!("dev: interrupted while deploying; the emulator keeps what was applied");
+            return Ok(());
+        }
+    };
+    let mut values = deploy::site::config_values(BASE_ENVIRONMENT, &config, &report.results);
+    // Emulator gap: MiniStack reports a WebSocket API's endpoint as http://; AWS says wss://.
+    if let Some(url) = values["webSocketUrl"].as_str().and_then(|u| u.strip_prefix("http://")) {
+        values["webSocketUrl"] = serde_json::Value::String(format!("ws://{url}"));
+    }
+    let config_json = deploy::site::render_config(workspace, &values)?;
+    let expected_site_dir = workspace.join(&config.frontend.site_dir);
+    let site = Arc::new(server::Site {
+        signin,
+        config_json,
+        site_dir: expected_site_dir.join("index.html").is_file().then(|| expected_site_dir.clone()),
+        expected_site_dir,
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+        .await
+        .with_context(|| format!("port {} on 127.0.0.1 is not free; pick another with --port <PORT>", options.port))?;
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        axum::serve(listener, server::router(site.clone()))
+            .with_graceful_shutdown(async {
+                let _ = server_stopped.await;
+            })
+            .into_future(),
+    );
+
+    let running = Running {
+        site_url: format!("{site_origin}/"),
+        signin_url: format!("{site_origin}/auth/v1"),
+        anon_key: site.signin.anon_key().to_owned(),
+        http_api_url: values["httpApiUrl"].as_str().unwrap_or_default().to_owned(),
+        web_socket_url: values["webSocketUrl"].as_str().unwrap_or_default().to_owned(),
+        emulator_url: emulator.endpoint.clone(),
+        region: config.region.clone(),
+        data: data.to_path_buf(),
+        pid: std::process::id(),
+    };
+    write_running(&running)?;
+    let changed = report
+        .stacks
+        .iter()
+        .filter(|(_, action)| !matches!(action, deploy::Action::Unchanged | deploy::Action::NoChanges))
+        .count();
+    println!();
+    println!("Brain2 is running locally (ready in {:.1?}; {changed} stack(s) changed):", started.elapsed());
+    println!("  web client  {}", running.site_url);
+    if site.site_dir.is_none() {
+        println!("              (not built yet: the page there says so)");
+    }
+    println!("  sign-in     {}", running.signin_url);
+    println!("  HTTP API    {}", running.http_api_url);
+    println!("  WebSocket   {}", running.web_socket_url);
+    println!("  emulator    {} (its log: {})", running.emulator_url, emulator.log.display());
+    println!("  data        {} ({} user(s))", data.display(), site.signin.user_count());
+    println!("Press Ctrl-C to stop.");
+    println!();
+
+    let tail = logs::tail(aws.clone(), &output.synthesized, options.quiet);
+    tokio::select! {
+        _ = stop_requested() => {}
+        result = tail => result?,
+    }
+    eprintln!("dev: stopping");
+    let _ = stop_server.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! The local site's HTTP server on 127.0.0.1: the sign-in under `/auth/v1`, the `config.json`
+//! deploy would write, and the web client's files (or, until it is built, a page that says how).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::signin::{AuthError, SignIn};
+use crate::deploy::site::cache_control;
+
+/// What the server serves.
+#[derive(Debug)]
+pub struct Site {
+    pub signin: SignIn,
+    /// The rendered `config.json`.
+    pub config_json: String,
+    /// The built web client, when there is one.
+    pub site_dir: Option<PathBuf>,
+    /// Where the client's build is expected, for the placeholder page.
+    pub expected_site_dir: PathBuf,
+}
+
+pub fn router(site: Arc<Site>) -> Router {
+    Router::new()
+        .route("/auth/v1/signup", post(sign_up))
+        .route("/auth/v1/token", post(token))
+        .route("/auth/v1/user", get(user))
+        .route("/auth/v1/logout", post(logout))
+        .route("/auth/v1/health", get(|| async { axum::Json(json!({ "name": "brain2 local sign-in" })) }))
+        .route("/config.json", get(config_json))
+        .fallback(get(static_file))
+        .with_state(site)
+}
+
+fn auth_error(error: AuthError) -> Response {
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(error.body())).into_response()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    header_str(headers, "authorization").and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+}
+
+/// The JSON body, or GoTrue's error for a body that is not what the call expects.
+fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, AuthError> {
+    serde_json::from_slice(bytes).map_err(|e| AuthError {
+        status: 400,
+        error_code: "bad_json",
+        message: format!("Could not parse request body as JSON: {e}"),
+    })
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    grant_type: Option<String>,
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    // Argon2 takes tens of milliseconds: off the async threads.
+    tokio::task::spawn_blocking(work).await.expect("sign-in work panicked")
+}
+
+async fn sign_up(State(site): State<Arc<Site>>, headers: HeaderMap, bytes: Bytes) -> Response {
+    if let Err(error) = site.signin.check_api_key(header_str(&headers, "apikey")) {
+        return auth_error(error);
+    }
+    let credentials: Credentials = match body(&bytes) {
+        Ok(c) => c,
+        Err(error) => return auth_error(error),
+    };
+    match blocking(move || site.signin.sign_up(&credentials.email, &credentials.password)).await {
+        Ok(session) => axum::Json(session).into_response(),
+        Err(error) => auth_error(error),
+    }
+}
+
+async fn token(
+    State(site): State<Arc<Site>>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    if let Err(error) = site.signin.check_api_key(header_str(&headers, "apikey")) {
+        return auth_error(error);
+    }
+    let result = match query.grant_type.as_deref() {
+        Some("password") => match body::<Credentials>(&bytes) {
+            Ok(c) => blocking(move || site.signin.sign_in_with_password(&c.email, &c.password)).await,
+            Err(error) => Err(error),
+        },
+        Some("refresh_token") => match body::<RefreshBody>(&bytes) {
+            Ok(r) => site.signin.refresh(&r.refresh_token),
+            Err(error) => Err(error),
+        },
+        other => Err(AuthError {
+            status: 400,
+            error_code: "unsupported_grant_type",
+            message: format!("unsupported_grant_type {other:?}: the local sign-in supports password and refresh_token"),
+        }),
+    };
+    match result {
+        Ok(session) => axum::Json(session).into_response(),
+        Err(error) => auth_error(error),
+    }
+}
+
+async fn user(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
+    if let Err(error) = site.signin.check_api_key(header_str(&headers, "apikey")) {
+        return auth_error(error);
+    }
+    match site.signin.user(bearer(&headers)) {
+        Ok(user) => axum::Json(user).into_response(),
+        Err(error) => auth_error(error),
+    }
+}
+
+async fn logout(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
+    if let Err(error) = site.signin.check_api_key(header_str(&headers, "apikey")) {
+        return auth_error(error);
+    }
+    match site.signin.logout(bearer(&headers)) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => auth_error(error),
+    }
+}
+
+async fn config_json(State(site): State<Arc<Site>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, cache_control("config.json"))],
+        site.config_json.clone(),
+    )
+        .into_response()
+}
+
+/// A file of the built client, by URL path; `index.html` for paths that name no file (the
+/// client routes them itself).
+fn resolve(root: &Path, path: &str) -> Option<(String, PathBuf)> {
+    let relative = path.trim_start_matches('/');
+    // Only plain names: no `..`, no absolute parts, nothing hidden.
+    let safe = relative.split('/').all(|part| !part.is_empty() && !part.starts_with('.'));
+    if safe && !relative.is_empty() {
+        let candidate = root.join(relative);
+        if candidate.is_file() {
+            return Some((relative.to_owned(), candidate));
+        }
+    }
+    let index = root.join("index.html");
+    index.is_file().then(|| ("index.html".to_owned(), index))
+}
+
+async fn static_file(State(site): State<Arc<Site>>, uri: Uri) -> Response {
+    let Some(root) = &site.site_dir else { return placeholder(&site.expected_site_dir) };
+    let Some((key, path)) = resolve(root, uri.path()) else { return placeholder(&site.expected_site_dir) };
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            let content_type = mime_guess::from_path(&path).first_or_octet_stream().essence_str().to_owned();
+            let mut response = bytes.into_response();
+            let headers = response.headers_mut();
+            if let Ok(value) = HeaderValue::from_str(&content_type) {
+                headers.insert(header::CONTENT_TYPE, value);
+            }
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control(&key)));
+            response
+        }
+        Err(error) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("reading {}: {error}", path.display())).into_response()
+        }
+    }
+}
+
+fn placeholder(expected: &Path) -> Response {
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Brain2 (local)</title></head>\n<body>\n\
+         <h1>Brain2 is running locally</h1>\n\
+         <p>The stacks are deployed in the emulator, and the sign-in answers under <code>/auth/v1</code>.\n\
+         The web client has not been built: nothing is in <code>{}</code>.</p>\n\
+         <p>The runtime configuration a client reads is at <a href=\"/config.json\">/config.json</a>.</p>\n\
+         </body></html>\n",
+        expected.display()
+    );
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], page)
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_paths_inside_the_site_are_served() {
+        let root = std::env::temp_dir().join(format!("brain2-site-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(root.join("assets")).unwrap();
+        std::fs::write(root.join("index.html"), "index").unwrap();
+        std::fs::write(root.join("assets/app-1.js"), "js").unwrap();
+        assert_eq!(resolve(&root, "/assets/app-1.js").unwrap().0, "assets/app-1.js");
+        assert_eq!(resolve(&root, "/graph").unwrap().0, "index.html");
+        assert_eq!(resolve(&root, "/../../etc/passwd").unwrap().0, "index.html");
+        assert_eq!(resolve(&root, "/.hidden").unwrap().0, "index.html");
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(resolve(&root, "/").is_none());
+    }
+}
