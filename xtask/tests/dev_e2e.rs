@@ -1,0 +1,213 @@
+//! Brain2 end to end, the way a person runs it: `cargo xtask dev` (the real command, its
+//! emulator, its sign-in), two users, memories over the HTTP API, links made by connect-node,
+//! live pushes over the WebSocket, isolation between users, refused tokens, deletes, a restart
+//! that keeps the data, and Ctrl-C that leaves no process behind.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use support::dev::{Dev, User, free_port_pair, processes_mentioning, sign_up, temporary_folder};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn create(http: &reqwest::Client, dev: &Dev, user: &User, content: &str) -> String {
+    let response = http
+        .post(format!("{}/api/nodes", dev.http_api()))
+        .bearer_auth(&user.token)
+        .json(&json!({ "content": content }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "creating {content:?}");
+    let node: Value = response.json().await.unwrap();
+    node["nodeId"].as_str().unwrap().to_owned()
+}
+
+async fn graph(http: &reqwest::Client, dev: &Dev, user: &User) -> Value {
+    let response =
+        http.get(format!("{}/api/graph-data", dev.http_api())).bearer_auth(&user.token).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn edges(graph: &Value) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = graph["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| Some((e["data"]["source"].as_str()?.to_owned(), e["data"]["target"].as_str()?.to_owned())))
+        .map(|(a, b)| if a < b { (a, b) } else { (b, a) })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn node_ids(graph: &Value) -> Vec<String> {
+    graph["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["source"].is_null())
+        .map(|e| e["data"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls the graph until `check` holds (connect-node runs asynchronously, off EventBridge).
+async fn eventually(
+    http: &reqwest::Client,
+    dev: &Dev,
+    user: &User,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..150 {
+        let current = graph(http, dev, user).await;
+        if check(&current) {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 15 s; the graph is {}", graph(http, dev, user).await);
+}
+
+async fn open_socket(dev: &Dev, token: &str) -> Result<Socket, String> {
+    tokio_tungstenite::connect_async(format!("{}?token={token}", dev.web_socket()))
+        .await
+        .map(|(socket, _)| socket)
+        .map_err(|e| e.to_string())
+}
+
+async fn next_text(socket: &mut Socket, within: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next()).await.ok()??.ok()?;
+        if let Message::Text(text) = message {
+            return serde_json::from_str(text.as_str()).ok();
+        }
+    }
+}
+
+/// A token signed with the sign-in's real secret (read from the emulator), expired an hour ago.
+async fn expired_token(dev: &Dev, user: &User) -> String {
+    let aws = xtask::aws::Aws::emulator(&dev.running.emulator_url, &dev.running.region).await;
+    let secret = aws
+        .secretsmanager()
+        .get_secret_value()
+        .secret_id(xtask::dev::SIGNIN_SECRET_NAME)
+        .send()
+        .await
+        .unwrap()
+        .secret_string()
+        .unwrap()
+        .to_owned();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = json!({ "iss": dev.running.signin_url, "aud": "authenticated", "sub": user.id,
+        "role": "authenticated", "iat": now - 7200, "exp": now - 3600 });
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+#[test]
+fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
+    let data = temporary_folder("dev-e2e");
+    let port = free_port_pair();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let http = reqwest::Client::new();
+
+    let mut dev = Dev::start(port, &data);
+    let emulator_pid: i32 = std::fs::read_to_string(data.join("emulator.pid")).unwrap().trim().parse().unwrap();
+    let kept = runtime.block_on(async {
+        let ada = sign_up(&http, &dev, "ada@example.com").await;
+        let bob = sign_up(&http, &dev, "bob@example.com").await;
+
+        // The site serves the configuration deploy would write, from the deployed outputs.
+        let config: Value =
+            http.get(format!("{}config.json", dev.running.site_url)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(config["httpApiUrl"], dev.running.http_api_url);
+        assert!(config["webSocketUrl"].as_str().unwrap().starts_with("ws://"), "{config}");
+        assert_eq!(config["supabaseUrl"].as_str().unwrap(), dev.running.site_url.trim_end_matches('/'));
+
+        // Both users listen; only Ada's changes may reach Ada, and nothing of hers reaches Bob.
+        let mut ada_socket = open_socket(&dev, &ada.token).await.expect("Ada's WebSocket");
+        let mut bob_socket = open_socket(&dev, &bob.token).await.expect("Bob's WebSocket");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        let rust = create(&http, &dev, &ada, "Rust lambdas deploy with cloudformation").await;
+        let stacks = create(&http, &dev, &ada, "cloudformation stacks written in rust").await;
+        let garden = create(&http, &dev, &ada, "tomatoes ripen slowly in autumn").await;
+        let linked =
+            eventually(&http, &dev, &ada, "the link between the two Rust memories", |g| !edges(g).is_empty()).await;
+        let expected = if rust < stacks { (rust.clone(), stacks.clone()) } else { (stacks.clone(), rust.clone()) };
+        assert_eq!(edges(&linked), vec![expected], "only the memories sharing keywords are linked");
+
+        let pushed = next_text(&mut ada_socket, Duration::from_secs(15)).await.expect("a live update for Ada");
+        assert_eq!(pushed["action"], "graphUpdated", "{pushed}");
+        assert!([&rust, &stacks].contains(&&pushed["nodeId"].as_str().unwrap().to_owned()), "{pushed}");
+        assert_eq!(next_text(&mut bob_socket, Duration::from_secs(2)).await, None, "Bob hears nothing of Ada's");
+
+        // Bob sees none of Ada's data.
+        let other =
+            http.get(format!("{}/api/nodes/{rust}", dev.http_api())).bearer_auth(&bob.token).send().await.unwrap();
+        assert_eq!(other.status(), 404);
+        assert!(graph(&http, &dev, &bob).await["elements"].as_array().unwrap().is_empty());
+
+        // Bad and expired tokens are refused, on HTTP and on $connect.
+        let expired = expired_token(&dev, &ada).await;
+        for token in ["not-a-token", expired.as_str()] {
+            let refused = http.get(format!("{}/api/nodes", dev.http_api())).bearer_auth(token).send().await.unwrap();
+            assert!(matches!(refused.status().as_u16(), 401 | 403), "HTTP with {token:.12}…: {}", refused.status());
+            assert!(open_socket(&dev, token).await.is_err(), "$connect with {token:.12}… was accepted");
+        }
+        let missing = http.get(format!("{}/api/nodes", dev.http_api())).send().await.unwrap();
+        assert!(matches!(missing.status().as_u16(), 401 | 403), "no token: {}", missing.status());
+
+        // A delete removes the node and its edges.
+        let deleted =
+            http.delete(format!("{}/api/nodes/{stacks}", dev.http_api())).bearer_auth(&ada.token).send().await.unwrap();
+        assert!(deleted.status().is_success(), "delete: {}", deleted.status());
+        let after = graph(&http, &dev, &ada).await;
+        assert!(edges(&after).is_empty(), "edges left after the delete: {after}");
+        let mut left = node_ids(&after);
+        left.sort();
+        let mut expected_left = vec![rust.clone(), garden.clone()];
+        expected_left.sort();
+        assert_eq!(left, expected_left);
+        (ada, expected_left)
+    });
+
+    // Ctrl-C stops everything and leaves no process: not the emulator, not a function.
+    let status = dev.interrupt();
+    assert!(status.success(), "cargo xtask dev exited with {status}:\n{}", dev.log());
+    assert!(!std::path::Path::new(&format!("/proc/{emulator_pid}")).exists(), "the emulator is still running");
+    let left = processes_mentioning(&data.to_string_lossy());
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+
+    // A restart keeps the data (and the sign-in's users), and deploys nothing.
+    let (ada, nodes) = kept;
+    let mut dev = Dev::start(port, &data);
+    runtime.block_on(async {
+        let session = http
+            .post(format!("{}/token?grant_type=password", dev.running.signin_url))
+            .header("apikey", &dev.running.anon_key)
+            .json(&json!({ "email": "ada@example.com", "password": "a long enough password" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(session.status(), 200, "Ada signs in again after the restart");
+        let session: Value = session.json().await.unwrap();
+        let ada = User { token: session["access_token"].as_str().unwrap().to_owned(), ..ada };
+        let mut after = node_ids(&graph(&http, &dev, &ada).await);
+        after.sort();
+        assert_eq!(after, nodes, "memories kept across the restart");
+    });
+    assert!(dev.log().contains("0 stack(s) changed"), "a warm restart deploys nothing:\n{}", dev.log());
+    let status = dev.interrupt();
+    assert!(status.success());
+    assert!(processes_mentioning(&data.to_string_lossy()).is_empty());
+    std::fs::remove_dir_all(&data).unwrap();
+}

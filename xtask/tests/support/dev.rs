@@ -1,0 +1,179 @@
+//! `cargo xtask dev` as a person runs it, from a test: the real command in its own process, on
+//! free ports, with its own data folder; stopped with SIGINT like Ctrl-C.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+use xtask::dev::Running;
+
+/// The first build of the functions and the first install of MiniStack fit in this.
+const READY_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Two free loopback ports in a row (the site's, then the emulator's).
+pub fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let first = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if first < u16::MAX && TcpListener::bind(("127.0.0.1", first + 1)).is_ok() {
+            return first;
+        }
+    }
+    panic!("no two free ports in a row on 127.0.0.1");
+}
+
+pub fn temporary_folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("brain2-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running `cargo xtask dev`.
+#[derive(Debug)]
+pub struct Dev {
+    child: Option<Child>,
+    pub running: Running,
+    pub output: PathBuf,
+}
+
+impl Dev {
+    pub fn start(port: u16, data: &Path) -> Dev {
+        let output = data.with_extension("log");
+        let log = std::fs::File::create(&output).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["dev", "--quiet", "--port", &port.to_string(), "--data"])
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting cargo xtask dev");
+        let mut dev = Dev { child: Some(child), running: placeholder(data), output };
+        let started = Instant::now();
+        loop {
+            if let Ok(running) = Running::read(data)
+                && running.pid == dev.pid()
+            {
+                dev.running = running;
+                return dev;
+            }
+            if let Some(status) = dev.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("cargo xtask dev exited ({status}) before it was ready:\n{}", dev.log());
+            }
+            assert!(
+                started.elapsed() < READY_TIMEOUT,
+                "cargo xtask dev was not ready in {READY_TIMEOUT:?}:\n{}",
+                dev.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    /// Ctrl-C: SIGINT, then waits for the command to finish stopping everything.
+    pub fn interrupt(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "cargo xtask dev did not stop within 120 s of SIGINT"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://<id>.execute-api.localhost:<port>` in the emulator's path style, which needs no
+    /// resolver for `*.localhost` (browsers have one; this machine's getaddrinfo does not).
+    pub fn http_api(&self) -> String {
+        path_style(&self.running.http_api_url, &self.running.emulator_url)
+    }
+
+    pub fn web_socket(&self) -> String {
+        path_style(&self.running.web_socket_url, &self.running.emulator_url).replacen("http://", "ws://", 1)
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.interrupt();
+        }
+    }
+}
+
+fn placeholder(data: &Path) -> Running {
+    Running {
+        site_url: String::new(),
+        signin_url: String::new(),
+        anon_key: String::new(),
+        http_api_url: String::new(),
+        web_socket_url: String::new(),
+        emulator_url: String::new(),
+        region: String::new(),
+        data: data.to_path_buf(),
+        pid: 0,
+    }
+}
+
+pub fn path_style(url: &str, emulator: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let api_id = host.split('.').next().unwrap();
+    let path = if path.is_empty() { String::new() } else { format!("/{path}") };
+    format!("{emulator}/_aws/execute-api/{api_id}{path}")
+}
+
+/// Processes whose command line mentions `needle` (the data folder: the emulator and the
+/// function processes it starts run from under it).
+pub fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) && pid != std::process::id() {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// A user signed up through the local sign-in.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+pub async fn sign_up(http: &reqwest::Client, dev: &Dev, email: &str) -> User {
+    let response = http
+        .post(format!("{}/signup", dev.running.signin_url))
+        .header("apikey", &dev.running.anon_key)
+        .json(&json!({ "email": email, "password": "a long enough password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "sign-up of {email}");
+    let session: Value = response.json().await.unwrap();
+    User {
+        id: session["user"]["id"].as_str().unwrap().to_owned(),
+        token: session["access_token"].as_str().unwrap().to_owned(),
+        refresh_token: session["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}
