@@ -241,9 +241,8 @@ pub fn build(workspace: &Path, arch: Arch) -> Result<Vec<Package>> {
         workspace.display(),
         cargo_home.display()
     );
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    let mut command = crate::cargo(workspace);
     command
-        .current_dir(workspace)
         .env("PATH", path)
         .env("RUSTFLAGS", rustflags)
         .args(["lambda", "build", "--release", "--target"])
@@ -297,28 +296,10 @@ pub const LOCAL_DIR: &str = "target/lambda/local";
 /// are stripped (with `strip`, when present) to keep the emulator's stored code small; a binary
 /// whose size and modification time are unchanged keeps its zip.
 pub fn build_local(workspace: &Path) -> Result<Vec<Package>> {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    command.current_dir(workspace).args(["build", "--quiet"]);
+    let mut command = crate::cargo(workspace);
+    command.args(["build", "--quiet"]);
     for function in FUNCTIONS {
         command.args(["--package", function, "--bin", function]);
-    }
-    // What `cargo run` (and `cargo test`) set for the running crate would reach build scripts
-    // that watch them (ring's watches CARGO_MANIFEST_DIR), and rebuild half the tree each time.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if key.starts_with("CARGO_PKG_")
-            || matches!(
-                key.as_ref(),
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_BIN_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "OUT_DIR"
-            )
-        {
-            command.env_remove(key.as_ref());
-        }
     }
     let status = command.status().context("running cargo build for the functions")?;
     if !status.success() {

@@ -93,8 +93,8 @@ fn once(binary: &Path, function: &str) -> Result<Duration> {
 /// Builds the host release binaries, then measures each function `rounds` times. Returns
 /// (function, median, min, max).
 pub fn measure(workspace: &Path, rounds: usize) -> Result<Vec<(String, Duration, Duration, Duration)>> {
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    build.current_dir(workspace).args(["build", "--release"]);
+    let mut build = crate::cargo(workspace);
+    build.args(["build", "--release"]);
     for function in FUNCTIONS {
         build.args(["--package", function, "--bin", function]);
     }

@@ -321,8 +321,7 @@ pub fn synthesize_at(workspace: &Path, git_ref: &str, environment: &str) -> Resu
     if !added.success() {
         bail!("could not check out {git_ref} into {}", tree.display());
     }
-    let synth = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-        .current_dir(&tree)
+    let synth = crate::cargo(&tree)
         .env("CARGO_TARGET_DIR", workspace.join("target/diff-base"))
         .args(["run", "--quiet", "--package", "xtask", "--", "synth", "--env", environment, "--out"])
         .arg(&out)

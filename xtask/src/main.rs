@@ -1,5 +1,5 @@
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -248,6 +248,9 @@ enum BenchTarget {
     Synth,
     /// Each Lambda's start-up, to its first call for an invocation (a local runtime API).
     ColdStart,
+    /// Brain2 under `cargo xtask dev`: start-up, create-to-push latency, API throughput, no-op
+    /// deploy (the ignored test xtask/tests/dev_bench.rs).
+    Dev,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -554,6 +557,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Bench { what: BenchTarget::Dev, .. } => {
+            xtask::pytools::ensure_emulator(&workspace)?;
+            let status = xtask::cargo(&workspace)
+                .args(["test", "--package", "xtask", "--test", "dev_bench", "--", "--ignored", "--nocapture"])
+                .status()
+                .context("running the dev benchmarks")?;
+            Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Cmd::Bench { what: BenchTarget::Synth, rounds } => {
             if rounds == 0 {
                 bail!("--rounds must be at least 1");
@@ -586,8 +597,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Test { cargo_args } => {
             pytools::ensure(&workspace)?;
-            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-                .current_dir(&workspace)
+            pytools::ensure_emulator(&workspace)?;
+            let status = xtask::cargo(&workspace)
                 .args(["test", "--workspace"])
                 .args(&cargo_args)
                 .status()
