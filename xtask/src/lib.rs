@@ -11,6 +11,7 @@ pub mod moto;
 pub mod operate;
 pub mod pytools;
 pub mod synth;
+pub mod web;
 
 use std::path::PathBuf;
 

@@ -32,6 +32,13 @@ enum Cmd {
         #[arg(long)]
         quiet: bool,
     },
+    /// Build the web client (web/) into target/web/dist: wasm32 release build, wasm-bindgen,
+    /// content-hashed assets. Skipped when its sources are unchanged.
+    Web {
+        /// Build even when the sources are unchanged.
+        #[arg(long)]
+        force: bool,
+    },
     /// Regenerate brain2-iac/src/aws from the CloudFormation schemas in brain2-iac/schemas.
     Codegen {
         /// Write nothing; fail if the checked-in code differs from what codegen would write.
@@ -285,6 +292,20 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let workspace = workspace_root();
     match cli.command {
+        Cmd::Web { force } => {
+            let started = std::time::Instant::now();
+            let (dist, built) =
+                if force { (xtask::web::build(&workspace)?, true) } else { xtask::web::build_if_changed(&workspace)? };
+            for (file, bytes) in xtask::web::summary(&dist)? {
+                println!("{file:<48} {bytes:>10}");
+            }
+            if built {
+                println!("built the web client into {} in {:.1?}", dist.display(), started.elapsed());
+            } else {
+                println!("the web client's sources are unchanged; {} is current", dist.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Dev { port, data, fresh, quiet } => {
             xtask::dev::run(&workspace, &xtask::dev::Options { port, data, fresh, quiet })?;
             Ok(ExitCode::SUCCESS)
@@ -386,6 +407,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{:<16} {:>12} {:>12}  {:<8} {}", p.function, p.bootstrap_bytes, p.bytes, glibc, p.sha256_hex);
             }
             println!("built {} functions for {} in {:.0?}", packages.len(), arch.name(), started.elapsed());
+            let (dist, built) = xtask::web::build_if_changed(&workspace)?;
+            println!(
+                "web client: {} {}",
+                dist.display(),
+                if built { "built" } else { "unchanged since the last build" }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Diff { env, against, format, fail_on, aws } => {
@@ -450,6 +477,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 brain2_iac::config::Architecture::Arm64 => build::Arch::Arm64,
                 brain2_iac::config::Architecture::X8664 => build::Arch::X8664,
             };
+            if workspace.join(&config.frontend.site_dir) == workspace.join(xtask::web::DIST_DIR) {
+                let (_, built) = xtask::web::build_if_changed(&workspace)?;
+                if !built {
+                    println!("site: the web client's sources are unchanged; not rebuilding");
+                }
+            }
             let (packages, built) = build::build_if_changed(&workspace, arch)?;
             if !built {
                 println!("code: sources unchanged since the last {} build; not rebuilding", arch.name());

@@ -123,7 +123,8 @@ fn dev_benchmarks() {
         // A no-op deploy of all four stacks, as the warm start does it.
         let workspace = xtask::workspace_root();
         let aws = xtask::aws::Aws::emulator(&dev.running.emulator_url, &dev.running.region).await;
-        let secret = aws.secretsmanager().describe_secret().secret_id(xtask::dev::SIGNIN_SECRET_NAME).send().await.unwrap();
+        let secret =
+            aws.secretsmanager().describe_secret().secret_id(xtask::dev::SIGNIN_SECRET_NAME).send().await.unwrap();
         let local = xtask::dev::environment::LocalSettings {
             site_origin: dev.running.site_url.trim_end_matches('/').to_owned(),
             jwt_secret_arn: secret.arn().unwrap().to_owned(),
@@ -136,7 +137,8 @@ fn dev_benchmarks() {
         let parameters = xtask::deploy::code_parameters(&assets.name, &packages);
         let mut settings = xtask::deploy::Settings::new("dev");
         settings.yes = true;
-        let ctx = Arc::new(xtask::deploy::Context::new(aws.clone(), settings, Some(assets), Arc::new(|_| true)).unwrap());
+        let ctx =
+            Arc::new(xtask::deploy::Context::new(aws.clone(), settings, Some(assets), Arc::new(|_| true)).unwrap());
         let before = aws.calls().total();
         let started = Instant::now();
         let plans = xtask::deploy::plans(&synthesized, &parameters).unwrap();

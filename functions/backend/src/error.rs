@@ -12,8 +12,10 @@ pub enum ApiError {
     /// A missing node, or another user's: the two look the same.
     NotFound,
     MethodNotAllowed,
+    /// The stored node is at version `current`; `node` is it, for the client to show.
     Conflict {
         current: u64,
+        node: Option<Box<brain2_api::NodeView>>,
     },
     Internal(String),
 }
@@ -26,12 +28,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut stored = None;
         let (status, message) = match self {
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "node not found".to_owned()),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed".to_owned()),
-            ApiError::Conflict { current } => {
+            ApiError::Conflict { current, node } => {
+                stored = node.map(|n| *n);
                 (StatusCode::CONFLICT, format!("the node has changed; its current version is {current}"))
             }
             ApiError::Internal(cause) => {
@@ -39,6 +43,6 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned())
             }
         };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+        (status, Json(brain2_api::ErrorBody { error: message, current: stored })).into_response()
     }
 }

@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use brain2_api::{BulkDeleteRequest, BulkDeleteResponse, GraphData, GraphElement, NodePage};
 use brain2_shared::domain::{self, MAX_BULK_DELETE, NodeId, NodeInput, NodeView, UserId};
 use brain2_shared::events::{self, NodeChanged, Publisher};
 use brain2_shared::memory::{MemoryStore, UpdateError};
@@ -140,7 +141,7 @@ async fn list_nodes(
     State(state): State<AppState>,
     Caller(user): Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NodePage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
     let limit = match query.limit.as_deref() {
         None => domain::DEFAULT_PAGE_SIZE,
@@ -160,12 +161,10 @@ async fn list_nodes(
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let nodes: Vec<NodeView> = page.nodes.iter().map(|n| NodeView::of(n, None)).collect();
-    let mut body = json!({ "nodes": nodes });
-    if let Some(cursor) = page.next_cursor {
-        body["nextCursor"] = cursor.into();
-    }
-    Ok(Json(body))
+    Ok(Json(NodePage {
+        nodes: page.nodes.iter().map(|n| domain::view(n, None)).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 async fn create_node(
@@ -176,7 +175,7 @@ async fn create_node(
     let input = input.validate().map_err(|e| ApiError::BadRequest(e.0))?;
     let node = state.store.create(user, input, state.now()).await.map_err(ApiError::internal)?;
     state.announce(events::NODE_CREATED, user, node.id).await;
-    Ok((StatusCode::CREATED, Json(NodeView::of(&node, None))).into_response())
+    Ok((StatusCode::CREATED, Json(domain::view(&node, None))).into_response())
 }
 
 async fn get_node(
@@ -188,7 +187,7 @@ async fn get_node(
     let node = state.store.get(user, id).await.map_err(ApiError::internal)?.ok_or(ApiError::NotFound)?;
     let edges = state.store.edges(user, id).await.map_err(ApiError::internal)?;
     let neighbours: BTreeSet<NodeId> = edges.into_iter().map(|e| e.target).collect();
-    Ok(Json(NodeView::of(&node, Some(neighbours.into_iter().collect()))))
+    Ok(Json(domain::view(&node, Some(neighbours.into_iter().collect()))))
 }
 
 /// `If-Match: 3` or `If-Match: "3"`.
@@ -210,13 +209,18 @@ async fn update_node(
     let id = node_id(&id)?;
     let expected = expected_version(&headers)?;
     let input = input.validate().map_err(|e| ApiError::BadRequest(e.0))?;
-    let node = state.store.update(user, id, input, expected, state.now()).await.map_err(|e| match e {
-        UpdateError::NotFound => ApiError::NotFound,
-        UpdateError::Conflict { current, .. } => ApiError::Conflict { current },
-        UpdateError::Store(e) => ApiError::internal(e),
-    })?;
+    let node = match state.store.update(user, id, input, expected, state.now()).await {
+        Ok(node) => node,
+        Err(UpdateError::NotFound) => return Err(ApiError::NotFound),
+        Err(UpdateError::Conflict { current, .. }) => {
+            // The client shows the stored version beside the user's, so it comes with the 409.
+            let stored = state.store.get(user, id).await.map_err(ApiError::internal)?;
+            return Err(ApiError::Conflict { current, node: stored.map(|n| Box::new(domain::view(&n, None))) });
+        }
+        Err(UpdateError::Store(e)) => return Err(ApiError::internal(e)),
+    };
     state.announce(events::NODE_UPDATED, user, node.id).await;
-    Ok(Json(NodeView::of(&node, None)))
+    Ok(Json(domain::view(&node, None)))
 }
 
 async fn delete_node(
@@ -232,20 +236,14 @@ async fn delete_node(
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct BulkDelete {
-    node_ids: Vec<String>,
-}
-
 /// Deletes at most this many nodes at once.
 const BULK_PARALLELISM: usize = 8;
 
 async fn bulk_delete(
     State(state): State<AppState>,
     Caller(user): Caller,
-    JsonBody(request): JsonBody<BulkDelete>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(request): JsonBody<BulkDeleteRequest>,
+) -> Result<Json<BulkDeleteResponse>, ApiError> {
     if request.node_ids.is_empty() || request.node_ids.len() > MAX_BULK_DELETE {
         return Err(ApiError::BadRequest(format!(
             "nodeIds must hold 1 to {MAX_BULK_DELETE} ids, not {}",
@@ -278,32 +276,26 @@ async fn bulk_delete(
         .await;
     let deleted = results.iter().filter(|(_, ok)| *ok).count();
     let failed: Vec<String> = results.iter().filter(|(_, ok)| !*ok).map(|(id, _)| id.to_string()).collect();
-    Ok(Json(json!({
-        "deletedCount": deleted,
-        "failedNodeIds": failed,
-        "message": format!("deleted {deleted} of {} nodes", ids.len()),
-    })))
+    Ok(Json(BulkDeleteResponse {
+        deleted_count: deleted,
+        failed_node_ids: failed,
+        message: format!("deleted {deleted} of {} nodes", ids.len()),
+    }))
 }
 
 /// Cytoscape elements: every node, and every undirected edge once.
-async fn graph_data(State(state): State<AppState>, Caller(user): Caller) -> Result<Json<Value>, ApiError> {
+async fn graph_data(State(state): State<AppState>, Caller(user): Caller) -> Result<Json<GraphData>, ApiError> {
     let (nodes, edges) = state.store.graph(user).await.map_err(ApiError::internal)?;
     let present: BTreeSet<NodeId> = nodes.iter().map(|n| n.id).collect();
-    let mut elements: Vec<Value> =
-        nodes.iter().map(|n| json!({ "data": { "id": n.id, "label": domain::label(&n.content) } })).collect();
+    let mut elements: Vec<GraphElement> = nodes.iter().map(|n| GraphElement::node(n.id, &n.content)).collect();
     for edge in edges {
         // Each edge is stored in both directions; the one from the smaller id stands for both.
         if edge.source.to_string() < edge.target.to_string()
             && present.contains(&edge.source)
             && present.contains(&edge.target)
         {
-            elements.push(json!({ "data": {
-                "id": format!("{}-{}", edge.source, edge.target),
-                "source": edge.source,
-                "target": edge.target,
-                "weight": edge.weight,
-            }}));
+            elements.push(GraphElement::edge(edge.source, edge.target, edge.weight));
         }
     }
-    Ok(Json(json!({ "elements": elements })))
+    Ok(Json(GraphData { elements }))
 }

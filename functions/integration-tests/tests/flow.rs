@@ -139,7 +139,7 @@ async fn create_connect_notify_update_and_delete() {
     assert_eq!(call(&router, Some(user), empty_request("DELETE", &format!("/api/nodes/{b_id}"))).await.0, 404);
 
     // Bulk delete reports what it could and could not delete.
-    let missing = NodeId::new();
+    let missing = brain2_shared::domain::new_node_id();
     let (status, body) = call(
         &router,
         Some(user),
@@ -330,7 +330,7 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
         connections: world.connections.clone(),
         management: aws_sdk_apigatewaymanagement::Client::from_conf(config),
     };
-    let node = NodeId::new();
+    let node = brain2_shared::domain::new_node_id();
     let event: EventBridgeEvent<EdgesCreated> = serde_json::from_value(json!({
         "version": "0", "id": "e1", "detail-type": "EdgesCreated", "source": "brain2.connect-node",
         "account": "123456789012", "time": "2026-11-28T00:00:00Z", "region": "us-east-1", "resources": [],

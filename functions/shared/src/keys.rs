@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn sort_keys_round_trip_their_ids() {
-        let (a, b) = (NodeId::new(), NodeId::new());
+        let (a, b) = (crate::domain::new_node_id(), crate::domain::new_node_id());
         assert_eq!(node_in(&node(a)), Some(a));
         assert_eq!(node_in(&edge(a, b)), Some(a));
         assert_eq!(edge_target(&edge(a, b)), Some(b));

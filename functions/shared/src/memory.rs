@@ -155,7 +155,7 @@ impl MemoryStore {
     /// Stores a new node and its postings in one transaction (at most 51 actions).
     pub async fn create(&self, user: UserId, input: ValidInput, now: OffsetDateTime) -> Result<Node, StoreError> {
         let node = Node {
-            id: NodeId::new(),
+            id: crate::domain::new_node_id(),
             owner: user,
             keywords: crate::keywords::extract(&input.content),
             content: input.content,
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {
-        let id = NodeId::new();
+        let id = crate::domain::new_node_id();
         assert_eq!(decode_cursor(&encode_cursor(id)), Ok(id));
         assert_eq!(decode_cursor("not base64!"), Err(BadCursor));
         let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("USER#someone-else");

@@ -3,7 +3,8 @@
 //! the dev environment (see `environment.rs`); a local server hosts the sign-in, the site's
 //! `config.json` and the web client; the functions' logs are printed as they come.
 //!
-//! Order of a start: stop a leftover emulator → start the emulator while the functions build →
+//! Order of a start: stop a leftover emulator → start the emulator while the functions and the
+//! web client build (each only when its sources changed) →
 //! the sign-in's secret in the emulator's Secrets Manager → synth + policy pack → bootstrap →
 //! deploy (unchanged stacks skipped) → `config.json` from the outputs → serve → print the URLs
 //! and write `<data>/dev.json` → tail the logs until Ctrl-C → stop the server, then the
@@ -154,7 +155,11 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     // Functions build while the emulator starts; both are the slow part of a cold start.
     let builder = {
         let workspace = workspace.to_path_buf();
-        std::thread::spawn(move || build::build_local(&workspace))
+        std::thread::spawn(move || -> Result<Vec<build::Package>> {
+            let packages = build::build_local(&workspace)?;
+            crate::web::build_if_changed(&workspace)?;
+            Ok(packages)
+        })
     };
     if options.fresh {
         // A leftover emulator must stop (and save) before its state is removed.
@@ -165,7 +170,7 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     let mut emulator = Emulator::start(workspace, &data, emulator_port, &region)?;
     let packages = builder.join().map_err(|_| anyhow::anyhow!("the build thread panicked"))??;
     if !options.quiet {
-        eprintln!("dev: emulator and functions ready in {:.1?}", started.elapsed());
+        eprintln!("dev: emulator, functions and web client ready in {:.1?}", started.elapsed());
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

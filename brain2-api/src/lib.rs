@@ -1,0 +1,270 @@
+//! The Brain2 API's contract: what the HTTP API takes and returns, what the WebSocket pushes, and
+//! the rules a memory must meet. The backend serves these types and the web client reads them,
+//! so a change that would break the client fails to compile. No AWS, no I/O: it builds for the
+//! browser (wasm32) as well as for Lambda.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Content is 1 to this many characters after trimming.
+pub const MAX_CONTENT_CHARS: usize = 5_000;
+/// At most this many tags per node.
+pub const MAX_TAGS: usize = 20;
+/// Each tag is 1 to this many characters.
+pub const MAX_TAG_CHARS: usize = 50;
+/// Bulk delete takes 1 to this many ids.
+pub const MAX_BULK_DELETE: usize = 100;
+/// List pages hold this many nodes unless the client asks otherwise.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// And at most this many.
+pub const MAX_PAGE_SIZE: usize = 1_000;
+/// Graph labels are the content cut to this many characters.
+pub const LABEL_CHARS: usize = 50;
+
+/// The request header that carries the version an update was based on.
+pub const IF_MATCH: &str = "If-Match";
+
+/// A node's id, a UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NodeId(pub Uuid);
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl NodeId {
+    /// Parses a path or body id; `None` unless it is a UUID.
+    pub fn parse(text: &str) -> Option<Self> {
+        Uuid::parse_str(text).ok().map(Self)
+    }
+}
+
+/// A node as the API returns it (`POST /api/nodes`, `GET|PUT /api/nodes/{id}`, list pages).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeView {
+    pub node_id: NodeId,
+    pub content: String,
+    pub tags: Vec<String>,
+    pub keywords: Vec<String>,
+    /// The time of the last write; the first version's web client reads it.
+    pub timestamp: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+    /// The linked nodes, on `GET /api/nodes/{id}` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edges: Option<Vec<NodeId>>,
+}
+
+/// A create or update request's body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeInput {
+    pub content: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// Why a request was refused; the message is safe to show the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// Content and tags, trimmed and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidInput {
+    pub content: String,
+    pub tags: Vec<String>,
+}
+
+impl NodeInput {
+    /// The rules every memory meets; the backend enforces them and the client checks them first.
+    pub fn validate(self) -> Result<ValidInput, Invalid> {
+        let content = self.content.trim().to_owned();
+        let length = content.chars().count();
+        if length == 0 {
+            return Err(Invalid("content must not be empty".into()));
+        }
+        if length > MAX_CONTENT_CHARS {
+            return Err(Invalid(format!("content has {length} characters; the limit is {MAX_CONTENT_CHARS}")));
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(Invalid(format!("{} tags given; the limit is {MAX_TAGS}", self.tags.len())));
+        }
+        let mut tags = Vec::with_capacity(self.tags.len());
+        for (i, tag) in self.tags.into_iter().enumerate() {
+            let tag = tag.trim().to_owned();
+            let chars = tag.chars().count();
+            if chars == 0 || chars > MAX_TAG_CHARS {
+                return Err(Invalid(format!("tags[{i}] must be 1 to {MAX_TAG_CHARS} characters")));
+            }
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        Ok(ValidInput { content, tags })
+    }
+}
+
+/// `GET /api/nodes?limit=&cursor=`: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodePage {
+    pub nodes: Vec<NodeView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/nodes/bulk-delete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BulkDeleteRequest {
+    pub node_ids: Vec<String>,
+}
+
+/// What a bulk delete did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkDeleteResponse {
+    pub deleted_count: usize,
+    pub failed_node_ids: Vec<String>,
+    pub message: String,
+}
+
+/// `GET /api/graph-data`: Cytoscape elements, every node and every undirected edge once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphData {
+    pub elements: Vec<GraphElement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphElement {
+    pub data: ElementData,
+}
+
+/// A node (`label`) or an edge (`source`, `target`, `weight`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ElementData {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<NodeId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<NodeId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+}
+
+impl GraphElement {
+    pub fn node(id: NodeId, content: &str) -> Self {
+        Self {
+            data: ElementData {
+                id: id.to_string(),
+                label: Some(label(content)),
+                source: None,
+                target: None,
+                weight: None,
+            },
+        }
+    }
+    pub fn edge(source: NodeId, target: NodeId, weight: u32) -> Self {
+        Self {
+            data: ElementData {
+                id: format!("{source}-{target}"),
+                label: None,
+                source: Some(source),
+                target: Some(target),
+                weight: Some(weight),
+            },
+        }
+    }
+    pub fn is_edge(&self) -> bool {
+        self.data.source.is_some()
+    }
+}
+
+/// Every error answer: `{"error": "..."}`; a 409 also carries the current node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<NodeView>,
+}
+
+/// What the WebSocket pushes: `{"action":"graphUpdated","nodeId":...}` after a node's links changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveMessage {
+    pub action: String,
+    pub node_id: NodeId,
+}
+
+/// The action of a [`LiveMessage`] sent when a node's links changed.
+pub const GRAPH_UPDATED: &str = "graphUpdated";
+
+/// The graph label of a node: its content cut at [`LABEL_CHARS`] characters, with an ellipsis.
+pub fn label(content: &str) -> String {
+    let mut chars = content.chars();
+    let head: String = chars.by_ref().take(LABEL_CHARS).collect();
+    if chars.next().is_some() { format!("{head}…") } else { head }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(content: &str, tags: &[&str]) -> NodeInput {
+        NodeInput { content: content.to_owned(), tags: tags.iter().map(|t| t.to_string()).collect() }
+    }
+
+    #[test]
+    fn content_is_trimmed_and_bounded_in_characters() {
+        assert_eq!(input("  hi  ", &[]).validate().unwrap().content, "hi");
+        assert!(input("   ", &[]).validate().is_err());
+        assert!(input(&"é".repeat(MAX_CONTENT_CHARS), &[]).validate().is_ok());
+        let error = input(&"a".repeat(MAX_CONTENT_CHARS + 1), &[]).validate().unwrap_err();
+        assert!(error.0.contains("5001 characters"));
+    }
+
+    #[test]
+    fn tags_are_bounded_trimmed_and_deduplicated() {
+        let many: Vec<String> = (0..=MAX_TAGS).map(|i| i.to_string()).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(input("x", &refs).validate().unwrap_err().0.contains("21 tags"));
+        assert!(input("x", &[""]).validate().unwrap_err().0.contains("tags[0]"));
+        assert!(input("x", &[&"t".repeat(51)]).validate().is_err());
+        assert_eq!(input("x", &[" a ", "a", "b"]).validate().unwrap().tags, ["a", "b"]);
+    }
+
+    #[test]
+    fn labels_cut_at_fifty_characters_with_an_ellipsis() {
+        assert_eq!(label("short"), "short");
+        let long = "ä".repeat(60);
+        let cut = label(&long);
+        assert_eq!(cut.chars().count(), 51);
+        assert!(cut.ends_with('…'));
+        assert_eq!(label(&"b".repeat(50)), "b".repeat(50));
+    }
+
+    #[test]
+    fn node_ids_must_be_uuids() {
+        assert!(NodeId::parse("not-a-uuid").is_none());
+        assert!(NodeId::parse("6f1c1f8e-3a4b-4c5d-8e9f-0a1b2c3d4e5f").is_some());
+    }
+
+    #[test]
+    fn graph_elements_serialize_as_cytoscape_reads_them() {
+        let a = NodeId::parse("6f1c1f8e-3a4b-4c5d-8e9f-0a1b2c3d4e5f").unwrap();
+        let b = NodeId::parse("7f1c1f8e-3a4b-4c5d-8e9f-0a1b2c3d4e5f").unwrap();
+        let node = serde_json::to_value(GraphElement::node(a, "hello")).unwrap();
+        assert_eq!(node, serde_json::json!({ "data": { "id": a.to_string(), "label": "hello" } }));
+        let edge = serde_json::to_value(GraphElement::edge(a, b, 2)).unwrap();
+        assert_eq!(edge["data"]["source"], a.to_string());
+        assert_eq!(edge["data"]["weight"], 2);
+    }
+}

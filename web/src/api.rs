@@ -1,0 +1,117 @@
+//! The Brain2 HTTP API, with the types of `brain2-api`.
+
+use brain2_api::{BulkDeleteRequest, BulkDeleteResponse, ErrorBody, GraphData, NodeId, NodeInput, NodePage, NodeView};
+use gloo_net::http::{Request, RequestBuilder, Response};
+
+/// Why a call failed, as the interface treats it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The token was refused: back to sign-in.
+    Unauthorized,
+    /// The memory changed elsewhere; here is the stored version.
+    Conflict(Box<NodeView>),
+    NotFound,
+    /// No answer at all: the API is down or unreachable.
+    Down(String),
+    /// Any other refusal, with the API's message.
+    Failed(String),
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiError::Unauthorized => f.write_str("your session has ended; sign in again"),
+            ApiError::Conflict(_) => f.write_str("this memory was changed elsewhere"),
+            ApiError::NotFound => f.write_str("that memory no longer exists"),
+            ApiError::Down(why) => write!(f, "the Brain2 API cannot be reached ({why})"),
+            ApiError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub base: String,
+    pub token: String,
+}
+
+async fn check(response: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
+    let response = response.map_err(|e| ApiError::Down(e.to_string()))?;
+    match response.status() {
+        200..=299 => Ok(response),
+        401 | 403 => Err(ApiError::Unauthorized),
+        404 => Err(ApiError::NotFound),
+        409 => match response.json::<ErrorBody>().await {
+            Ok(ErrorBody { current: Some(current), .. }) => Err(ApiError::Conflict(Box::new(current))),
+            Ok(body) => Err(ApiError::Failed(body.error)),
+            Err(_) => Err(ApiError::Failed("conflict".to_owned())),
+        },
+        // API Gateway answers 5xx itself when the function or the emulator fails.
+        status @ (502..=504) => Err(ApiError::Down(format!("HTTP {status}"))),
+        status => {
+            let message =
+                response.json::<ErrorBody>().await.map(|b| b.error).unwrap_or_else(|_| format!("HTTP {status}"));
+            Err(ApiError::Failed(message))
+        }
+    }
+}
+
+impl Api {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.trim_end_matches('/'))
+    }
+
+    fn authorized(&self, builder: RequestBuilder) -> RequestBuilder {
+        builder.header("Authorization", &format!("Bearer {}", self.token))
+    }
+
+    pub async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<NodePage, ApiError> {
+        let mut url = self.url(&format!("/api/nodes?limit={limit}"));
+        if let Some(cursor) = cursor {
+            url.push_str("&cursor=");
+            url.push_str(&String::from(js_sys::encode_uri_component(cursor)));
+        }
+        let response = check(self.authorized(Request::get(&url)).send().await).await?;
+        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+    }
+
+    pub async fn create(&self, content: &str) -> Result<NodeView, ApiError> {
+        let body = NodeInput { content: content.to_owned(), tags: vec![] };
+        let request = self.authorized(Request::post(&self.url("/api/nodes"))).json(&body);
+        let response = check(request.map_err(|e| ApiError::Failed(e.to_string()))?.send().await).await?;
+        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+    }
+
+    pub async fn get(&self, id: NodeId) -> Result<NodeView, ApiError> {
+        let response =
+            check(self.authorized(Request::get(&self.url(&format!("/api/nodes/{id}")))).send().await).await?;
+        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+    }
+
+    /// Sends the version the edit started from; a 409 carries the newer stored node.
+    pub async fn update(&self, id: NodeId, content: &str, version: u64) -> Result<NodeView, ApiError> {
+        let body = NodeInput { content: content.to_owned(), tags: vec![] };
+        let request = self
+            .authorized(Request::put(&self.url(&format!("/api/nodes/{id}"))))
+            .header(brain2_api::IF_MATCH, &version.to_string())
+            .json(&body);
+        let response = check(request.map_err(|e| ApiError::Failed(e.to_string()))?.send().await).await?;
+        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+    }
+
+    pub async fn delete(&self, id: NodeId) -> Result<(), ApiError> {
+        check(self.authorized(Request::delete(&self.url(&format!("/api/nodes/{id}")))).send().await).await.map(|_| ())
+    }
+
+    pub async fn bulk_delete(&self, ids: &[NodeId]) -> Result<BulkDeleteResponse, ApiError> {
+        let body = BulkDeleteRequest { node_ids: ids.iter().map(ToString::to_string).collect() };
+        let request = self.authorized(Request::post(&self.url("/api/nodes/bulk-delete"))).json(&body);
+        let response = check(request.map_err(|e| ApiError::Failed(e.to_string()))?.send().await).await?;
+        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+    }
+
+    pub async fn graph(&self) -> Result<GraphData, ApiError> {
+        let response = check(self.authorized(Request::get(&self.url("/api/graph-data"))).send().await).await?;
+        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+    }
+}

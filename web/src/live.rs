@@ -1,0 +1,59 @@
+//! The live connection: a WebSocket opened with the user's token, reopened with backoff when it
+//! drops. After a reconnect the client refetches, since pushes sent meanwhile were missed.
+
+use brain2_api::LiveMessage;
+use futures::StreamExt;
+use gloo_net::websocket::{Message, State, futures::WebSocket};
+
+/// What the connection reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveEvent {
+    Connected { after_reconnect: bool },
+    Message(LiveMessage),
+    Disconnected { retry_in_ms: u32 },
+}
+
+const FIRST_RETRY_MS: u32 = 1_000;
+const MAX_RETRY_MS: u32 = 30_000;
+
+/// Runs until `still_wanted` says no (sign-out): connects, reports, reconnects.
+pub async fn run(url: String, token: impl Fn() -> String, still_wanted: impl Fn() -> bool, report: impl Fn(LiveEvent)) {
+    let mut retry = FIRST_RETRY_MS;
+    let mut connected_before = false;
+    while still_wanted() {
+        let address = format!("{url}?token={}", String::from(js_sys::encode_uri_component(&token())));
+        if let Ok(mut socket) = WebSocket::open(&address) {
+            // The handshake (and the authorizer behind it) finishes after `open` returns.
+            let mut waited = 0;
+            while matches!(socket.state(), State::Connecting) && waited < 10_000 {
+                gloo_timers::future::TimeoutFuture::new(50).await;
+                waited += 50;
+            }
+            if matches!(socket.state(), State::Open) {
+                retry = FIRST_RETRY_MS;
+                report(LiveEvent::Connected { after_reconnect: connected_before });
+                connected_before = true;
+            }
+            while let Some(message) = socket.next().await {
+                if !still_wanted() {
+                    return;
+                }
+                match message {
+                    Ok(Message::Text(text)) => {
+                        if let Ok(message) = serde_json::from_str::<LiveMessage>(&text) {
+                            report(LiveEvent::Message(message));
+                        }
+                    }
+                    Ok(Message::Bytes(_)) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        if !still_wanted() {
+            return;
+        }
+        report(LiveEvent::Disconnected { retry_in_ms: retry });
+        gloo_timers::future::TimeoutFuture::new(retry).await;
+        retry = (retry * 2).min(MAX_RETRY_MS);
+    }
+}

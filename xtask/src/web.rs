@@ -1,0 +1,255 @@
+//! `cargo xtask web`: the web client (`web/`), built to `target/web/dist` with nothing but cargo
+//! and a pinned wasm-bindgen-cli: the wasm32 release build, wasm-bindgen's JS glue, and every
+//! asset under `assets/` with a content hash in its name (so deploy's site sync caches them
+//! forever); `index.html` is rendered from `web/index.html.hbs` with those names. The same
+//! sources give the same bytes. Nothing is rebuilt when the sources' fingerprint is unchanged.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+/// Where the built site goes (the environments' `frontend.siteDir`).
+pub const DIST_DIR: &str = "target/web/dist";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const CYTOSCAPE: &str = "cytoscape-3.34.4.min.js";
+/// The vendored file's sha256, as web/vendor/README.md records it.
+const CYTOSCAPE_SHA256: &str = "081591ab735b2b6a3b31a3c60f8f3a3e2fee8c92939e0c7820ad1208571b6cd8";
+/// Beside the site, not in it: deploy uploads every file of the site.
+const FINGERPRINT_FILE: &str = "target/web/dist.fingerprint";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))[..16].to_owned()
+}
+
+/// The wasm-bindgen version Cargo.lock pins: the CLI must be exactly that one.
+pub fn locked_wasm_bindgen(workspace: &Path) -> Result<String> {
+    let lock = std::fs::read_to_string(workspace.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\""
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(version.trim_end_matches('"').to_owned());
+        }
+    }
+    bail!("Cargo.lock has no wasm-bindgen; the web client depends on it")
+}
+
+/// Installs the wasm32 target with rustup when it is missing; fails naming the command when
+/// that is not possible.
+fn ensure_target() -> Result<()> {
+    let Ok(output) = Command::new("rustup").args(["target", "list", "--installed"]).output() else { return Ok(()) };
+    if String::from_utf8_lossy(&output.stdout).lines().any(|l| l.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    eprintln!("the web client needs the Rust target {WASM_TARGET}; running `rustup target add {WASM_TARGET}`");
+    let added = Command::new("rustup").args(["target", "add", WASM_TARGET]).status().is_ok_and(|s| s.success());
+    if !added {
+        bail!(
+            "the Rust target {WASM_TARGET} is not installed, so the web client cannot be built; add it with `rustup target add {WASM_TARGET}`"
+        );
+    }
+    Ok(())
+}
+
+/// `target/build-tools/bin/wasm-bindgen` at the locked version, installed with cargo when absent.
+pub fn ensure_wasm_bindgen(workspace: &Path) -> Result<PathBuf> {
+    let version = locked_wasm_bindgen(workspace)?;
+    let root = workspace.join(crate::pytools::BUILD_VENV_DIR);
+    let binary = root.join("bin/wasm-bindgen");
+    let installed =
+        Command::new(&binary).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if installed.as_deref().is_some_and(|v| v.split_whitespace().nth(1) == Some(version.as_str())) {
+        return Ok(binary);
+    }
+    eprintln!("installing wasm-bindgen-cli {version} into {} (once; about two minutes)", root.display());
+    let status = crate::cargo(workspace)
+        .args(["install", "--quiet", "wasm-bindgen-cli", "--version"])
+        .arg(format!("={version}"))
+        .arg("--root")
+        .arg(&root)
+        .status()
+        .context("running cargo install wasm-bindgen-cli")?;
+    if !status.success() {
+        bail!("cargo install wasm-bindgen-cli --version ={version} failed; see its output above");
+    }
+    Ok(binary)
+}
+
+/// A digest of what the client is built from.
+pub fn sources_fingerprint(workspace: &Path) -> Result<String> {
+    let mut hasher = Sha256::new();
+    let mut files =
+        vec![workspace.join("Cargo.lock"), workspace.join("Cargo.toml"), workspace.join("xtask/src/web.rs")];
+    let mut folders = vec![workspace.join("web"), workspace.join("brain2-api")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    for file in files {
+        let Ok(bytes) = std::fs::read(&file) else { continue };
+        hasher.update(file.strip_prefix(workspace).unwrap_or(&file).to_string_lossy().as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Builds when the sources changed since the last build; returns the site folder and whether it
+/// built.
+pub fn build_if_changed(workspace: &Path) -> Result<(PathBuf, bool)> {
+    let dist = workspace.join(DIST_DIR);
+    let fingerprint = sources_fingerprint(workspace)?;
+    if std::fs::read_to_string(workspace.join(FINGERPRINT_FILE)).ok().as_deref() == Some(fingerprint.as_str())
+        && dist.join("index.html").is_file()
+    {
+        return Ok((dist, false));
+    }
+    build(workspace)?;
+    Ok((dist, true))
+}
+
+/// One asset: its name under `assets/` and its bytes.
+struct Asset {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+fn hashed(stem: &str, extension: &str, bytes: Vec<u8>) -> Asset {
+    Asset { name: format!("{stem}-{}.{extension}", short_hash(&bytes)), bytes }
+}
+
+/// Builds the client into `target/web/dist` (replaced whole).
+pub fn build(workspace: &Path) -> Result<PathBuf> {
+    ensure_target()?;
+    let fingerprint = sources_fingerprint(workspace)?;
+    let bindgen = ensure_wasm_bindgen(workspace)?;
+    let status = crate::cargo(workspace)
+        .args(["build", "--quiet", "--release", "--package", "brain2-web", "--target", WASM_TARGET])
+        .status()
+        .context("running cargo build for the web client")?;
+    if !status.success() {
+        bail!("building the web client failed; see cargo's output above");
+    }
+    let wasm = workspace.join("target").join(WASM_TARGET).join("release/brain2-web.wasm");
+    let glue = workspace.join("target/web/bindgen");
+    let _ = std::fs::remove_dir_all(&glue);
+    let status = Command::new(&bindgen)
+        .arg(&wasm)
+        .args(["--target", "web", "--no-typescript", "--out-name", "brain2", "--out-dir"])
+        .arg(&glue)
+        .status()
+        .with_context(|| format!("running {}", bindgen.display()))?;
+    if !status.success() {
+        bail!("wasm-bindgen failed on {}", wasm.display());
+    }
+
+    let mut assets = Vec::new();
+    let wasm_asset = hashed("brain2", "wasm", std::fs::read(glue.join("brain2_bg.wasm"))?);
+    let mut js = std::fs::read_to_string(glue.join("brain2.js"))?;
+    if !js.contains("'brain2_bg.wasm'") {
+        bail!("wasm-bindgen's glue no longer names brain2_bg.wasm as this build expects; see xtask/src/web.rs");
+    }
+    js = js.replace("'brain2_bg.wasm'", &format!("'{}'", wasm_asset.name));
+    // wasm-bindgen puts `#[wasm_bindgen(module = ...)]` files under snippets/<crate-hash>/; each
+    // gets a content-hashed name beside the glue instead, so none can be cached stale.
+    let snippets = glue.join("snippets");
+    if snippets.is_dir() {
+        let mut stack = vec![snippets.clone()];
+        while let Some(folder) = stack.pop() {
+            let mut entries: Vec<PathBuf> =
+                std::fs::read_dir(&folder)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+            entries.sort();
+            for path in entries {
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let relative = path.strip_prefix(&glue)?.to_string_lossy().replace('\\', "/");
+                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                let asset = hashed(&stem, "js", std::fs::read(&path)?);
+                if !js.contains(&format!("./{relative}")) {
+                    bail!("wasm-bindgen's glue does not import ./{relative} as this build expects");
+                }
+                // Only the import statements: the wasm's import object keeps the original names.
+                for quote in ['\'', '"'] {
+                    js = js.replace(
+                        &format!("from {quote}./{relative}{quote}"),
+                        &format!("from {quote}./{}{quote}", asset.name),
+                    );
+                }
+                assets.push(asset);
+            }
+        }
+    }
+    if js.contains("from './snippets/") || js.contains("from \"./snippets/") {
+        bail!("wasm-bindgen's glue still refers to snippets/ after renaming them; see xtask/src/web.rs");
+    }
+    let glue_asset = hashed("brain2", "js", js.into_bytes());
+    let boot = hashed("boot", "js", format!("import init from './{}';\ninit();\n", glue_asset.name).into_bytes());
+    let cytoscape_bytes = std::fs::read(workspace.join("web/vendor").join(CYTOSCAPE))?;
+    if hex(&Sha256::digest(&cytoscape_bytes)) != CYTOSCAPE_SHA256 {
+        bail!(
+            "web/vendor/{CYTOSCAPE} does not have the sha256 web/vendor/README.md records; restore it or follow the upgrade steps there"
+        );
+    }
+    let cytoscape = hashed("cytoscape-3.34.4", "min.js", cytoscape_bytes);
+    let css = hashed("app", "css", std::fs::read(workspace.join("web/style.css"))?);
+
+    let template = std::fs::read_to_string(workspace.join("web/index.html.hbs"))?;
+    let mut handlebars = handlebars::Handlebars::new();
+    handlebars.set_strict_mode(true);
+    let index = handlebars.render_template(
+        &template,
+        &serde_json::json!({
+            "css": format!("assets/{}", css.name),
+            "cytoscape": format!("assets/{}", cytoscape.name),
+            "boot": format!("assets/{}", boot.name),
+            "wasm": format!("assets/{}", wasm_asset.name),
+        }),
+    )?;
+    assets.extend([wasm_asset, glue_asset, boot, cytoscape, css]);
+
+    let dist = workspace.join(DIST_DIR);
+    let staging = workspace.join("target/web/.dist.partial");
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(staging.join("assets"))?;
+    for asset in &assets {
+        std::fs::write(staging.join("assets").join(&asset.name), &asset.bytes)?;
+    }
+    std::fs::write(staging.join("index.html"), index)?;
+    std::fs::copy(workspace.join("web/vendor/cytoscape-LICENSE"), staging.join("assets/cytoscape-LICENSE.txt"))?;
+    let _ = std::fs::remove_dir_all(&dist);
+    std::fs::rename(&staging, &dist).with_context(|| format!("moving the site into {}", dist.display()))?;
+    std::fs::write(workspace.join(FINGERPRINT_FILE), fingerprint)?;
+    Ok(dist)
+}
+
+/// The site's files and their sizes, for the build summary.
+pub fn summary(dist: &Path) -> Result<Vec<(String, u64)>> {
+    let mut files = Vec::new();
+    for folder in [dist.to_path_buf(), dist.join("assets")] {
+        for entry in std::fs::read_dir(&folder)? {
+            let entry = entry?;
+            if entry.path().is_file() {
+                let name = entry.path().strip_prefix(dist)?.to_string_lossy().into_owned();
+                files.push((name, entry.metadata()?.len()));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
