@@ -24,6 +24,15 @@ pub const LABEL_CHARS: usize = 50;
 /// The request header that carries the version an update was based on.
 pub const IF_MATCH: &str = "If-Match";
 
+/// Every request header a browser client sends to the HTTP API beyond the CORS-safelisted ones:
+/// the API's CORS configuration allows exactly these (brain2-iac reads this list), so a header the
+/// backend starts reading cannot be forgotten there.
+pub const REQUEST_HEADERS: &[&str] = &["Content-Type", "Authorization", IF_MATCH];
+
+/// Response headers the client reads beyond the CORS-safelisted ones (none yet: versions travel
+/// in the body).
+pub const RESPONSE_HEADERS: &[&str] = &[];
+
 /// A node's id, a UUID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -437,6 +437,15 @@ fn Composer(state: State) -> impl IntoView {
 fn MemoryList(state: State) -> impl IntoView {
     let sentinel = NodeRef::<html::Div>::new();
     let observer_closure = StoredValue::new_local(None::<Closure<dyn Fn(js_sys::Array)>>);
+    let observer = StoredValue::new_local(None::<web_sys::IntersectionObserver>);
+    // The observer must let go of its callback before the callback is dropped with this view.
+    on_cleanup(move || {
+        observer.with_value(|o| {
+            if let Some(o) = o {
+                o.disconnect();
+            }
+        })
+    });
     Effect::new(move |_| {
         let Some(element) = sentinel.get() else { return };
         let callback = Closure::<dyn Fn(js_sys::Array)>::new(move |entries: js_sys::Array| {
@@ -447,8 +456,9 @@ fn MemoryList(state: State) -> impl IntoView {
                 spawn_local(async move { state.load_more().await });
             }
         });
-        if let Ok(observer) = web_sys::IntersectionObserver::new(callback.as_ref().unchecked_ref()) {
-            observer.observe(&element);
+        if let Ok(created) = web_sys::IntersectionObserver::new(callback.as_ref().unchecked_ref()) {
+            created.observe(&element);
+            observer.set_value(Some(created));
         }
         observer_closure.set_value(Some(callback));
     });

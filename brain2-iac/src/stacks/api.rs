@@ -20,7 +20,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, c
             cors: Some(CorsProps {
                 allow_origins: config.api.cors_origins.clone(),
                 allow_methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"].map(str::to_owned).to_vec(),
-                allow_headers: ["Content-Type", "Authorization"].map(str::to_owned).to_vec(),
+                allow_headers: brain2_api::REQUEST_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
                 max_age_seconds: 86_400,
             }),
             access_log_retention_days: config.log_retention_days,

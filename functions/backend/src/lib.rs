@@ -192,7 +192,7 @@ async fn get_node(
 
 /// `If-Match: 3` or `If-Match: "3"`.
 fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(value) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
+    let Some(value) = headers.get(brain2_api::IF_MATCH) else { return Ok(None) };
     let text = value.to_str().unwrap_or("").trim().trim_matches('"');
     text.parse::<u64>()
         .map(Some)

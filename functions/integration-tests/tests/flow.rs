@@ -182,6 +182,7 @@ async fn lists_are_paginated_with_opaque_cursors() {
         create(&router, user, &format!("memory number {i} about paging")).await;
     }
     let mut seen = BTreeSet::new();
+    let mut order = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
@@ -194,6 +195,7 @@ async fn lists_are_paginated_with_opaque_cursors() {
         pages += 1;
         for node in body["nodes"].as_array().unwrap() {
             assert!(seen.insert(node["nodeId"].as_str().unwrap().to_owned()), "no node twice");
+            order.push(node["content"].as_str().unwrap().to_owned());
         }
         match body.get("nextCursor").and_then(Value::as_str) {
             Some(next) => cursor = Some(next.to_owned()),
@@ -202,6 +204,8 @@ async fn lists_are_paginated_with_opaque_cursors() {
         assert!(pages < 10);
     }
     assert_eq!(seen.len(), 5);
+    let newest_first: Vec<String> = (0..5).rev().map(|i| format!("memory number {i} about paging")).collect();
+    assert_eq!(order, newest_first, "pages list the newest memory first");
     let (status, body) = call(&router, Some(user), empty_request("GET", "/api/nodes?cursor=Zm9yZ2Vk")).await;
     assert_eq!(status, 400, "{body}");
 }

@@ -18,9 +18,10 @@ impl std::fmt::Display for UserId {
     }
 }
 
-/// A new node id (random, v4).
+/// A new node id: a UUIDv7, whose text sorts by creation time (to the millisecond), so a
+/// user's nodes list newest first by their sort keys alone.
 pub fn new_node_id() -> NodeId {
-    NodeId(Uuid::new_v4())
+    NodeId(Uuid::now_v7())
 }
 
 /// A stored memory.

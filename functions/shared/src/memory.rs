@@ -215,7 +215,9 @@ impl MemoryStore {
             .expression_attribute_names("#sk", keys::SORT_KEY)
             .expression_attribute_values(":pk", s(keys::partition(user)))
             .expression_attribute_values(":prefix", s(keys::NODE_PREFIX))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            // Node ids are UUIDv7, ordered by creation time: newest first is the reverse order.
+            .scan_index_forward(false);
         if let Some(start) = start {
             request = request.set_exclusive_start_key(Some(key(user, keys::node(start))));
         }

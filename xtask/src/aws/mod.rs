@@ -173,6 +173,12 @@ impl Aws {
         aws_sdk_secretsmanager::Client::from_conf(builder.build())
     }
 
+    pub fn apigatewayv2(&self) -> aws_sdk_apigatewayv2::Client {
+        let builder =
+            aws_sdk_apigatewayv2::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
+        aws_sdk_apigatewayv2::Client::from_conf(builder.build())
+    }
+
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
         let builder =
             aws_sdk_cloudwatchlogs::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));

@@ -12,6 +12,7 @@
 
 pub mod emulator;
 pub mod environment;
+pub mod gaps;
 pub mod logs;
 pub mod server;
 pub mod signin;
@@ -229,11 +230,10 @@ async fn serve(
             return Ok(());
         }
     };
+    gaps::reapply_cors(&aws, &output.synthesized).await?;
     let mut values = deploy::site::config_values(BASE_ENVIRONMENT, &config, &report.results);
-    // Emulator gap: MiniStack reports a WebSocket API's endpoint as http://; AWS says wss://.
-    if let Some(url) = values["webSocketUrl"].as_str().and_then(|u| u.strip_prefix("http://")) {
-        values["webSocketUrl"] = serde_json::Value::String(format!("ws://{url}"));
-    }
+    let web_socket = gaps::web_socket_url(values["webSocketUrl"].as_str().unwrap_or_default());
+    values["webSocketUrl"] = serde_json::Value::String(web_socket);
     let config_json = deploy::site::render_config(workspace, &values)?;
     let expected_site_dir = workspace.join(&config.frontend.site_dir);
     let site = Arc::new(server::Site {

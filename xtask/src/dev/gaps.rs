@@ -1,0 +1,93 @@
+//! Where MiniStack differs from AWS after a deploy, and what `cargo xtask dev` does about it:
+//! each gap is worked around here, once, after the real deploy, so the templates and the
+//! functions stay exactly what ships to AWS. (How MiniStack is started is in `emulator.rs`; the
+//! functions' one emulator-aware line, the WebSocket management endpoint, is in
+//! `functions/shared/src/aws.rs`.)
+//!
+//! 1. CORS: MiniStack's CloudFormation stores an HTTP API's `CorsConfiguration` with the
+//!    template's key names (`AllowOrigins`), while its API Gateway reads the API's own
+//!    (`allowOrigins`), so every browser preflight is refused. The configuration the template
+//!    declares is applied again through API Gateway's own `UpdateApi`.
+//! 2. WebSocket URL: MiniStack reports a WebSocket API's endpoint as `http://`; AWS says `wss://`.
+//!    The site gets `ws://`.
+
+use anyhow::{Context as _, Result};
+use aws_sdk_apigatewayv2::types::Cors;
+use brain2_iac::cfn::Synthesized;
+use serde_json::Value;
+
+use crate::aws::Aws;
+
+fn strings(value: &Value) -> Option<Vec<String>> {
+    value.as_array().map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+}
+
+/// Gap 1: applies each HTTP API's declared CORS configuration through `UpdateApi`. Returns how
+/// many APIs it updated.
+pub async fn reapply_cors(aws: &Aws, synthesized: &Synthesized) -> Result<usize> {
+    let cfn = aws.cloudformation(None);
+    let apis = aws.apigatewayv2();
+    let mut updated = 0;
+    for stack in &synthesized.stacks {
+        let template: Value = serde_json::from_str(&stack.template)?;
+        let Some(resources) = template["Resources"].as_object() else { continue };
+        for (id, resource) in resources {
+            let cors = &resource["Properties"]["CorsConfiguration"];
+            if resource["Type"] != "AWS::ApiGatewayV2::Api" || !cors.is_object() {
+                continue;
+            }
+            let described = cfn
+                .describe_stack_resource()
+                .stack_name(&stack.name)
+                .logical_resource_id(id)
+                .send()
+                .await
+                .map_err(|e| crate::aws::errors::explain(&format!("finding {id} in {}", stack.name), e))?;
+            let api_id = described
+                .stack_resource_detail()
+                .and_then(|d| d.physical_resource_id())
+                .with_context(|| format!("{id} in {} has no physical id", stack.name))?;
+            let configuration = Cors::builder()
+                .set_allow_origins(strings(&cors["AllowOrigins"]))
+                .set_allow_methods(strings(&cors["AllowMethods"]))
+                .set_allow_headers(strings(&cors["AllowHeaders"]))
+                .set_expose_headers(strings(&cors["ExposeHeaders"]))
+                .set_max_age(cors["MaxAge"].as_i64().map(|n| n as i32))
+                .set_allow_credentials(cors["AllowCredentials"].as_bool())
+                .build();
+            apis.update_api()
+                .api_id(api_id)
+                .cors_configuration(configuration)
+                .send()
+                .await
+                .map_err(|e| crate::aws::errors::explain(&format!("re-applying the CORS configuration of {id}"), e))?;
+            updated += 1;
+        }
+    }
+    Ok(updated)
+}
+
+/// Gap 2: the browser's WebSocket URL.
+pub fn web_socket_url(reported: &str) -> String {
+    match reported.strip_prefix("http://") {
+        Some(rest) => format!("ws://{rest}"),
+        None => reported.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_websocket_url_gets_a_websocket_scheme() {
+        assert_eq!(
+            web_socket_url("http://abc.execute-api.localhost:8601/live"),
+            "ws://abc.execute-api.localhost:8601/live"
+        );
+        assert_eq!(
+            web_socket_url("wss://abc.execute-api.eu-west-1.amazonaws.com/live"),
+            "wss://abc.execute-api.eu-west-1.amazonaws.com/live"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! The web client in a real browser (Debian's headless Chromium over WebDriver) against
+//! `cargo xtask dev`: sign-up, three memories and the live edge, opening and editing one with a
+//! conflict, a second user who sees nothing, the keyboard-only path, deletes, reload and sign-out.
+//! Any console error (CSP violations included) fails the test. Screenshots go to
+//! target/browser-screenshots/.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::browser::{Browser, Driver};
+use support::dev::{Dev, free_port_pair, temporary_folder};
+
+const PASSWORD: &str = "a long enough password";
+const CTRL_ENTER: &str = "\u{E009}\u{E007}\u{E000}";
+
+async fn sign_up(browser: &Browser, dev: &Dev, email: &str) {
+    browser.client.goto(&dev.running.site_url).await.unwrap();
+    browser.css("#signin-toggle").await.click().await.unwrap();
+    browser.css("#email").await.send_keys(email).await.unwrap();
+    browser.css("#password").await.send_keys(PASSWORD).await.unwrap();
+    browser.css("#signin-submit").await.click().await.unwrap();
+    browser.css("#composer").await;
+}
+
+async fn write(browser: &Browser, text: &str) {
+    let before = browser.eval("return document.querySelectorAll('#memories li').length;").await;
+    let before = before.as_u64().unwrap_or(0);
+    let composer = browser.css("#composer").await;
+    composer.send_keys(text).await.unwrap();
+    composer.send_keys(CTRL_ENTER).await.unwrap();
+    browser
+        .until(
+            &format!("the memory {text:?} in the list"),
+            &format!("document.querySelectorAll('#memories li').length > {before}"),
+        )
+        .await;
+}
+
+fn memory_selector(text: &str) -> String {
+    format!(
+        "Array.from(document.querySelectorAll('#memories li')).find(li => li.textContent.includes({}))",
+        json!(text)
+    )
+}
+
+async fn click_in_memory(browser: &Browser, text: &str, button: &str) {
+    let script = format!("const li = {}; li.querySelector('{button}').click(); return true;", memory_selector(text));
+    browser.until(&format!("{button} of {text:?}"), &memory_selector(text)).await;
+    browser.eval(&script).await;
+}
+
+fn session_token(value: &Value) -> String {
+    let text = value.as_str().expect("a saved session");
+    serde_json::from_str::<Value>(text).unwrap()["access_token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_web_client_works_in_a_real_browser() {
+    let data = temporary_folder("browser");
+    let port = free_port_pair();
+    let dev = Dev::start(port, &data);
+    let driver = Driver::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let ada = driver.browser(&data.join("profile-ada")).await;
+        let started = Instant::now();
+        ada.client.goto(&dev.running.site_url).await.unwrap();
+        ada.css("#email").await;
+        println!("first render (sign-in form) {:.0} ms after navigation", started.elapsed().as_secs_f64() * 1000.0);
+        ada.assert_no_console_errors("first load").await;
+
+        sign_up(&ada, &dev, "ada@example.com").await;
+        ada.css("#empty-hint").await;
+        write(&ada, "Rust lambdas deploy with cloudformation").await;
+        write(&ada, "cloudformation stacks written in rust").await;
+        write(&ada, "tomatoes ripen slowly in autumn").await;
+        // The link is computed by connect-node and pushed over the WebSocket: no reload.
+        ada.until("the pushed edge in the graph", "document.querySelector('#graph').dataset.edges === '1'").await;
+        ada.until("three nodes in the graph", "document.querySelector('#graph').dataset.nodes === '3'").await;
+        ada.screenshot("graph").await;
+        ada.assert_no_console_errors("after three memories").await;
+
+        // Open a memory: its content, keywords and linked memory.
+        click_in_memory(&ada, "Rust lambdas deploy", ".memory-text").await;
+        ada.until("the side panel", "document.querySelector('#detail-content')?.textContent.includes('Rust lambdas')")
+            .await;
+        ada.until("one linked memory", "document.querySelectorAll('#detail-links li').length === 1").await;
+        ada.screenshot("detail").await;
+
+        // Edit it while the same memory changes elsewhere: the conflict shows the newer version.
+        let token = session_token(&ada.eval("return localStorage.getItem('brain2.session');").await);
+        let id = ada.eval(&format!("return {}.dataset.id;", memory_selector("Rust lambdas deploy"))).await;
+        let id = id.as_str().unwrap().to_owned();
+        click_in_memory(&ada, "Rust lambdas deploy", ".edit").await;
+        ada.css("#edit-text").await;
+        let changed = reqwest::Client::new()
+            .put(format!("{}/api/nodes/{id}", dev.http_api()))
+            .bearer_auth(&token)
+            .header("If-Match", "1")
+            .json(&json!({ "content": "Rust lambdas changed on another device" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 200);
+        let editor = ada.css("#edit-text").await;
+        editor.send_keys(" and mine").await.unwrap();
+        ada.css("#save-edit").await.click().await.unwrap();
+        ada.until("the conflict", "document.querySelector('#conflict-theirs')?.textContent.includes('another device')")
+            .await;
+        ada.screenshot("conflict").await;
+        ada.assert_console_errors_only("the conflict", &["status of 409 (Conflict)"]).await;
+        ada.css("#keep-mine").await.click().await.unwrap();
+        ada.until("my version kept", &memory_selector("and mine")).await;
+
+        // Another user, in another browser, sees none of it.
+        let bob = driver.browser(&data.join("profile-bob")).await;
+        sign_up(&bob, &dev, "bob@example.com").await;
+        bob.css("#empty-hint").await;
+        bob.until("Bob's empty graph", "document.querySelector('#graph').dataset.nodes === '0'").await;
+        bob.assert_no_console_errors("second user").await;
+
+        // Keyboard only: write a memory and open it.
+        ada.client.refresh().await.unwrap();
+        ada.css("#composer").await;
+        ada.tab_until("the composer", "el && el.id === 'composer'").await;
+        ada.client.active_element().await.unwrap().send_keys("keyboard memory about tomatoes").await.unwrap();
+        ada.client.active_element().await.unwrap().send_keys(CTRL_ENTER).await.unwrap();
+        ada.until("the keyboard memory", &memory_selector("keyboard memory")).await;
+        ada.tab_until(
+            "the keyboard memory's text",
+            "el && el.classList.contains('memory-text') && el.textContent.includes('keyboard memory')",
+        )
+        .await;
+        let focus_visible = ada.eval("return getComputedStyle(document.activeElement).outlineStyle;").await;
+        assert_ne!(focus_visible, json!("none"), "focus is visible");
+        ada.client.active_element().await.unwrap().send_keys("\u{E007}").await.unwrap();
+        ada.until(
+            "the opened memory",
+            "document.querySelector('#detail-content')?.textContent.includes('keyboard memory')",
+        )
+        .await;
+
+        // Delete one, then bulk-delete two: the list and the graph follow.
+        click_in_memory(&ada, "tomatoes ripen", ".delete").await;
+        ada.until("three left", "document.querySelectorAll('#memories li').length === 3").await;
+        ada.until("three nodes left in the graph", "document.querySelector('#graph').dataset.nodes === '3'").await;
+        click_in_memory(&ada, "keyboard memory", ".pick").await;
+        click_in_memory(&ada, "cloudformation stacks", ".pick").await;
+        ada.css("#bulk-delete").await.click().await.unwrap();
+        ada.until("one left", "document.querySelectorAll('#memories li').length === 1").await;
+        ada.until("one node left in the graph", "document.querySelector('#graph').dataset.nodes === '1'").await;
+        ada.until("no edge left", "document.querySelector('#graph').dataset.edges === '0'").await;
+
+        // A reload keeps the session; signing out ends it, and a reload stays signed out.
+        ada.client.refresh().await.unwrap();
+        ada.css("#composer").await;
+        ada.screenshot("list").await;
+        ada.css("#sign-out").await.click().await.unwrap();
+        ada.css("#email").await;
+        ada.client.refresh().await.unwrap();
+        ada.css("#email").await;
+        ada.assert_no_console_errors("the end").await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), bob.client.clone().close()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), ada.client.clone().close()).await;
+    });
+    drop(driver);
+    drop(dev);
+    let _ = std::fs::remove_dir_all(&data);
+}
