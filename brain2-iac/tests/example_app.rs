@@ -131,6 +131,9 @@ fn example_app() -> App {
             web_acl_arn: Some(acl.arn().into()),
             log_bucket: Some(logs.bucket.clone()),
             comment: "example site".into(),
+            content_security_policy: brain2_iac::constructs::static_site::content_security_policy(&[
+                "https://api.example.com".into(),
+            ]),
         },
     )
     .unwrap();

@@ -2,6 +2,7 @@
 
 pub mod aws;
 pub mod build;
+pub mod chromium;
 pub mod codegen;
 pub mod coldstart;
 pub mod deploy;

@@ -173,7 +173,8 @@ enum Cmd {
     },
     /// Install the pinned Python test tools (cfn-lint, moto) into target/py-tools.
     PyTools,
-    /// Run the whole test suite: installs the pinned Python tools, then `cargo test --workspace`.
+    /// Run the whole test suite: installs the pinned Python tools, MiniStack and Chromium, builds
+    /// the web client, then `cargo test --workspace`.
     Test {
         /// Extra arguments for `cargo test` (after `--`).
         #[arg(last = true)]
@@ -631,6 +632,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Test { cargo_args } => {
             pytools::ensure(&workspace)?;
             pytools::ensure_emulator(&workspace)?;
+            xtask::chromium::ensure()?;
+            // The browser test serves the built client; build it once here, not inside a test.
+            xtask::web::build_if_changed(&workspace)?;
             let status = xtask::cargo(&workspace)
                 // The web client is a wasm32 crate: CI lints it for its own target.
                 .args(["test", "--workspace", "--exclude", "brain2-web"])

@@ -8,8 +8,8 @@ use crate::aws::cloudfront::distribution::{
 };
 use crate::aws::cloudfront::origin_access_control::{OriginAccessControl, OriginAccessControlConfig};
 use crate::aws::cloudfront::response_headers_policy::{
-    ContentTypeOptions, FrameOptions, ReferrerPolicy, ResponseHeadersPolicy, ResponseHeadersPolicyConfig,
-    SecurityHeadersConfig, StrictTransportSecurity, XssProtection,
+    ContentSecurityPolicy, ContentTypeOptions, FrameOptions, ReferrerPolicy, ResponseHeadersPolicy,
+    ResponseHeadersPolicyConfig, SecurityHeadersConfig, StrictTransportSecurity,
 };
 use crate::aws::s3::BucketPolicy;
 use crate::aws::s3::bucket::{
@@ -179,6 +179,28 @@ pub fn cloudfront_web_acl(app: &mut App, stack: StackId, id: &str, rate_limit: i
     app.add(stack, id, acl)
 }
 
+/// The site's Content-Security-Policy: scripts, styles, images and fonts from its own origin only,
+/// WebAssembly compilation (`'wasm-unsafe-eval'`, which allows no JavaScript `eval`), connections
+/// to its own origin and to `connect_sources` (the APIs and the sign-in), no framing, no plugins.
+/// The local site of `cargo xtask dev` sends the same policy with its own sources.
+pub fn content_security_policy(connect_sources: &[String]) -> String {
+    let mut connect = vec!["'self'".to_owned()];
+    connect.extend(connect_sources.iter().cloned());
+    [
+        "default-src 'self'".to_owned(),
+        "script-src 'self' 'wasm-unsafe-eval'".to_owned(),
+        "style-src 'self'".to_owned(),
+        "img-src 'self' data:".to_owned(),
+        "font-src 'self'".to_owned(),
+        format!("connect-src {}", connect.join(" ")),
+        "frame-ancestors 'none'".to_owned(),
+        "base-uri 'self'".to_owned(),
+        "form-action 'self'".to_owned(),
+        "object-src 'none'".to_owned(),
+    ]
+    .join("; ")
+}
+
 #[derive(Debug, Clone)]
 pub struct StaticSiteProps {
     pub bucket: BucketProps,
@@ -188,6 +210,8 @@ pub struct StaticSiteProps {
     /// Standard logging into this bucket's `cloudfront/` prefix.
     pub log_bucket: Option<Handle<Bucket>>,
     pub comment: String,
+    /// See [`content_security_policy`].
+    pub content_security_policy: String,
 }
 
 /// The site's resources. Logical ids: `<Id>Bucket`, `<Id>BucketPolicy`,
@@ -219,13 +243,14 @@ impl StaticSite {
             .strict_transport_security(
                 StrictTransportSecurity::new(63_072_000, true).include_subdomains(true).preload(true),
             )
-            .xss_protection(XssProtection::new(true, true).mode_block(true));
+            // X-XSS-Protection is deprecated (and harmful in old browsers); the CSP replaces it.
+            .content_security_policy(ContentSecurityPolicy::new(props.content_security_policy.clone(), true));
         let security_headers = app.add(
             stack,
             &format!("{id}SecurityHeaders"),
             ResponseHeadersPolicy::new(
                 ResponseHeadersPolicyConfig::new(format!("{prefix}-{id}-security-headers"))
-                    .comment("HSTS, nosniff, DENY framing, strict referrer")
+                    .comment("CSP, HSTS, nosniff, DENY framing, strict referrer")
                     .security_headers_config(headers),
             ),
         )?;

@@ -5,7 +5,9 @@
 use crate::aws::cloudfront::distribution::PriceClass;
 use crate::cfn::{App, Result, StackId};
 use crate::config::{EnvironmentConfig, PriceClassConfig};
-use crate::constructs::static_site::{BucketProps, PrivateBucket, StaticSite, StaticSiteProps, cloudfront_web_acl};
+use crate::constructs::static_site::{
+    BucketProps, PrivateBucket, StaticSite, StaticSiteProps, cloudfront_web_acl, content_security_policy,
+};
 
 pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -> Result<StaticSite> {
     let removal_policy = config.data.removal_policy.policy();
@@ -52,6 +54,12 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
             web_acl_arn: web_acl,
             log_bucket,
             comment: format!("Brain2 {}", app.environment()),
+            // The APIs live in the environment's region under generated ids; the sign-in is Supabase.
+            content_security_policy: content_security_policy(&[
+                format!("https://*.execute-api.{}.amazonaws.com", config.region),
+                format!("wss://*.execute-api.{}.amazonaws.com", config.region),
+                config.auth.supabase_url.clone(),
+            ]),
         },
     )?;
     app.add_output(stack, "SiteUrl", site.url(), "https:// URL of the site", false)?;

@@ -241,6 +241,10 @@ async fn serve(
         config_json,
         site_dir: expected_site_dir.join("index.html").is_file().then(|| expected_site_dir.clone()),
         expected_site_dir,
+        content_security_policy: brain2_iac::constructs::static_site::content_security_policy(&[
+            format!("http://*.execute-api.localhost:{}", emulator.port),
+            format!("ws://*.execute-api.localhost:{}", emulator.port),
+        ]),
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await

@@ -26,6 +26,8 @@ pub struct Site {
     pub site_dir: Option<PathBuf>,
     /// Where the client's build is expected, for the placeholder page.
     pub expected_site_dir: PathBuf,
+    /// The same policy CloudFront sends, with the local API and WebSocket origins.
+    pub content_security_policy: String,
 }
 
 pub fn router(site: Arc<Site>) -> Router {
@@ -37,7 +39,25 @@ pub fn router(site: Arc<Site>) -> Router {
         .route("/auth/v1/health", get(|| async { axum::Json(json!({ "name": "brain2 local sign-in" })) }))
         .route("/config.json", get(config_json))
         .fallback(get(static_file))
+        .layer(axum::middleware::from_fn_with_state(site.clone(), security_headers))
         .with_state(site)
+}
+
+/// What the frontend stack's response headers policy sends on AWS.
+async fn security_headers(
+    State(site): State<Arc<Site>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if let Ok(policy) = HeaderValue::from_str(&site.content_security_policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    response
 }
 
 fn auth_error(error: AuthError) -> Response {

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-pub const CHROMIUM: &str = "/usr/bin/chromium";
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+use xtask::chromium::{CHROMEDRIVER, CHROMIUM};
 pub const WAIT: Duration = Duration::from_secs(30);
 
 /// A chromedriver process on a free port; killed on drop.
