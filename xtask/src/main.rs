@@ -259,6 +259,9 @@ enum BenchTarget {
     /// Brain2 under `cargo xtask dev`: start-up, create-to-push latency, API throughput, no-op
     /// deploy (the ignored test xtask/tests/dev_bench.rs).
     Dev,
+    /// The web client's budgets in headless Chromium: first load, first render, a 2,000-node
+    /// graph, pushed changes (the ignored test xtask/tests/browser_bench.rs).
+    Web,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -591,10 +594,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Bench { what: BenchTarget::Dev, .. } => {
+        Cmd::Bench { what: what @ (BenchTarget::Dev | BenchTarget::Web), .. } => {
             xtask::pytools::ensure_emulator(&workspace)?;
+            let test = if let BenchTarget::Web = what {
+                xtask::chromium::ensure()?;
+                xtask::web::build_if_changed(&workspace)?;
+                "browser_bench"
+            } else {
+                "dev_bench"
+            };
             let status = xtask::cargo(&workspace)
-                .args(["test", "--package", "xtask", "--test", "dev_bench", "--", "--ignored", "--nocapture"])
+                .args(["test", "--package", "xtask", "--test", test, "--", "--ignored", "--nocapture"])
                 .status()
                 .context("running the dev benchmarks")?;
             Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
