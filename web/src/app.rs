@@ -230,7 +230,22 @@ pub fn App() -> impl IntoView {
         let (Some(config), Some(session)) = (state.config.get(), state.session.get()) else { return };
         let generation = session.refresh_token.clone();
         let _ = config;
-        spawn_local(async move { state.refresh_all().await });
+        spawn_local(async move {
+            // A session saved long ago is renewed before it is used, or the user signs in again.
+            if let (Some(config), Some(current)) = (state.config.get_untracked(), state.session.get_untracked())
+                && current.expires_at - auth::now_seconds() <= REFRESH_MARGIN_SECONDS
+            {
+                match auth::refresh(&config, &current).await {
+                    Ok(next) => {
+                        auth::save(&next);
+                        state.session.set(Some(next));
+                    }
+                    Err(_) => state.failed("renew your session", ApiError::Unauthorized),
+                }
+                return; // the effect runs again for the new session, if there is one
+            }
+            state.refresh_all().await
+        });
         spawn_local(async move {
             loop {
                 let Some(current) = state.session.get_untracked() else { return };

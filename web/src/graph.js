@@ -39,9 +39,16 @@ export function createGraph(container, elements, dark, onSelect) {
     : { name: "concentric", animate: false, minNodeSpacing: 4,
         concentric: (n) => n.degree(), levelWidth: () => 2 };
   cy.layout(layout).run();
+  capZoom(cy);
   cy.on("tap", "node", (event) => onSelect(event.target.id()));
   cy.on("tap", (event) => { if (event.target === cy) onSelect(""); });
   return cy;
+}
+
+// A graph of a few memories would otherwise be fitted at a zoom that makes labels huge.
+const COMFORTABLE_ZOOM = 1.2;
+function capZoom(cy) {
+  if (cy.zoom() > COMFORTABLE_ZOOM) { cy.zoom(COMFORTABLE_ZOOM); cy.center(); }
 }
 
 export function applyTheme(cy, dark) {
@@ -78,12 +85,21 @@ export function updateGraph(cy, elements) {
       cy.add({ group: "edges", data: element.data });
       changed += 1;
     }
-    const extent = cy.extent();
+    // A new node goes beside a neighbour that was already placed, or, with none, into a column
+    // to the right of everything, so it never lands on another node.
+    const placed = cy.nodes().filter((n) => !added.includes(n));
+    const box = placed.nonempty() ? placed.boundingBox() : { x2: 0, y1: 0 };
+    let loose = 0;
     for (const node of added) {
       const neighbour = node.neighborhood("node").filter((n) => !added.includes(n)).first();
-      const base = neighbour.nonempty() ? neighbour.position()
-        : { x: (extent.x1 + extent.x2) / 2, y: (extent.y1 + extent.y2) / 2 };
-      node.position({ x: base.x + 30 + Math.random() * 20, y: base.y + 30 + Math.random() * 20 });
+      if (neighbour.nonempty()) {
+        const angle = Math.random() * 2 * Math.PI;
+        const at = neighbour.position();
+        node.position({ x: at.x + 60 * Math.cos(angle), y: at.y + 60 * Math.sin(angle) });
+      } else {
+        node.position({ x: box.x2 + 80, y: box.y1 + 50 * loose });
+        loose += 1;
+      }
     }
   });
   return changed;
@@ -117,7 +133,7 @@ export function filterHops(cy, id, hops) {
   cy.elements().not(kept).addClass("hidden");
 }
 
-export function fit(cy) { cy.fit(undefined, 20); }
+export function fit(cy) { cy.fit(undefined, 20); capZoom(cy); }
 export function zoomBy(cy, factor) {
   cy.zoom({ level: cy.zoom() * factor, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
 }

@@ -153,10 +153,39 @@ fn the_web_client_works_in_a_real_browser() {
         ada.until("one node left in the graph", "document.querySelector('#graph').dataset.nodes === '1'").await;
         ada.until("no edge left", "document.querySelector('#graph').dataset.edges === '0'").await;
 
+        // An expired session that cannot be renewed returns to sign-in, and what was being typed
+        // survives it.
+        ada.css("#composer").await.send_keys("a draft that must not be lost").await.unwrap();
+        ada.eval(
+            "const s = JSON.parse(localStorage.getItem('brain2.session')); \
+             s.expires_at = 1; s.refresh_token = 'revoked'; \
+             localStorage.setItem('brain2.session', JSON.stringify(s)); return true;",
+        )
+        .await;
+        ada.client.refresh().await.unwrap();
+        ada.until("back at sign-in with a notice", "document.querySelector('.notice') !== null").await;
+        ada.assert_console_errors_only("an expired session", &["status of 400 (Bad Request)"]).await;
+        ada.css("#email").await.send_keys("ada@example.com").await.unwrap();
+        ada.css("#password").await.send_keys(PASSWORD).await.unwrap();
+        ada.css("#signin-submit").await.click().await.unwrap();
+        ada.until("the draft restored", "document.querySelector('#composer')?.value === 'a draft that must not be lost'").await;
+
         // A reload keeps the session; signing out ends it, and a reload stays signed out.
         ada.client.refresh().await.unwrap();
         ada.css("#composer").await;
         ada.screenshot("list").await;
+        // Narrow screens: the same page at 360 px wide, everything in one column.
+        ada.client.set_window_size(360, 740).await.unwrap();
+        ada.until("one column", "document.querySelector('.layout').getBoundingClientRect().width <= 360").await;
+        let overflow = ada.eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth;").await;
+        let wide = ada
+            .eval(
+                "return Array.from(document.querySelectorAll('body *')).filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map((e) => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 12);",
+            )
+            .await;
+        assert!(overflow.as_i64().unwrap_or(0) <= 0, "nothing scrolls sideways at 360 px: {overflow}; too wide: {wide}");
+        ada.screenshot("narrow").await;
+        ada.client.set_window_size(1280, 900).await.unwrap();
         ada.css("#sign-out").await.click().await.unwrap();
         ada.css("#email").await;
         ada.client.refresh().await.unwrap();
