@@ -154,34 +154,11 @@ fn package_bytes(function: &str, binary: &[u8], out: &Path, level: i64) -> Resul
 /// A digest of everything a Lambda build reads: the architecture, the compiler, the lock file,
 /// the workspace manifests and cargo config, and every file under `functions/`.
 pub fn sources_fingerprint(workspace: &Path, arch: Arch) -> Result<String> {
-    let mut hasher = Sha256::new();
-    hasher.update(arch.name().as_bytes());
+    let mut salt = arch.name().as_bytes().to_vec();
     if let Ok(output) = Command::new("rustc").arg("-V").output() {
-        hasher.update(&output.stdout);
+        salt.extend(output.stdout);
     }
-    let mut files =
-        vec![workspace.join("Cargo.lock"), workspace.join("Cargo.toml"), workspace.join(".cargo/config.toml")];
-    let mut folders = vec![workspace.join("functions")];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                if path.file_name().is_some_and(|n| n != "target") {
-                    folders.push(path);
-                }
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    for file in files {
-        let Ok(bytes) = std::fs::read(&file) else { continue };
-        hasher.update(file.strip_prefix(workspace).unwrap_or(&file).to_string_lossy().as_bytes());
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    crate::fingerprint::digest(workspace, &salt, &["Cargo.lock", "Cargo.toml", ".cargo/config.toml"], &["functions"])
 }
 
 /// The packages of the last build, if it was made from exactly these sources and its zips

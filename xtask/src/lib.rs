@@ -8,6 +8,7 @@ pub mod coldstart;
 pub mod deploy;
 pub mod dev;
 pub mod diff;
+pub mod fingerprint;
 pub mod moto;
 pub mod operate;
 pub mod pytools;

@@ -84,28 +84,12 @@ pub fn ensure_wasm_bindgen(workspace: &Path) -> Result<PathBuf> {
 
 /// A digest of what the client is built from.
 pub fn sources_fingerprint(workspace: &Path) -> Result<String> {
-    let mut hasher = Sha256::new();
-    let mut files =
-        vec![workspace.join("Cargo.lock"), workspace.join("Cargo.toml"), workspace.join("xtask/src/web.rs")];
-    let mut folders = vec![workspace.join("web"), workspace.join("brain2-api")];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    for file in files {
-        let Ok(bytes) = std::fs::read(&file) else { continue };
-        hasher.update(file.strip_prefix(workspace).unwrap_or(&file).to_string_lossy().as_bytes());
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
-    }
-    Ok(hex(&hasher.finalize()))
+    crate::fingerprint::digest(
+        workspace,
+        b"",
+        &["Cargo.lock", "Cargo.toml", "xtask/src/web.rs"],
+        &["web", "brain2-api"],
+    )
 }
 
 /// Builds when the sources changed since the last build; returns the site folder and whether it

@@ -31,22 +31,14 @@ pub fn cache_control(key: &str) -> &'static str {
 
 fn files(root: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut found = Vec::new();
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).with_context(|| format!("reading {}", folder.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                let key = path
-                    .strip_prefix(root)?
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                found.push((key, path));
-            }
-        }
+    for path in crate::fingerprint::files_under(root)? {
+        let key = path
+            .strip_prefix(root)?
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        found.push((key, path));
     }
     found.sort();
     Ok(found)
