@@ -5,6 +5,7 @@ pub mod build;
 pub mod chromium;
 pub mod codegen;
 pub mod coldstart;
+pub mod commands;
 pub mod deploy;
 pub mod dev;
 pub mod diff;

@@ -1,0 +1,77 @@
+//! `cargo xtask bench`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use super::*;
+use crate::synth;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// What to measure.
+    #[arg(value_enum, default_value_t = BenchTarget::Synth)]
+    pub what: BenchTarget,
+    /// How many rounds.
+    #[arg(long, default_value_t = 50)]
+    pub rounds: usize,
+}
+
+impl Args {
+    pub fn run(self, workspace: &Path) -> Result<ExitCode> {
+        match self {
+            Args { what: BenchTarget::ColdStart, rounds } => {
+                if rounds == 0 {
+                    bail!("--rounds must be at least 1");
+                }
+                println!("{:<16} {:>10} {:>10} {:>10}", "function", "median", "min", "max");
+                for (function, median, min, max) in crate::coldstart::measure(workspace, rounds)? {
+                    let ms = |d: std::time::Duration| format!("{:.2} ms", d.as_secs_f64() * 1_000.0);
+                    println!("{function:<16} {:>10} {:>10} {:>10}", ms(median), ms(min), ms(max));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Args { what: what @ (BenchTarget::Dev | BenchTarget::Web), .. } => {
+                crate::pytools::ensure_emulator(workspace)?;
+                let test = if let BenchTarget::Web = what {
+                    crate::chromium::ensure()?;
+                    crate::web::build_if_changed(workspace)?;
+                    "browser_bench"
+                } else {
+                    "dev_bench"
+                };
+                let status = crate::cargo(workspace)
+                    .args(["test", "--package", "xtask", "--test", test, "--", "--ignored", "--nocapture"])
+                    .status()
+                    .context("running the dev benchmarks")?;
+                Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            }
+            Args { what: BenchTarget::Synth, rounds } => {
+                if rounds == 0 {
+                    bail!("--rounds must be at least 1");
+                }
+                let mut times = Vec::with_capacity(rounds);
+                for _ in 0..rounds {
+                    let started = std::time::Instant::now();
+                    for environment in brain2_iac::config::ENVIRONMENTS {
+                        let output = synth::synthesize(workspace, environment)?;
+                        if !output.report.passed() {
+                            bail!("{environment} fails the policy pack; run `cargo xtask synth --env {environment}`");
+                        }
+                    }
+                    times.push(started.elapsed());
+                }
+                times.sort();
+                let ms = |d: std::time::Duration| d.as_secs_f64() * 1_000.0;
+                println!(
+                    "synth of dev, staging and prod in one process, {rounds} rounds: min {:.1} ms, median {:.1} ms, max {:.1} ms",
+                    ms(times[0]),
+                    ms(times[rounds / 2]),
+                    ms(times[rounds - 1])
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The `cargo xtask` subcommands, one module each; `main.rs` only parses and dispatches. What
+//! several share (where AWS is, confirmation, Ctrl-C during stack operations) is here.
+
+pub mod bench;
+pub mod build;
+pub mod codegen;
+pub mod dev;
+pub mod diff;
+pub mod operate;
+pub mod schema;
+pub mod synth;
+pub mod test;
+pub mod web;
+
+use anyhow::Result;
+
+use crate::workspace_root;
+
+/// Where AWS is: the standard chain, unless these say otherwise.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AwsArgs {
+    /// A profile from ~/.aws/config.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Overrides the environment file's region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Send every AWS call here, e.g. a local emulator (also AWS_ENDPOINT_URL).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    /// The SDK configuration; the region defaults to the environment file's.
+    pub fn connect(&self, runtime: &tokio::runtime::Runtime, environment: &str) -> Result<crate::aws::Aws> {
+        let config = brain2_iac::config::EnvironmentConfig::load(&workspace_root(), environment)?;
+        let options = crate::aws::AwsOptions {
+            profile: self.profile.clone(),
+            region: Some(self.region.clone().unwrap_or(config.region)),
+            endpoint_url: self.endpoint_url.clone(),
+        };
+        Ok(runtime.block_on(crate::aws::Aws::connect(&options)))
+    }
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Asks on the terminal; without one, the answer is no (pass --yes).
+pub fn ask(question: String) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        eprintln!("{question} no terminal to ask on; pass --yes to proceed without confirmation");
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim(), "y" | "Y" | "yes")
+}
+
+/// Runs `work`; on Ctrl-C stops waiting and says what goes on in CloudFormation.
+pub fn until_interrupted<T>(
+    runtime: &tokio::runtime::Runtime,
+    running: impl Fn() -> std::collections::BTreeMap<String, String>,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<Option<T>> {
+    runtime.block_on(async {
+        tokio::select! {
+            result = work => result.map(Some),
+            _ = tokio::signal::ctrl_c() => {
+                let stacks = running();
+                if stacks.is_empty() {
+                    eprintln!("interrupted: no stack operation was running; nothing was changed half-way");
+                }
+                for (stack, region) in stacks {
+                    eprintln!("{}", crate::aws::events::Interrupted { stack, region });
+                }
+                Ok(None)
+            }
+        }
+    })
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BenchTarget {
+    /// Synthesis of all three environments in one process.
+    Synth,
+    /// Each Lambda's start-up, to its first call for an invocation (a local runtime API).
+    ColdStart,
+    /// Brain2 under `cargo xtask dev`: start-up, create-to-push latency, API throughput, no-op
+    /// deploy (the ignored test xtask/tests/dev_bench.rs).
+    Dev,
+    /// The web client's budgets in headless Chromium: first load, first render, a 2,000-node
+    /// graph, pushed changes (the ignored test xtask/tests/browser_bench.rs).
+    Web,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Any,
+    Destructive,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Sarif,
+}
