@@ -118,3 +118,52 @@ fn the_four_stacks_deploy_update_and_destroy_on_the_emulator() {
     emulator.stop().unwrap();
     std::fs::remove_dir_all(&data).unwrap();
 }
+
+/// `deploy --stack frontend` writes a config.json with the API URLs of the stacks deployed
+/// before, read from CloudFormation, instead of blanks.
+#[test]
+fn deploying_only_the_frontend_keeps_the_api_urls_in_the_site_config() {
+    let workspace = xtask::workspace_root();
+    let data = support::dev::temporary_folder("deploy-frontend");
+    let port = support::dev::free_port_pair();
+    let site = data.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("index.html"), "<!doctype html><title>site</title>").unwrap();
+    let mut config = EnvironmentConfig::load(&workspace, "dev").unwrap();
+    config.frontend.site_dir = site.to_string_lossy().into_owned();
+    let mut emulator = Emulator::start(&workspace, &data, port, &config.region).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let aws = Aws::emulator(&emulator.endpoint, &config.region).await;
+        let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
+        let code = stand_in_code(&data);
+        let synthesized = synthesize(&config);
+        let out = data.join("out");
+        let all =
+            deploy::run(&workspace, &out, context(&aws, &assets), &config, &synthesized, &code, &[]).await.unwrap();
+        let api_url = all
+            .results
+            .iter()
+            .find(|r| r.short_name == "api")
+            .and_then(|r| r.outputs.iter().find(|o| o.key == "HttpApiUrl"))
+            .map(|o| o.value.clone())
+            .unwrap();
+
+        // A change to the site alone, deployed with --stack frontend.
+        std::fs::write(site.join("index.html"), "<!doctype html><title>site, changed</title>").unwrap();
+        let only = vec!["frontend".to_owned()];
+        let report =
+            deploy::run(&workspace, &out, context(&aws, &assets), &config, &synthesized, &code, &only).await.unwrap();
+        assert_eq!(report.stacks.len(), 1, "{:?}", report.stacks);
+        let frontend = report.results.iter().find(|r| r.short_name == "frontend").unwrap();
+        let bucket = frontend.outputs.iter().find(|o| o.key == "SiteBucketName").unwrap().value.clone();
+        let object =
+            aws.s3(Some(&config.frontend_region)).get_object().bucket(bucket).key("config.json").send().await.unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        let site_config: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(site_config["httpApiUrl"], api_url.as_str(), "{site_config}");
+        assert!(!site_config["webSocketUrl"].as_str().unwrap().is_empty(), "{site_config}");
+    });
+    emulator.stop().unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}

@@ -380,6 +380,34 @@ pub fn write_outputs(out: &Path, environment: &str, results: &[StackResult]) -> 
     Ok(path)
 }
 
+/// `results`, plus the deployed state of each of `stacks` that this run did not deploy (so its
+/// outputs are known); a stack that was never deployed is left out.
+pub async fn with_deployed_outputs(
+    ctx: &Context,
+    plans: &[StackPlan],
+    results: &[StackResult],
+    stacks: &[&str],
+) -> Result<Vec<StackResult>> {
+    let mut known = results.to_vec();
+    for short in stacks {
+        if known.iter().any(|r| r.short_name == *short) {
+            continue;
+        }
+        let Some(plan) = plans.iter().find(|p| p.short_name == *short) else { continue };
+        let cfn = ctx.aws.cloudformation(Some(&ctx.region_of(plan)));
+        if let Some(deployed) = stack::describe(&cfn, &plan.name).await? {
+            known.push(StackResult {
+                name: plan.name.clone(),
+                short_name: plan.short_name.clone(),
+                action: Action::Unchanged,
+                outputs: deployed.outputs,
+                kept_exports: Vec::new(),
+            });
+        }
+    }
+    Ok(known)
+}
+
 /// What a deploy did, for the summary and the benchmarks.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -409,7 +437,8 @@ pub async fn run(
     let assets = ctx.assets.clone().context("deploy needs the assets bucket")?;
     let (zips_uploaded, zips_skipped) = upload_code(&ctx.aws, &assets, packages).await?;
     println!("code: {zips_uploaded} zip(s) uploaded, {zips_skipped} already in s3://{}", assets.name);
-    let mut plans = plans(synthesized, &code_parameters(&assets.name, packages))?;
+    let all_plans = plans(synthesized, &code_parameters(&assets.name, packages))?;
+    let mut plans = all_plans.clone();
     if !only.is_empty() {
         plans.retain(|p| only.iter().any(|o| *o == p.short_name || *o == p.name));
     }
@@ -417,7 +446,9 @@ pub async fn run(
     let outputs = write_outputs(out, &environment, &results)?;
     println!("outputs written to {}", outputs.display());
     if results.iter().any(|r| r.short_name == "frontend") {
-        site::publish(workspace, &ctx, config, &results).await?;
+        // The site's config.json needs the API URLs even when only the frontend was deployed.
+        let known = with_deployed_outputs(&ctx, &all_plans, &results, site::CONFIG_STACKS).await?;
+        site::publish(workspace, &ctx, config, &known).await?;
     }
     let changed = results.iter().any(|r| matches!(r.action, Action::Created | Action::Updated)) || zips_uploaded > 0;
     if changed {

@@ -14,6 +14,9 @@ use super::{Context, StackResult};
 use crate::aws::assets;
 use crate::aws::errors::explain;
 
+/// The stacks whose outputs `config.json` carries.
+pub const CONFIG_STACKS: &[&str] = &["api", "compute"];
+
 /// More changed paths than this invalidate `/*` (one path, priced as one).
 const MAX_INVALIDATION_PATHS: usize = 15;
 
@@ -100,6 +103,13 @@ pub async fn publish(
     let distribution =
         output(results, "frontend", "DistributionId").context("the frontend stack has no DistributionId output")?;
     let values = config_values(environment, config, results);
+    for (key, stack) in [("httpApiUrl", "api"), ("webSocketUrl", "compute")] {
+        if values[key].as_str().unwrap_or_default().is_empty() {
+            anyhow::bail!(
+                "the site's config.json needs the {stack} stack's URL, and brain2-{environment}-{stack} is not deployed; deploy it first: `cargo xtask deploy --env {environment} --stack {stack}`"
+            );
+        }
+    }
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (key, path) in files(&root)? {
         contents.insert(key, std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
