@@ -121,6 +121,10 @@ fn plan() -> StackPlan {
 }
 
 fn replay(environment: &str, events: Vec<ReplayEvent>) -> (Context, StaticReplayClient) {
+    replay_with(Settings::new(environment), events)
+}
+
+fn replay_with(settings: Settings, events: Vec<ReplayEvent>) -> (Context, StaticReplayClient) {
     let client = StaticReplayClient::new(events);
     let credentials = aws_sdk_s3::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "replay");
     let config = SdkConfig::builder()
@@ -132,7 +136,7 @@ fn replay(environment: &str, events: Vec<ReplayEvent>) -> (Context, StaticReplay
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1)))
         .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().unwrap())
         .build();
-    let ctx = Context::new(Aws::from_config(config), Settings::new(environment), None, Arc::new(|_| true)).unwrap();
+    let ctx = Context::new(Aws::from_config(config), settings, None, Arc::new(|_| true)).unwrap();
     (ctx, client)
 }
 
@@ -337,4 +341,44 @@ async fn expired_credentials_say_how_to_refresh_them() {
     let text = apply::deploy_stack(&ctx, &plan()).await.unwrap_err().to_string();
     assert!(text.contains("aws sso login") && text.contains("ExpiredToken"), "{text}");
     assert_eq!(actions(&client), ["DescribeStacks"]);
+}
+
+/// `--allow-replace` lifts prod's stack policy for one deploy; when executing the change set
+/// fails, the policy is put back all the same.
+#[tokio::test]
+async fn a_lifted_stack_policy_is_restored_when_the_execution_fails() {
+    let old = serde_json::json!({ "Resources": { "MemoryTable": { "Type": "AWS::DynamoDB::Table", "Properties": {
+        "KeySchema": [{ "AttributeName": "id", "KeyType": "HASH" }] } } } });
+    let mut settings = Settings::new("prod");
+    settings.yes = true;
+    settings.allow_replace = BTreeSet::from(["MemoryTable".to_owned()]);
+    let (ctx, client) = replay_with(
+        settings,
+        vec![
+            stack("UPDATE_COMPLETE", ""),
+            template(&old),
+            events(&[("e0", STACK, "UPDATE_COMPLETE", "")]),
+            change_set_created(),
+            change_set(""),
+            change_set(&table_change("True")),
+            ok("SetStackPolicy", ""),
+            error(400, "InvalidChangeSetStatus", "ChangeSet is in an invalid state"),
+            ok("SetStackPolicy", ""),
+        ],
+    );
+    let error = apply::deploy_stack(&ctx, &plan()).await.unwrap_err();
+    assert!(
+        format!("{error:#}").contains("InvalidChangeSetStatus") || format!("{error:#}").contains("invalid state"),
+        "{error:#}"
+    );
+    let sent = actions(&client);
+    assert_eq!(sent[sent.len() - 3..], ["SetStackPolicy", "ExecuteChangeSet", "SetStackPolicy"], "{sent:?}");
+    let bodies: Vec<String> = client
+        .actual_requests()
+        .map(|r| String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).to_string())
+        .filter(|b| b.contains("Action=SetStackPolicy"))
+        .collect();
+    assert!(!bodies[0].contains("MemoryTable"), "the first policy lifts the protection: {}", bodies[0]);
+    assert!(bodies[1].contains("MemoryTable"), "the second puts it back: {}", bodies[1]);
+    assert!(ctx.restore_lifted_policies().await.is_empty(), "nothing is left to restore");
 }

@@ -61,17 +61,26 @@ pub fn ask(question: String) -> bool {
     matches!(line.trim(), "y" | "Y" | "yes")
 }
 
-/// Runs `work`; on Ctrl-C stops waiting and says what goes on in CloudFormation.
+/// Runs `work`; on Ctrl-C stops waiting, puts back any stack policy `--allow-replace` lifted,
+/// and says what goes on in CloudFormation.
 pub fn until_interrupted<T>(
     runtime: &tokio::runtime::Runtime,
-    running: impl Fn() -> std::collections::BTreeMap<String, String>,
+    ctx: &crate::deploy::Context,
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<Option<T>> {
     runtime.block_on(async {
         tokio::select! {
             result = work => result.map(Some),
             _ = tokio::signal::ctrl_c() => {
-                let stacks = running();
+                for (stack, outcome) in ctx.restore_lifted_policies().await {
+                    match outcome {
+                        Ok(()) => eprintln!("interrupted: the stack policy of {stack} protects its tables and buckets again"),
+                        Err(error) => eprintln!(
+                            "interrupted: could not put back the stack policy of {stack} ({error:#}); deploy it again without --allow-replace to restore it"
+                        ),
+                    }
+                }
+                let stacks = ctx.running();
                 if stacks.is_empty() {
                     eprintln!("interrupted: no stack operation was running; nothing was changed half-way");
                 }

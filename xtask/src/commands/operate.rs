@@ -90,7 +90,7 @@ impl DeployArgs {
         let ctx =
             std::sync::Arc::new(crate::deploy::Context::new(aws, settings, Some(assets), std::sync::Arc::new(ask))?);
         let work = crate::deploy::run(workspace, &out, ctx.clone(), &config, &output.synthesized, &packages, &stacks);
-        let Some(report) = until_interrupted(&runtime, || ctx.running(), work)? else {
+        let Some(report) = until_interrupted(&runtime, &ctx, work)? else {
             return Ok(ExitCode::from(130));
         };
         for (stack, action) in &report.stacks {
@@ -124,7 +124,7 @@ impl DestroyArgs {
         let aws = aws.connect(&runtime, &env)?;
         let ctx = crate::deploy::Context::new(aws, crate::deploy::Settings::new(&env), None, std::sync::Arc::new(ask))?;
         let work = crate::operate::destroy(&ctx, &output.synthesized, i_mean_prod);
-        let Some(report) = until_interrupted(&runtime, || ctx.running(), work)? else {
+        let Some(report) = until_interrupted(&runtime, &ctx, work)? else {
             return Ok(ExitCode::from(130));
         };
         println!(
@@ -191,7 +191,7 @@ impl RollbackArgs {
         let ctx =
             std::sync::Arc::new(crate::deploy::Context::new(aws, settings, Some(assets), std::sync::Arc::new(ask))?);
         let work = crate::deploy::release::rollback(ctx.clone(), to.as_deref());
-        let Some(release) = until_interrupted(&runtime, || ctx.running(), work)? else {
+        let Some(release) = until_interrupted(&runtime, &ctx, work)? else {
             return Ok(ExitCode::from(130));
         };
         println!("rolled back: recorded as release {}", release.id);

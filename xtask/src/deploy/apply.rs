@@ -321,14 +321,23 @@ pub async fn execute_reviewed(
         bail!("{} was not changed: not confirmed (the change set was deleted)", plan.name);
     }
     let protected: BTreeSet<String> = plan.stateful.difference(&ctx.settings.allow_replace).cloned().collect();
+    let lifted = ctx.settings.protects_with_stack_policy() && protected != plan.stateful;
     if ctx.settings.protects_with_stack_policy() {
+        if lifted {
+            // Recorded first, so that Ctrl-C from here on puts the protection back too.
+            ctx.record_lifted_policy(&plan.name, &ctx.region_of(plan), &plan.stateful);
+        }
         set_policy(cfn, &plan.name, &protected).await?;
     }
-    change_set::execute(cfn, &plan.name, change_set).await?;
-    let outcome = events::watch(cfn, &plan.name, label, after, ctx.poll).await;
-    if ctx.settings.protects_with_stack_policy() && protected != plan.stateful {
-        // --allow-replace lifted the protection for this deploy only.
+    let outcome = match change_set::execute(cfn, &plan.name, change_set).await {
+        Ok(()) => events::watch(cfn, &plan.name, label, after, ctx.poll).await,
+        Err(error) => Err(error),
+    };
+    if lifted {
+        // --allow-replace lifted the protection for this deploy only: it comes back whatever
+        // happened to the change set.
         set_policy(cfn, &plan.name, &plan.stateful).await?;
+        ctx.forget_lifted_policy(&plan.name);
     }
     let outcome = outcome?;
     if outcome.status.as_str() != "UPDATE_COMPLETE" {
@@ -338,7 +347,7 @@ pub async fn execute_reviewed(
     Ok(())
 }
 
-async fn set_policy(cfn: &Client, stack: &str, protected: &BTreeSet<String>) -> Result<()> {
+pub async fn set_policy(cfn: &Client, stack: &str, protected: &BTreeSet<String>) -> Result<()> {
     cfn.set_stack_policy()
         .stack_name(stack)
         .stack_policy_body(stack_policy(protected))

@@ -138,6 +138,9 @@ pub struct Context {
     confirm: Confirm,
     prompt: tokio::sync::Mutex<()>,
     running: Mutex<BTreeMap<String, String>>,
+    /// Stacks whose stack policy `--allow-replace` lifted, with their region and the full
+    /// protection to put back.
+    lifted: Mutex<BTreeMap<String, (String, BTreeSet<String>)>>,
     change_sets: AtomicUsize,
     started_at: u64,
 }
@@ -163,6 +166,7 @@ impl Context {
             confirm,
             prompt: tokio::sync::Mutex::new(()),
             running: Mutex::new(BTreeMap::new()),
+            lifted: Mutex::new(BTreeMap::new()),
             change_sets: AtomicUsize::new(0),
             started_at,
         })
@@ -206,6 +210,26 @@ impl Context {
     }
 
     /// Stacks CloudFormation is working on for this deploy, with their regions.
+    pub fn record_lifted_policy(&self, stack: &str, region: &str, protection: &BTreeSet<String>) {
+        self.lifted.lock().expect("lifted lock").insert(stack.to_owned(), (region.to_owned(), protection.clone()));
+    }
+
+    pub fn forget_lifted_policy(&self, stack: &str) {
+        self.lifted.lock().expect("lifted lock").remove(stack);
+    }
+
+    /// Puts back every stack policy this deploy lifted and has not restored yet (after Ctrl-C).
+    /// Returns each stack with the outcome.
+    pub async fn restore_lifted_policies(&self) -> Vec<(String, Result<()>)> {
+        let lifted = std::mem::take(&mut *self.lifted.lock().expect("lifted lock"));
+        let mut outcomes = Vec::new();
+        for (stack, (region, protection)) in lifted {
+            let cfn = self.aws.cloudformation(Some(&region));
+            outcomes.push((stack.clone(), apply::set_policy(&cfn, &stack, &protection).await));
+        }
+        outcomes
+    }
+
     pub fn running(&self) -> BTreeMap<String, String> {
         self.running.lock().expect("lock").clone()
     }
