@@ -530,7 +530,9 @@ fn MemoryList(state: State) -> impl IntoView {
                 {move || format!("Delete selected ({})", state.checked.with(BTreeSet::len))}
             </button>
         </div>
-        <Show when=move || state.loaded_once.get() || !state.loading.get() fallback=|| view! { <p role="status">"Loading your memories…"</p> }>
+        // Until a first page arrives the list says it is loading (the banner says when the API
+        // cannot be reached), so a failed load never looks like an empty account.
+        <Show when=move || state.loaded_once.get() fallback=|| view! { <p role="status" id="list-loading">"Loading your memories…"</p> }>
             <Show when=move || !state.nodes.with(Vec::is_empty) fallback=|| view! {
                 <p class="empty" id="empty-hint">"No memories yet. Write your first one above: memories that share words link up in the graph."</p>
             }>
