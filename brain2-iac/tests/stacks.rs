@@ -256,3 +256,25 @@ fn a_configuration_change_publishes_a_new_version() {
     assert_ne!(version_description(&config), version_description(&changed));
     assert_eq!(version_description(&config), version_description(&config.clone()));
 }
+
+/// IAM matches a secret by its full ARN (name plus a 6-character suffix). prod.json gives the ARN
+/// without the suffix, as many do; the authorizer's grant must still match the real secret.
+#[test]
+fn the_authorizer_may_read_its_secret_whether_the_arn_has_its_suffix_or_not() {
+    let config = EnvironmentConfig::load(&workspace(), "prod").unwrap();
+    let arn = config.auth.jwt_secret_arn.clone().unwrap();
+    let compute = template(&synth("prod"), "compute");
+    let role = &compute["Resources"]["AuthorizerRole"]["Properties"];
+    let statements: Vec<&JsonValue> = role["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
+        .filter(|s| s["Action"].to_string().contains("secretsmanager:GetSecretValue"))
+        .collect();
+    assert_eq!(statements.len(), 1, "{statements:?}");
+    let resources = statements[0]["Resource"].to_string();
+    assert!(resources.contains(&format!("\"{arn}\"")), "the ARN as configured: {resources}");
+    assert!(resources.contains(&format!("\"{arn}-??????\"")), "the ARN with any 6-character suffix: {resources}");
+    assert!(!resources.contains("\"*\""), "{resources}");
+}

@@ -145,9 +145,18 @@ fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
         let expected = if rust < stacks { (rust.clone(), stacks.clone()) } else { (stacks.clone(), rust.clone()) };
         assert_eq!(edges(&linked), vec![expected], "only the memories sharing keywords are linked");
 
-        let pushed = next_text(&mut ada_socket, Duration::from_secs(15)).await.expect("a live update for Ada");
-        assert_eq!(pushed["action"], "graphUpdated", "{pushed}");
-        assert!([&rust, &stacks].contains(&&pushed["nodeId"].as_str().unwrap().to_owned()), "{pushed}");
+        // Pushes arrive as connect-node finishes each memory, in no fixed order: wait for the one
+        // about the linked pair.
+        let linked_pair = [rust.clone(), stacks.clone()];
+        loop {
+            let pushed = next_text(&mut ada_socket, Duration::from_secs(15)).await.expect("a live update for Ada");
+            assert_eq!(pushed["action"], "graphUpdated", "{pushed}");
+            let node = pushed["nodeId"].as_str().unwrap().to_owned();
+            assert!([&rust, &stacks, &garden].contains(&&node), "a push about one of Ada's memories: {pushed}");
+            if linked_pair.contains(&node) {
+                break;
+            }
+        }
         assert_eq!(next_text(&mut bob_socket, Duration::from_secs(2)).await, None, "Bob hears nothing of Ada's");
 
         // Bob sees none of Ada's data.

@@ -227,7 +227,9 @@ pub struct ThrottleConfig {
 pub struct AuthConfig {
     /// `https://<project>.supabase.co`; tokens must have `iss` = this + `/auth/v1`.
     pub supabase_url: String,
-    /// The Secrets Manager secret holding the HS256 JWT secret (never the secret itself).
+    /// The Secrets Manager secret holding the HS256 JWT secret (never the secret itself): its
+    /// full ARN, or its ARN without the 6-character suffix Secrets Manager adds (the authorizer's
+    /// grant covers both forms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt_secret_arn: Option<String>,
     /// The project's JWKS URL, for ES256/RS256 tokens.
@@ -434,7 +436,9 @@ impl EnvironmentConfig {
                         return Err(invalid(
                             path,
                             ".auth.jwtSecretArn",
-                            format!("{arn:?}: expected arn:aws:secretsmanager:<region>:<account>:secret:<name>"),
+                            format!(
+                                "{arn:?}: expected arn:aws:secretsmanager:<region>:<account>:secret:<name>, with or without the 6-character suffix Secrets Manager adds to the name"
+                            ),
                         ));
                     }
                 }

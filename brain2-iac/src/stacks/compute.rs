@@ -210,7 +210,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         },
     )?;
     if let Some(arn) = &config.auth.jwt_secret_arn {
-        grant(app, &authorizer, Statement::allow(["secretsmanager:GetSecretValue"], [Value::from(arn.as_str())]))?;
+        grant(app, &authorizer, Statement::allow(["secretsmanager:GetSecretValue"], secret_resources(arn)))?;
     }
 
     let websocket = Api::websocket(
@@ -281,4 +281,13 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         )?,
     ];
     Ok(Compute { bus, backend, connect_node, ws_connect, ws_disconnect, ws_send_message, authorizer, rules, websocket })
+}
+
+/// What a grant on a secret names: IAM matches a secret by its full ARN, which ends in six
+/// characters Secrets Manager appends to the name. The configuration may give the full ARN or
+/// the ARN without that suffix, and a shape check cannot tell the two apart (a name may end in a
+/// six-letter word), so the grant covers both: the ARN as given, and the ARN followed by `-` and
+/// exactly six characters (AWS's documented pattern, which matches no other secret's name).
+pub fn secret_resources(arn: &str) -> [Value<String>; 2] {
+    [Value::from(arn), Value::from(format!("{arn}-??????"))]
 }

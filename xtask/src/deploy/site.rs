@@ -133,7 +133,9 @@ pub async fn publish(
     if !changed.is_empty() {
         let paths = if changed.len() > MAX_INVALIDATION_PATHS { vec!["/*".to_owned()] } else { changed.clone() };
         let batch = InvalidationBatch::builder()
-            .caller_reference(format!("brain2-{}", ctx.change_set_name()))
+            // Unique per deploy (two deploys can start within the same second); SDK retries of
+            // this request keep it, which is what CloudFront uses it for.
+            .caller_reference(format!("brain2-{}-{}", ctx.change_set_name(), uuid::Uuid::new_v4()))
             .paths(Paths::builder().quantity(paths.len() as i32).set_items(Some(paths.clone())).build()?)
             .build()?;
         ctx.aws
