@@ -11,11 +11,13 @@ use serde_json::{Value, json};
 use xtask::chromium::{CHROMEDRIVER, CHROMIUM};
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// A chromedriver process on a free port; killed on drop.
+/// A chromedriver process on a free port. Dropping it kills the driver and every browser it
+/// started (found by their profile folders), even when a test failed before closing them.
 #[derive(Debug)]
 pub struct Driver {
     pub url: String,
     child: Child,
+    profiles: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 impl Driver {
@@ -36,11 +38,12 @@ impl Driver {
             assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not listen within 20 s");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Driver { url: format!("http://127.0.0.1:{port}"), child }
+        Driver { url: format!("http://127.0.0.1:{port}"), child, profiles: std::sync::Mutex::new(Vec::new()) }
     }
 
     /// A new browser with its own empty profile.
     pub async fn browser(&self, profile: &std::path::Path) -> Browser {
+        self.profiles.lock().unwrap().push(profile.to_path_buf());
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -71,6 +74,12 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for profile in self.profiles.lock().map(|p| p.clone()).unwrap_or_default() {
+            for (pid, _) in super::dev::processes_mentioning(&format!("--user-data-dir={}", profile.display())) {
+                let _ =
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
     }
 }
 
