@@ -81,6 +81,17 @@ impl State {
         }
     }
 
+    /// Exchanges the refresh token for a new session; a refusal returns the user to sign-in.
+    async fn renew(&self, config: &RuntimeConfig, current: &Session) {
+        match auth::refresh(config, current).await {
+            Ok(next) => {
+                auth::save(&next);
+                self.session.set(Some(next));
+            }
+            Err(_) => self.failed("renew your session", ApiError::Unauthorized),
+        }
+    }
+
     /// The first page and the graph, fetched together.
     async fn refresh_all(&self) {
         let Some(api) = self.api() else { return };
@@ -225,51 +236,26 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    // Signed in with a configuration: load, keep the token fresh, and listen.
+    // Signed in with a configuration: load, keep the token fresh, and listen. A new session (a
+    // renewal included) runs this again; what the old one started stops on its own.
     Effect::new(move |_| {
         let (Some(config), Some(session)) = (state.config.get(), state.session.get()) else { return };
-        let generation = session.refresh_token.clone();
-        let _ = config;
+        if session.expires_at - auth::now_seconds() <= REFRESH_MARGIN_SECONDS {
+            // A session saved long ago is renewed before anything uses it, or the user signs in again.
+            spawn_local(async move { state.renew(&config, &session).await });
+            return;
+        }
+        spawn_local(async move { state.refresh_all().await });
+        let (renewal_config, renewal_session) = (config.clone(), session.clone());
         spawn_local(async move {
-            // A session saved long ago is renewed before it is used, or the user signs in again.
-            if let (Some(config), Some(current)) = (state.config.get_untracked(), state.session.get_untracked())
-                && current.expires_at - auth::now_seconds() <= REFRESH_MARGIN_SECONDS
-            {
-                match auth::refresh(&config, &current).await {
-                    Ok(next) => {
-                        auth::save(&next);
-                        state.session.set(Some(next));
-                    }
-                    Err(_) => state.failed("renew your session", ApiError::Unauthorized),
-                }
-                return; // the effect runs again for the new session, if there is one
-            }
-            state.refresh_all().await
-        });
-        spawn_local(async move {
-            loop {
-                let Some(current) = state.session.get_untracked() else { return };
-                let wait = (current.expires_at - REFRESH_MARGIN_SECONDS - auth::now_seconds()).max(5);
-                gloo_timers::future::TimeoutFuture::new((wait.min(3_600) * 1_000) as u32).await;
-                let (Some(config), Some(current)) = (state.config.get_untracked(), state.session.get_untracked())
-                else {
-                    return;
-                };
-                if current.expires_at - auth::now_seconds() > REFRESH_MARGIN_SECONDS {
-                    continue;
-                }
-                match auth::refresh(&config, &current).await {
-                    Ok(next) => {
-                        auth::save(&next);
-                        state.session.set(Some(next));
-                        return; // the effect runs again for the new session
-                    }
-                    Err(_) => return state.failed("refresh your session", ApiError::Unauthorized),
-                }
+            let wait = renewal_session.expires_at - REFRESH_MARGIN_SECONDS - auth::now_seconds();
+            gloo_timers::future::TimeoutFuture::new((wait.clamp(0, 86_400) * 1_000) as u32).await;
+            if state.session.get_untracked().as_ref() == Some(&renewal_session) {
+                state.renew(&renewal_config, &renewal_session).await;
             }
         });
-        let url = state.config.get_untracked().map(|c| c.web_socket_url).unwrap_or_default();
-        let wanted = generation.clone();
+        let url = config.web_socket_url.clone();
+        let wanted = session.refresh_token.clone();
         spawn_local(async move {
             live::run(
                 url,

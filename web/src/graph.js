@@ -138,5 +138,4 @@ export function zoomBy(cy, factor) {
   cy.zoom({ level: cy.zoom() * factor, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
 }
 export function panBy(cy, dx, dy) { cy.panBy({ x: dx, y: dy }); }
-export function counts(cy) { return [cy.nodes().length, cy.edges().length]; }
 export function destroyGraph(cy) { cy.destroy(); }

@@ -120,6 +120,31 @@ fn plan() -> StackPlan {
     }
 }
 
+/// A stack deployed with `deployed`, up to the change set that lists `changes`.
+fn up_to_a_change_set(deployed: &serde_json::Value, changes: &str) -> Vec<ReplayEvent> {
+    vec![
+        stack("UPDATE_COMPLETE", ""),
+        template(deployed),
+        events(&[("e0", STACK, "UPDATE_COMPLETE", "")]),
+        change_set_created(),
+        change_set(""),
+        change_set(changes),
+    ]
+}
+
+/// A deployed table whose KeySchema the new template changes, up to the change set that shows
+/// its replacement.
+fn up_to_a_table_replacement() -> Vec<ReplayEvent> {
+    let old = serde_json::json!({ "Resources": { "MemoryTable": { "Type": "AWS::DynamoDB::Table", "Properties": {
+        "KeySchema": [{ "AttributeName": "id", "KeyType": "HASH" }] } } } });
+    up_to_a_change_set(&old, &table_change("True"))
+}
+
+fn then(mut events: Vec<ReplayEvent>, more: impl IntoIterator<Item = ReplayEvent>) -> Vec<ReplayEvent> {
+    events.extend(more);
+    events
+}
+
 fn replay(environment: &str, events: Vec<ReplayEvent>) -> (Context, StaticReplayClient) {
     replay_with(Settings::new(environment), events)
 }
@@ -156,25 +181,23 @@ async fn a_failed_update_names_the_first_failing_resource_and_what_to_do() {
     let old = serde_json::json!({ "Resources": {} });
     let (ctx, client) = replay(
         "staging",
-        vec![
-            stack("UPDATE_COMPLETE", ""),
-            template(&old),
-            events(&[("e0", STACK, "UPDATE_COMPLETE", "")]),
-            change_set_created(),
-            change_set(""),
-            change_set(
+        then(
+            up_to_a_change_set(
+                &old,
                 "<member><Type>Resource</Type><ResourceChange><Action>Add</Action><LogicalResourceId>MemoryTable</LogicalResourceId><ResourceType>AWS::DynamoDB::Table</ResourceType></ResourceChange></member>",
             ),
-            ok("ExecuteChangeSet", ""),
-            events(&[
-                ("e4", STACK, "UPDATE_ROLLBACK_COMPLETE", ""),
-                ("e3", "MemoryTable", "CREATE_FAILED", "Resource creation cancelled"),
-                ("e2", "MemoryTable", "CREATE_FAILED", "Table already exists: brain2-staging-memory"),
-                ("e1", STACK, "UPDATE_IN_PROGRESS", "User Initiated"),
-                ("e0", STACK, "UPDATE_COMPLETE", ""),
-            ]),
-            stack("UPDATE_ROLLBACK_COMPLETE", ""),
-        ],
+            [
+                ok("ExecuteChangeSet", ""),
+                events(&[
+                    ("e4", STACK, "UPDATE_ROLLBACK_COMPLETE", ""),
+                    ("e3", "MemoryTable", "CREATE_FAILED", "Resource creation cancelled"),
+                    ("e2", "MemoryTable", "CREATE_FAILED", "Table already exists: brain2-staging-memory"),
+                    ("e1", STACK, "UPDATE_IN_PROGRESS", "User Initiated"),
+                    ("e0", STACK, "UPDATE_COMPLETE", ""),
+                ]),
+                stack("UPDATE_ROLLBACK_COMPLETE", ""),
+            ],
+        ),
     );
     let error = apply::deploy_stack(&ctx, &plan()).await.unwrap_err();
     let failed = error.downcast_ref::<StackFailed>().expect("a StackFailed");
@@ -246,20 +269,7 @@ async fn rollback_complete_outside_dev_says_how_to_delete_it() {
 
 #[tokio::test]
 async fn a_table_replacement_is_refused_in_staging_and_the_change_set_deleted() {
-    let old = serde_json::json!({ "Resources": { "MemoryTable": { "Type": "AWS::DynamoDB::Table", "Properties": {
-        "KeySchema": [{ "AttributeName": "id", "KeyType": "HASH" }] } } } });
-    let (ctx, client) = replay(
-        "staging",
-        vec![
-            stack("UPDATE_COMPLETE", ""),
-            template(&old),
-            events(&[("e0", STACK, "UPDATE_COMPLETE", "")]),
-            change_set_created(),
-            change_set(""),
-            change_set(&table_change("True")),
-            ok("DeleteChangeSet", ""),
-        ],
-    );
+    let (ctx, client) = replay("staging", then(up_to_a_table_replacement(), [ok("DeleteChangeSet", "")]));
     let error = apply::deploy_stack(&ctx, &plan()).await.unwrap_err();
     let refused = error.downcast_ref::<ReplacementRefused>().expect("a ReplacementRefused");
     assert_eq!(refused.changes[0].causes, ["KeySchema"]);
@@ -347,24 +357,19 @@ async fn expired_credentials_say_how_to_refresh_them() {
 /// fails, the policy is put back all the same.
 #[tokio::test]
 async fn a_lifted_stack_policy_is_restored_when_the_execution_fails() {
-    let old = serde_json::json!({ "Resources": { "MemoryTable": { "Type": "AWS::DynamoDB::Table", "Properties": {
-        "KeySchema": [{ "AttributeName": "id", "KeyType": "HASH" }] } } } });
     let mut settings = Settings::new("prod");
     settings.yes = true;
     settings.allow_replace = BTreeSet::from(["MemoryTable".to_owned()]);
     let (ctx, client) = replay_with(
         settings,
-        vec![
-            stack("UPDATE_COMPLETE", ""),
-            template(&old),
-            events(&[("e0", STACK, "UPDATE_COMPLETE", "")]),
-            change_set_created(),
-            change_set(""),
-            change_set(&table_change("True")),
-            ok("SetStackPolicy", ""),
-            error(400, "InvalidChangeSetStatus", "ChangeSet is in an invalid state"),
-            ok("SetStackPolicy", ""),
-        ],
+        then(
+            up_to_a_table_replacement(),
+            [
+                ok("SetStackPolicy", ""),
+                error(400, "InvalidChangeSetStatus", "ChangeSet is in an invalid state"),
+                ok("SetStackPolicy", ""),
+            ],
+        ),
     );
     let error = apply::deploy_stack(&ctx, &plan()).await.unwrap_err();
     assert!(

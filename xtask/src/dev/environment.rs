@@ -7,7 +7,8 @@
 //! - `auth.jwtSecretArn`: the local sign-in's secret in the emulator's Secrets Manager, and no
 //!   `jwksUrl` (it signs HS256 only, which the authorizer verifies through its real code path);
 //! - `auth.supabaseAnonKey`: the local sign-in's anon key;
-//! - `api.corsOrigins`: the local site's origin.
+//! - `api.corsOrigins`: the local site's origin;
+//! - `frontend.siteDir`: the web client `cargo xtask dev` builds (`cargo xtask web`'s output).
 //!
 //! The stacks keep the `dev` name (`brain2-dev-*`): they live only inside the emulator.
 
@@ -53,6 +54,7 @@ fn apply(config: &mut EnvironmentConfig, local: &LocalSettings) -> Result<()> {
     config.auth.jwks_url = None;
     config.auth.supabase_anon_key = Some(local.anon_key.clone());
     config.api.cors_origins = vec![local.site_origin.clone()];
+    config.frontend.site_dir = crate::web::DIST_DIR.to_owned();
     Ok(())
 }
 
@@ -79,6 +81,7 @@ mod tests {
         expected.lambda.architecture = config.lambda.architecture;
         expected.auth = config.auth.clone();
         expected.api.cors_origins = config.api.cors_origins.clone();
+        expected.frontend.site_dir = crate::web::DIST_DIR.to_owned();
         assert_eq!(config, expected, "nothing else differs from dev.json");
     }
 }

@@ -150,8 +150,8 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     environment::host_architecture()?;
     emulator::check_port_free(options.port, "the site's")?;
     emulator::check_port_free(emulator_port, "the emulator's")?;
-    let base = brain2_iac::config::EnvironmentConfig::load(workspace, BASE_ENVIRONMENT)?;
-    let region = base.region.clone();
+    // Read early so that a bad dev.json stops the run before anything starts.
+    let region = brain2_iac::config::EnvironmentConfig::load(workspace, BASE_ENVIRONMENT)?.region;
 
     // Functions build while the emulator starts; both are the slow part of a cold start.
     let builder = {
@@ -175,7 +175,7 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(serve(workspace, options, &data, &emulator, packages, started));
+    let result = runtime.block_on(serve(workspace, options, &data, &emulator, &region, packages, started));
     // Everything below runs on every path: the emulator saves its state and takes its function
     // processes with it.
     let stopped = emulator.stop();
@@ -192,11 +192,11 @@ async fn serve(
     options: &Options,
     data: &Path,
     emulator: &Emulator,
+    region: &str,
     packages: Vec<build::Package>,
     started: Instant,
 ) -> Result<()> {
-    let base = brain2_iac::config::EnvironmentConfig::load(workspace, BASE_ENVIRONMENT)?;
-    let aws = Aws::emulator(&emulator.endpoint, &base.region).await;
+    let aws = Aws::emulator(&emulator.endpoint, region).await;
     let site_origin = format!("http://127.0.0.1:{}", options.port);
     let (secret_arn, secret) = signin_secret(&aws).await?;
     let signin = signin::SignIn::open(&data.join("signin"), &site_origin, secret.as_bytes())?;
@@ -235,12 +235,11 @@ async fn serve(
     let web_socket = gaps::web_socket_url(values["webSocketUrl"].as_str().unwrap_or_default());
     values["webSocketUrl"] = serde_json::Value::String(web_socket);
     let config_json = deploy::site::render_config(workspace, &values)?;
-    let expected_site_dir = workspace.join(&config.frontend.site_dir);
+
     let site = Arc::new(server::Site {
         signin,
         config_json,
-        site_dir: expected_site_dir.join("index.html").is_file().then(|| expected_site_dir.clone()),
-        expected_site_dir,
+        site_dir: workspace.join(&config.frontend.site_dir),
         content_security_policy: brain2_iac::constructs::static_site::content_security_policy(&[
             format!("http://*.execute-api.localhost:{}", emulator.port),
             format!("ws://*.execute-api.localhost:{}", emulator.port),
@@ -278,9 +277,6 @@ async fn serve(
     println!();
     println!("Brain2 is running locally (ready in {:.1?}; {changed} stack(s) changed):", started.elapsed());
     println!("  web client  {}", running.site_url);
-    if site.site_dir.is_none() {
-        println!("              (not built yet: the page there says so)");
-    }
     println!("  sign-in     {}", running.signin_url);
     println!("  HTTP API    {}", running.http_api_url);
     println!("  WebSocket   {}", running.web_socket_url);

@@ -1,5 +1,5 @@
 //! The local site's HTTP server on 127.0.0.1: the sign-in under `/auth/v1`, the `config.json`
-//! deploy would write, and the web client's files (or, until it is built, a page that says how).
+//! deploy would write, and the built web client's files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,10 +22,8 @@ pub struct Site {
     pub signin: SignIn,
     /// The rendered `config.json`.
     pub config_json: String,
-    /// The built web client, when there is one.
-    pub site_dir: Option<PathBuf>,
-    /// Where the client's build is expected, for the placeholder page.
-    pub expected_site_dir: PathBuf,
+    /// The built web client (`cargo xtask web`'s output).
+    pub site_dir: PathBuf,
     /// The same policy CloudFront sends, with the local API and WebSocket origins.
     pub content_security_policy: String,
 }
@@ -194,8 +192,10 @@ fn resolve(root: &Path, path: &str) -> Option<(String, PathBuf)> {
 }
 
 async fn static_file(State(site): State<Arc<Site>>, uri: Uri) -> Response {
-    let Some(root) = &site.site_dir else { return placeholder(&site.expected_site_dir) };
-    let Some((key, path)) = resolve(root, uri.path()) else { return placeholder(&site.expected_site_dir) };
+    let Some((key, path)) = resolve(&site.site_dir, uri.path()) else {
+        let message = format!("{} has no index.html; build the client with `cargo xtask web`", site.site_dir.display());
+        return (StatusCode::NOT_FOUND, message).into_response();
+    };
     match tokio::fs::read(&path).await {
         Ok(bytes) => {
             let content_type = mime_guess::from_path(&path).first_or_octet_stream().essence_str().to_owned();
@@ -211,20 +211,6 @@ async fn static_file(State(site): State<Arc<Site>>, uri: Uri) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, format!("reading {}: {error}", path.display())).into_response()
         }
     }
-}
-
-fn placeholder(expected: &Path) -> Response {
-    let page = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Brain2 (local)</title></head>\n<body>\n\
-         <h1>Brain2 is running locally</h1>\n\
-         <p>The stacks are deployed in the emulator, and the sign-in answers under <code>/auth/v1</code>.\n\
-         The web client has not been built: nothing is in <code>{}</code>.</p>\n\
-         <p>The runtime configuration a client reads is at <a href=\"/config.json\">/config.json</a>.</p>\n\
-         </body></html>\n",
-        expected.display()
-    );
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], page)
-        .into_response()
 }
 
 #[cfg(test)]

@@ -429,7 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn tokens_carry_supabase_claims_the_authorizer_accepts() {
+    fn tokens_carry_supabase_claims() {
         let dir = temporary();
         let signin = service(&dir);
         let session = signin.sign_up("claims@example.com", "a password").unwrap();

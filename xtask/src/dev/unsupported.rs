@@ -10,30 +10,31 @@ use brain2_iac::cfn::Synthesized;
 pub const GAPS: &[(&str, &str)] = &[
     (
         "AWS::IAM::Role",
-        "created but not enforced: the emulator does not check permissions, so least privilege is only checked by the policy pack and on AWS",
+        "created but not enforced: the emulator runs without authorization, so least privilege is only checked by the policy pack and on AWS",
     ),
     (
         "AWS::CloudFront::Distribution",
         "created, but the site is served by cargo xtask dev itself, from the built client",
     ),
-    ("AWS::CloudFront::ResponseHeadersPolicy", "not applied: the local site sends its own headers"),
-    ("AWS::CloudFront::OriginAccessControl", "created, not enforced"),
-    ("AWS::S3::BucketPolicy", "created, not enforced (TLS-only and origin access are AWS's checks)"),
-    ("AWS::WAFv2::WebACL", "not run: no request filtering or rate limiting locally"),
-    ("AWS::CloudWatch::Alarm", "created, never evaluated: no alarm fires locally"),
-    ("AWS::CloudWatch::Dashboard", "created, shows nothing locally"),
+    (
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        "not in the local site's path: the local site sends the same headers itself",
+    ),
+    ("AWS::CloudFront::OriginAccessControl", "not in the local site's path"),
+    ("AWS::S3::BucketPolicy", "created, not checked: the emulator runs without authorization"),
+    ("AWS::WAFv2::WebACL", "not in the local site's path: no request filtering or rate limiting locally"),
+    ("AWS::CloudWatch::Alarm", "its notifications go to the emulator's SNS, which sends no e-mail"),
     ("AWS::Budgets::Budget", "not run: nothing is billed locally"),
     ("AWS::SNS::Subscription", "no e-mail is sent locally"),
     ("AWS::EC2::VPC", "not run: functions run as local processes, outside any network isolation"),
     ("AWS::EC2::VPCEndpoint", "not run: calls go straight to the emulator"),
-    ("AWS::EC2::SecurityGroup", "not enforced"),
-    ("AWS::Lambda::EventInvokeConfig", "retry and failure-destination settings are the emulator's own, not Lambda's"),
+    ("AWS::EC2::SecurityGroup", "not enforced: functions run as local processes"),
 ];
 
 /// Settings that every stack has and the emulator ignores, whatever the resource list.
 const ALWAYS: &[&str] = &[
     "encryption at rest (DynamoDB, S3, SQS, logs) and TLS: the emulator stores data in plain files under the data folder and speaks plain HTTP on 127.0.0.1",
-    "API Gateway throttling and access logs, Lambda memory sizes and architectures: functions run natively, as this machine's processes",
+    "API Gateway stage throttling and access logs (the emulator stores the settings, applies neither), Lambda memory sizes and architectures (functions run natively, as this machine's processes)",
 ];
 
 /// One line per type present (with how many resources), then the settings ignored everywhere.

@@ -43,7 +43,7 @@ impl Dev {
     pub fn start(port: u16, data: &Path) -> Dev {
         let output = data.with_extension("log");
         let log = std::fs::File::create(&output).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["dev", "--quiet", "--port", &port.to_string(), "--data"])
             .arg(data)
             .stdin(Stdio::null())
@@ -51,23 +51,22 @@ impl Dev {
             .stderr(log)
             .spawn()
             .expect("starting cargo xtask dev");
-        let mut dev = Dev { child: Some(child), running: placeholder(data), output };
+        let log_text = || std::fs::read_to_string(&output).unwrap_or_default();
         let started = Instant::now();
         loop {
             if let Ok(running) = Running::read(data)
-                && running.pid == dev.pid()
+                && running.pid == child.id()
             {
-                dev.running = running;
-                return dev;
+                return Dev { child: Some(child), running, output };
             }
-            if let Some(status) = dev.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("cargo xtask dev exited ({status}) before it was ready:\n{}", dev.log());
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("cargo xtask dev exited ({status}) before it was ready:\n{}", log_text());
             }
-            assert!(
-                started.elapsed() < READY_TIMEOUT,
-                "cargo xtask dev was not ready in {READY_TIMEOUT:?}:\n{}",
-                dev.log()
-            );
+            if started.elapsed() > READY_TIMEOUT {
+                let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGINT);
+                let _ = child.wait();
+                panic!("cargo xtask dev was not ready in {READY_TIMEOUT:?}:\n{}", log_text());
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -113,20 +112,6 @@ impl Drop for Dev {
         if self.child.is_some() {
             self.interrupt();
         }
-    }
-}
-
-fn placeholder(data: &Path) -> Running {
-    Running {
-        site_url: String::new(),
-        signin_url: String::new(),
-        anon_key: String::new(),
-        http_api_url: String::new(),
-        web_socket_url: String::new(),
-        emulator_url: String::new(),
-        region: String::new(),
-        data: data.to_path_buf(),
-        pid: 0,
     }
 }
 
