@@ -1,4 +1,5 @@
-//! brain2-iac: a typed Rust DSL for AWS CloudFormation, and the Brain2 stacks written in it.
+//! brain2-iac: a typed Rust DSL for AWS CloudFormation. The Brain2 stacks written in it live
+//! in brain2-stacks.
 //!
 //! Layers, bottom up (see ARCHITECTURE.md):
 //! - `schemas/`: AWS's resource provider schemas, vendored;
@@ -11,4 +12,3 @@ pub mod cfn;
 pub mod config;
 pub mod constructs;
 pub mod policy;
-pub mod stacks;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDriftStatus};
 use brain2_iac::cfn::Synthesized;
-use brain2_iac::stacks::{ASSETS_BUCKET_OUTPUT, toolkit_app};
+use brain2_stacks::{ASSETS_BUCKET_OUTPUT, toolkit_app};
 
 use crate::aws::errors::explain;
 use crate::aws::{Aws, assets, events, stack};

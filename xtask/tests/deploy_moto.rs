@@ -31,7 +31,7 @@ fn aws(endpoint: &str) -> Aws {
 fn app(queue_delay: i64, broken: bool, keep_import: bool) -> Synthesized {
     let workspace = xtask::workspace_root();
     let config = brain2_iac::config::EnvironmentConfig::load(&workspace, "dev").unwrap();
-    let real = brain2_iac::stacks::brain2_app("dev", &config).unwrap().synth().unwrap();
+    let real = brain2_stacks::brain2_app("dev", &config).unwrap().synth().unwrap();
     let mut app = App::new("moto", "dev").unwrap();
     let data = app.add_stack("data", "test data").unwrap();
     let worker = app.add_stack("worker", "test worker").unwrap();

@@ -6,10 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use aws_smithy_types::body::SdkBody;
+use brain2_shared::http::HttpsClient;
+use http_body_util::{BodyExt, Limited};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tokio::sync::Mutex;
@@ -28,20 +27,21 @@ pub trait Fetcher: Send + Sync {
     fn fetch<'a>(&'a self, url: &'a str) -> FetchFuture<'a>;
 }
 
-/// Fetches over HTTPS (or plain HTTP, for a local test server) with rustls and the system roots.
+/// Fetches over HTTPS (or plain HTTP, for a local test server) with the functions' one HTTP
+/// stack, [`brain2_shared::http`].
 pub struct HttpFetcher {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: HttpsClient,
 }
 
 impl HttpFetcher {
-    pub fn new() -> Result<Self, String> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("loading the system's root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Self { client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector) })
+    pub fn new() -> Self {
+        Self { client: brain2_shared::http::client(FETCH_TIMEOUT) }
+    }
+}
+
+impl Default for HttpFetcher {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -55,7 +55,7 @@ impl Fetcher for HttpFetcher {
     fn fetch<'a>(&'a self, url: &'a str) -> FetchFuture<'a> {
         Box::pin(async move {
             let uri: http::Uri = url.parse().map_err(|e| format!("JWKS URL {url:?}: {e}"))?;
-            let request = http::Request::get(uri).body(Empty::new()).map_err(|e| e.to_string())?;
+            let request = http::Request::get(uri).body(SdkBody::empty()).map_err(|e| e.to_string())?;
             let response = tokio::time::timeout(FETCH_TIMEOUT, self.client.request(request))
                 .await
                 .map_err(|_| format!("fetching {url} timed out"))?

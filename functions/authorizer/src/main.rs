@@ -5,7 +5,8 @@ use authorizer::jwks::{HttpFetcher, Jwks};
 use brain2_shared::config::{self, ProcessEnv};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
-#[tokio::main]
+// Lambda hands a process one event at a time: one thread serves it, and starts sooner.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     brain2_shared::telemetry::init();
     let env = ProcessEnv;
@@ -17,18 +18,16 @@ async fn main() -> Result<(), Error> {
     }
     let secret = match &secret_arn {
         Some(arn) => {
-            let sdk = brain2_shared::aws::sdk_config().await;
+            let sdk = brain2_shared::aws::sdk_config()?;
             Some(authorizer::secret::load(&aws_sdk_secretsmanager::Client::new(&sdk), arn).await?)
         }
         None => None,
     };
-    let jwks = match jwks_url {
-        Some(url) => Some(Jwks::new(url, Box::new(HttpFetcher::new()?))),
-        None => None,
-    };
+    let jwks = jwks_url.map(|url| Jwks::new(url, Box::new(HttpFetcher::new())));
     let verifier = Verifier::new(&supabase_url, secret.as_deref(), jwks);
     let verifier = &verifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        brain2_shared::panic::invocation_started(&event.context.request_id);
         Ok::<_, Error>(authorizer::handle(verifier, &event.payload).await)
     }))
     .await

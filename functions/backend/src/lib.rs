@@ -1,8 +1,10 @@
-//! The Brain2 HTTP API as an axum router. `lambda_http` serves it on Lambda (`main.rs`); the
-//! same routes run locally behind a fixed user (`bin/local.rs`).
+//! The Brain2 HTTP API as an axum router. On Lambda it serves the HTTP API's proxy
+//! integration events (`lambda.rs`, `main.rs`); the same routes run locally behind a fixed
+//! user (`bin/local.rs`).
 
 pub mod error;
 pub mod extract;
+pub mod lambda;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -44,7 +46,7 @@ impl AppState {
     /// The state the environment describes: `MEMORY_TABLE_NAME`, `EVENT_BUS_NAME`,
     /// `KEYWORD_INDEX_NAME` (default `KeywordIndex`) and `ENVIRONMENT` (default: the caller's).
     pub fn from_env(
-        sdk: &aws_config::SdkConfig,
+        sdk: &brain2_shared::aws::SdkConfig,
         env: &dyn brain2_shared::config::Source,
         default_environment: &str,
     ) -> Result<Self, brain2_shared::config::ConfigError> {
@@ -93,16 +95,12 @@ async fn preflight(request: Request, next: Next) -> Response {
 /// Middleware for Lambda: the caller is the `sub` the HTTP API's Lambda authorizer put in the
 /// request context. Without one the request goes on without a caller, and `/api` refuses it.
 pub async fn caller_from_lambda_context(mut request: Request, next: Next) -> Response {
-    use lambda_http::request::RequestContext;
-    let sub = match request.extensions().get::<RequestContext>() {
-        Some(RequestContext::ApiGatewayV2(context)) => context
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.fields.get("sub"))
-            .and_then(Value::as_str)
-            .and_then(|s| uuid::Uuid::parse_str(s).ok()),
-        _ => None,
-    };
+    let sub = request
+        .extensions()
+        .get::<lambda::HttpApiContext>()
+        .and_then(|context| context.authorizer_value("sub"))
+        .and_then(Value::as_str)
+        .and_then(|s| uuid::Uuid::parse_str(s).ok());
     if let Some(sub) = sub {
         request.extensions_mut().insert(Caller(UserId(sub)));
     }

@@ -1,17 +1,24 @@
-//! The backend on Lambda: configuration checked at cold start, then the router behind
-//! `lambda_http`.
+//! The backend on Lambda: configuration checked at cold start, then the router serves the HTTP
+//! API's proxy integration events.
 
 use backend::{AppState, caller_from_lambda_context, router};
 use brain2_shared::config::{self, ProcessEnv};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+// Lambda hands a process one event at a time: one thread serves it, and starts sooner.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
     brain2_shared::telemetry::init();
     let env = ProcessEnv;
     // Required on Lambda: the stacks always set it, and the failure metric is per environment.
     config::required(&env, "ENVIRONMENT")?;
-    let sdk = brain2_shared::aws::sdk_config().await;
+    let sdk = brain2_shared::aws::sdk_config()?;
     let state = AppState::from_env(&sdk, &env, "")?;
     let app = router(state).layer(axum::middleware::from_fn(caller_from_lambda_context));
-    lambda_http::run(app).await
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<backend::lambda::HttpApiEvent>| async move {
+        brain2_shared::panic::invocation_started(&event.context.request_id);
+        backend::lambda::serve(app.clone(), event.payload).await.map_err(Error::from)
+    }))
+    .await
 }

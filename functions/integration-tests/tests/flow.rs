@@ -257,17 +257,18 @@ async fn a_node_with_more_than_25_neighbours_and_over_100_items_is_linked_and_de
 async fn websocket_connections_are_stored_found_and_removed() {
     let world = World::new().await;
     let user = user();
-    let request: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest = serde_json::from_value(json!({
+    let event = json!({
         "requestContext": {
             "routeKey": "$connect", "eventType": "CONNECT", "connectionId": "abc123=", "apiId": "api", "stage": "live",
             "requestTimeEpoch": 0, "connectedAt": 0,
             "authorizer": { "principalId": user.to_string(), "sub": user.to_string(), "email": "", "role": "authenticated" }
         },
         "isBase64Encoded": false
-    }))
-    .unwrap();
+    });
+    let connect: ws_connect::ConnectEvent = serde_json::from_value(event.clone()).unwrap();
+    let request: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest = serde_json::from_value(event).unwrap();
     let now = time::OffsetDateTime::now_utc();
-    let response = ws_connect::handle(&world.connections, request.clone(), now).await.unwrap();
+    let response = ws_connect::handle(&world.connections, connect, now).await.unwrap();
     assert_eq!(response.status_code, 200);
     assert_eq!(world.connections.of_user(user).await.unwrap(), ["abc123="]);
     let stored = world
@@ -289,7 +290,7 @@ async fn websocket_connections_are_stored_found_and_removed() {
     ws_disconnect::handle(&world.connections, request).await.unwrap();
 
     // No user in the authorizer context: refused.
-    let anonymous: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest = serde_json::from_value(json!({
+    let anonymous: ws_connect::ConnectEvent = serde_json::from_value(json!({
         "requestContext": { "connectionId": "x", "requestTimeEpoch": 0, "connectedAt": 0, "authorizer": {} },
         "isBase64Encoded": false
     }))

@@ -1,24 +1,129 @@
-//! One SDK configuration for every client: the standard credential and region chain, a
-//! rustls+ring HTTPS client, `AWS_ENDPOINT_URL` honoured for local emulators, and retries with
-//! backoff for throttling and transient errors.
+//! One SDK configuration for every client, read from the environment Lambda gives a function:
+//! credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, the
+//! region from `AWS_REGION`, and `AWS_ENDPOINT_URL` honoured for local emulators. Requests go
+//! through [`crate::http`], with retries and backoff for throttling and transient errors.
+//!
+//! Not aws-config: its provider chain (profiles, SSO, STS, IMDS, ECS) is for machines, not
+//! for Lambda, which always sets these variables, and it was the largest part of every zip
+//! (BENCHMARKS.md). The local tools (`xtask`, the integration tests) keep the full chain.
 
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::Builder;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+pub use aws_types::SdkConfig;
+use aws_types::region::Region;
+
+use crate::config::{self, ConfigError, Source};
+use crate::http::HttpsClient;
 
 /// Attempts per call, the first included. DynamoDB and EventBridge throttling is retried with
 /// the SDK's exponential backoff and jitter.
 pub const MAX_ATTEMPTS: u32 = 5;
 
-/// Loads the shared configuration from the environment.
-pub async fn sdk_config() -> SdkConfig {
-    let http_client = Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
+/// A TCP connect that takes longer fails (and is retried): the SDK's own default.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
+
+/// The shared configuration, from the process environment.
+pub fn sdk_config() -> Result<SdkConfig, ConfigError> {
+    sdk_config_from(&config::ProcessEnv)
+}
+
+/// The shared configuration from `env`; a missing variable is named in the error.
+pub fn sdk_config_from(env: &dyn Source) -> Result<SdkConfig, ConfigError> {
+    let credentials = Credentials::new(
+        config::required(env, "AWS_ACCESS_KEY_ID")?,
+        config::required(env, "AWS_SECRET_ACCESS_KEY")?,
+        config::optional(env, "AWS_SESSION_TOKEN"),
+        None,
+        "Lambda environment",
+    );
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(config::required(env, "AWS_REGION")?))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(sdk_http_client())
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SharedTimeSource::new(SystemTimeSource::new()))
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .load()
-        .await
+        .timeout_config(TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).build());
+    if let Some(endpoint) = config::optional(env, "AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Ok(builder.build())
+}
+
+/// The SDK's HTTP client over [`crate::http`]: one connection pool per distinct pair of
+/// connect and read timeouts, since the SDK asks for a connector on every attempt.
+fn sdk_http_client() -> SharedHttpClient {
+    SharedHttpClient::new(SdkHttpClient::default())
+}
+
+type TimeoutKey = (Option<Duration>, Option<Duration>);
+
+#[derive(Debug, Default)]
+struct SdkHttpClient {
+    connectors: Arc<Mutex<HashMap<TimeoutKey, SharedHttpConnector>>>,
+}
+
+impl HttpClient for SdkHttpClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        let key = (settings.connect_timeout(), settings.read_timeout());
+        let mut connectors = self.connectors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        connectors
+            .entry(key)
+            .or_insert_with(|| {
+                SharedHttpConnector::new(SdkConnector {
+                    client: crate::http::client(key.0.unwrap_or(CONNECT_TIMEOUT)),
+                    read_timeout: key.1,
+                })
+            })
+            .clone()
+    }
+}
+
+#[derive(Debug)]
+struct SdkConnector {
+    client: HttpsClient,
+    read_timeout: Option<Duration>,
+}
+
+impl HttpConnector for SdkConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let client = self.client.clone();
+        let read_timeout = self.read_timeout;
+        HttpConnectorFuture::new(async move {
+            let request = request.try_into_http1x().map_err(|e| ConnectorError::user(e.into()))?;
+            let pending = client.request(request);
+            let response = match read_timeout {
+                Some(limit) => tokio::time::timeout(limit, pending)
+                    .await
+                    .map_err(|_| ConnectorError::timeout(format!("no response within {limit:?}").into()))?,
+                None => pending.await,
+            }
+            .map_err(|error| {
+                // Every failure to get a response is a transport failure the retry policy may
+                // retry; the SDK retries only what it deems safe for the operation.
+                ConnectorError::io(error.into())
+            })?;
+            HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
+                .map_err(|e| ConnectorError::other(e.into(), None))
+        })
+    }
 }
 
 /// Where the WebSocket API's management API (`@connections`) answers.

@@ -1,6 +1,8 @@
 //! ws-send-message: on EdgesCreated, pushes `{"action":"graphUpdated","nodeId":…}` to each of
 //! the user's open connections, concurrently and bounded. A connection that answers 410 Gone is
-//! deleted; any other failure is an error for that connection only.
+//! deleted; any other failure is an error for that connection only. Each post has its own
+//! small budget ([`budget`]), so an invocation takes at most
+//! `ceil(connections / POST_PARALLELISM) × POST_BUDGET`.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
@@ -10,6 +12,45 @@ use futures::stream::{self, StreamExt};
 
 /// Posts in flight at once.
 pub const POST_PARALLELISM: usize = 16;
+
+/// The management API's budget per connection. A push fans out in the hot path of every
+/// change, and one unreachable connection must not hold up the rest: with the SDK's defaults
+/// (5 attempts, backoff up to 20 s) a single dead connection took 10.4 s on the emulator.
+/// Here one connection costs at most [`POST_BUDGET`]; a stale connection is also cleaned up
+/// on `$disconnect` and by its TTL, so giving up early loses nothing.
+pub mod budget {
+    use std::time::Duration;
+
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
+    pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1_500);
+    pub const MAX_ATTEMPTS: u32 = 2;
+    pub const MAX_BACKOFF: Duration = Duration::from_millis(200);
+    /// The whole call, retries included.
+    pub const POST_BUDGET: Duration = Duration::from_millis(3_200);
+}
+
+/// The management API client for `endpoint`, with [`budget`]'s timeouts and retries.
+pub fn management_client(
+    sdk: &brain2_shared::aws::SdkConfig,
+    endpoint: String,
+) -> aws_sdk_apigatewaymanagement::Client {
+    use aws_sdk_apigatewaymanagement::config::retry::RetryConfig;
+    use aws_sdk_apigatewaymanagement::config::timeout::TimeoutConfig;
+    let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+        .endpoint_url(endpoint)
+        .retry_config(
+            RetryConfig::standard().with_max_attempts(budget::MAX_ATTEMPTS).with_max_backoff(budget::MAX_BACKOFF),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(budget::CONNECT_TIMEOUT)
+                .operation_attempt_timeout(budget::ATTEMPT_TIMEOUT)
+                .operation_timeout(budget::POST_BUDGET)
+                .build(),
+        )
+        .build();
+    aws_sdk_apigatewaymanagement::Client::from_conf(config)
+}
 
 #[derive(Debug, Clone)]
 pub struct SendMessage {
@@ -107,5 +148,51 @@ impl SendMessage {
                 Posted::Failed
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A management API that accepts connections and never answers.
+    async fn silent_endpoint() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                held.push(stream);
+            }
+        });
+        (format!("http://{address}/_aws/execute-api/api/live"), accepted)
+    }
+
+    #[tokio::test]
+    async fn an_unanswering_connection_costs_two_short_attempts() {
+        let (endpoint, accepted) = silent_endpoint().await;
+        let env: HashMap<String, String> =
+            [("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_REGION", "us-east-1")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+        let sdk = brain2_shared::aws::sdk_config_from(&env).unwrap();
+        let client = management_client(&sdk, endpoint);
+        let started = std::time::Instant::now();
+        let error = client.post_to_connection().connection_id("c").data(Blob::new("{}")).send().await.unwrap_err();
+        // Printed for BENCHMARKS.md, never asserted.
+        println!("one unanswering connection: {:?}", started.elapsed());
+        assert!(
+            matches!(error, aws_sdk_apigatewaymanagement::error::SdkError::TimeoutError(_)),
+            "{}",
+            aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error)
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), budget::MAX_ATTEMPTS as usize);
     }
 }

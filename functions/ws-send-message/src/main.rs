@@ -5,20 +5,21 @@ use brain2_shared::events::EdgesCreated;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use ws_send_message::SendMessage;
 
-#[tokio::main]
+// Lambda hands a process one event at a time: one thread serves it, and starts sooner.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     brain2_shared::telemetry::init();
     let env = ProcessEnv;
     let endpoint = config::required(&env, "WEBSOCKET_ENDPOINT")?;
-    let sdk = brain2_shared::aws::sdk_config().await;
+    let sdk = brain2_shared::aws::sdk_config()?;
     let endpoint = brain2_shared::aws::management_endpoint(&endpoint, sdk.endpoint_url())?;
-    let management = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk).endpoint_url(endpoint).build();
     let handler = SendMessage {
         connections: ConnectionStore::from_env(aws_sdk_dynamodb::Client::new(&sdk), &env)?,
-        management: aws_sdk_apigatewaymanagement::Client::from_conf(management),
+        management: ws_send_message::management_client(&sdk, endpoint),
     };
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<EdgesCreated>>| async move {
+        brain2_shared::panic::invocation_started(&event.context.request_id);
         handler.handle(event.payload).await.map(|delivery| format!("{delivery:?}")).map_err(Error::from)
     }))
     .await

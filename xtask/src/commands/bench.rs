@@ -25,10 +25,19 @@ impl Args {
                 if rounds == 0 {
                     bail!("--rounds must be at least 1");
                 }
-                println!("{:<16} {:>10} {:>10} {:>10}", "function", "median", "min", "max");
-                for (function, median, min, max) in crate::coldstart::measure(workspace, rounds)? {
-                    let ms = |d: std::time::Duration| format!("{:.2} ms", d.as_secs_f64() * 1_000.0);
-                    println!("{function:<16} {:>10} {:>10} {:>10}", ms(median), ms(min), ms(max));
+                let results = crate::coldstart::measure(workspace, rounds)?;
+                let baseline = &results[0];
+                let ms = |d: std::time::Duration| format!("{:.2} ms", d.as_secs_f64() * 1_000.0);
+                println!("{:<20} {:>10} {:>10} {:>10} {:>12}", "function", "median", "min", "max", "× baseline");
+                for result in &results {
+                    println!(
+                        "{:<20} {:>10} {:>10} {:>10} {:>12}",
+                        result.function,
+                        ms(result.median),
+                        ms(result.min),
+                        ms(result.max),
+                        format!("{:.2}", result.ratio(baseline))
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             }

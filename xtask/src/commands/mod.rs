@@ -119,9 +119,3 @@ pub enum FailOn {
     Any,
     Destructive,
 }
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ReportFormat {
-    Text,
-    Sarif,
-}

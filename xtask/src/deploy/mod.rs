@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use brain2_iac::cfn::Synthesized;
-use brain2_iac::stacks::{ASSETS_BUCKET_OUTPUT, FUNCTIONS_PREFIX, TEMPLATES_PREFIX, TOOLKIT_STACK};
+use brain2_stacks::{ASSETS_BUCKET_OUTPUT, FUNCTIONS_PREFIX, TEMPLATES_PREFIX, TOOLKIT_STACK};
 use heck::ToUpperCamelCase;
 use sha2::{Digest, Sha256};
 
@@ -350,7 +350,7 @@ pub async fn deploy_all(ctx: Arc<Context>, plans: Vec<StackPlan>) -> Result<Vec<
 /// Reads the toolkit stack's assets bucket; says to bootstrap when there is none.
 pub async fn assets_bucket(aws: &Aws, environment: &str) -> Result<AssetsBucket> {
     let region = aws.region()?;
-    let name = format!("{}-{environment}-{TOOLKIT_STACK}", brain2_iac::stacks::APP_NAME);
+    let name = format!("{}-{environment}-{TOOLKIT_STACK}", brain2_stacks::APP_NAME);
     let cfn = aws.cloudformation(None);
     let toolkit = stack::describe(&cfn, &name).await?;
     let bucket = toolkit

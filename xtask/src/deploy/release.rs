@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_cloudformation::types::ChangeSetType;
 use aws_smithy_types::date_time::Format;
-use brain2_iac::stacks::RELEASES_PREFIX;
+use brain2_stacks::RELEASES_PREFIX;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -142,7 +142,7 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
                     "{name} of release {} is s3://{}/{key}, which is gone (assets expire after {} days); deploy that revision instead",
                     target.id,
                     bucket.name,
-                    brain2_iac::stacks::ASSET_EXPIRY_DAYS
+                    brain2_stacks::ASSET_EXPIRY_DAYS
                 );
             }
         }

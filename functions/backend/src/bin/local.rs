@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let user = config::required(&env, "BRAIN2_LOCAL_USER")?;
     let user = UserId(uuid::Uuid::parse_str(&user).map_err(|_| format!("BRAIN2_LOCAL_USER {user:?} is not a UUID"))?);
-    let sdk = brain2_shared::aws::sdk_config().await;
+    let sdk = brain2_shared::aws::sdk_config()?;
     let state = AppState::from_env(&sdk, &env, "local")?;
     let app = router(state).layer(axum::middleware::from_fn(move |mut request: Request, next: Next| async move {
         request.extensions_mut().insert(Caller(user));

@@ -38,7 +38,7 @@ pub fn sdk(endpoint: &str) -> SdkConfig {
 pub fn table_definitions() -> Vec<(String, Value)> {
     let workspace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let config = brain2_iac::config::EnvironmentConfig::load(&workspace, "dev").unwrap();
-    let app = brain2_iac::stacks::brain2_app("dev", &config).unwrap();
+    let app = brain2_stacks::brain2_app("dev", &config).unwrap();
     let synthesized = app.synth().unwrap();
     let template: Value = serde_json::from_str(&synthesized.stack("database").unwrap().template).unwrap();
     template["Resources"].as_object().unwrap().iter().map(|(id, r)| (id.clone(), r["Properties"].clone())).collect()

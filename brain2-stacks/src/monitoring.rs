@@ -4,22 +4,22 @@
 
 use serde_json::json;
 
-use crate::aws::budgets::Budget;
-use crate::aws::budgets::budget::{BudgetData, Notification, NotificationWithSubscribers, Spend, Subscriber};
-use crate::aws::cloudwatch::alarm::{
+use brain2_iac::aws::budgets::Budget;
+use brain2_iac::aws::budgets::budget::{BudgetData, Notification, NotificationWithSubscribers, Spend, Subscriber};
+use brain2_iac::aws::cloudwatch::alarm::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic, TreatMissingData,
 };
-use crate::aws::cloudwatch::{Alarm, Dashboard};
-use crate::aws::sns::{Subscription, Topic};
-use crate::cfn::{App, DslError, Expr, Handle, Result, StackId, Value, fns};
-use crate::config::EnvironmentConfig;
-use crate::constructs::api::Api;
+use brain2_iac::aws::cloudwatch::{Alarm, Dashboard};
+use brain2_iac::aws::sns::{Subscription, Topic};
+use brain2_iac::cfn::{App, DslError, Expr, Handle, Result, StackId, Value, fns};
+use brain2_iac::config::EnvironmentConfig;
+use brain2_iac::constructs::api::Api;
 
-use super::compute::Compute;
-use super::database::Database;
+use crate::compute::Compute;
+use crate::database::Database;
 
 /// The dashboard body template, compiled in so synthesis reads no files.
-const DASHBOARD_TEMPLATE: &str = include_str!("../../../templates/dashboard.json.hbs");
+const DASHBOARD_TEMPLATE: &str = include_str!("../../templates/dashboard.json.hbs");
 
 /// The custom metric the backend emits (as embedded metric format logs) when an event could
 /// not be published after retries; the request itself still succeeds.
@@ -109,7 +109,7 @@ impl Alarms<'_> {
 
 /// A queue's name, cut from its URL (`Ref`), `https://sqs.<region>.amazonaws.com/<account>/<name>`:
 /// the schema offers no `QueueName` attribute.
-fn queue_name(queue: &Handle<crate::aws::sqs::Queue>) -> Expr<String> {
+fn queue_name(queue: &Handle<brain2_iac::aws::sqs::Queue>) -> Expr<String> {
     fns::select(4, fns::split("/", queue.ref_()))
 }
 

@@ -1,17 +1,17 @@
 //! The compute stack: the event bus and its rules, the six Rust functions with exactly the
 //! permissions each needs, and the WebSocket API.
 
-use crate::aws::lambda::function::Architecture as LambdaArchitecture;
-use crate::cfn::{App, ParameterSpec, Result, StackId, Value, fns};
-use crate::config::{Architecture, EnvironmentConfig, FunctionConfig};
-use crate::constructs::api::{Api, ApiProps, AuthorizerProps, Throttle};
-use crate::constructs::events::{EventBus, FunctionRule, Retry, pattern};
-use crate::constructs::function::VpcAttachment;
-use crate::constructs::iam::{Statement, grant};
-use crate::constructs::{AsyncFailure, CodeLocation, RustFunction, RustFunctionProps};
+use brain2_iac::aws::lambda::function::Architecture as LambdaArchitecture;
+use brain2_iac::cfn::{App, ParameterSpec, Result, StackId, Value, fns};
+use brain2_iac::config::{Architecture, EnvironmentConfig, FunctionConfig};
+use brain2_iac::constructs::api::{Api, ApiProps, AuthorizerProps, Throttle};
+use brain2_iac::constructs::events::{EventBus, FunctionRule, Retry, pattern};
+use brain2_iac::constructs::function::VpcAttachment;
+use brain2_iac::constructs::iam::{Statement, grant};
+use brain2_iac::constructs::{AsyncFailure, CodeLocation, RustFunction, RustFunctionProps};
 
-use super::database::{CONNECTION_INDEX, Database, KEYWORD_INDEX};
-use super::network;
+use crate::database::{CONNECTION_INDEX, Database, KEYWORD_INDEX};
+use crate::network;
 
 /// What the api and monitoring code wires to.
 #[derive(Debug, Clone)]

@@ -4,7 +4,10 @@
 //! - `compute`: the event bus and its rules, the six functions, the WebSocket API and, where the
 //!   environment asks, the private network they run in;
 //! - `api`: the HTTP API in front of the backend, and monitoring;
-//! - `frontend`: the site bucket and its CloudFront distribution, independent of the others.
+//! - `frontend`: the site bucket and its CloudFront distribution, independent of the others;
+//!
+//! and the toolkit stack deploy keeps per account and region. [`synth`] turns them into
+//! checked templates.
 
 mod api;
 mod compute;
@@ -14,8 +17,10 @@ mod monitoring;
 mod network;
 mod toolkit;
 
-use crate::cfn::{App, Result};
-use crate::config::EnvironmentConfig;
+pub mod synth;
+
+use brain2_iac::cfn::{App, Result};
+use brain2_iac::config::EnvironmentConfig;
 
 pub use compute::Compute;
 pub use database::Database;

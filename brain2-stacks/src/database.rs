@@ -1,8 +1,8 @@
 //! The database stack: MemoryTable and ConnectionsTable.
 
-use crate::cfn::{App, Result, StackId};
-use crate::config::EnvironmentConfig;
-use crate::constructs::{GlobalIndex, IndexProjection, Key, Table, TableProps};
+use brain2_iac::cfn::{App, Result, StackId};
+use brain2_iac::config::EnvironmentConfig;
+use brain2_iac::constructs::{GlobalIndex, IndexProjection, Key, Table, TableProps};
 
 /// The tables, for the other stacks to wire and grant.
 #[derive(Debug, Clone)]

@@ -1,11 +1,11 @@
 //! The api stack: the HTTP API in front of the backend, behind the Lambda authorizer.
 
-use crate::cfn::{App, Result, StackId};
-use crate::config::EnvironmentConfig;
-use crate::constructs::api::{Api, ApiProps, AuthorizerProps, CorsProps, Throttle};
-use crate::constructs::iam::suppress;
+use brain2_iac::cfn::{App, Result, StackId};
+use brain2_iac::config::EnvironmentConfig;
+use brain2_iac::constructs::api::{Api, ApiProps, AuthorizerProps, CorsProps, Throttle};
+use brain2_iac::constructs::iam::suppress;
 
-use super::compute::Compute;
+use crate::compute::Compute;
 
 pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, compute: &Compute) -> Result<Api> {
     let prefix = app.prefix();

@@ -2,10 +2,10 @@
 //! large templates and release records to. `cargo xtask bootstrap` creates it, once per
 //! environment, before the first deploy.
 
-use crate::cfn::{App, RemovalPolicy, Result};
-use crate::constructs::{BucketProps, PrivateBucket};
+use brain2_iac::cfn::{App, RemovalPolicy, Result};
+use brain2_iac::constructs::{BucketProps, PrivateBucket};
 
-use super::APP_NAME;
+use crate::APP_NAME;
 
 /// The toolkit stack's short name.
 pub const TOOLKIT_STACK: &str = "toolkit";
@@ -54,7 +54,7 @@ pub fn toolkit_app(environment: &str) -> Result<App> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     #[test]
     fn the_toolkit_bucket_is_private_encrypted_tls_only_and_expires_assets_only() {

@@ -1,12 +1,12 @@
 //! The private network the Lambdas run in where the environment asks for one: two private
 //! subnets in two AZs, no NAT gateway, and VPC endpoints for the AWS APIs the functions call.
 
-use crate::aws::ec2::security_group::{Egress, Ingress};
-use crate::aws::ec2::vpc_endpoint::VpcEndpointType;
-use crate::aws::ec2::{RouteTable, SecurityGroup, Subnet, SubnetRouteTableAssociation, Vpc, VpcEndpoint};
-use crate::cfn::{App, Result, StackId, Value, fns};
-use crate::config::EnvironmentConfig;
-use crate::constructs::function::VpcAttachment;
+use brain2_iac::aws::ec2::security_group::{Egress, Ingress};
+use brain2_iac::aws::ec2::vpc_endpoint::VpcEndpointType;
+use brain2_iac::aws::ec2::{RouteTable, SecurityGroup, Subnet, SubnetRouteTableAssociation, Vpc, VpcEndpoint};
+use brain2_iac::cfn::{App, Result, StackId, Value, fns};
+use brain2_iac::config::EnvironmentConfig;
+use brain2_iac::constructs::function::VpcAttachment;
 
 /// Interface endpoints: EventBridge (backend, connect-node), execute-api (ws-send-message's
 /// posts to connections) and Secrets Manager (the authorizer's JWT secret).

@@ -1,14 +1,20 @@
 //! `cargo xtask synth`: the Brain2 templates of an environment, checked by the policy pack,
 //! written to `<out>/<env>/` with a manifest.
+//!
+//! It is served by this crate's `brain2-synth` binary (the `cargo xtask` launcher routes it
+//! there), which links the infrastructure code and nothing else: editing a stack and running
+//! synth rebuilds this crate and a small binary, not xtask and the AWS SDK. The rest of xtask
+//! (diff, deploy, dev) calls the same functions.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use crate::{STACKS, brain2_app};
 use anyhow::{Context, Result, bail};
 use brain2_iac::cfn::Synthesized;
 use brain2_iac::config::{ENVIRONMENTS, EnvironmentConfig};
 use brain2_iac::policy;
-use brain2_iac::stacks::{STACKS, brain2_app};
 
 /// One environment synthesized and checked, not yet written.
 #[derive(Debug)]
@@ -118,4 +124,69 @@ pub fn table(output: &EnvironmentOutput, stack: Option<&str>) -> String {
         output.elapsed.as_secs_f64() * 1_000.0
     ));
     text
+}
+
+/// How policy findings are reported.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Sarif,
+}
+
+/// `synth`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// dev, staging or prod; `all` for the three.
+    #[arg(long)]
+    pub env: String,
+    /// Only this stack: database, compute, api or frontend.
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// The output folder (ignored by git).
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// How to report policy findings: text on stderr, or also SARIF in <out>/<env>/policy.sarif.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+impl Args {
+    pub fn run(self, workspace: &Path) -> Result<ExitCode> {
+        let Args { env, stack, out, format } = self;
+        let environments: Vec<&str> = if env == "all" { ENVIRONMENTS.to_vec() } else { vec![env.as_str()] };
+        let out = if out.is_absolute() { out } else { workspace.join(out) };
+        let mut failed = false;
+        for environment in environments {
+            check_names(environment, stack.as_deref())?;
+            let output = synthesize(workspace, environment)?;
+            for finding in &output.report.findings {
+                eprintln!("policy: {finding}");
+            }
+            for (finding, reason) in &output.report.suppressed {
+                eprintln!("policy: suppressed [{}] {} {}: {reason}", finding.rule, finding.stack, finding.resource);
+            }
+            if let ReportFormat::Sarif = format {
+                let dir = out.join(environment);
+                std::fs::create_dir_all(&dir)?;
+                let sarif = policy::to_sarif(&output.report, &|stack| {
+                    format!("{}/{environment}/{stack}.template.json", out.display())
+                });
+                let path = dir.join("policy.sarif");
+                std::fs::write(&path, serde_json::to_string_pretty(&sarif)? + "\n")?;
+                eprintln!("policy findings written to {}", path.display());
+            }
+            if !output.report.passed() {
+                eprintln!(
+                    "error: {} policy finding(s) in {environment}; nothing was written for it",
+                    output.report.findings.len()
+                );
+                failed = true;
+                continue;
+            }
+            let dir = write(&out, &output, stack.as_deref())?;
+            print!("{}", table(&output, stack.as_deref()));
+            println!("wrote {}\n", dir.display());
+        }
+        Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    }
 }

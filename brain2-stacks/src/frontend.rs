@@ -2,10 +2,10 @@
 //! for them, a WAF web ACL and a log bucket. It references nothing in the other stacks, so deploy
 //! runs it beside them.
 
-use crate::aws::cloudfront::distribution::PriceClass;
-use crate::cfn::{App, Result, StackId};
-use crate::config::{EnvironmentConfig, PriceClassConfig};
-use crate::constructs::static_site::{
+use brain2_iac::aws::cloudfront::distribution::PriceClass;
+use brain2_iac::cfn::{App, Result, StackId};
+use brain2_iac::config::{EnvironmentConfig, PriceClassConfig};
+use brain2_iac::constructs::static_site::{
     BucketProps, PrivateBucket, StaticSite, StaticSiteProps, cloudfront_web_acl, content_security_policy,
 };
 

@@ -7,7 +7,7 @@ use std::process::Command;
 use brain2_iac::cfn::Synthesized;
 use brain2_iac::config::{ENVIRONMENTS, EnvironmentConfig};
 use brain2_iac::policy;
-use brain2_iac::stacks::brain2_app;
+use brain2_stacks::brain2_app;
 use serde_json::Value as JsonValue;
 
 fn workspace() -> PathBuf {

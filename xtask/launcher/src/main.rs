@@ -1,0 +1,72 @@
+//! `cargo xtask`, as `.cargo/config.toml` spells it: `cargo run -p xtask-launcher -- <args>`.
+//!
+//! The launcher depends on nothing, so it is never rebuilt. It hands the command to the binary
+//! that serves it through `cargo run`, which rebuilds that binary when its sources changed:
+//! - `synth` goes to `brain2-synth` (package brain2-stacks), which links the infrastructure
+//!   code and nothing else. Editing a stack and synthesizing then rebuilds one small crate and
+//!   binary, not xtask and the AWS SDK it links (BENCHMARKS.md, "the edit loop");
+//! - everything else goes to `xtask`.
+//!
+//! On Unix the launcher replaces itself with cargo, and `cargo run` replaces itself with the
+//! tool, so one process is left and Ctrl-C reaches it as it did before.
+
+mod cargo_env;
+
+use std::ffi::OsString;
+use std::process::{Command, ExitCode};
+
+/// The package and binary that serve a command line, and the arguments they take.
+fn route(args: &[OsString]) -> (&'static str, &'static str, &[OsString]) {
+    match args.first().and_then(|c| c.to_str()) {
+        Some("synth") => ("brain2-stacks", "brain2-synth", &args[1..]),
+        _ => ("xtask", "xtask", args),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let (package, binary, args) = route(&args);
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if cargo_env::set_for_the_running_crate(&key) {
+            cargo.env_remove(key.as_ref());
+        }
+    }
+    cargo.args(["run", "--quiet", "--package", package, "--bin", binary, "--"]).args(args);
+    exec(cargo)
+}
+
+#[cfg(unix)]
+fn exec(mut command: Command) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let error = command.exec();
+    eprintln!("error: could not run cargo: {error}");
+    ExitCode::FAILURE
+}
+
+#[cfg(not(unix))]
+fn exec(mut command: Command) -> ExitCode {
+    match command.status() {
+        Ok(status) => ExitCode::from(status.code().unwrap_or(1) as u8),
+        Err(error) => {
+            eprintln!("error: could not run cargo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synth_goes_to_brain2_synth_and_the_rest_to_xtask() {
+        let line = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
+        let synth = line(&["synth", "--env", "all"]);
+        assert_eq!(route(&synth), ("brain2-stacks", "brain2-synth", &synth[1..]));
+        for other in [line(&["deploy", "--env", "prod"]), line(&["--help"]), line(&["synthesize"]), line(&[])] {
+            assert_eq!(route(&other), ("xtask", "xtask", &other[..]));
+        }
+    }
+}
