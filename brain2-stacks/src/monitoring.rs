@@ -10,8 +10,10 @@ use brain2_iac::aws::cloudwatch::alarm::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic, TreatMissingData,
 };
 use brain2_iac::aws::cloudwatch::{Alarm, Dashboard};
+use brain2_iac::aws::kms::Key;
 use brain2_iac::aws::sns::{Subscription, Topic};
 use brain2_iac::cfn::{App, DslError, Expr, Handle, Result, StackId, Value, fns};
+use brain2_iac::constructs::iam::{Statement, policy_document};
 use brain2_iac::config::EnvironmentConfig;
 use brain2_iac::constructs::api::Api;
 
@@ -132,10 +134,29 @@ pub(super) fn build(
         .clone()
         .ok_or_else(|| DslError::Construct("monitoring is on but monitoring.alarmEmail is not set".to_owned()))?;
     let prefix = app.prefix();
+    // CloudWatch alarms cannot publish to a topic under the AWS-managed key (alias/aws/sns):
+    // its policy does not let CloudWatch use it, and it cannot be changed. The topic gets a
+    // customer-managed key whose policy does (policy rule alarm-topic-customer-key).
+    let key = app.add(
+        stack,
+        "AlarmTopicKey",
+        Key::new()
+            .description(format!("Brain2 {environment}: encrypts the alarm topic"))
+            .enable_key_rotation(true)
+            .key_policy(policy_document([
+                Statement::allow(["kms:*"], [Value::from("*")]).sid("AccountAdministers").account_principal(),
+                // The statement AWS documents for alarms publishing to an encrypted topic; no
+                // confused-deputy condition, since CloudWatch's use of the key through SNS is
+                // not documented to carry one (a wrong condition would silently drop alarms).
+                Statement::allow(["kms:Decrypt", "kms:GenerateDataKey*"], [Value::from("*")])
+                    .sid("CloudWatchPublishesAlarms")
+                    .service_principal("cloudwatch.amazonaws.com"),
+            ])),
+    )?;
     let topic = app.add(
         stack,
         "AlarmTopic",
-        Topic::new().display_name(format!("Brain2 {environment} alarms")).kms_master_key_id("alias/aws/sns"),
+        Topic::new().display_name(format!("Brain2 {environment} alarms")).kms_master_key_id(key.arn()),
     )?;
     app.add(stack, "AlarmEmail", Subscription::new("email", topic.ref_()).endpoint(email.as_str()))?;
     let alarms = Alarms { stack, topic: &topic, prefix: prefix.clone() };

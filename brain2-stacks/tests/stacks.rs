@@ -234,13 +234,34 @@ fn all_twelve_templates_pass_cfn_lint() {
     }
     assert_eq!(files.len(), 12);
     let output = Command::new(cfn_lint).args(["--format", "parseable"]).args(&files).output().unwrap();
-    let code = output.status.code().unwrap_or(-1);
-    assert!(
-        code >= 0 && code & 0b110 == 0,
-        "cfn-lint found errors or warnings (exit {code}):\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if let Err(problem) = cfn_lint_verdict(output.status.code()) {
+        panic!("{problem}:\n{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+/// What cfn-lint's exit status means: a bit field of 2 (errors), 4 (warnings) and 8
+/// (informational findings), while 1 is cfn-lint itself failing (an exception, a template it
+/// could not read). Only a clean run or informational findings pass.
+fn cfn_lint_verdict(code: Option<i32>) -> Result<(), String> {
+    match code {
+        None => Err("cfn-lint was killed by a signal".to_owned()),
+        Some(code) if code & 1 != 0 => Err(format!("cfn-lint itself failed (exit {code}), so nothing was checked")),
+        Some(code) if code & 0b110 != 0 => Err(format!("cfn-lint found errors or warnings (exit {code})")),
+        Some(code) if code & !0b1000 != 0 => Err(format!("cfn-lint exited {code}, which it does not document")),
+        Some(_) => Ok(()),
+    }
+}
+
+#[test]
+fn a_crashing_cfn_lint_fails_the_check() {
+    for good in [0, 8] {
+        assert!(cfn_lint_verdict(Some(good)).is_ok(), "exit {good}");
+    }
+    for bad in [1, 2, 4, 6, 9, 16, -1] {
+        assert!(cfn_lint_verdict(Some(bad)).is_err(), "exit {bad}");
+    }
+    assert!(cfn_lint_verdict(Some(1)).unwrap_err().contains("itself failed"));
+    assert!(cfn_lint_verdict(None).is_err());
 }
 
 #[test]

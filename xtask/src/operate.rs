@@ -78,6 +78,8 @@ pub async fn destroy(ctx: &Context, synthesized: &Synthesized, i_mean_prod: bool
             }
         }
         println!("  [{}] deleting", planned.short_name);
+        let region = planned.region.clone().unwrap_or_else(|| ctx.default_region().to_owned());
+        let _operation = ctx.operation_on(&planned.name, &region);
         let after = events::newest(&cfn, &current.id).await?;
         cfn.delete_stack()
             .stack_name(&current.id)

@@ -1,6 +1,6 @@
-//! The GitHub workflows' security invariants: deploy jobs assume a role through OIDC and no
-//! workflow reads stored AWS keys. (actionlint cannot be installed on this network; see the
-//! README's CI section.)
+//! The GitHub workflows' security invariants: deploy jobs assume a role through OIDC, no
+//! workflow reads stored AWS keys, and nothing deploys before the full checks pass.
+//! (actionlint cannot be installed on this network; see the README's CI section.)
 
 fn workflows() -> Vec<(String, String)> {
     let dir = xtask::workspace_root().join(".github/workflows");
@@ -40,4 +40,68 @@ fn prod_deploys_only_from_tags_behind_the_prod_environment() {
     let pull_request = &all.iter().find(|(n, _)| n == "pull-request.yml").unwrap().1;
     assert!(pull_request.contains("--format markdown") && pull_request.contains("allow-destructive"));
     assert!(!pull_request.contains("id-token"), "pull requests get no AWS access");
+}
+
+/// The jobs of a workflow: name → (its text, the jobs it needs). A line-based reading of the
+/// two-space-indented `jobs:` map these workflows are written in.
+fn jobs(text: &str) -> std::collections::BTreeMap<String, (String, Vec<String>)> {
+    let mut jobs = std::collections::BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut in_jobs = false;
+    for line in text.lines() {
+        if line == "jobs:" {
+            in_jobs = true;
+            continue;
+        }
+        if !in_jobs {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')).filter(|n| !n.starts_with(' ')) {
+            current = Some(name.to_owned());
+            jobs.insert(name.to_owned(), (String::new(), Vec::new()));
+            continue;
+        }
+        let Some(name) = &current else { continue };
+        let entry = jobs.get_mut(name).unwrap();
+        entry.0.push_str(line);
+        entry.0.push('\n');
+        if let Some(needs) = line.trim().strip_prefix("needs:") {
+            entry.1 = needs.trim().trim_matches(['[', ']']).split(',').map(|n| n.trim().to_owned()).collect();
+        }
+    }
+    jobs
+}
+
+#[test]
+fn every_deploy_runs_after_the_full_checks() {
+    for (name, text) in workflows() {
+        let jobs = jobs(&text);
+        for (job, (body, _)) in &jobs {
+            if !body.contains("cargo xtask deploy") {
+                continue;
+            }
+            // Walk what the job needs, transitively, looking for the job that runs .ci/run.
+            let mut pending = vec![job.clone()];
+            let mut seen = std::collections::BTreeSet::new();
+            let mut gated = false;
+            while let Some(next) = pending.pop() {
+                if !seen.insert(next.clone()) {
+                    continue;
+                }
+                let (body, needs) = &jobs[&next];
+                gated |= next != *job && body.contains("run: ./.ci/run");
+                pending.extend(needs.iter().cloned());
+            }
+            assert!(gated, "{name}: job {job} deploys without needing a job that runs ./.ci/run (fmt, clippy, cargo xtask test)");
+        }
+    }
+}
+
+#[test]
+fn the_job_reader_sees_needs() {
+    let text = "on: push\njobs:\n  a:\n    steps:\n      - run: ./.ci/run\n  b:\n    needs: [a, c]\n  c:\n    needs: a\n";
+    let jobs = jobs(text);
+    assert_eq!(jobs["b"].1, ["a", "c"]);
+    assert_eq!(jobs["c"].1, ["a"]);
+    assert!(jobs["a"].0.contains("./.ci/run"));
 }

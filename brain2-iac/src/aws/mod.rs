@@ -10,6 +10,7 @@ pub mod dynamodb;
 pub mod ec2;
 pub mod events;
 pub mod iam;
+pub mod kms;
 pub mod lambda;
 pub mod logs;
 pub mod s3;
@@ -45,6 +46,7 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "AWS::Events::Rule",
     "AWS::IAM::Policy",
     "AWS::IAM::Role",
+    "AWS::KMS::Key",
     "AWS::Lambda::Alias",
     "AWS::Lambda::EventInvokeConfig",
     "AWS::Lambda::Function",
@@ -88,6 +90,7 @@ pub fn create_only_properties(type_name: &str) -> Option<&'static [&'static str]
         "AWS::Events::Rule" => Some(events::Rule::CREATE_ONLY_PROPERTIES),
         "AWS::IAM::Policy" => Some(iam::Policy::CREATE_ONLY_PROPERTIES),
         "AWS::IAM::Role" => Some(iam::Role::CREATE_ONLY_PROPERTIES),
+        "AWS::KMS::Key" => Some(kms::Key::CREATE_ONLY_PROPERTIES),
         "AWS::Lambda::Alias" => Some(lambda::Alias::CREATE_ONLY_PROPERTIES),
         "AWS::Lambda::EventInvokeConfig" => Some(lambda::EventInvokeConfig::CREATE_ONLY_PROPERTIES),
         "AWS::Lambda::Function" => Some(lambda::Function::CREATE_ONLY_PROPERTIES),

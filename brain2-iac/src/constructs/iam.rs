@@ -65,6 +65,15 @@ impl Statement {
         self
     }
 
+    /// For resource policies: this account (its IAM policies then decide), as a KMS key policy
+    /// needs so that the key stays manageable.
+    pub fn account_principal(mut self) -> Self {
+        let no_variables: [(&str, Value<String>); 0] = [];
+        let root = crate::cfn::fns::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root", no_variables);
+        self.principal = Some(Json::object([("AWS", Json::from(root))]));
+        self
+    }
+
     /// For resource policies: any principal, e.g. in a statement that denies non-TLS requests.
     pub fn any_principal(mut self) -> Self {
         self.principal = Some(Json::object([("AWS", Json::from("*"))]));

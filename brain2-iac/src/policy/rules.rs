@@ -102,6 +102,12 @@ pub static RULES: &[Rule] = &[
         check: api_route_authorizer,
     },
     Rule {
+        id: "alarm-topic-customer-key",
+        description: "No alarm action targets an SNS topic under an AWS-managed key (CloudWatch cannot use alias/aws/sns, so the alarm's messages are dropped)",
+        fix: "encrypt the topic with a customer-managed KMS key whose policy lets cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey*",
+        check: alarm_topic_customer_key,
+    },
+    Rule {
         id: "lambda-no-secret-env",
         description: "Lambda environment variables hold no secret values",
         fix: "put the secret in Secrets Manager and pass its ARN (e.g. JWT_SECRET_ARN) instead",
@@ -246,6 +252,27 @@ fn cloudfront_waf_prod(t: &Template<'_>, out: &mut Vec<Violation>) {
     for (id, distribution) in t.resources("AWS::CloudFront::Distribution") {
         if distribution_config(distribution).get("WebACLId").is_none() {
             violation(out, id, "no web ACL in prod");
+        }
+    }
+}
+
+fn alarm_topic_customer_key(t: &Template<'_>, out: &mut Vec<Violation>) {
+    let topics: Vec<(&str, &JsonValue)> = t.resources("AWS::SNS::Topic").collect();
+    for (id, alarm) in t.resources("AWS::CloudWatch::Alarm") {
+        for list in ["AlarmActions", "OKActions", "InsufficientDataActions"] {
+            for action in as_list(&alarm["Properties"][list]) {
+                for (topic_id, topic) in &topics {
+                    let key = &topic["Properties"]["KmsMasterKeyId"];
+                    let aws_managed = key.as_str().is_some_and(|k| k.contains("alias/aws/"));
+                    if refers_to(action, topic_id) && aws_managed {
+                        violation(
+                            out,
+                            id,
+                            format!("{list} publishes to {topic_id}, which is encrypted with the AWS-managed key {key}"),
+                        );
+                    }
+                }
+            }
         }
     }
 }

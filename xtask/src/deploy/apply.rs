@@ -206,12 +206,12 @@ pub async fn deploy_stack(ctx: &Context, plan: &StackPlan) -> Result<StackResult
     }
     let template = if kept.is_empty() { plan.template.clone() } else { serde_json::to_string_pretty(&desired)? + "\n" };
     let source = ctx.template_source(plan, &template).await?;
-    ctx.mark_running(plan, &region);
+    let operation = ctx.operation_on(&plan.name, &region);
     let result = match &existing {
         None => create(ctx, &cfn, plan, source).await,
         Some(current) => update(ctx, &cfn, plan, source, &current.id).await,
     };
-    ctx.mark_done(plan);
+    drop(operation);
     let action = result?;
     let after = stack::describe(&cfn, &plan.name).await?;
     Ok(StackResult {

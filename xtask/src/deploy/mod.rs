@@ -201,12 +201,11 @@ impl Context {
         tokio::task::spawn_blocking(move || confirm(question)).await.unwrap_or(false)
     }
 
-    fn mark_running(&self, plan: &StackPlan, region: &str) {
-        self.running.lock().expect("lock").insert(plan.name.clone(), region.to_owned());
-    }
-
-    fn mark_done(&self, plan: &StackPlan) {
-        self.running.lock().expect("lock").remove(&plan.name);
+    /// Records that CloudFormation works on `stack` for this command until the guard is
+    /// dropped, so that Ctrl-C meanwhile says so (deploy, destroy and rollback alike).
+    pub fn operation_on(&self, stack: &str, region: &str) -> RunningOperation<'_> {
+        self.running.lock().expect("lock").insert(stack.to_owned(), region.to_owned());
+        RunningOperation { ctx: self, stack: stack.to_owned() }
     }
 
     /// Stacks CloudFormation is working on for this deploy, with their regions.
@@ -489,4 +488,39 @@ pub async fn run(
         api_calls: ctx.aws.calls().total(),
         elapsed: started.elapsed(),
     })
+}
+
+/// A stack operation in progress (see [`Context::operation_on`]).
+#[derive(Debug)]
+pub struct RunningOperation<'a> {
+    ctx: &'a Context,
+    stack: String,
+}
+
+impl Drop for RunningOperation<'_> {
+    fn drop(&mut self) {
+        self.ctx.running.lock().expect("lock").remove(&self.stack);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What Ctrl-C reports comes from this bookkeeping: a stack is listed while its operation
+    /// runs (deploy, destroy or rollback), and not after, however the operation ended.
+    #[tokio::test]
+    async fn a_stack_is_running_exactly_while_its_operation_guard_lives() {
+        let aws = Aws::emulator("http://127.0.0.1:9", "eu-west-1").await;
+        let ctx = Context::new(aws, Settings::new("dev"), None, Arc::new(|_| true)).unwrap();
+        assert!(ctx.running().is_empty());
+        let failed: Result<()> = async {
+            let _operation = ctx.operation_on("brain2-dev-api", "eu-west-1");
+            assert_eq!(ctx.running().get("brain2-dev-api").map(String::as_str), Some("eu-west-1"));
+            bail!("the delete failed")
+        }
+        .await;
+        assert!(failed.is_err());
+        assert!(ctx.running().is_empty(), "an operation that failed is no longer running");
+    }
 }

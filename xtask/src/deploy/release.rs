@@ -188,6 +188,7 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
             stateful: super::apply::stateful_resources(&resource_types),
             resource_types,
         };
+        let _operation = ctx.operation_on(stack_name, ctx.default_region());
         execute_reviewed(&ctx, &cfn, &plan, &id, &changes, after.as_deref()).await?;
     }
     let mut record_of = target.clone();
