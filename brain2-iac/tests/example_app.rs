@@ -186,3 +186,20 @@ fn the_example_app_wires_stacks_in_order_and_scopes_grants() {
     assert!(text.contains("/index/KeywordIndex"), "grants name each index: {text}");
     assert!(!text.contains("dynamodb:Scan"));
 }
+
+#[test]
+fn a_function_can_only_be_said_to_call_its_own_variables() {
+    let mut app = App::new("example", "test").unwrap();
+    let compute = app.add_stack("compute", "Functions").unwrap();
+    let mut props = RustFunctionProps::new("Fetches keys", code_parameters(&mut app, compute, "Fetcher"));
+    props.environment.insert("KEYS_URL".to_owned(), "https://example.com/keys".into());
+    props.calls = vec!["KEYS_URI".to_owned()];
+    let error = RustFunction::new(&mut app, compute, "Fetcher", props.clone()).unwrap_err().to_string();
+    assert!(error.contains("Fetcher") && error.contains("KEYS_URI"), "{error}");
+
+    props.calls = vec!["KEYS_URL".to_owned()];
+    let function = RustFunction::new(&mut app, compute, "Fetcher", props).unwrap();
+    let template: serde_json::Value = serde_json::from_str(&app.synth().unwrap().stacks[0].template).unwrap();
+    let id = format!("{}Function", function.id);
+    assert_eq!(template["Resources"][&id]["Metadata"]["brain2:calls"], serde_json::json!(["KEYS_URL"]));
+}

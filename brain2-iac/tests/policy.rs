@@ -85,3 +85,19 @@ fn findings_render_as_sarif() {
     let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
     assert_eq!(rules.len(), RULES.len());
 }
+
+/// The two prod defects this rule exists for (a VPC authorizer that must fetch the Supabase
+/// JWKS and read Secrets Manager without NAT or endpoint, and ws-send-message behind an
+/// execute-api endpoint whose private DNS hides public APIs) are each named.
+#[test]
+fn vpc_reachability_names_each_unreachable_call() {
+    let messages: Vec<(String, String)> = findings_of("vpc-reachability", fixture("vpc-reachability", "bad"))
+        .into_iter()
+        .map(|f| (f.resource, f.message))
+        .collect();
+    let has = |resource: &str, text: &str| messages.iter().any(|(r, m)| r == resource && m.contains(text));
+    assert!(has("AuthorizerFunction", "secretsmanager"), "{messages:#?}");
+    assert!(has("AuthorizerFunction", "JWKS_URL"), "{messages:#?}");
+    assert!(has("WsSendMessageFunction", "private DNS hides public APIs"), "{messages:#?}");
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+}

@@ -69,6 +69,19 @@ struct FunctionSpec<'a> {
     async_failure: AsyncFailure,
     provisioned_concurrency: i64,
     environment: Vec<(&'a str, Value<String>)>,
+    /// Which of its variables hold URLs it calls (see RustFunctionProps::calls).
+    calls: Vec<&'a str>,
+    /// Whether it runs in the environment's VPC, when there is one.
+    network: Network,
+}
+
+/// Where a function runs when the environment has a VPC. Functions that call the internet or a
+/// public API stay outside: the VPC has no NAT (about $32 a month per AZ), and its
+/// interface endpoints serve only AWS APIs and private API Gateway APIs (ARCHITECTURE.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Network {
+    Vpc,
+    Public,
 }
 
 struct FunctionFactory<'a> {
@@ -79,7 +92,16 @@ struct FunctionFactory<'a> {
 
 impl FunctionFactory<'_> {
     fn make(&self, app: &mut App, spec: FunctionSpec<'_>) -> Result<RustFunction> {
-        let FunctionSpec { id, description, sizing, async_failure, provisioned_concurrency, environment } = spec;
+        let FunctionSpec {
+            id,
+            description,
+            sizing,
+            async_failure,
+            provisioned_concurrency,
+            environment,
+            calls,
+            network,
+        } = spec;
         let code = code_parameters(app, self.stack, id)?;
         let mut props = RustFunctionProps::new(description, code);
         props.architecture = match self.config.lambda.architecture {
@@ -91,7 +113,8 @@ impl FunctionFactory<'_> {
         props.log_retention_days = self.config.log_retention_days;
         props.async_failure = async_failure;
         props.provisioned_concurrency = provisioned_concurrency;
-        props.vpc = self.vpc.clone();
+        props.vpc = if network == Network::Vpc { self.vpc.clone() } else { None };
+        props.calls = calls.iter().map(|c| (*c).to_owned()).collect();
         props.environment.insert("LOG_LEVEL".to_owned(), self.config.lambda.log_level.as_str().into());
         for (key, value) in environment {
             props.environment.insert(key.to_owned(), value);
@@ -120,6 +143,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
                 ("EVENT_BUS_NAME", bus.name().into()),
                 ("ENVIRONMENT", app.environment().into()),
             ],
+            calls: Vec::new(),
+            network: Network::Vpc,
         },
     )?;
     database.memory.grant_actions(
@@ -154,6 +179,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
                 ("MIN_SHARED_KEYWORDS", config.connections.min_shared_keywords.to_string().into()),
                 ("MAX_EDGES_PER_NODE", config.connections.max_edges_per_node.to_string().into()),
             ],
+            calls: Vec::new(),
+            network: Network::Vpc,
         },
     )?;
     database.memory.grant_actions(app, &connect_node, &["dynamodb:Query"], &[KEYWORD_INDEX])?;
@@ -175,6 +202,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             async_failure: AsyncFailure::SynchronousOnly,
             provisioned_concurrency: 0,
             environment: connections_env(),
+            calls: Vec::new(),
+            network: Network::Vpc,
         },
     )?;
     database.connections.grant_actions(app, &ws_connect, &["dynamodb:PutItem"], &[])?;
@@ -187,13 +216,18 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             async_failure: AsyncFailure::SynchronousOnly,
             provisioned_concurrency: 0,
             environment: connections_env(),
+            calls: Vec::new(),
+            network: Network::Vpc,
         },
     )?;
     database.connections.grant_actions(app, &ws_disconnect, &["dynamodb:DeleteItem"], &[])?;
 
+    // SUPABASE_URL only names the token issuer; JWKS_URL is fetched.
     let mut auth_env = vec![("SUPABASE_URL", Value::from(config.auth.supabase_url.as_str()))];
+    let mut auth_calls = Vec::new();
     if let Some(jwks) = &config.auth.jwks_url {
         auth_env.push(("JWKS_URL", jwks.as_str().into()));
+        auth_calls.push("JWKS_URL");
     }
     if let Some(arn) = &config.auth.jwt_secret_arn {
         auth_env.push(("JWT_SECRET_ARN", arn.as_str().into()));
@@ -207,6 +241,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             async_failure: AsyncFailure::SynchronousOnly,
             provisioned_concurrency: config.lambda.provisioned_concurrency.authorizer,
             environment: auth_env,
+            calls: auth_calls,
+            network: Network::Public,
         },
     )?;
     if let Some(arn) = &config.auth.jwt_secret_arn {
@@ -253,6 +289,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
                 ("CONNECTIONS_INDEX_NAME", CONNECTION_INDEX.into()),
                 ("WEBSOCKET_ENDPOINT", endpoint.into()),
             ],
+            calls: vec!["WEBSOCKET_ENDPOINT"],
+            network: Network::Public,
         },
     )?;
     database.connections.grant_actions(app, &ws_send_message, &["dynamodb:Query"], &[CONNECTION_INDEX])?;

@@ -13,9 +13,9 @@ use brain2_iac::aws::cloudwatch::{Alarm, Dashboard};
 use brain2_iac::aws::kms::Key;
 use brain2_iac::aws::sns::{Subscription, Topic};
 use brain2_iac::cfn::{App, DslError, Expr, Handle, Result, StackId, Value, fns};
-use brain2_iac::constructs::iam::{Statement, policy_document};
 use brain2_iac::config::EnvironmentConfig;
 use brain2_iac::constructs::api::Api;
+use brain2_iac::constructs::iam::{Statement, policy_document};
 
 use crate::compute::Compute;
 use crate::database::Database;

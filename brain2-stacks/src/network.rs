@@ -1,5 +1,8 @@
-//! The private network the Lambdas run in where the environment asks for one: two private
-//! subnets in two AZs, no NAT gateway, and VPC endpoints for the AWS APIs the functions call.
+//! The private network the data-handling Lambdas (backend, connect-node, ws-connect,
+//! ws-disconnect) run in where the environment asks for one: two private subnets in two AZs,
+//! no NAT gateway, and VPC endpoints for the AWS APIs those functions call. The policy rule
+//! `vpc-reachability` checks that every service and URL a VPC function is granted or
+//! configured to call has a way out.
 
 use brain2_iac::aws::ec2::security_group::{Egress, Ingress};
 use brain2_iac::aws::ec2::vpc_endpoint::VpcEndpointType;
@@ -8,13 +11,12 @@ use brain2_iac::cfn::{App, Result, StackId, Value, fns};
 use brain2_iac::config::EnvironmentConfig;
 use brain2_iac::constructs::function::VpcAttachment;
 
-/// Interface endpoints: EventBridge (backend, connect-node), execute-api (ws-send-message's
-/// posts to connections) and Secrets Manager (the authorizer's JWT secret).
-const INTERFACE_ENDPOINTS: &[(&str, &str)] = &[
-    ("EventsEndpoint", "events"),
-    ("ExecuteApiEndpoint", "execute-api"),
-    ("SecretsManagerEndpoint", "secretsmanager"),
-];
+/// What the functions inside the VPC call besides DynamoDB (a gateway endpoint): EventBridge.
+/// The authorizer (Secrets Manager, the Supabase JWKS) and ws-send-message (the WebSocket API's
+/// public management endpoint) run outside the VPC. An `execute-api` endpoint with private DNS
+/// would even take the public API's hostname away from every function in the VPC: it serves
+/// only private APIs.
+const INTERFACE_ENDPOINTS: &[(&str, &str)] = &[("EventsEndpoint", "events")];
 
 pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -> Result<VpcAttachment> {
     let cidr = config.network.cidr.as_str();

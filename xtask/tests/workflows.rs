@@ -92,14 +92,18 @@ fn every_deploy_runs_after_the_full_checks() {
                 gated |= next != *job && body.contains("run: ./.ci/run");
                 pending.extend(needs.iter().cloned());
             }
-            assert!(gated, "{name}: job {job} deploys without needing a job that runs ./.ci/run (fmt, clippy, cargo xtask test)");
+            assert!(
+                gated,
+                "{name}: job {job} deploys without needing a job that runs ./.ci/run (fmt, clippy, cargo xtask test)"
+            );
         }
     }
 }
 
 #[test]
 fn the_job_reader_sees_needs() {
-    let text = "on: push\njobs:\n  a:\n    steps:\n      - run: ./.ci/run\n  b:\n    needs: [a, c]\n  c:\n    needs: a\n";
+    let text =
+        "on: push\njobs:\n  a:\n    steps:\n      - run: ./.ci/run\n  b:\n    needs: [a, c]\n  c:\n    needs: a\n";
     let jobs = jobs(text);
     assert_eq!(jobs["b"].1, ["a", "c"]);
     assert_eq!(jobs["c"].1, ["a"]);

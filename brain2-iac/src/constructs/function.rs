@@ -13,7 +13,7 @@ use crate::aws::lambda::function::{
 use crate::aws::lambda::{Permission, Version};
 use crate::aws::logs::LogGroup;
 use crate::aws::sqs::Queue;
-use crate::cfn::{App, DslError, Expr, Handle, Result, StackId, ToJson, Value, fns, pseudo};
+use crate::cfn::{App, DslError, Expr, Handle, Json, Result, StackId, ToJson, Value, fns, pseudo};
 
 use super::iam::{Grantee, Statement, grant, grant_unscoped, service_role};
 
@@ -62,7 +62,18 @@ pub struct RustFunctionProps {
     pub provisioned_concurrency: i64,
     pub reserved_concurrency: Option<i64>,
     pub vpc: Option<VpcAttachment>,
+    /// Environment variables holding a URL the function calls over the network (the policy
+    /// pack checks a VPC-attached function can reach them). Written to the function's
+    /// Metadata as `brain2:calls`.
+    pub calls: Vec<String>,
 }
+
+/// The Sid of the grant Lambda itself uses to send failed asynchronous invocations to their
+/// destination: a call made by the Lambda service, not from the function's network.
+pub const FAILURE_DESTINATION_SID: &str = "LambdaServiceFailureDestination";
+
+/// The Metadata key listing the environment variables whose URLs a function calls.
+pub const CALLS_METADATA: &str = "brain2:calls";
 
 impl RustFunctionProps {
     /// arm64, 256 MB, 10 s, a week of logs, failed async invocations kept in a queue.
@@ -80,6 +91,7 @@ impl RustFunctionProps {
             provisioned_concurrency: 0,
             reserved_concurrency: None,
             vpc: None,
+            calls: Vec::new(),
         }
     }
 }
@@ -121,6 +133,9 @@ impl RustFunction {
         }
         if !(1..=900).contains(&props.timeout_seconds) {
             return fail(format!("timeout {} s is outside Lambda's 1 to 900", props.timeout_seconds));
+        }
+        if let Some(name) = props.calls.iter().find(|name| !props.environment.contains_key(*name)) {
+            return fail(format!("it is said to call {name}, which is not one of its environment variables"));
         }
         if !LOG_RETENTION_DAYS.contains(&props.log_retention_days) {
             return fail(format!(
@@ -165,6 +180,12 @@ impl RustFunction {
         }
         // `Role: GetAtt Role.Arn` already orders the function after the role and its inline policy.
         let function = app.add(stack, &format!("{id}Function"), function)?;
+        if !props.calls.is_empty() {
+            app.attributes_mut(&function).metadata.insert(
+                CALLS_METADATA.to_owned(),
+                Json::Array(props.calls.iter().map(|c| Json::from(c.as_str())).collect()),
+            );
+        }
 
         // A version freezes code and configuration, and the alias only moves to a new version.
         // CodeSha256 and Description are create-only, so a new package or any change to the
@@ -216,7 +237,8 @@ impl RustFunction {
             )?),
         };
         if let Some(queue) = queue {
-            grant(app, &this, Statement::allow(["sqs:SendMessage"], [queue.arn().into()]))?;
+            let statement = Statement::allow(["sqs:SendMessage"], [queue.arn().into()]).sid(FAILURE_DESTINATION_SID);
+            grant(app, &this, statement)?;
             let config = EventInvokeConfig::new(this.function.ref_(), LIVE_ALIAS)
                 .maximum_retry_attempts(props.async_retry_attempts)
                 .destination_config(DestinationConfig::new().on_failure(OnFailure::new(queue.arn())));

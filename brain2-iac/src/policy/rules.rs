@@ -108,6 +108,12 @@ pub static RULES: &[Rule] = &[
         check: alarm_topic_customer_key,
     },
     Rule {
+        id: "vpc-reachability",
+        description: "Every AWS service and URL a VPC-attached function is granted or configured to call is reachable from its subnets",
+        fix: "add a VPC endpoint for the service or a NAT gateway (at its cost), or run the function outside the VPC",
+        check: vpc_reachability,
+    },
+    Rule {
         id: "lambda-no-secret-env",
         description: "Lambda environment variables hold no secret values",
         fix: "put the secret in Secrets Manager and pass its ARN (e.g. JWT_SECRET_ARN) instead",
@@ -268,10 +274,93 @@ fn alarm_topic_customer_key(t: &Template<'_>, out: &mut Vec<Violation>) {
                         violation(
                             out,
                             id,
-                            format!("{list} publishes to {topic_id}, which is encrypted with the AWS-managed key {key}"),
+                            format!(
+                                "{list} publishes to {topic_id}, which is encrypted with the AWS-managed key {key}"
+                            ),
                         );
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Actions the Lambda service itself performs with a function's role (writing its logs,
+/// managing its network interfaces, traces), not calls made from the function's subnets.
+const SERVICE_SIDE_PREFIXES: &[&str] = &["logs", "ec2", "xray"];
+
+/// The service of a VPC endpoint's `ServiceName` (`com.amazonaws.<region>.<service>`, as text or
+/// in `Fn::Sub`).
+fn endpoint_service(name: &JsonValue) -> Option<&str> {
+    let text = name.as_str().or_else(|| name["Fn::Sub"].as_str()).or_else(|| name["Fn::Sub"][0].as_str())?;
+    text.rsplit('.').next()
+}
+
+fn vpc_reachability(t: &Template<'_>, out: &mut Vec<Violation>) {
+    let nat = t.resources("AWS::EC2::NatGateway").next().is_some();
+    let endpoints: Vec<(&str, bool)> = t
+        .resources("AWS::EC2::VPCEndpoint")
+        .filter_map(|(_, e)| {
+            let properties = &e["Properties"];
+            Some((endpoint_service(&properties["ServiceName"])?, properties["PrivateDnsEnabled"] == true))
+        })
+        .collect();
+    // Interface endpoints for execute-api serve private APIs only, and with private DNS they
+    // answer for every API's public hostname too: public APIs then become unreachable.
+    let execute_api_shadowed = endpoints.iter().any(|(service, private_dns)| *service == "execute-api" && *private_dns);
+    let reachable = |service: &str| match service {
+        "execute-api" => nat && !execute_api_shadowed,
+        _ => nat || endpoints.iter().any(|(s, _)| *s == service),
+    };
+    let policies = identity_policies(t);
+    for (id, function) in t.resources("AWS::Lambda::Function") {
+        let properties = &function["Properties"];
+        if properties["VpcConfig"].is_null() {
+            continue;
+        }
+        let role = properties["Role"]["Fn::GetAtt"][0].as_str().unwrap_or_default();
+        let mut services = std::collections::BTreeSet::new();
+        for (owner, document) in &policies {
+            let attached = *owner == role
+                || t.json["Resources"][*owner]["Properties"]["Roles"]
+                    .as_array()
+                    .is_some_and(|roles| roles.iter().any(|r| refers_to(r, role)));
+            if !attached {
+                continue;
+            }
+            let made_from_subnets = |s: &&JsonValue| {
+                s["Effect"] == "Allow" && s["Sid"] != crate::constructs::function::FAILURE_DESTINATION_SID
+            };
+            for statement in statements(document).into_iter().filter(made_from_subnets) {
+                for action in as_list(&statement["Action"]).into_iter().filter_map(JsonValue::as_str) {
+                    if let Some((prefix, _)) = action.split_once(':')
+                        && !SERVICE_SIDE_PREFIXES.contains(&prefix)
+                    {
+                        services.insert(prefix.to_owned());
+                    }
+                }
+            }
+        }
+        for service in services.iter().filter(|s| !reachable(s)) {
+            let why = match service.as_str() {
+                "execute-api" if execute_api_shadowed => "an execute-api endpoint with private DNS hides public APIs",
+                _ if nat => "no VPC endpoint",
+                _ => "no VPC endpoint and no NAT gateway",
+            };
+            violation(
+                out,
+                id,
+                format!("it is granted {service} actions but cannot reach {service} from its subnets ({why})"),
+            );
+        }
+        if !nat {
+            for variable in as_list(&function["Metadata"][crate::constructs::function::CALLS_METADATA]) {
+                let variable = variable.as_str().unwrap_or_default();
+                violation(
+                    out,
+                    id,
+                    format!("it calls the URL in {variable}, but its subnets have no NAT gateway to the internet"),
+                );
             }
         }
     }
