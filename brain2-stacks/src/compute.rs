@@ -147,19 +147,13 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             network: Network::Vpc,
         },
     )?;
+    // What brain2-shared's MemoryStore calls for the backend: get (GetItem), list, edges and
+    // graph (Query), create, update and delete (TransactWriteItems of Put and Delete requests,
+    // which IAM authorizes as PutItem and DeleteItem) and the edge clean-up (BatchWriteItem).
     database.memory.grant_actions(
         app,
         &backend,
-        &[
-            "dynamodb:BatchGetItem",
-            "dynamodb:BatchWriteItem",
-            "dynamodb:ConditionCheckItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:Query",
-            "dynamodb:UpdateItem",
-        ],
+        &["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
         &[],
     )?;
     bus.grant_put_events(app, &backend)?;
@@ -183,13 +177,10 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             network: Network::Vpc,
         },
     )?;
+    // connect-node: get (GetItem), its edges and the keyword postings (Query on the table and
+    // KeywordIndex), replace_edges (BatchWriteItem, which IAM authorizes on its own).
     database.memory.grant_actions(app, &connect_node, &["dynamodb:Query"], &[KEYWORD_INDEX])?;
-    database.memory.grant_actions(
-        app,
-        &connect_node,
-        &["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"],
-        &[],
-    )?;
+    database.memory.grant_actions(app, &connect_node, &["dynamodb:BatchWriteItem", "dynamodb:GetItem"], &[])?;
     bus.grant_put_events(app, &connect_node)?;
 
     let connections_env = || vec![("CONNECTIONS_TABLE_NAME", Value::from(database.connections.name()))];
