@@ -20,8 +20,11 @@ pub const FUNCTIONS: &[&str] =
 pub const LINKER_SCRIPT: &str = "xtask/lambda/discard-unwind-tables.ld";
 
 /// Flags for Lambda builds beside the release profile (the cold-start benchmark uses them too).
+/// The script's path is relative (cargo links workspace binaries from the workspace root), so
+/// the flags are the same in every checkout.
 pub fn lambda_rustflags(workspace: &Path) -> String {
-    format!("-C link-arg=-Wl,-T,{}", workspace.join(LINKER_SCRIPT).display())
+    debug_assert!(workspace.join(LINKER_SCRIPT).exists());
+    format!("-C link-arg=-Wl,-T,{LINKER_SCRIPT}")
 }
 
 /// The newest glibc a bootstrap may need: what `provided.al2023` ships.
