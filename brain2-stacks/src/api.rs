@@ -3,7 +3,6 @@
 use brain2_iac::cfn::{App, Result, StackId};
 use brain2_iac::config::EnvironmentConfig;
 use brain2_iac::constructs::api::{Api, ApiProps, AuthorizerProps, CorsProps, Throttle};
-use brain2_iac::constructs::iam::suppress;
 
 use crate::compute::Compute;
 
@@ -36,15 +35,11 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, c
     let backend = http.lambda_integration(app, stack, "BackendIntegration", &compute.backend)?;
     http.add_route(app, stack, "ApiProxyRoute", "ANY /api/{proxy+}", &backend, Some(&authorizer))?;
     http.add_route(app, stack, "HealthRoute", "GET /health", &backend, None)?;
-    // Browsers send CORS preflights without the Authorization header; behind the authorizer of
-    // `ANY /api/{proxy+}` they would fail, and with them every cross-origin call.
-    let preflight = http.add_route(app, stack, "ApiPreflightRoute", "OPTIONS /api/{proxy+}", &backend, None)?;
-    suppress(
-        app,
-        &preflight,
-        "api-route-authorizer",
-        "CORS preflight requests carry no credentials; the backend answers them 204 without reading data, and API Gateway adds the configured CORS headers.",
-    );
+    // No OPTIONS route: browsers send CORS preflights without the Authorization header, and
+    // "if you configure CORS for an API, API Gateway automatically sends a response to
+    // preflight OPTIONS requests, even if there isn't an OPTIONS route configured for your API"
+    // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html), before
+    // any route and its authorizer. MiniStack does the same.
     app.add_output(stack, "HttpApiUrl", http.url(), "Base URL of the HTTP API", false)?;
     Ok(http)
 }

@@ -78,18 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/graph-data", get(graph_data))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "error": "no such route" }))) })
-        .layer(axum::middleware::from_fn(preflight))
         .with_state(state)
-}
-
-/// CORS preflights (`OPTIONS` under `/api`) carry no credentials, so the HTTP API routes them
-/// here without the authorizer. They get an empty 204; API Gateway adds the CORS headers its
-/// configuration allows. No data is read.
-async fn preflight(request: Request, next: Next) -> Response {
-    if request.method() == axum::http::Method::OPTIONS && request.uri().path().starts_with("/api/") {
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    next.run(request).await
 }
 
 /// Middleware for Lambda: the caller is the `sub` the HTTP API's Lambda authorizer put in the
