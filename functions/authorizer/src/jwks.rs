@@ -1,10 +1,14 @@
-//! The project's JSON Web Key Set: fetched when first needed, cached, and refetched when a
-//! token names a key id the cache lacks, at most once per [`MIN_REFRESH`].
+//! The project's JSON Web Key Set: fetched when first needed and cached for at most
+//! [`MAX_KEY_AGE`], so a signing key Supabase revokes stops being accepted within that bound.
+//! A token naming a key id the cache lacks refetches the set, at most once per
+//! [`MIN_REFRESH`]; after a failed fetch the next may come [`RETRY_AFTER_FAILURE`] later. When
+//! the cached set is too old and cannot be fetched again, JWKS-signed tokens are refused: the
+//! cache fails closed.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_smithy_types::body::SdkBody;
 use brain2_shared::http::HttpsClient;
@@ -12,9 +16,15 @@ use http_body_util::{BodyExt, Limited};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tokio::sync::Mutex;
+// tokio's clock (the system's, unless a test pauses it).
+use tokio::time::Instant;
 
-/// The shortest time between two fetches of the key set.
+/// How long a fetched key set is trusted.
+pub const MAX_KEY_AGE: Duration = Duration::from_secs(600);
+/// The shortest time between two fetches caused by unknown key ids.
 pub const MIN_REFRESH: Duration = Duration::from_secs(60);
+/// The shortest time between a failed fetch and the next attempt.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 /// Key sets larger than this are refused.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// A fetch that takes longer than this fails.
@@ -105,10 +115,14 @@ fn usable(set: &JwkSet) -> HashMap<String, PublicKey> {
 
 struct State {
     keys: HashMap<String, PublicKey>,
+    /// When the cached keys were fetched.
     fetched_at: Option<Instant>,
+    /// The last fetch, and whether it failed.
+    attempted_at: Option<Instant>,
+    failed: bool,
 }
 
-/// The cache. Lookups of known keys take a short lock; a miss may fetch.
+/// The cache. Lookups of known, fresh keys take a short lock; a miss or an old set may fetch.
 pub struct Jwks {
     url: String,
     fetcher: Box<dyn Fetcher>,
@@ -123,25 +137,41 @@ impl std::fmt::Debug for Jwks {
 
 impl Jwks {
     pub fn new(url: impl Into<String>, fetcher: Box<dyn Fetcher>) -> Self {
-        Self { url: url.into(), fetcher, state: Mutex::new(State { keys: HashMap::new(), fetched_at: None }) }
+        let state = State { keys: HashMap::new(), fetched_at: None, attempted_at: None, failed: false };
+        Self { url: url.into(), fetcher, state: Mutex::new(state) }
     }
 
-    /// The key with this id, fetching the set when it is unknown and the last fetch is old
-    /// enough. `None` when the set (even refreshed) lacks it.
+    /// The key with this id from a set fetched less than [`MAX_KEY_AGE`] ago, fetching the set
+    /// when it is too old or lacks the id and the rate limits allow. `None` otherwise.
     pub async fn key(&self, kid: &str) -> Option<PublicKey> {
         let mut state = self.state.lock().await;
-        if let Some(key) = state.keys.get(kid) {
+        let fresh = |state: &State| state.fetched_at.is_some_and(|at| at.elapsed() < MAX_KEY_AGE);
+        if fresh(&state)
+            && let Some(key) = state.keys.get(kid)
+        {
             return Some(key.clone());
         }
-        let may_fetch = state.fetched_at.is_none_or(|at| at.elapsed() >= MIN_REFRESH);
-        if !may_fetch {
-            return None;
+        let wait = if state.failed {
+            RETRY_AFTER_FAILURE
+        } else if fresh(&state) {
+            MIN_REFRESH
+        } else {
+            Duration::ZERO
+        };
+        if state.attempted_at.is_none_or(|at| at.elapsed() >= wait) {
+            state.attempted_at = Some(Instant::now());
+            match self.fetcher.fetch(&self.url).await {
+                Ok(set) => {
+                    state.keys = usable(&set);
+                    state.fetched_at = Some(Instant::now());
+                    state.failed = false;
+                }
+                Err(error) => {
+                    state.failed = true;
+                    tracing::error!(%error, "could not fetch the JWKS");
+                }
+            }
         }
-        state.fetched_at = Some(Instant::now());
-        match self.fetcher.fetch(&self.url).await {
-            Ok(set) => state.keys = usable(&set),
-            Err(error) => tracing::error!(%error, "could not fetch the JWKS; keeping the cached keys"),
-        }
-        state.keys.get(kid).cloned()
+        if fresh(&state) { state.keys.get(kid).cloned() } else { None }
     }
 }
