@@ -279,6 +279,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
                 ("CONNECTIONS_TABLE_NAME", database.connections.name().into()),
                 ("CONNECTIONS_INDEX_NAME", CONNECTION_INDEX.into()),
                 ("WEBSOCKET_ENDPOINT", endpoint.into()),
+                ("ENVIRONMENT", app.environment().into()),
             ],
             calls: vec!["WEBSOCKET_ENDPOINT"],
             network: Network::Public,

@@ -23,10 +23,13 @@ use crate::database::Database;
 /// The dashboard body template, compiled in so synthesis reads no files.
 const DASHBOARD_TEMPLATE: &str = include_str!("../../templates/dashboard.json.hbs");
 
-/// The custom metric the backend emits (as embedded metric format logs) when an event could
-/// not be published after retries; the request itself still succeeds.
+/// The custom metrics the functions emit as embedded metric format logs
+/// (brain2_shared::events): the backend when an event could not be published after retries
+/// (the request itself still succeeds), ws-send-message when posts to connections failed
+/// other than with 410 Gone.
 pub const METRICS_NAMESPACE: &str = "Brain2";
 pub const PUBLISH_FAILURE_METRIC: &str = "EventPublishFailures";
+pub const PUSH_FAILURE_METRIC: &str = "PushFailures";
 
 struct Alarms<'a> {
     stack: StackId,
@@ -295,6 +298,18 @@ pub(super) fn build(
         Watch {
             namespace: METRICS_NAMESPACE,
             metric: PUBLISH_FAILURE_METRIC,
+            dimensions: vec![("Environment", environment.into())],
+            statistic: Stat::Sum,
+        },
+        0.0,
+    )?;
+    alarms.metric(
+        app,
+        "PushFailures",
+        "ws-send-message could not post live updates to open connections (other than closed ones)",
+        Watch {
+            namespace: METRICS_NAMESPACE,
+            metric: PUSH_FAILURE_METRIC,
             dimensions: vec![("Environment", environment.into())],
             statistic: Stat::Sum,
         },

@@ -54,6 +54,7 @@ fn environment(function: &str) -> Vec<(&'static str, &'static str)> {
             ("CONNECTIONS_TABLE_NAME", "c"),
             ("CONNECTIONS_INDEX_NAME", "connection-id-index"),
             ("WEBSOCKET_ENDPOINT", "https://example.execute-api.us-east-1.amazonaws.com/live"),
+            ("ENVIRONMENT", "bench"),
         ],
         "authorizer" => vec![
             ("SUPABASE_URL", "https://bench.supabase.co"),

@@ -83,6 +83,7 @@ async fn create_connect_notify_update_and_delete() {
     let ws = ws_send_message::SendMessage {
         connections: world.connections.clone(),
         management: aws_sdk_apigatewaymanagement::Client::new(&world.sdk),
+        environment: "test".to_owned(),
     };
     let now = time::OffsetDateTime::now_utc();
     world.connections.put("conn-1", user, now).await.unwrap();
@@ -334,6 +335,7 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
     let ws = ws_send_message::SendMessage {
         connections: world.connections.clone(),
         management: aws_sdk_apigatewaymanagement::Client::from_conf(config),
+        environment: "test".to_owned(),
     };
     let node = brain2_shared::domain::new_node_id();
     let event: EventBridgeEvent<EdgesCreated> = serde_json::from_value(json!({

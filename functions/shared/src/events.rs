@@ -113,23 +113,53 @@ impl Publisher {
     }
 }
 
-/// Counts a publish that failed for good, as a CloudWatch embedded-metric-format line
-/// (namespace `Brain2`, metric `EventPublishFailures`, dimension `Environment`), which the stacks
-/// alarm on. Written to stdout, where Lambda ships it to CloudWatch Logs.
-pub fn record_publish_failure(environment: &str, now_ms: i128) -> String {
+/// The custom metrics the functions emit, in namespace `Brain2` with dimension `Environment`;
+/// the stacks alarm on both.
+pub const PUBLISH_FAILURES: &str = "EventPublishFailures";
+pub const PUSH_FAILURES: &str = "PushFailures";
+
+/// Counts `count` of `metric` as a CloudWatch embedded-metric-format line, written to stdout,
+/// where Lambda ships it to CloudWatch Logs and CloudWatch turns it into a metric.
+pub fn record_metric(metric: &str, count: u64, environment: &str, now_ms: i128) -> String {
     let line = serde_json::json!({
         "_aws": {
             "Timestamp": now_ms,
             "CloudWatchMetrics": [{
                 "Namespace": "Brain2",
                 "Dimensions": [["Environment"]],
-                "Metrics": [{ "Name": "EventPublishFailures", "Unit": "Count" }]
+                "Metrics": [{ "Name": metric, "Unit": "Count" }]
             }]
         },
         "Environment": environment,
-        "EventPublishFailures": 1
+        metric: count
     })
     .to_string();
     println!("{line}");
     line
+}
+
+/// Counts a publish that failed for good (the backend: the node is stored regardless).
+pub fn record_publish_failure(environment: &str, now_ms: i128) -> String {
+    record_metric(PUBLISH_FAILURES, 1, environment, now_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape CloudWatch's embedded metric format requires: the metric named in `_aws`, its
+    /// value and the dimension at the top level.
+    #[test]
+    fn metric_lines_are_embedded_metric_format() {
+        let line: serde_json::Value =
+            serde_json::from_str(&record_metric(PUSH_FAILURES, 3, "prod", 1_700_000_000_000)).unwrap();
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+        assert_eq!(directive["Namespace"], "Brain2");
+        assert_eq!(directive["Dimensions"], serde_json::json!([["Environment"]]));
+        assert_eq!(directive["Metrics"], serde_json::json!([{ "Name": "PushFailures", "Unit": "Count" }]));
+        assert_eq!((line["Environment"].as_str(), line["PushFailures"].as_u64()), (Some("prod"), Some(3)));
+        let publish: serde_json::Value = serde_json::from_str(&record_publish_failure("dev", 1)).unwrap();
+        assert_eq!(publish["EventPublishFailures"], 1);
+    }
 }

@@ -56,6 +56,8 @@ pub fn management_client(
 pub struct SendMessage {
     pub connections: ConnectionStore,
     pub management: aws_sdk_apigatewaymanagement::Client,
+    /// Names the environment in the `PushFailures` metric the stacks alarm on.
+    pub environment: String,
 }
 
 /// What happened to each connection.
@@ -114,6 +116,10 @@ impl SendMessage {
         delivery.sent.sort();
         delivery.gone.sort();
         delivery.failed.sort();
+        if !delivery.failed.is_empty() {
+            let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            events::record_metric(events::PUSH_FAILURES, delivery.failed.len() as u64, &self.environment, now_ms);
+        }
         tracing::info!(
             sent = delivery.sent.len(),
             gone = delivery.gone.len(),

@@ -16,6 +16,7 @@ async fn main() -> Result<(), Error> {
     let handler = SendMessage {
         connections: ConnectionStore::from_env(aws_sdk_dynamodb::Client::new(&sdk), &env)?,
         management: ws_send_message::management_client(&sdk, endpoint),
+        environment: config::required(&env, "ENVIRONMENT")?,
     };
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<EdgesCreated>>| async move {
