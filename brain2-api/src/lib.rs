@@ -7,6 +7,16 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Content is 1 to this many characters after trimming.
+/// The custom CloudWatch metrics the functions emit (embedded metric format, dimension
+/// `Environment`) and the monitoring stack alarms on: one spelling for both sides.
+pub mod metrics {
+    pub const NAMESPACE: &str = "Brain2";
+    /// The backend stored a node but could not publish its event after retries.
+    pub const PUBLISH_FAILURES: &str = "EventPublishFailures";
+    /// ws-send-message could not post to connections, other than closed ones (410).
+    pub const PUSH_FAILURES: &str = "PushFailures";
+}
+
 pub const MAX_CONTENT_CHARS: usize = 5_000;
 /// At most this many tags per node.
 pub const MAX_TAGS: usize = 20;

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use brain2_api::metrics::{NAMESPACE as METRICS_NAMESPACE, PUBLISH_FAILURES, PUSH_FAILURES};
 use brain2_iac::aws::budgets::Budget;
 use brain2_iac::aws::budgets::budget::{BudgetData, Notification, NotificationWithSubscribers, Spend, Subscriber};
 use brain2_iac::aws::cloudwatch::alarm::{
@@ -22,14 +23,6 @@ use crate::database::Database;
 
 /// The dashboard body template, compiled in so synthesis reads no files.
 const DASHBOARD_TEMPLATE: &str = include_str!("../../templates/dashboard.json.hbs");
-
-/// The custom metrics the functions emit as embedded metric format logs
-/// (brain2_shared::events): the backend when an event could not be published after retries
-/// (the request itself still succeeds), ws-send-message when posts to connections failed
-/// other than with 410 Gone.
-pub const METRICS_NAMESPACE: &str = "Brain2";
-pub const PUBLISH_FAILURE_METRIC: &str = "EventPublishFailures";
-pub const PUSH_FAILURE_METRIC: &str = "PushFailures";
 
 struct Alarms<'a> {
     stack: StackId,
@@ -297,7 +290,7 @@ pub(super) fn build(
         "The backend stored a memory but could not publish its event after retries",
         Watch {
             namespace: METRICS_NAMESPACE,
-            metric: PUBLISH_FAILURE_METRIC,
+            metric: PUBLISH_FAILURES,
             dimensions: vec![("Environment", environment.into())],
             statistic: Stat::Sum,
         },
@@ -309,7 +302,7 @@ pub(super) fn build(
         "ws-send-message could not post live updates to open connections (other than closed ones)",
         Watch {
             namespace: METRICS_NAMESPACE,
-            metric: PUSH_FAILURE_METRIC,
+            metric: PUSH_FAILURES,
             dimensions: vec![("Environment", environment.into())],
             statistic: Stat::Sum,
         },

@@ -22,8 +22,7 @@ pub const LINKER_SCRIPT: &str = "xtask/lambda/discard-unwind-tables.ld";
 /// Flags for Lambda builds beside the release profile (the cold-start benchmark uses them too).
 /// The script's path is relative (cargo links workspace binaries from the workspace root), so
 /// the flags are the same in every checkout.
-pub fn lambda_rustflags(workspace: &Path) -> String {
-    debug_assert!(workspace.join(LINKER_SCRIPT).exists());
+pub fn lambda_rustflags() -> String {
     format!("-C link-arg=-Wl,-T,{LINKER_SCRIPT}")
 }
 
@@ -238,7 +237,7 @@ pub fn build(workspace: &Path, arch: Arch) -> Result<Vec<Package>> {
         "--remap-path-prefix={}=/build --remap-path-prefix={}=/cargo {}",
         workspace.display(),
         cargo_home.display(),
-        lambda_rustflags(workspace)
+        lambda_rustflags()
     );
     let mut command = crate::cargo(workspace);
     command

@@ -8,7 +8,7 @@
 //! (BENCHMARKS.md). The local tools (`xtask`, the integration tests) keep the full chain.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
@@ -77,7 +77,7 @@ type TimeoutKey = (Option<Duration>, Option<Duration>);
 
 #[derive(Debug, Default)]
 struct SdkHttpClient {
-    connectors: Arc<Mutex<HashMap<TimeoutKey, SharedHttpConnector>>>,
+    connectors: Mutex<HashMap<TimeoutKey, SharedHttpConnector>>,
 }
 
 impl HttpClient for SdkHttpClient {

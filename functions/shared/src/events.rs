@@ -113,10 +113,7 @@ impl Publisher {
     }
 }
 
-/// The custom metrics the functions emit, in namespace `Brain2` with dimension `Environment`;
-/// the stacks alarm on both.
-pub const PUBLISH_FAILURES: &str = "EventPublishFailures";
-pub const PUSH_FAILURES: &str = "PushFailures";
+pub use brain2_api::metrics::{PUBLISH_FAILURES, PUSH_FAILURES};
 
 /// Counts `count` of `metric` as a CloudWatch embedded-metric-format line, written to stdout,
 /// where Lambda ships it to CloudWatch Logs and CloudWatch turns it into a metric.
@@ -125,7 +122,7 @@ pub fn record_metric(metric: &str, count: u64, environment: &str, now_ms: i128) 
         "_aws": {
             "Timestamp": now_ms,
             "CloudWatchMetrics": [{
-                "Namespace": "Brain2",
+                "Namespace": brain2_api::metrics::NAMESPACE,
                 "Dimensions": [["Environment"]],
                 "Metrics": [{ "Name": metric, "Unit": "Count" }]
             }]
