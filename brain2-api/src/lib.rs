@@ -6,7 +6,6 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Content is 1 to this many characters after trimming.
 /// The custom CloudWatch metrics the functions emit (embedded metric format, dimension
 /// `Environment`) and the monitoring stack alarms on: one spelling for both sides.
 pub mod metrics {
@@ -17,6 +16,7 @@ pub mod metrics {
     pub const PUSH_FAILURES: &str = "PushFailures";
 }
 
+/// Content is 1 to this many characters after trimming.
 pub const MAX_CONTENT_CHARS: usize = 5_000;
 /// At most this many tags per node.
 pub const MAX_TAGS: usize = 20;
@@ -145,13 +145,65 @@ pub struct BulkDeleteRequest {
     pub node_ids: Vec<String>,
 }
 
-/// What a bulk delete did.
+/// What a bulk delete did, id by id. The status code says how it went as a whole: 200 when
+/// every id is now gone and at least one was deleted, 207 when some were deleted and some
+/// failed, 404 when none of the ids existed, 500 when nothing was deleted because deletes failed
+/// (then `error` says so). A failed id can be sent again: deletes finish what they started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkDeleteResponse {
+    /// One entry per distinct id, in request order.
+    pub results: Vec<BulkDeleteResult>,
     pub deleted_count: usize,
-    pub failed_node_ids: Vec<String>,
+    pub not_found_count: usize,
+    pub failed_count: usize,
     pub message: String,
+    /// On a 404 or 500 only, so clients that read `{"error": …}` from every failure do here too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkDeleteResult {
+    pub node_id: NodeId,
+    pub status: BulkDeleteStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BulkDeleteStatus {
+    /// The node, its postings and its edges are gone.
+    Deleted,
+    /// There was no such node (or it is another user's).
+    NotFound,
+    /// The delete failed part-way; sending the id again finishes it.
+    Failed,
+}
+
+impl BulkDeleteResponse {
+    pub fn new(results: Vec<BulkDeleteResult>) -> Self {
+        let count = |status| results.iter().filter(|r| r.status == status).count();
+        let (deleted, not_found, failed) =
+            (count(BulkDeleteStatus::Deleted), count(BulkDeleteStatus::NotFound), count(BulkDeleteStatus::Failed));
+        let message = format!("deleted {deleted} of {} nodes ({not_found} not found, {failed} failed)", results.len());
+        let error = match (deleted, failed) {
+            (0, 0) => Some("none of the nodes exist".to_owned()),
+            (0, _) => Some(format!("no node was deleted: {failed} deletes failed; send them again")),
+            _ => None,
+        };
+        Self { results, deleted_count: deleted, not_found_count: not_found, failed_count: failed, message, error }
+    }
+
+    /// The HTTP status this outcome is answered with (see the type's documentation).
+    pub fn status(&self) -> u16 {
+        match (self.deleted_count, self.failed_count) {
+            (0, 0) => 404,
+            (0, _) => 500,
+            (_, 0) => 200,
+            _ => 207,
+        }
+    }
 }
 
 /// `GET /api/graph-data`: Cytoscape elements, every node and every undirected edge once.
@@ -215,16 +267,62 @@ pub struct ErrorBody {
     pub current: Option<NodeView>,
 }
 
-/// What the WebSocket pushes: `{"action":"graphUpdated","nodeId":...}` after a node's links changed.
+/// The version of the WebSocket message format ([`LiveMessage`]). A client that receives another
+/// version refetches instead of applying it.
+pub const LIVE_FORMAT_VERSION: u32 = 1;
+
+/// What the WebSocket pushes after a change to the user's graph, as JSON:
+///
+/// ```json
+/// {"version":1,"type":"nodeCreated","node":{"nodeId":"…","label":"…","keywordCount":3,"version":1,"updatedAt":"…"}}
+/// {"version":1,"type":"nodeUpdated","node":{…}}
+/// {"version":1,"type":"nodeDeleted","nodeId":"…"}
+/// {"version":1,"type":"edgesChanged","nodeId":"…","added":[{"target":"…","weight":2}],"removed":["…"]}
+/// ```
+///
+/// Edges are undirected: `added` and `removed` name the other end of edges of `nodeId`; an
+/// added edge that was already shown has a new weight. A deleted node's edges are gone with it.
+/// Messages may arrive late, twice or out of order; `node.version` orders a node's updates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct LiveMessage {
-    pub action: String,
-    pub node_id: NodeId,
+    pub version: u32,
+    #[serde(flatten)]
+    pub change: Change,
 }
 
-/// The action of a [`LiveMessage`] sent when a node's links changed.
-pub const GRAPH_UPDATED: &str = "graphUpdated";
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Change {
+    NodeCreated { node: NodeSummary },
+    NodeUpdated { node: NodeSummary },
+    NodeDeleted { node_id: NodeId },
+    EdgesChanged { node_id: NodeId, added: Vec<EdgeWeight>, removed: Vec<NodeId> },
+}
+
+impl LiveMessage {
+    pub fn new(change: Change) -> Self {
+        Self { version: LIVE_FORMAT_VERSION, change }
+    }
+}
+
+/// What a graph view shows of a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSummary {
+    pub node_id: NodeId,
+    pub label: String,
+    pub keyword_count: usize,
+    pub version: u64,
+    pub updated_at: String,
+}
+
+/// One end of an edge, seen from the other, and how many keywords the two share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeWeight {
+    pub target: NodeId,
+    pub weight: u32,
+}
 
 /// The graph label of a node: its content cut at [`LABEL_CHARS`] characters, with an ellipsis.
 pub fn label(content: &str) -> String {
@@ -268,6 +366,37 @@ mod tests {
         assert_eq!(cut.chars().count(), 51);
         assert!(cut.ends_with('…'));
         assert_eq!(label(&"b".repeat(50)), "b".repeat(50));
+    }
+
+    #[test]
+    fn live_messages_have_the_documented_shape() {
+        let a = NodeId::parse("6f1c1f8e-3a4b-4c5d-8e9f-0a1b2c3d4e5f").unwrap();
+        let deleted = serde_json::to_value(LiveMessage::new(Change::NodeDeleted { node_id: a })).unwrap();
+        assert_eq!(deleted, serde_json::json!({ "version": 1, "type": "nodeDeleted", "nodeId": a.to_string() }));
+        let edges = LiveMessage::new(Change::EdgesChanged {
+            node_id: a,
+            added: vec![EdgeWeight { target: a, weight: 2 }],
+            removed: vec![a],
+        });
+        let json = serde_json::to_value(&edges).unwrap();
+        assert_eq!(json["type"], "edgesChanged");
+        assert_eq!(json["added"][0], serde_json::json!({ "target": a.to_string(), "weight": 2 }));
+        assert_eq!(serde_json::from_value::<LiveMessage>(json).unwrap(), edges);
+    }
+
+    #[test]
+    fn bulk_delete_status_never_claims_success_for_nothing_deleted() {
+        let a = NodeId::parse("6f1c1f8e-3a4b-4c5d-8e9f-0a1b2c3d4e5f").unwrap();
+        let result = |status| BulkDeleteResult { node_id: a, status };
+        let answer = |statuses: &[BulkDeleteStatus]| {
+            let response = BulkDeleteResponse::new(statuses.iter().map(|s| result(*s)).collect());
+            (response.status(), response.error.is_some())
+        };
+        use BulkDeleteStatus::*;
+        assert_eq!(answer(&[Deleted, NotFound]), (200, false));
+        assert_eq!(answer(&[Deleted, Failed]), (207, false));
+        assert_eq!(answer(&[NotFound, NotFound]), (404, true));
+        assert_eq!(answer(&[Failed, NotFound]), (500, true));
     }
 
     #[test]

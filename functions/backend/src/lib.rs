@@ -15,9 +15,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use brain2_api::{BulkDeleteRequest, BulkDeleteResponse, GraphData, GraphElement, NodePage};
+use brain2_api::{
+    BulkDeleteRequest, BulkDeleteResponse, BulkDeleteResult, BulkDeleteStatus, GraphData, GraphElement, NodePage,
+};
+use brain2_shared::domain::Node;
 use brain2_shared::domain::{self, MAX_BULK_DELETE, NodeId, NodeInput, NodeView, UserId};
-use brain2_shared::events::{self, NodeChanged, Publisher};
+use brain2_shared::events::{self, NodeChanged, NodeDeleted, Publisher};
 use brain2_shared::memory::{MemoryStore, UpdateError};
 use futures::stream::{self, StreamExt};
 use serde::Deserialize;
@@ -107,13 +110,27 @@ impl AppState {
 
     /// Publishes after a write. The write already succeeded, so a final failure is logged and
     /// counted (the stacks alarm on the metric) and the request still succeeds.
-    async fn announce(&self, detail_type: &str, user: UserId, node: NodeId) {
-        let detail = NodeChanged { user_id: user.to_string(), node_id: node };
-        if let Err(error) = self.publisher.publish(detail_type, &detail).await {
-            tracing::error!(%error, %node, "the node is stored but its event could not be published");
+    async fn announce(&self, detail_type: &str, node: NodeId, detail: &impl serde::Serialize) {
+        if let Err(error) = self.publisher.publish(detail_type, detail).await {
+            tracing::error!(%error, %node, "the write is done but its event could not be published");
             let now_ms = self.now().unix_timestamp_nanos() / 1_000_000;
             events::record_publish_failure(&self.environment, now_ms);
         }
+    }
+
+    async fn announce_node(&self, detail_type: &str, node: &Node) {
+        let detail =
+            NodeChanged { user_id: node.owner.to_string(), node_id: node.id, node: Some(domain::summary(node)) };
+        self.announce(detail_type, node.id, &detail).await;
+    }
+
+    /// Deletes one node and announces it; `Ok(false)` when there was no such node.
+    async fn delete_and_announce(&self, user: UserId, id: NodeId) -> Result<bool, brain2_shared::dynamo::StoreError> {
+        if self.store.delete(user, id).await?.is_none() {
+            return Ok(false);
+        }
+        self.announce(events::NODE_DELETED, id, &NodeDeleted { user_id: user.to_string(), node_id: id }).await;
+        Ok(true)
     }
 }
 
@@ -161,7 +178,7 @@ async fn create_node(
 ) -> Result<Response, ApiError> {
     let input = input.validate().map_err(|e| ApiError::BadRequest(e.0))?;
     let node = state.store.create(user, input, state.now()).await.map_err(ApiError::internal)?;
-    state.announce(events::NODE_CREATED, user, node.id).await;
+    state.announce_node(events::NODE_CREATED, &node).await;
     Ok((StatusCode::CREATED, Json(domain::view(&node, None))).into_response())
 }
 
@@ -206,7 +223,7 @@ async fn update_node(
         }
         Err(UpdateError::Store(e)) => return Err(ApiError::internal(e)),
     };
-    state.announce(events::NODE_UPDATED, user, node.id).await;
+    state.announce_node(events::NODE_UPDATED, &node).await;
     Ok(Json(domain::view(&node, None)))
 }
 
@@ -216,7 +233,7 @@ async fn delete_node(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = node_id(&id)?;
-    if state.store.delete(user, id).await.map_err(ApiError::internal)? {
+    if state.delete_and_announce(user, id).await.map_err(ApiError::internal)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)
@@ -230,7 +247,7 @@ async fn bulk_delete(
     State(state): State<AppState>,
     Caller(user): Caller,
     JsonBody(request): JsonBody<BulkDeleteRequest>,
-) -> Result<Json<BulkDeleteResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     if request.node_ids.is_empty() || request.node_ids.len() > MAX_BULK_DELETE {
         return Err(ApiError::BadRequest(format!(
             "nodeIds must hold 1 to {MAX_BULK_DELETE} ids, not {}",
@@ -245,29 +262,27 @@ async fn bulk_delete(
             ids.push(id);
         }
     }
-    let results: Vec<(NodeId, bool)> = stream::iter(ids.iter().copied())
+    let results: Vec<BulkDeleteResult> = stream::iter(ids.iter().copied())
         .map(|id| {
-            let store = state.store.clone();
+            let state = &state;
             async move {
-                match store.delete(user, id).await {
-                    Ok(deleted) => (id, deleted),
+                let status = match state.delete_and_announce(user, id).await {
+                    Ok(true) => BulkDeleteStatus::Deleted,
+                    Ok(false) => BulkDeleteStatus::NotFound,
                     Err(error) => {
                         tracing::error!(%error, %id, "bulk delete of one node failed");
-                        (id, false)
+                        BulkDeleteStatus::Failed
                     }
-                }
+                };
+                BulkDeleteResult { node_id: id, status }
             }
         })
         .buffered(BULK_PARALLELISM)
         .collect()
         .await;
-    let deleted = results.iter().filter(|(_, ok)| *ok).count();
-    let failed: Vec<String> = results.iter().filter(|(_, ok)| !*ok).map(|(id, _)| id.to_string()).collect();
-    Ok(Json(BulkDeleteResponse {
-        deleted_count: deleted,
-        failed_node_ids: failed,
-        message: format!("deleted {deleted} of {} nodes", ids.len()),
-    }))
+    let response = BulkDeleteResponse::new(results);
+    let status = StatusCode::from_u16(response.status()).expect("bulk delete statuses are valid");
+    Ok((status, Json(response)).into_response())
 }
 
 /// Cytoscape elements: every node, and every undirected edge once.

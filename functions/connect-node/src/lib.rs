@@ -1,14 +1,25 @@
-//! connect-node: on NodeCreated and NodeUpdated, links the node to the user's other nodes that
-//! share at least the configured number of keywords, capped per node, highest score first;
-//! removes the edges that no longer hold; then publishes EdgesCreated. Redelivery gives the
-//! same edges.
+//! connect-node: on NodeCreated and NodeUpdated, recomputes the node's edges from the keywords
+//! it shares with the user's other nodes, and publishes what changed (EdgesCreated for edges
+//! added or reweighed, EdgesRemoved for edges dropped).
+//!
+//! The result depends only on the stored state, never on the event: a duplicated, late or
+//! reordered delivery recomputes from what is stored now, and a second run finds nothing to do.
+//! Every edge write is a conditional transaction (`MemoryStore::add_edge` and friends), so a
+//! candidate the eventually consistent KeywordIndex still lists after its delete, or a node that
+//! another run filled to its cap meanwhile, is refused rather than linked.
+//!
+//! Which edges: the node's candidates are the nodes sharing at least `min_shared_keywords`
+//! keywords, ranked by how many they share, then by id. It links to the top `max_edges_per_node`;
+//! edges that no longer hold are removed; an edge that still holds but is outside the top (one a
+//! neighbour chose) stays while there is room, and the weakest of those make way for better
+//! candidates or a lowered cap.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use brain2_shared::domain::{NodeId, UserId};
-use brain2_shared::events::{self, EdgesCreated, NodeChanged, Publisher};
-use brain2_shared::memory::MemoryStore;
+use brain2_shared::domain::{Edge, NodeId, UserId};
+use brain2_shared::events::{self, EdgeWeight, EdgesCreated, EdgesRemoved, NodeChanged, Publisher};
+use brain2_shared::memory::{AddEdge, EDGE_WRITE_PARALLELISM, MemoryStore};
 use brain2_shared::scoring::choose_edges;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -28,12 +39,15 @@ pub struct ConnectNode {
 pub enum Outcome {
     Linked {
         node: NodeId,
+        /// The node's edges after the run.
         edges: usize,
+        /// Edges added or reweighed, from the node.
+        created: Vec<EdgeWeight>,
+        /// Nodes it is no longer linked to.
+        removed: Vec<NodeId>,
     },
     /// The node was deleted before the event arrived: nothing to link.
-    NodeGone {
-        node: NodeId,
-    },
+    NodeGone { node: NodeId },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +60,48 @@ pub enum ConnectError {
     Publish(#[from] events::PublishError),
 }
 
+/// The writes that take a node from its `existing` edges to the ones `ranked` calls for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub remove: Vec<NodeId>,
+    pub reweigh: Vec<Edge>,
+    /// In rank order: when room runs out, the best are already in.
+    pub add: Vec<Edge>,
+}
+
+/// `ranked`: every candidate at or above the minimum, best first (see `choose_edges`).
+pub fn plan(existing: &[Edge], ranked: &[Edge], max_edges: usize) -> Plan {
+    let rank: BTreeMap<NodeId, usize> = ranked.iter().enumerate().map(|(i, e)| (e.target, i)).collect();
+    let wanted: BTreeSet<NodeId> = ranked.iter().take(max_edges).map(|e| e.target).collect();
+    let existing_targets: BTreeSet<NodeId> = existing.iter().map(|e| e.target).collect();
+    let mut plan = Plan::default();
+    // Edges that still hold, weakest first among those outside the top.
+    let mut evictable: Vec<NodeId> = Vec::new();
+    let mut kept = 0;
+    for edge in existing {
+        match rank.get(&edge.target) {
+            None => plan.remove.push(edge.target),
+            Some(&i) => {
+                kept += 1;
+                if ranked[i].weight != edge.weight || ranked[i].shared_keywords != edge.shared_keywords {
+                    plan.reweigh.push(ranked[i].clone());
+                }
+                if !wanted.contains(&edge.target) {
+                    evictable.push(edge.target);
+                }
+            }
+        }
+    }
+    plan.add = ranked.iter().take(max_edges).filter(|e| !existing_targets.contains(&e.target)).cloned().collect();
+    evictable.sort_by_key(|target| std::cmp::Reverse(rank[target]));
+    let over = (kept + plan.add.len()).saturating_sub(max_edges);
+    for target in evictable.into_iter().take(over) {
+        plan.reweigh.retain(|e| e.target != target);
+        plan.remove.push(target);
+    }
+    plan
+}
+
 impl ConnectNode {
     pub async fn handle(&self, event: EventBridgeEvent<NodeChanged>) -> Result<Outcome, ConnectError> {
         let user = events::accept(
@@ -55,8 +111,7 @@ impl ConnectNode {
             events::API_SOURCE,
             &[events::NODE_CREATED, events::NODE_UPDATED],
         )?;
-        let detail = event.detail;
-        self.connect(user, detail.node_id).await
+        self.connect(user, event.detail.node_id).await
     }
 
     pub async fn connect(&self, user: UserId, node_id: NodeId) -> Result<Outcome, ConnectError> {
@@ -72,11 +127,88 @@ impl ConnectNode {
             .buffer_unordered(LOOKUP_PARALLELISM)
             .try_collect()
             .await?;
-        let wanted = choose_edges(node_id, &matches, self.min_shared_keywords, self.max_edges_per_node);
-        let edges = self.store.replace_edges(user, node_id, &wanted).await?;
-        let detail = EdgesCreated { user_id: user.to_string(), node_id, edge_count: edges };
-        self.publisher.publish(events::EDGES_CREATED, &detail).await?;
-        tracing::info!(node = %node_id, edges, "linked");
-        Ok(Outcome::Linked { node: node_id, edges })
+        let ranked = choose_edges(node_id, &matches, self.min_shared_keywords, usize::MAX);
+        let existing = self.store.edges(user, node_id).await?;
+        let plan = plan(&existing, &ranked, self.max_edges_per_node);
+
+        let store = &self.store;
+        let removed: Vec<NodeId> = stream::iter(plan.remove)
+            .map(|target| async move { store.remove_edge(user, node_id, target).await.map(|_| target) })
+            .buffer_unordered(EDGE_WRITE_PARALLELISM)
+            .try_collect()
+            .await?;
+        let mut created: Vec<EdgeWeight> = Vec::new();
+        for edge in &plan.reweigh {
+            if store.reweigh_edge(user, edge).await? {
+                created.push(EdgeWeight { target: edge.target, weight: edge.weight });
+            }
+        }
+        // In rank order, one at a time: the node's room is shared by every add.
+        for edge in &plan.add {
+            match store.add_edge(user, edge, self.max_edges_per_node).await? {
+                AddEdge::Added => created.push(EdgeWeight { target: edge.target, weight: edge.weight }),
+                AddEdge::Exists | AddEdge::TargetUnavailable => {}
+                AddEdge::SourceUnavailable => break,
+            }
+        }
+        let edges = store.edges(user, node_id).await?.len();
+        if !created.is_empty() {
+            let detail = EdgesCreated { user_id: user.to_string(), node_id, edges: created.clone() };
+            self.publisher.publish(events::EDGES_CREATED, &detail).await?;
+        }
+        if !removed.is_empty() {
+            let detail = EdgesRemoved { user_id: user.to_string(), node_id, targets: removed.clone() };
+            self.publisher.publish(events::EDGES_REMOVED, &detail).await?;
+        }
+        tracing::info!(node = %node_id, edges, created = created.len(), removed = removed.len(), "linked");
+        Ok(Outcome::Linked { node: node_id, edges, created, removed })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn id(n: u128) -> NodeId {
+        NodeId(Uuid::from_u128(n))
+    }
+
+    fn edge(target: u128, weight: u32) -> Edge {
+        let shared = (0..weight).map(|i| format!("k{i}")).collect();
+        Edge { source: id(0), target: id(target), weight, shared_keywords: shared }
+    }
+
+    #[test]
+    fn adds_the_top_removes_what_no_longer_holds_and_reweighs_what_changed() {
+        let existing = [edge(1, 1), edge(2, 2)];
+        let ranked = [edge(3, 3), edge(2, 1), edge(4, 1)];
+        let plan = plan(&existing, &ranked, 3);
+        assert_eq!(plan.remove, [id(1)]);
+        assert_eq!(plan.reweigh, [edge(2, 1)]);
+        assert_eq!(plan.add, [edge(3, 3), edge(4, 1)]);
+    }
+
+    #[test]
+    fn an_edge_outside_the_top_stays_while_there_is_room() {
+        let existing = [edge(9, 1)];
+        let ranked = [edge(1, 3), edge(9, 1)];
+        assert_eq!(plan(&existing, &ranked, 1).remove, [id(9)], "no room: the weaker makes way");
+        assert_eq!(plan(&existing, &ranked, 2), Plan { add: vec![edge(1, 3)], ..Plan::default() });
+    }
+
+    #[test]
+    fn a_lowered_cap_evicts_the_weakest_first() {
+        let existing: Vec<Edge> = (1..=5).map(|i| edge(i, 1)).collect();
+        let ranked = existing.clone();
+        let plan = plan(&existing, &ranked, 2);
+        assert_eq!(plan.remove, [id(5), id(4), id(3)]);
+        assert!(plan.add.is_empty() && plan.reweigh.is_empty());
+    }
+
+    #[test]
+    fn a_second_plan_after_the_first_is_empty() {
+        let ranked = [edge(1, 2), edge(2, 1)];
+        assert_eq!(plan(&ranked, &ranked, 5), Plan::default());
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use brain2_shared::domain::NodeId;
-use brain2_shared::events::{EdgesCreated, NodeChanged};
+use brain2_shared::events::NodeChanged;
 use brain2_shared::keys;
 use serde_json::{Value, json};
 use support::*;
@@ -51,7 +51,8 @@ async fn create_connect_notify_update_and_delete() {
     assert_eq!(events.len(), 3);
     assert!(events.iter().all(|e| e["source"] == "brain2.api" && e["detail-type"] == "NodeCreated"));
 
-    // connect-node links A and B (both directions) and announces it.
+    // connect-node links A and B (both directions) and announces it once: B's run finds the
+    // pair A's run added.
     for event in &events {
         connect.handle(node_changed(event)).await.unwrap();
     }
@@ -62,13 +63,20 @@ async fn create_connect_notify_update_and_delete() {
     assert_eq!(edge["weight"].as_n().unwrap(), "3", "rust, graph and edges are shared");
     settle().await;
     let announced = world.drain_events().await;
-    assert_eq!(announced.len(), 3);
-    assert!(announced.iter().all(|e| e["source"] == "brain2.connect-node" && e["detail-type"] == "EdgesCreated"));
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert_eq!(
+        (announced[0]["source"].as_str(), announced[0]["detail-type"].as_str()),
+        (Some("brain2.connect-node"), Some("EdgesCreated"))
+    );
+    assert_eq!(announced[0]["detail"]["nodeId"], a["nodeId"]);
+    assert_eq!(announced[0]["detail"]["edges"], json!([{ "target": b_id, "weight": 3 }]));
 
-    // Redelivery is idempotent.
-    connect.handle(node_changed(&events[0])).await.unwrap();
+    // Redelivery changes nothing and announces nothing.
+    let outcome = connect.handle(node_changed(&events[0])).await.unwrap();
+    assert_eq!(outcome, connect_node::Outcome::Linked { node: a_id, edges: 1, created: vec![], removed: vec![] });
     assert_eq!(sort_keys(&world.items_of(user).await), keys);
-    world.drain_events().await;
+    settle().await;
+    assert!(world.drain_events().await.is_empty());
 
     // The node reads back with its edges; the graph has each edge once.
     let (status, body) = call(&router, Some(user), empty_request("GET", &format!("/api/nodes/{a_id}"))).await;
@@ -89,7 +97,7 @@ async fn create_connect_notify_update_and_delete() {
     world.connections.put("conn-1", user, now).await.unwrap();
     world.connections.put("conn-2", user, now).await.unwrap();
     world.connections.put("someone-else", support::user(), now).await.unwrap();
-    let edges_created: EventBridgeEvent<EdgesCreated> = serde_json::from_value(announced[0].clone()).unwrap();
+    let edges_created: EventBridgeEvent<Value> = serde_json::from_value(announced[0].clone()).unwrap();
     let delivery = ws.handle(edges_created).await.unwrap();
     assert_eq!(delivery.sent, ["conn-1", "conn-2"]);
     assert!(delivery.gone.is_empty() && delivery.failed.is_empty());
@@ -110,7 +118,14 @@ async fn create_connect_notify_update_and_delete() {
     let events = world.drain_events().await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["detail-type"], "NodeUpdated");
-    connect.handle(node_changed(&events[0])).await.unwrap();
+    assert_eq!(events[0]["detail"]["node"]["version"], 2, "the event carries what a live client shows");
+    let outcome = connect.handle(node_changed(&events[0])).await.unwrap();
+    assert!(matches!(outcome, connect_node::Outcome::Linked { edges: 0, ref removed, .. } if removed == &[b_id]));
+    settle().await;
+    let removed = world.drain_events().await;
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0]["detail-type"], "EdgesRemoved");
+    assert_eq!(removed[0]["detail"]["targets"], json!([b_id]));
     let keys = sort_keys(&world.items_of(user).await);
     assert!(!keys.contains(&keys::edge(a_id, b_id)) && !keys.contains(&keys::edge(b_id, a_id)));
     assert!(!keys.iter().any(|k| k.starts_with(&keys::posting(a_id, "rust"))), "old postings are replaced");
@@ -139,7 +154,12 @@ async fn create_connect_notify_update_and_delete() {
     assert!(!left.iter().any(|k| k.contains(&b_id.to_string())), "nothing mentions B: {left:?}");
     assert_eq!(call(&router, Some(user), empty_request("DELETE", &format!("/api/nodes/{b_id}"))).await.0, 404);
 
-    // Bulk delete reports what it could and could not delete.
+    settle().await;
+    let events = world.drain_events().await;
+    let deleted = events.iter().find(|e| e["detail-type"] == "NodeDeleted").expect("NodeDeleted is published");
+    assert_eq!(deleted["detail"], json!({ "userId": user.to_string(), "nodeId": b_id }));
+
+    // Bulk delete reports each id: deleted or not found; the ids that were there are gone.
     let missing = brain2_shared::domain::new_node_id();
     let (status, body) = call(
         &router,
@@ -147,10 +167,25 @@ async fn create_connect_notify_update_and_delete() {
         json_request("POST", "/api/nodes/bulk-delete", &json!({ "nodeIds": [a_id, c["nodeId"], missing] })),
     )
     .await;
-    assert_eq!(status, 200);
-    assert_eq!(body["deletedCount"], 2);
-    assert_eq!(body["failedNodeIds"], json!([missing]));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["deletedCount"].clone(), body["notFoundCount"].clone(), body["failedCount"].clone()),
+        (json!(2), json!(1), json!(0))
+    );
+    assert_eq!(
+        body["results"],
+        json!([
+            { "nodeId": a_id, "status": "deleted" },
+            { "nodeId": c["nodeId"], "status": "deleted" },
+            { "nodeId": missing, "status": "notFound" },
+        ])
+    );
     assert!(world.items_of(user).await.is_empty(), "the user's partition is empty");
+    // Nothing left to delete: a 404 that says so, not a success.
+    let (status, body) =
+        call(&router, Some(user), json_request("POST", "/api/nodes/bulk-delete", &json!({ "nodeIds": [a_id] }))).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"], "none of the nodes exist");
 }
 
 #[tokio::test]
@@ -223,16 +258,16 @@ async fn a_node_with_more_than_25_neighbours_and_over_100_items_is_linked_and_de
     let words: Vec<String> = (0..49).map(|i| format!("word{i:02}")).collect();
     let hub = create(&router, user, &format!("common {}", words.join(" "))).await;
     let hub_id = NodeId::parse(hub["nodeId"].as_str().unwrap()).unwrap();
-    assert_eq!(hub["keywords"].as_array().unwrap().len(), 50, "50 keyword postings");
+    assert_eq!(hub["keywords"].as_array().unwrap().len(), 49, "49 keyword postings");
     world.drain_events().await;
 
     let outcome = world.connect_node(100).connect(user, hub_id).await.unwrap();
-    assert_eq!(outcome, connect_node::Outcome::Linked { node: hub_id, edges: 60 });
+    assert!(matches!(outcome, connect_node::Outcome::Linked { edges: 60, ref created, .. } if created.len() == 60));
     let items = world.items_of(user).await;
     let prefix = keys::edges_of(hub_id);
     assert_eq!(items.iter().filter(|i| i["sk"].as_s().unwrap().starts_with(&prefix)).count(), 60);
     let hub_items = items.iter().filter(|i| i["sk"].as_s().unwrap().contains(&hub_id.to_string())).count();
-    assert!(hub_items > 100, "node + 50 postings + 60 edges + 60 reverse edges = {hub_items}");
+    assert!(hub_items > 100, "node + 49 postings + 60 edges + 60 reverse edges = {hub_items}");
 
     // A smaller cap keeps the highest-scoring, then lowest-id, neighbours and drops the rest.
     world.connect_node(10).connect(user, hub_id).await.unwrap();
@@ -338,10 +373,10 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
         environment: "test".to_owned(),
     };
     let node = brain2_shared::domain::new_node_id();
-    let event: EventBridgeEvent<EdgesCreated> = serde_json::from_value(json!({
-        "version": "0", "id": "e1", "detail-type": "EdgesCreated", "source": "brain2.connect-node",
+    let event: EventBridgeEvent<Value> = serde_json::from_value(json!({
+        "version": "0", "id": "e1", "detail-type": "NodeDeleted", "source": "brain2.api",
         "account": "123456789012", "time": "2026-11-28T00:00:00Z", "region": "us-east-1", "resources": [],
-        "detail": { "userId": user.to_string(), "nodeId": node, "edgeCount": 3 }
+        "detail": { "userId": user.to_string(), "nodeId": node }
     }))
     .unwrap();
     let delivery = ws.handle(event).await.unwrap();
@@ -353,7 +388,7 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
     assert_eq!(remaining, ["broken-1", "live-1"], "only the gone connection was deleted");
     let posted = posted.lock().unwrap();
     let message: Value = serde_json::from_str(&posted.iter().find(|(c, _)| c == "live-1").unwrap().1).unwrap();
-    assert_eq!(message, json!({ "action": "graphUpdated", "nodeId": node }));
+    assert_eq!(message, json!({ "version": 1, "type": "nodeDeleted", "nodeId": node }));
 }
 
 #[tokio::test]

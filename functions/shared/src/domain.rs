@@ -66,3 +66,14 @@ pub fn view(node: &Node, edges: Option<Vec<NodeId>>) -> NodeView {
         edges,
     }
 }
+
+/// What a graph view shows of a node (live messages, events).
+pub fn summary(node: &Node) -> brain2_api::NodeSummary {
+    brain2_api::NodeSummary {
+        node_id: node.id,
+        label: brain2_api::label(&node.content),
+        keyword_count: node.keywords.len(),
+        version: node.version,
+        updated_at: rfc3339(node.updated_at),
+    }
+}

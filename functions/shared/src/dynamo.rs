@@ -67,39 +67,63 @@ pub async fn batch_write(client: &Client, table: &str, requests: Vec<WriteReques
     Ok(())
 }
 
-/// Runs actions in transactions of at most 100. Callers put the actions that must be atomic
-/// together first: only the first chunk is one transaction with them.
+/// Rounds of retrying a transaction that conflicted with another one in flight.
+pub const CONFLICT_ATTEMPTS: u32 = 4;
+
+/// Runs `actions` as one transaction: all of them happen or none does. More than
+/// [`TRANSACT_LIMIT`] actions is a bug in the caller, refused before any call. A transaction
+/// that only lost a race with another (`TransactionConflict`) is retried under backoff.
 pub async fn transact_write(client: &Client, actions: Vec<TransactWriteItem>) -> Result<(), TransactError> {
-    for chunk in actions.chunks(TRANSACT_LIMIT) {
-        client.transact_write_items().set_transact_items(Some(chunk.to_vec())).send().await.map_err(|e| {
-            let cancelled_by_condition = e
-                .as_service_error()
-                .and_then(|s| match s {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                        Some(c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")))
-                    }
-                    _ => None,
-                })
-                .unwrap_or(false);
-            if cancelled_by_condition {
-                TransactError::ConditionFailed
-            } else {
-                TransactError::Store(StoreError::call("TransactWriteItems", e))
-            }
-        })?;
+    if actions.len() > TRANSACT_LIMIT {
+        return Err(TransactError::Store(StoreError::Call {
+            operation: "TransactWriteItems",
+            message: format!("{} actions is over the limit of {TRANSACT_LIMIT} per transaction", actions.len()),
+        }));
     }
-    Ok(())
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let error = match client.transact_write_items().set_transact_items(Some(actions.clone())).send().await {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        let reasons: Option<Vec<Option<String>>> = error.as_service_error().and_then(|s| match s {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                Some(c.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect())
+            }
+            _ => None,
+        });
+        let Some(reasons) = reasons else {
+            return Err(TransactError::Store(StoreError::call("TransactWriteItems", error)));
+        };
+        let failed: Vec<usize> = reasons
+            .iter()
+            .enumerate()
+            .filter(|(_, code)| code.as_deref() == Some("ConditionalCheckFailed"))
+            .map(|(i, _)| i)
+            .collect();
+        if !failed.is_empty() {
+            return Err(TransactError::ConditionFailed { failed });
+        }
+        let conflicted = reasons.iter().any(|code| code.as_deref() == Some("TransactionConflict"));
+        if !conflicted || attempt >= CONFLICT_ATTEMPTS {
+            return Err(TransactError::Store(StoreError::call("TransactWriteItems", error)));
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransactError {
-    #[error("a condition of the transaction did not hold")]
-    ConditionFailed,
+    /// The positions of the actions whose conditions did not hold.
+    #[error("the conditions of actions {failed:?} of the transaction did not hold")]
+    ConditionFailed { failed: Vec<usize> },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Every item of a partition whose sort key starts with `prefix`, across all pages.
+/// Every item of a partition whose sort key starts with `prefix`, across all pages, read
+/// strongly consistently: what a write that returned before this call wrote is seen.
 pub async fn query_prefix(
     client: &Client,
     table: &str,
@@ -114,6 +138,24 @@ pub async fn query_prefix(
         .expression_attribute_names("#sk", crate::keys::SORT_KEY)
         .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
         .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| StoreError::call("Query", e))
+}
+
+/// Every item of a partition, across all pages, read strongly consistently.
+pub async fn query_partition(client: &Client, table: &str, partition: &str) -> Result<Vec<Item>, StoreError> {
+    client
+        .query()
+        .table_name(table)
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", crate::keys::PARTITION_KEY)
+        .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
+        .consistent_read(true)
         .into_paginator()
         .items()
         .send()
@@ -172,6 +214,10 @@ pub fn strings(item: &Item, name: &str) -> Result<Vec<String>, StoreError> {
             .collect(),
         Some(_) => Err(malformed(item, format!("{name} is not a list"))),
     }
+}
+
+pub fn flag(item: &Item, name: &str) -> bool {
+    matches!(item.get(name), Some(AttributeValue::Bool(true)))
 }
 
 pub fn string_list(values: &[String]) -> AttributeValue {

@@ -15,23 +15,47 @@ pub const CONNECT_NODE_SOURCE: &str = "brain2.connect-node";
 
 pub const NODE_CREATED: &str = "NodeCreated";
 pub const NODE_UPDATED: &str = "NodeUpdated";
+pub const NODE_DELETED: &str = "NodeDeleted";
 pub const EDGES_CREATED: &str = "EdgesCreated";
+pub const EDGES_REMOVED: &str = "EdgesRemoved";
 
-/// `detail` of NodeCreated and NodeUpdated.
+pub use brain2_api::{EdgeWeight, NodeSummary};
+
+/// `detail` of NodeCreated and NodeUpdated. `node` is what a live client shows (absent from
+/// events published before it was added).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeChanged {
     pub user_id: String,
     pub node_id: NodeId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeSummary>,
 }
 
-/// `detail` of EdgesCreated.
+/// `detail` of NodeDeleted: the node and every edge it had are gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeDeleted {
+    pub user_id: String,
+    pub node_id: NodeId,
+}
+
+/// `detail` of EdgesCreated: edges of `node_id` added, or reweighed, by connect-node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EdgesCreated {
     pub user_id: String,
     pub node_id: NodeId,
-    pub edge_count: usize,
+    pub edges: Vec<EdgeWeight>,
+}
+
+/// `detail` of EdgesRemoved: `node_id` is no longer linked to `targets`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgesRemoved {
+    pub user_id: String,
+    pub node_id: NodeId,
+    pub targets: Vec<NodeId>,
 }
 
 /// An event a handler was not subscribed to, or whose user id is not a UUID.
@@ -41,6 +65,8 @@ pub enum EventError {
     Unexpected { detail_type: String, source_name: String },
     #[error("event userId {0:?} is not a UUID")]
     BadUser(String),
+    #[error("{detail_type} event's detail is malformed: {problem}")]
+    BadDetail { detail_type: String, problem: String },
 }
 
 /// Checks an event's source and detail type against what the handler's rule delivers, and

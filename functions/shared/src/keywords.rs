@@ -1,16 +1,36 @@
 //! Deterministic keyword extraction from a memory's text.
 //!
-//! Rules: Unicode lowercase; apostrophes inside a word are dropped ("don't" → "dont"); any other
-//! character that is not a letter or digit separates words; English stop words and words shorter
-//! than three characters are dropped; the result is deduplicated, capped, and sorted.
+//! Rules:
+//! - Words are found with Unicode word boundaries (UAX #29), so punctuation, emoji and spacing of
+//!   every script separate words, and "don't" or "3.14" stay one word.
+//! - A word is lowercased; apostrophes inside it are dropped ("don't" → "dont").
+//! - Scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar, Tibetan)
+//!   have no word boundaries UAX #29 can find without a dictionary. A run of them yields its
+//!   overlapping character bigrams ("知識グラフ" → "知識", "識グ", "グラ", "ラフ"), the usual
+//!   dictionary-free approach of search engines; a run of one character is that character.
+//! - Other words shorter than [`MIN_KEYWORD_CHARS`] characters, and English stop words, are dropped.
+//! - A keyword longer than [`MAX_KEYWORD_BYTES`] bytes is cut at the last character boundary
+//!   within it, so a pasted hash or a 5,000-character word still saves (see the bound's note).
+//! - The result is deduplicated, capped at [`MAX_KEYWORDS`] (the first ones in the text win), and
+//!   sorted.
 
 use std::collections::BTreeSet;
 
-/// At most this many keywords per memory.
-pub const MAX_KEYWORDS: usize = 50;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// At most this many keywords per memory. An update writes the node and, at worst, a posting
+/// for each new keyword and a delete for each old one: 1 + 2 × 49 = 99 actions, inside
+/// DynamoDB's 100 per transaction, so an update is one transaction.
+pub const MAX_KEYWORDS: usize = 49;
 
 /// Words shorter than this many characters (not bytes) are not keywords.
 pub const MIN_KEYWORD_CHARS: usize = 3;
+
+/// The longest keyword, in UTF-8 bytes. A posting's sort key is `K#<36-byte node id>#<keyword>`
+/// (at most 139 bytes here, limit 1,024), KeywordIndex's key `<36-byte user id>#<keyword>` (limit
+/// 2,048), and a node holds at most 49 keywords and an edge 49 shared ones (under 5 KB each, of
+/// the 400 KB an item may hold).
+pub const MAX_KEYWORD_BYTES: usize = 100;
 
 /// Common English words that carry no topic. Sorted, for binary search.
 const STOP_WORDS: &[&str] = &[
@@ -176,34 +196,104 @@ fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
+/// Whether `c` belongs to a script written without spaces between words.
+fn is_unspaced(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF // Thai, Lao
+        | 0x0F00..=0x0FFF // Tibetan
+        | 0x1000..=0x109F // Myanmar
+        | 0x1780..=0x17FF // Khmer
+        | 0x19E0..=0x19FF // Khmer symbols
+        | 0x2E80..=0x2FDF // CJK radicals
+        | 0x3005..=0x3007 // ideographic iteration and number marks
+        | 0x3040..=0x30FF // Hiragana, Katakana
+        | 0x31F0..=0x31FF // Katakana extensions
+        | 0x3400..=0x4DBF // CJK extension A
+        | 0x4E00..=0x9FFF // CJK unified ideographs
+        | 0xA9E0..=0xA9FF // Myanmar extended-B
+        | 0xAA60..=0xAA7F // Myanmar extended-A
+        | 0xF900..=0xFAFF // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F // halfwidth Katakana
+        | 0x20000..=0x3134F // CJK extensions B to G
+    )
+}
+
+/// `word` cut to at most [`MAX_KEYWORD_BYTES`] bytes, at a character boundary.
+fn bounded(mut word: String) -> String {
+    if word.len() > MAX_KEYWORD_BYTES {
+        let cut = (0..=MAX_KEYWORD_BYTES).rev().find(|i| word.is_char_boundary(*i)).unwrap_or(0);
+        word.truncate(cut);
+    }
+    word
+}
+
+/// Collects keywords in text order, each once, up to the cap.
+struct Keywords {
+    seen: BTreeSet<String>,
+    kept: Vec<String>,
+}
+
+impl Keywords {
+    fn push(&mut self, keyword: String) {
+        let keyword = bounded(keyword);
+        if self.kept.len() < MAX_KEYWORDS && !keyword.is_empty() && self.seen.insert(keyword.clone()) {
+            self.kept.push(keyword);
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.kept.len() >= MAX_KEYWORDS
+    }
+
+    /// A run of characters of unspaced scripts: its bigrams, or the one character.
+    fn push_run(&mut self, run: &[char]) {
+        match run {
+            [] => {}
+            [single] => self.push(single.to_string()),
+            _ => {
+                for pair in run.windows(2) {
+                    if self.full() {
+                        break;
+                    }
+                    self.push(pair.iter().collect());
+                }
+            }
+        }
+    }
+}
+
 /// The keywords of `text`, sorted and deduplicated, at most [`MAX_KEYWORDS`].
 ///
 /// When there are more candidates than the cap, the first ones in the text win, so a long memory
 /// keeps the words it opens with; the survivors are then sorted.
 pub fn extract(text: &str) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    let mut kept = Vec::new();
-    let mut word = String::new();
-    let mut flush = |word: &mut String| {
-        if word.chars().count() >= MIN_KEYWORD_CHARS && !is_stop_word(word) && seen.insert(word.clone()) {
-            kept.push(std::mem::take(word));
+    let mut keywords = Keywords { seen: BTreeSet::new(), kept: Vec::new() };
+    // The current run of unspaced-script characters, and where in `text` it ends.
+    let mut run: Vec<char> = Vec::new();
+    let mut run_end = 0;
+    for (start, word) in text.unicode_word_indices() {
+        if keywords.full() {
+            break;
         }
-        word.clear();
-    };
-    let mut chars = text.chars().peekable();
-    let mut previous_alnum = false;
-    while let Some(c) = chars.next() {
-        if c.is_alphanumeric() {
-            word.extend(c.to_lowercase());
-            previous_alnum = true;
-        } else if is_apostrophe(c) && previous_alnum && chars.peek().is_some_and(|n| n.is_alphanumeric()) {
-            // Inside a word: dropped, so the two halves stay one word.
-        } else {
-            flush(&mut word);
-            previous_alnum = false;
+        let word: String = word.chars().filter(|c| !is_apostrophe(*c)).flat_map(char::to_lowercase).collect();
+        if !word.is_empty() && word.chars().all(is_unspaced) {
+            if start != run_end {
+                keywords.push_run(&run);
+                run.clear();
+            }
+            run.extend(word.chars());
+            // The segment's length in the text, which lowercasing does not change for these scripts.
+            run_end = start + text[start..].chars().take(word.chars().count()).map(char::len_utf8).sum::<usize>();
+            continue;
+        }
+        keywords.push_run(&run);
+        run.clear();
+        if word.chars().count() >= MIN_KEYWORD_CHARS && !is_stop_word(&word) {
+            keywords.push(word);
         }
     }
-    flush(&mut word);
+    keywords.push_run(&run);
+    let mut kept = keywords.kept;
     kept.truncate(MAX_KEYWORDS);
     kept.sort();
     kept
@@ -237,8 +327,8 @@ mod tests {
 
     #[test]
     fn short_words_count_characters_not_bytes() {
-        // "日本" is two characters (six bytes): too short. "café" is four characters.
-        assert_eq!(extract("日本 café ab"), ["café"]);
+        // "éé" is two characters (four bytes): too short. "café" is four characters.
+        assert_eq!(extract("éé café ab"), ["café"]);
     }
 
     #[test]
@@ -247,12 +337,52 @@ mod tests {
     }
 
     #[test]
-    fn caps_at_fifty_keeping_the_first_words() {
+    fn caps_at_forty_nine_keeping_the_first_words() {
         let text: Vec<String> = (0..80).map(|i| format!("word{i:03}")).collect();
         let keywords = extract(&text.join(" "));
         assert_eq!(keywords.len(), MAX_KEYWORDS);
         assert_eq!(keywords.first().map(String::as_str), Some("word000"));
-        assert_eq!(keywords.last().map(String::as_str), Some("word049"));
+        assert_eq!(keywords.last().map(String::as_str), Some("word048"));
+    }
+
+    #[test]
+    fn unspaced_scripts_give_character_bigrams() {
+        assert_eq!(extract("知識グラフ"), ["グラ", "ラフ", "知識", "識グ"]);
+        assert_eq!(extract("ภาษาไทย"), ["ทย", "ภา", "ษา", "าษ", "าไ", "ไท"]);
+        // A lone character is kept; runs split by spaces or punctuation are separate runs.
+        assert_eq!(extract("猫。犬"), ["犬", "猫"]);
+        // Mixed with spaced scripts: each side follows its own rule.
+        assert_eq!(extract("Rust の型システム"), ["rust", "の型", "シス", "ステ", "テム", "型シ"]);
+    }
+
+    #[test]
+    fn keywords_are_cut_at_the_byte_bound_on_a_character_boundary() {
+        let long_hash = "a1".repeat(600);
+        assert_eq!(extract(&long_hash), ["a1".repeat(50)]);
+        // Three-byte characters: 33 fit in 100 bytes.
+        let accented = "ḁ".repeat(400);
+        let kept = extract(&accented);
+        assert_eq!(kept[0].len(), 99);
+        assert_eq!(kept[0].chars().count(), 33);
+        // At the bound exactly: kept whole.
+        assert_eq!(extract(&"b".repeat(MAX_KEYWORD_BYTES)), ["b".repeat(MAX_KEYWORD_BYTES)]);
+    }
+
+    #[test]
+    fn five_thousand_characters_without_spaces_stay_within_every_bound() {
+        let samples = [
+            "x".repeat(5_000),
+            "語".repeat(5_000),
+            "กขคงจฉชซ".repeat(625),
+            (0..5_000).map(|i| char::from_u32(0x4E00 + i).unwrap()).collect::<String>(),
+            "ab1-".repeat(1_250),
+        ];
+        for text in samples {
+            assert_eq!(text.chars().count(), 5_000);
+            let keywords = extract(&text);
+            assert!(!keywords.is_empty() && keywords.len() <= MAX_KEYWORDS);
+            assert!(keywords.iter().all(|k| !k.is_empty() && k.len() <= MAX_KEYWORD_BYTES), "{keywords:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Each function crate is a thin handler over this.
 
 pub mod aws;
+pub mod check;
 pub mod config;
 pub mod connections;
 pub mod domain;

@@ -1,14 +1,25 @@
 //! MemoryTable: nodes, their keyword postings and their edges, one partition per user.
-//! No operation scans; each costs a bounded number of GetItem, Query, BatchWriteItem and
-//! TransactWriteItems calls (see `keys` for the layout).
+//! No operation scans; each costs a bounded number of GetItem, Query, UpdateItem, DeleteItem,
+//! BatchWriteItem and TransactWriteItems calls (see `keys` for the layout).
+//!
+//! How the graph's invariants (ARCHITECTURE.md) are kept:
+//! - A node and its postings change in one transaction (create: at most 1 + 49 actions; update:
+//!   at most 1 + 2 × 49, see `keywords::MAX_KEYWORDS`), conditioned on the version read, so
+//!   postings always match the node's keywords and versions only increase.
+//! - An edge's two directions are written and deleted in one transaction together with both
+//!   nodes' `edgeCount`. Adding one is conditioned on both nodes existing, not being deleted, and
+//!   having room under the cap, so no edge lacks its reverse, points at a missing node, or takes
+//!   a node over its cap, whatever runs concurrently.
+//! - A delete first marks the node `deleting` (a tombstone readers treat as gone and edge adds
+//!   refuse), then removes its edges pair by pair, its postings, and last the node itself. Every
+//!   step is idempotent, so a delete that failed part-way is finished by retrying it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest};
 use base64::Engine;
+use futures::stream::{self, StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
 use crate::domain::{Edge, Node, NodeId, UserId, ValidInput};
@@ -70,6 +81,27 @@ fn node_item(node: &Node) -> Item {
     item
 }
 
+/// The node attributes only the store manages.
+const EDGE_COUNT: &str = "edgeCount";
+const DELETING: &str = "deleting";
+
+/// A node item as stored: the node, how many edges it has, and whether a delete has begun.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredNode {
+    pub node: Node,
+    /// `None` for an item written before edges were counted; graph-check sets it.
+    pub edge_count: Option<u64>,
+    pub deleting: bool,
+}
+
+pub(crate) fn stored_from(user: UserId, item: &Item) -> Result<StoredNode, StoreError> {
+    Ok(StoredNode {
+        node: node_from(user, item)?,
+        edge_count: item.contains_key(EDGE_COUNT).then(|| dynamo::number(item, EDGE_COUNT)).transpose()?,
+        deleting: dynamo::flag(item, DELETING),
+    })
+}
+
 fn time_of(item: &Item, name: &str) -> Result<OffsetDateTime, StoreError> {
     let text = dynamo::string(item, name)?;
     OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
@@ -105,7 +137,7 @@ fn edge_item(user: UserId, edge: &Edge) -> Item {
     item
 }
 
-fn edge_from(item: &Item) -> Result<Edge, StoreError> {
+pub fn edge_from(item: &Item) -> Result<Edge, StoreError> {
     let sort_key = dynamo::string(item, keys::SORT_KEY)?;
     let malformed = || StoreError::Malformed { key: sort_key.clone(), problem: "not an edge key".into() };
     Ok(Edge {
@@ -116,43 +148,78 @@ fn edge_from(item: &Item) -> Result<Edge, StoreError> {
     })
 }
 
-fn put(item: Item) -> WriteRequest {
-    WriteRequest::builder()
-        .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item is set"))
-        .build()
-}
-
 fn delete(key: Item) -> WriteRequest {
     WriteRequest::builder()
         .delete_request(DeleteRequest::builder().set_key(Some(key)).build().expect("key is set"))
         .build()
 }
 
+/// What became of an attempt to add an edge pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddEdge {
+    Added,
+    /// The pair was already there (another run added it).
+    Exists,
+    /// The node the edge leaves is gone, being deleted, or at its cap.
+    SourceUnavailable,
+    /// The other node is gone, being deleted, or at its cap.
+    TargetUnavailable,
+}
+
+/// The condition under which a node may gain an edge.
+const ROOM_FOR_AN_EDGE: &str = "attribute_exists(sk) AND attribute_not_exists(deleting) \
+     AND (attribute_not_exists(edgeCount) OR edgeCount < :max)";
+
 impl MemoryStore {
     pub fn new(client: Client, table: impl Into<String>, keyword_index: impl Into<String>) -> Self {
         Self { client, table: table.into(), keyword_index: keyword_index.into() }
     }
 
-    fn transact_put(&self, item: Item, condition: Option<(&str, Vec<(&str, AttributeValue)>)>) -> TransactWriteItem {
-        let mut builder = Put::builder().table_name(&self.table).set_item(Some(item));
-        if let Some((expression, values)) = condition {
-            builder = builder.condition_expression(expression);
-            for (name, value) in values {
-                builder = builder.expression_attribute_values(name, value);
-            }
-        }
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn transact_put(&self, item: Item, condition: Option<&str>) -> TransactWriteItem {
+        let builder = Put::builder().table_name(&self.table).set_item(Some(item));
+        let builder = match condition {
+            Some(expression) => builder.condition_expression(expression),
+            None => builder,
+        };
         TransactWriteItem::builder().put(builder.build().expect("table and item are set")).build()
     }
 
-    fn transact_delete(&self, key: Item) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .delete(
-                Delete::builder().table_name(&self.table).set_key(Some(key)).build().expect("table and key are set"),
-            )
-            .build()
+    fn transact_delete(&self, key: Item, condition: Option<&str>) -> TransactWriteItem {
+        let builder = Delete::builder().table_name(&self.table).set_key(Some(key));
+        let builder = match condition {
+            Some(expression) => builder.condition_expression(expression),
+            None => builder,
+        };
+        TransactWriteItem::builder().delete(builder.build().expect("table and key are set")).build()
     }
 
-    /// Stores a new node and its postings in one transaction (at most 51 actions).
+    fn transact_update(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> TransactWriteItem {
+        let mut builder = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            builder = builder.expression_attribute_values(name, value);
+        }
+        TransactWriteItem::builder().update(builder.build().expect("table, key and expression are set")).build()
+    }
+
+    /// Stores a new node and its postings in one transaction (at most 1 + 49 actions).
     pub async fn create(&self, user: UserId, input: ValidInput, now: OffsetDateTime) -> Result<Node, StoreError> {
         let node = Node {
             id: crate::domain::new_node_id(),
@@ -164,18 +231,21 @@ impl MemoryStore {
             updated_at: now,
             version: 1,
         };
-        let mut actions = vec![self.transact_put(node_item(&node), Some(("attribute_not_exists(sk)", Vec::new())))];
+        let mut item = node_item(&node);
+        item.insert(EDGE_COUNT.into(), n(0));
+        let mut actions = vec![self.transact_put(item, Some("attribute_not_exists(sk)"))];
         actions.extend(node.keywords.iter().map(|k| self.transact_put(posting_item(user, node.id, k), None)));
         dynamo::transact_write(&self.client, actions).await.map_err(|e| match e {
             TransactError::Store(e) => e,
-            TransactError::ConditionFailed => {
+            TransactError::ConditionFailed { .. } => {
                 StoreError::Call { operation: "TransactWriteItems", message: "a fresh node id already existed".into() }
             }
         })?;
         Ok(node)
     }
 
-    pub async fn get(&self, user: UserId, id: NodeId) -> Result<Option<Node>, StoreError> {
+    /// The node item, tombstoned or not (strongly consistent).
+    pub async fn get_stored(&self, user: UserId, id: NodeId) -> Result<Option<StoredNode>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -185,7 +255,12 @@ impl MemoryStore {
             .send()
             .await
             .map_err(|e| StoreError::call("GetItem", e))?;
-        output.item.map(|item| node_from(user, &item)).transpose()
+        output.item.map(|item| stored_from(user, &item)).transpose()
+    }
+
+    /// The node, unless it is missing or being deleted.
+    pub async fn get(&self, user: UserId, id: NodeId) -> Result<Option<Node>, StoreError> {
+        Ok(self.get_stored(user, id).await?.filter(|s| !s.deleting).map(|s| s.node))
     }
 
     /// The node's edges (one Query, all pages).
@@ -195,7 +270,8 @@ impl MemoryStore {
         items.iter().map(edge_from).collect()
     }
 
-    /// A page of the user's nodes, in id order.
+    /// A page of the user's nodes, newest first. Nodes being deleted are left out, so a page
+    /// may hold fewer than `limit` while more follow.
     pub async fn list(
         &self,
         user: UserId,
@@ -222,7 +298,13 @@ impl MemoryStore {
             request = request.set_exclusive_start_key(Some(key(user, keys::node(start))));
         }
         let output = request.send().await.map_err(|e| StoreError::call("Query", e))?;
-        let nodes = output.items().iter().map(|item| node_from(user, item)).collect::<Result<Vec<_>, _>>()?;
+        let mut nodes = Vec::with_capacity(output.items().len());
+        for item in output.items() {
+            let stored = stored_from(user, item)?;
+            if !stored.deleting {
+                nodes.push(stored.node);
+            }
+        }
         let next_cursor = output
             .last_evaluated_key()
             .and_then(|k| k.get(keys::SORT_KEY))
@@ -233,8 +315,9 @@ impl MemoryStore {
     }
 
     /// Replaces content, tags and keyword postings; keeps id, owner and createdAt; bumps the
-    /// version. With `expected`, a node at another version is a conflict; without it, a write
-    /// that raced another is retried on the fresh version.
+    /// version. One transaction (at most 99 actions), conditioned on the version read and on
+    /// the node not being deleted. With `expected`, a node at another version is a conflict;
+    /// without it, a write that raced another is retried on the fresh version.
     pub async fn update(
         &self,
         user: UserId,
@@ -259,19 +342,28 @@ impl MemoryStore {
             };
             let old: BTreeSet<&String> = current.keywords.iter().collect();
             let new: BTreeSet<&String> = keywords.iter().collect();
-            let condition = ("version = :v", vec![(":v", n(current.version))]);
-            let mut actions = vec![self.transact_put(node_item(&updated), Some(condition))];
+            let mut actions = vec![self.transact_update(
+                key(user, keys::node(id)),
+                "SET content = :content, tags = :tags, keywords = :keywords, updatedAt = :updated, version = :next",
+                "version = :read AND attribute_not_exists(deleting)",
+                vec![
+                    (":content", s(updated.content.clone())),
+                    (":tags", dynamo::string_list(&updated.tags)),
+                    (":keywords", dynamo::string_list(&updated.keywords)),
+                    (":updated", s(crate::domain::rfc3339(updated.updated_at))),
+                    (":next", n(updated.version)),
+                    (":read", n(current.version)),
+                ],
+            )];
             actions.extend(new.difference(&old).map(|k| self.transact_put(posting_item(user, id, k), None)));
-            actions.extend(old.difference(&new).map(|k| self.transact_delete(key(user, keys::posting(id, k)))));
+            actions.extend(old.difference(&new).map(|k| self.transact_delete(key(user, keys::posting(id, k)), None)));
             match dynamo::transact_write(&self.client, actions).await {
                 Ok(()) => return Ok(updated),
-                Err(TransactError::ConditionFailed) if expected.is_none() => continue,
-                Err(TransactError::ConditionFailed) => {
+                Err(TransactError::ConditionFailed { .. }) => {
                     let current = self.get(user, id).await?.ok_or(UpdateError::NotFound)?;
-                    return Err(UpdateError::Conflict {
-                        expected: expected.unwrap_or_default(),
-                        current: current.version,
-                    });
+                    if let Some(expected) = expected {
+                        return Err(UpdateError::Conflict { expected, current: current.version });
+                    }
                 }
                 Err(TransactError::Store(e)) => return Err(e.into()),
             }
@@ -280,40 +372,90 @@ impl MemoryStore {
         Err(UpdateError::Conflict { expected: current.version.saturating_sub(1), current: current.version })
     }
 
-    /// Deletes the node, its postings, and its edges in both directions. Returns false when
-    /// there was no such node. The node goes last, so a failed delete can simply be retried.
-    pub async fn delete(&self, user: UserId, id: NodeId) -> Result<bool, StoreError> {
-        if self.get(user, id).await?.is_none() {
-            return Ok(false);
+    /// Deletes the node, its postings, and its edges in both directions; returns the nodes it
+    /// was linked to, or `None` when there was no such node. The node is marked `deleting`
+    /// first and removed last, so a delete that failed part-way is finished by a retry, and
+    /// nothing links to the node in between.
+    pub async fn delete(&self, user: UserId, id: NodeId) -> Result<Option<Vec<NodeId>>, StoreError> {
+        let marked = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user, keys::node(id))))
+            .update_expression("SET deleting = :yes")
+            .condition_expression("attribute_exists(sk)")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        if let Err(error) = marked {
+            if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                return Ok(None);
+            }
+            return Err(StoreError::call("UpdateItem", error));
         }
-        let partition = keys::partition(user);
-        let postings = dynamo::query_prefix(&self.client, &self.table, &partition, &keys::postings_of(id)).await?;
-        let edges = self.edges(user, id).await?;
-        let mut requests: Vec<WriteRequest> = Vec::with_capacity(postings.len() + 2 * edges.len() + 1);
-        for posting in &postings {
-            requests.push(delete(key(user, dynamo::string(posting, keys::SORT_KEY)?)));
+        let mut unlinked = BTreeSet::new();
+        // Each round removes every edge it saw; a concurrent add cannot commit after the mark,
+        // so the second round normally finds none. The bound turns a surprise into an error.
+        for _ in 0..4 {
+            let edges = self.edges(user, id).await?;
+            if edges.is_empty() {
+                let partition = keys::partition(user);
+                let postings =
+                    dynamo::query_prefix(&self.client, &self.table, &partition, &keys::postings_of(id)).await?;
+                let requests = postings
+                    .iter()
+                    .map(|p| dynamo::string(p, keys::SORT_KEY).map(|sk| delete(key(user, sk))))
+                    .collect::<Result<Vec<_>, _>>()?;
+                dynamo::batch_write(&self.client, &self.table, requests).await?;
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key(user, keys::node(id))))
+                    .condition_expression("attribute_exists(deleting)")
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::call("DeleteItem", e))?;
+                return Ok(Some(unlinked.into_iter().collect()));
+            }
+            let removed: Vec<NodeId> = stream::iter(edges)
+                .map(|edge| async move { self.remove_edge(user, id, edge.target).await.map(|_| edge.target) })
+                .buffer_unordered(EDGE_WRITE_PARALLELISM)
+                .try_collect()
+                .await?;
+            unlinked.extend(removed);
         }
-        for edge in &edges {
-            requests.push(delete(key(user, keys::edge(edge.source, edge.target))));
-            requests.push(delete(key(user, keys::edge(edge.target, edge.source))));
-        }
-        dynamo::batch_write(&self.client, &self.table, requests).await?;
-        dynamo::batch_write(&self.client, &self.table, vec![delete(key(user, keys::node(id)))]).await?;
-        Ok(true)
+        Err(StoreError::Call {
+            operation: "TransactWriteItems",
+            message: format!("node {id} still had edges after four rounds of removing them"),
+        })
     }
 
-    /// All of the user's nodes and edges (two Queries, all pages).
+    /// All of the user's live nodes and the edges between them (two Queries, all pages).
+    /// Edges of a node being deleted are left out with it.
     pub async fn graph(&self, user: UserId) -> Result<(Vec<Node>, Vec<Edge>), StoreError> {
         let partition = keys::partition(user);
-        let nodes = dynamo::query_prefix(&self.client, &self.table, &partition, keys::NODE_PREFIX).await?;
-        let edges = dynamo::query_prefix(&self.client, &self.table, &partition, keys::EDGE_PREFIX).await?;
-        Ok((
-            nodes.iter().map(|item| node_from(user, item)).collect::<Result<_, _>>()?,
-            edges.iter().map(edge_from).collect::<Result<_, _>>()?,
-        ))
+        let node_items = dynamo::query_prefix(&self.client, &self.table, &partition, keys::NODE_PREFIX).await?;
+        let edge_items = dynamo::query_prefix(&self.client, &self.table, &partition, keys::EDGE_PREFIX).await?;
+        let mut nodes = Vec::with_capacity(node_items.len());
+        for item in &node_items {
+            let stored = stored_from(user, item)?;
+            if !stored.deleting {
+                nodes.push(stored.node);
+            }
+        }
+        let live: BTreeSet<NodeId> = nodes.iter().map(|n| n.id).collect();
+        let mut edges = Vec::with_capacity(edge_items.len());
+        for item in &edge_items {
+            let edge = edge_from(item)?;
+            if live.contains(&edge.source) && live.contains(&edge.target) {
+                edges.push(edge);
+            }
+        }
+        Ok((nodes, edges))
     }
 
-    /// The user's nodes that have `keyword`, through KeywordIndex (all pages).
+    /// The user's nodes that have `keyword`, through KeywordIndex (all pages). The index is
+    /// eventually consistent: callers confirm what they act on with a conditional write.
     pub async fn nodes_with_keyword(&self, user: UserId, keyword: &str) -> Result<Vec<NodeId>, StoreError> {
         let items = dynamo::query_index(
             &self.client,
@@ -329,29 +471,118 @@ impl MemoryStore {
             .collect())
     }
 
-    /// Makes `node`'s edges exactly `wanted`: writes both directions of each, and deletes both
-    /// directions of the edges no longer wanted. Returns how many edges the node now has.
-    pub async fn replace_edges(&self, user: UserId, node: NodeId, wanted: &[Edge]) -> Result<usize, StoreError> {
-        let existing: BTreeMap<NodeId, Edge> =
-            self.edges(user, node).await?.into_iter().map(|e| (e.target, e)).collect();
-        let mut requests = Vec::new();
-        for edge in wanted {
-            if existing.get(&edge.target) == Some(edge) {
-                continue;
+    /// Adds `edge` in both directions, counting it on both nodes, if both exist, neither is
+    /// being deleted, and both have fewer than `max_edges` edges. One transaction of 4 actions.
+    pub async fn add_edge(&self, user: UserId, edge: &Edge, max_edges: usize) -> Result<AddEdge, StoreError> {
+        let reverse = Edge { source: edge.target, target: edge.source, ..edge.clone() };
+        let count = |node: NodeId| {
+            self.transact_update(
+                key(user, keys::node(node)),
+                "SET edgeCount = if_not_exists(edgeCount, :zero) + :one",
+                ROOM_FOR_AN_EDGE,
+                vec![(":zero", n(0)), (":one", n(1)), (":max", n(max_edges))],
+            )
+        };
+        let actions = vec![
+            self.transact_put(edge_item(user, edge), Some("attribute_not_exists(sk)")),
+            self.transact_put(edge_item(user, &reverse), Some("attribute_not_exists(sk)")),
+            count(edge.source),
+            count(edge.target),
+        ];
+        match dynamo::transact_write(&self.client, actions).await {
+            Ok(()) => Ok(AddEdge::Added),
+            Err(TransactError::ConditionFailed { failed }) if failed.iter().any(|i| *i < 2) => Ok(AddEdge::Exists),
+            Err(TransactError::ConditionFailed { failed }) if failed.contains(&2) => Ok(AddEdge::SourceUnavailable),
+            Err(TransactError::ConditionFailed { .. }) => Ok(AddEdge::TargetUnavailable),
+            Err(TransactError::Store(e)) => Err(e),
+        }
+    }
+
+    /// Rewrites the weight and shared keywords of an existing pair, both directions at once.
+    /// Returns false when the pair is no longer there.
+    pub async fn reweigh_edge(&self, user: UserId, edge: &Edge) -> Result<bool, StoreError> {
+        let reverse = Edge { source: edge.target, target: edge.source, ..edge.clone() };
+        let actions = vec![
+            self.transact_put(edge_item(user, edge), Some("attribute_exists(sk)")),
+            self.transact_put(edge_item(user, &reverse), Some("attribute_exists(sk)")),
+        ];
+        match dynamo::transact_write(&self.client, actions).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::ConditionFailed { .. }) => Ok(false),
+            Err(TransactError::Store(e)) => Err(e),
+        }
+    }
+
+    /// Removes the edge between `a` and `b` in both directions and uncounts it on both nodes,
+    /// in one transaction. Returns false when there was no whole pair; then whatever is left of
+    /// one (a lone direction, from data written before pairs were atomic) is removed too.
+    pub async fn remove_edge(&self, user: UserId, a: NodeId, b: NodeId) -> Result<bool, StoreError> {
+        let actions = vec![
+            self.transact_delete(key(user, keys::edge(a, b)), Some("attribute_exists(sk)")),
+            self.transact_delete(key(user, keys::edge(b, a)), Some("attribute_exists(sk)")),
+            self.uncount(user, a),
+            self.uncount(user, b),
+        ];
+        match dynamo::transact_write(&self.client, actions).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::ConditionFailed { .. }) => {
+                self.remove_lone_direction(user, a, b).await?;
+                self.remove_lone_direction(user, b, a).await?;
+                Ok(false)
             }
-            let reverse = Edge { source: edge.target, target: edge.source, ..edge.clone() };
-            requests.push(put(edge_item(user, edge)));
-            requests.push(put(edge_item(user, &reverse)));
+            Err(TransactError::Store(e)) => Err(e),
         }
-        let keep: BTreeSet<NodeId> = wanted.iter().map(|e| e.target).collect();
-        for target in existing.keys().filter(|t| !keep.contains(t)) {
-            requests.push(delete(key(user, keys::edge(node, *target))));
-            requests.push(delete(key(user, keys::edge(*target, node))));
+    }
+
+    fn uncount(&self, user: UserId, node: NodeId) -> TransactWriteItem {
+        self.transact_update(
+            key(user, keys::node(node)),
+            "SET edgeCount = if_not_exists(edgeCount, :one) - :one",
+            "attribute_exists(sk)",
+            vec![(":one", n(1))],
+        )
+    }
+
+    /// Deletes the edge `from → to` if it is there, uncounting it on `from` when `from` exists.
+    async fn remove_lone_direction(&self, user: UserId, from: NodeId, to: NodeId) -> Result<(), StoreError> {
+        let actions = vec![
+            self.transact_delete(key(user, keys::edge(from, to)), Some("attribute_exists(sk)")),
+            self.uncount(user, from),
+        ];
+        match dynamo::transact_write(&self.client, actions).await {
+            Ok(()) => Ok(()),
+            Err(TransactError::ConditionFailed { failed }) if failed == [1] => {
+                // The node is gone: the edge is all that is left of it here.
+                dynamo::batch_write(&self.client, &self.table, vec![delete(key(user, keys::edge(from, to)))]).await
+            }
+            Err(TransactError::ConditionFailed { .. }) => Ok(()),
+            Err(TransactError::Store(e)) => Err(e),
         }
-        dynamo::batch_write(&self.client, &self.table, requests).await?;
-        Ok(wanted.len())
     }
 }
+
+impl MemoryStore {
+    /// Writes the posting of `keyword` for `node` (graph-check's repair).
+    pub async fn put_posting(&self, user: UserId, node: NodeId, keyword: &str) -> Result<(), StoreError> {
+        let request = WriteRequest::builder()
+            .put_request(
+                aws_sdk_dynamodb::types::PutRequest::builder()
+                    .set_item(Some(posting_item(user, node, keyword)))
+                    .build()
+                    .expect("item is set"),
+            )
+            .build();
+        dynamo::batch_write(&self.client, &self.table, vec![request]).await
+    }
+
+    /// Deletes the posting of `keyword` for `node` (graph-check's repair).
+    pub async fn delete_posting(&self, user: UserId, node: NodeId, keyword: &str) -> Result<(), StoreError> {
+        dynamo::batch_write(&self.client, &self.table, vec![delete(key(user, keys::posting(node, keyword)))]).await
+    }
+}
+
+/// Edge transactions in flight at once for one node.
+pub const EDGE_WRITE_PARALLELISM: usize = 8;
 
 /// Cursors are the last node id, base64url-encoded: opaque to clients, and always turned back
 /// into a key inside the caller's own partition.

@@ -1,13 +1,16 @@
-//! ws-send-message: on EdgesCreated, pushes `{"action":"graphUpdated","nodeId":…}` to each of
-//! the user's open connections, concurrently and bounded. A connection that answers 410 Gone is
+//! ws-send-message: on the backend's NodeCreated, NodeUpdated and NodeDeleted and connect-node's
+//! EdgesCreated and EdgesRemoved, pushes a [`LiveMessage`] (brain2-api documents the format) to
+//! each of the user's open connections, concurrently and bounded. A connection that answers 410 Gone is
 //! deleted; any other failure is an error for that connection only. Each post has its own
 //! small budget ([`budget`]), so an invocation takes at most
 //! `ceil(connections / POST_PARALLELISM) × POST_BUDGET`.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
+use brain2_api::{Change, LiveMessage};
 use brain2_shared::connections::ConnectionStore;
-use brain2_shared::events::{self, EdgesCreated};
+use brain2_shared::domain::UserId;
+use brain2_shared::events::{self, EdgesCreated, EdgesRemoved, EventError, NodeChanged, NodeDeleted};
 use futures::stream::{self, StreamExt};
 
 /// Posts in flight at once.
@@ -68,6 +71,54 @@ pub struct Delivery {
     pub failed: Vec<String>,
 }
 
+/// The message an event becomes, and whose connections it goes to.
+pub fn live_message(event: &EventBridgeEvent<serde_json::Value>) -> Result<(UserId, LiveMessage), EventError> {
+    fn detail<T: serde::de::DeserializeOwned>(event: &EventBridgeEvent<serde_json::Value>) -> Result<T, EventError> {
+        serde_json::from_value(event.detail.clone())
+            .map_err(|e| EventError::BadDetail { detail_type: event.detail_type.clone(), problem: e.to_string() })
+    }
+    let accept = |user_id: &str, source: &str, types: &[&str]| {
+        events::accept(&event.source, &event.detail_type, user_id, source, types)
+    };
+    let (user, change) = match (event.source.as_str(), event.detail_type.as_str()) {
+        (events::API_SOURCE, events::NODE_CREATED | events::NODE_UPDATED) => {
+            let detail: NodeChanged = detail(event)?;
+            let user = accept(&detail.user_id, events::API_SOURCE, &[events::NODE_CREATED, events::NODE_UPDATED])?;
+            let node = detail.node.ok_or_else(|| EventError::BadDetail {
+                detail_type: event.detail_type.clone(),
+                problem: "it has no node summary".into(),
+            })?;
+            let change = if event.detail_type == events::NODE_CREATED {
+                Change::NodeCreated { node }
+            } else {
+                Change::NodeUpdated { node }
+            };
+            (user, change)
+        }
+        (events::API_SOURCE, events::NODE_DELETED) => {
+            let detail: NodeDeleted = detail(event)?;
+            (
+                accept(&detail.user_id, events::API_SOURCE, &[events::NODE_DELETED])?,
+                Change::NodeDeleted { node_id: detail.node_id },
+            )
+        }
+        (events::CONNECT_NODE_SOURCE, events::EDGES_CREATED) => {
+            let detail: EdgesCreated = detail(event)?;
+            let user = accept(&detail.user_id, events::CONNECT_NODE_SOURCE, &[events::EDGES_CREATED])?;
+            (user, Change::EdgesChanged { node_id: detail.node_id, added: detail.edges, removed: Vec::new() })
+        }
+        (events::CONNECT_NODE_SOURCE, events::EDGES_REMOVED) => {
+            let detail: EdgesRemoved = detail(event)?;
+            let user = accept(&detail.user_id, events::CONNECT_NODE_SOURCE, &[events::EDGES_REMOVED])?;
+            (user, Change::EdgesChanged { node_id: detail.node_id, added: Vec::new(), removed: detail.targets })
+        }
+        (source, detail_type) => {
+            return Err(EventError::Unexpected { detail_type: detail_type.to_owned(), source_name: source.to_owned() });
+        }
+    };
+    Ok((user, LiveMessage::new(change)))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error(transparent)]
@@ -83,16 +134,9 @@ enum Posted {
 }
 
 impl SendMessage {
-    pub async fn handle(&self, event: EventBridgeEvent<EdgesCreated>) -> Result<Delivery, SendError> {
-        let user = events::accept(
-            &event.source,
-            &event.detail_type,
-            &event.detail.user_id,
-            events::CONNECT_NODE_SOURCE,
-            &[events::EDGES_CREATED],
-        )?;
-        let detail = event.detail;
-        let message = serde_json::json!({ "action": "graphUpdated", "nodeId": detail.node_id }).to_string();
+    pub async fn handle(&self, event: EventBridgeEvent<serde_json::Value>) -> Result<Delivery, SendError> {
+        let (user, message) = live_message(&event)?;
+        let message = serde_json::to_string(&message).expect("live messages serialize");
         let ids = self.connections.of_user(user).await?;
         let results: Vec<(String, Posted)> = stream::iter(ids)
             .map(|id| {

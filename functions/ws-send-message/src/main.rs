@@ -1,7 +1,6 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use brain2_shared::config::{self, ProcessEnv};
 use brain2_shared::connections::ConnectionStore;
-use brain2_shared::events::EdgesCreated;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use ws_send_message::SendMessage;
 
@@ -19,7 +18,7 @@ async fn main() -> Result<(), Error> {
         environment: config::required(&env, "ENVIRONMENT")?,
     };
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<EdgesCreated>>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
         brain2_shared::panic::invocation_started(&event.context.request_id);
         handler.handle(event.payload).await.map(|delivery| format!("{delivery:?}")).map_err(Error::from)
     }))

@@ -1,0 +1,334 @@
+//! The graph's invariants (ARCHITECTURE.md), checked over a user's partition and mended:
+//! `cargo xtask graph-check` and the stress test run this. Lambdas never do.
+//!
+//! A check reads one user's whole partition with a strongly consistent Query, so on a quiet
+//! graph it sees a consistent picture; on a busy one a write in flight (a delete between its
+//! steps) can show as a violation that the writer itself is about to mend. Every mend is a
+//! conditional or idempotent write through the same operations the functions use, so running
+//! a repair twice, or beside the functions, never does harm.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::domain::{Edge, NodeId, UserId};
+use crate::dynamo::{self, StoreError};
+use crate::keys;
+use crate::memory::{MemoryStore, StoredNode};
+
+/// One broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Violation {
+    /// A delete stopped part-way: the node is marked `deleting` but still there.
+    UnfinishedDelete { node: NodeId },
+    /// Every edge has its reverse.
+    EdgeWithoutReverse { from: NodeId, to: NodeId },
+    /// Both ends of every edge exist.
+    EdgeToMissingNode { from: NodeId, to: NodeId },
+    /// Every posting matches a live node's current keywords.
+    OrphanPosting { node: NodeId, keyword: String },
+    /// Every keyword of a node has its posting.
+    MissingPosting { node: NodeId, keyword: String },
+    /// Each node has at most `max_edges_per_node` edges.
+    OverCap { node: NodeId, edges: usize, max: usize },
+    /// A node's `edgeCount` (which enforces the cap) matches its edges.
+    WrongEdgeCount { node: NodeId, stored: Option<u64>, actual: u64 },
+    /// Versions start at 1 and only increase.
+    BadVersion { node: NodeId, version: u64 },
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Violation::UnfinishedDelete { node } => write!(f, "node {node} is half-deleted (marked deleting)"),
+            Violation::EdgeWithoutReverse { from, to } => write!(f, "edge {from} → {to} has no reverse"),
+            Violation::EdgeToMissingNode { from, to } => write!(f, "edge {from} → {to} has a missing end"),
+            Violation::OrphanPosting { node, keyword } => {
+                write!(f, "posting {keyword:?} of node {node} matches no live node's keywords")
+            }
+            Violation::MissingPosting { node, keyword } => write!(f, "node {node} has no posting for {keyword:?}"),
+            Violation::OverCap { node, edges, max } => write!(f, "node {node} has {edges} edges; the cap is {max}"),
+            Violation::WrongEdgeCount { node, stored, actual } => match stored {
+                Some(stored) => write!(f, "node {node} counts {stored} edges but has {actual}"),
+                None => write!(f, "node {node} has {actual} edges and no edge count"),
+            },
+            Violation::BadVersion { node, version } => write!(f, "node {node} is at version {version}"),
+        }
+    }
+}
+
+/// A user's partition as read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub nodes: BTreeMap<NodeId, StoredNode>,
+    pub edges: BTreeMap<(NodeId, NodeId), Edge>,
+    pub postings: BTreeSet<(NodeId, String)>,
+}
+
+/// Reads the user's whole partition (one strongly consistent Query, all pages).
+pub async fn snapshot(store: &MemoryStore, user: UserId) -> Result<Snapshot, StoreError> {
+    let items = dynamo::query_partition(store.client(), store.table(), &keys::partition(user)).await?;
+    let mut snapshot = Snapshot::default();
+    for item in &items {
+        let sort_key = dynamo::string(item, keys::SORT_KEY)?;
+        let malformed =
+            || StoreError::Malformed { key: sort_key.clone(), problem: "no node id in the sort key".into() };
+        if sort_key.starts_with(keys::NODE_PREFIX) {
+            let stored = crate::memory::stored_from(user, item)?;
+            snapshot.nodes.insert(stored.node.id, stored);
+        } else if sort_key.starts_with(keys::EDGE_PREFIX) {
+            let edge = crate::memory::edge_from(item)?;
+            snapshot.edges.insert((edge.source, edge.target), edge);
+        } else if let Some(rest) = sort_key.strip_prefix(keys::POSTING_PREFIX) {
+            let node = keys::node_in(&sort_key).ok_or_else(malformed)?;
+            let keyword = rest.split_once('#').map(|(_, k)| k.to_owned()).ok_or_else(malformed)?;
+            snapshot.postings.insert((node, keyword));
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Every violation in `snapshot`, in a stable order.
+pub fn violations(snapshot: &Snapshot, max_edges: usize) -> Vec<Violation> {
+    let mut found = Vec::new();
+    let live = |id: &NodeId| snapshot.nodes.get(id).is_some_and(|n| !n.deleting);
+    let mut degree: BTreeMap<NodeId, u64> = BTreeMap::new();
+    for (from, to) in snapshot.edges.keys() {
+        *degree.entry(*from).or_default() += 1;
+        let ends_exist = snapshot.nodes.contains_key(from) && snapshot.nodes.contains_key(to);
+        if !ends_exist {
+            found.push(Violation::EdgeToMissingNode { from: *from, to: *to });
+        } else if !snapshot.edges.contains_key(&(*to, *from)) {
+            found.push(Violation::EdgeWithoutReverse { from: *from, to: *to });
+        }
+    }
+    for (id, stored) in &snapshot.nodes {
+        if stored.deleting {
+            // Its edges and postings are the unfinished delete's to remove.
+            found.push(Violation::UnfinishedDelete { node: *id });
+            continue;
+        }
+        let node = &stored.node;
+        if node.version == 0 {
+            found.push(Violation::BadVersion { node: *id, version: node.version });
+        }
+        for keyword in &node.keywords {
+            if !snapshot.postings.contains(&(*id, keyword.clone())) {
+                found.push(Violation::MissingPosting { node: *id, keyword: keyword.clone() });
+            }
+        }
+        let actual = degree.get(id).copied().unwrap_or(0);
+        if actual as usize > max_edges {
+            found.push(Violation::OverCap { node: *id, edges: actual as usize, max: max_edges });
+        }
+        if stored.edge_count != Some(actual) {
+            found.push(Violation::WrongEdgeCount { node: *id, stored: stored.edge_count, actual });
+        }
+    }
+    for (node, keyword) in &snapshot.postings {
+        let deleting = snapshot.nodes.get(node).is_some_and(|n| n.deleting);
+        let current = live(node) && snapshot.nodes[node].node.keywords.contains(keyword);
+        if !current && !deleting {
+            found.push(Violation::OrphanPosting { node: *node, keyword: keyword.clone() });
+        }
+    }
+    found.sort();
+    found
+}
+
+/// What checking (and perhaps mending) one user found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserReport {
+    pub user: Option<UserId>,
+    pub nodes: usize,
+    pub edges: usize,
+    pub postings: usize,
+    pub found: Vec<Violation>,
+    /// After a repair: what is still there (empty when every violation was mended).
+    pub remaining: Vec<Violation>,
+}
+
+/// Checks one user; with `repair`, mends what it found and checks again.
+pub async fn check_user(
+    store: &MemoryStore,
+    user: UserId,
+    max_edges: usize,
+    repair: bool,
+) -> Result<UserReport, StoreError> {
+    let first = snapshot(store, user).await?;
+    let found = violations(&first, max_edges);
+    let mut report = UserReport {
+        user: Some(user),
+        nodes: first.nodes.len(),
+        edges: first.edges.len(),
+        postings: first.postings.len(),
+        remaining: found.clone(),
+        found,
+    };
+    if !repair || report.found.is_empty() {
+        return Ok(report);
+    }
+    // Structure first (deletes, edges, postings, the cap), then the counts those writes leave.
+    for pass in 0..3 {
+        let current = snapshot(store, user).await?;
+        let found = violations(&current, max_edges);
+        if found.is_empty() {
+            break;
+        }
+        let structural: Vec<&Violation> =
+            found.iter().filter(|v| !matches!(v, Violation::WrongEdgeCount { .. })).collect();
+        if structural.is_empty() || pass == 2 {
+            for violation in &found {
+                if let Violation::WrongEdgeCount { node, actual, .. } = violation {
+                    set_edge_count(store, user, *node, *actual).await?;
+                }
+            }
+        } else {
+            for violation in structural {
+                mend(store, user, &current, violation).await?;
+            }
+        }
+    }
+    report.remaining = violations(&snapshot(store, user).await?, max_edges);
+    Ok(report)
+}
+
+async fn mend(store: &MemoryStore, user: UserId, snapshot: &Snapshot, violation: &Violation) -> Result<(), StoreError> {
+    match violation {
+        Violation::UnfinishedDelete { node } => store.delete(user, *node).await.map(drop),
+        Violation::EdgeWithoutReverse { from, to } | Violation::EdgeToMissingNode { from, to } => {
+            store.remove_edge(user, *from, *to).await.map(drop)
+        }
+        Violation::OrphanPosting { node, keyword } => store.delete_posting(user, *node, keyword).await,
+        Violation::MissingPosting { node, keyword } => store.put_posting(user, *node, keyword).await,
+        Violation::OverCap { node, max, .. } => {
+            let mut edges: Vec<&Edge> = snapshot.edges.values().filter(|e| e.source == *node).collect();
+            // The weakest go first, the larger id first among equals: what connect-node evicts.
+            edges.sort_by(|a, b| a.weight.cmp(&b.weight).then(b.target.cmp(&a.target)));
+            let excess = edges.len().saturating_sub(*max);
+            for edge in edges.into_iter().take(excess) {
+                store.remove_edge(user, edge.source, edge.target).await?;
+            }
+            Ok(())
+        }
+        Violation::WrongEdgeCount { node, actual, .. } => set_edge_count(store, user, *node, *actual).await,
+        // Nothing safe to do without the node's history; reported for a person to look at.
+        Violation::BadVersion { .. } => Ok(()),
+    }
+}
+
+async fn set_edge_count(store: &MemoryStore, user: UserId, node: NodeId, count: u64) -> Result<(), StoreError> {
+    let result = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .key(keys::PARTITION_KEY, AttributeValue::S(keys::partition(user)))
+        .key(keys::SORT_KEY, AttributeValue::S(keys::node(node)))
+        .update_expression("SET edgeCount = :count")
+        .condition_expression("attribute_exists(sk)")
+        .expression_attribute_values(":count", AttributeValue::N(count.to_string()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+        Err(e) => Err(StoreError::call("UpdateItem", e)),
+    }
+}
+
+/// Every user with items in the table: a paginated Scan of the key attribute only, at most
+/// `pages_per_second` pages of `page_size` items. The one place a Scan is right: graph-check
+/// over every user, run by an operator, rate-limited so the functions keep their capacity.
+pub async fn users(store: &MemoryStore, page_size: i32, pages_per_second: f64) -> Result<Vec<UserId>, StoreError> {
+    let pause = Duration::from_secs_f64(1.0 / pages_per_second.max(0.01));
+    let mut users = BTreeSet::new();
+    let mut start: Option<dynamo::Item> = None;
+    loop {
+        let output = store
+            .client()
+            .scan()
+            .table_name(store.table())
+            .projection_expression("#pk")
+            .expression_attribute_names("#pk", keys::PARTITION_KEY)
+            .limit(page_size)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| StoreError::call("Scan", e))?;
+        for item in output.items() {
+            let partition = dynamo::string(item, keys::PARTITION_KEY)?;
+            if let Some(user) = partition.strip_prefix("USER#").and_then(|u| uuid::Uuid::parse_str(u).ok()) {
+                users.insert(UserId(user));
+            }
+        }
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+        tokio::time::sleep(pause).await;
+    }
+    Ok(users.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Node;
+
+    fn id(n: u128) -> NodeId {
+        NodeId(uuid::Uuid::from_u128(n))
+    }
+
+    fn node(n: u128, keywords: &[&str], edge_count: Option<u64>) -> (NodeId, StoredNode) {
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let node = Node {
+            id: id(n),
+            owner: UserId(uuid::Uuid::nil()),
+            content: String::new(),
+            tags: Vec::new(),
+            keywords: keywords.iter().map(|k| k.to_string()).collect(),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        };
+        (id(n), StoredNode { node, edge_count, deleting: false })
+    }
+
+    fn edge(a: u128, b: u128) -> ((NodeId, NodeId), Edge) {
+        ((id(a), id(b)), Edge { source: id(a), target: id(b), weight: 1, shared_keywords: vec!["k".into()] })
+    }
+
+    #[test]
+    fn a_consistent_graph_has_no_violations() {
+        let snapshot = Snapshot {
+            nodes: [node(1, &["k"], Some(1)), node(2, &["k"], Some(1))].into(),
+            edges: [edge(1, 2), edge(2, 1)].into(),
+            postings: [(id(1), "k".to_owned()), (id(2), "k".to_owned())].into(),
+        };
+        assert_eq!(violations(&snapshot, 5), []);
+    }
+
+    #[test]
+    fn each_invariant_has_its_violation() {
+        let mut deleting = node(4, &[], Some(0));
+        deleting.1.deleting = true;
+        let snapshot = Snapshot {
+            nodes: [node(1, &["k", "m"], Some(2)), node(2, &["k"], None), deleting].into(),
+            edges: [edge(1, 2), edge(1, 3)].into(),
+            postings: [(id(1), "k".to_owned()), (id(2), "k".to_owned()), (id(2), "old".to_owned())].into(),
+        };
+        assert_eq!(
+            violations(&snapshot, 1),
+            [
+                Violation::UnfinishedDelete { node: id(4) },
+                Violation::EdgeWithoutReverse { from: id(1), to: id(2) },
+                Violation::EdgeToMissingNode { from: id(1), to: id(3) },
+                Violation::OrphanPosting { node: id(2), keyword: "old".into() },
+                Violation::MissingPosting { node: id(1), keyword: "m".into() },
+                Violation::OverCap { node: id(1), edges: 2, max: 1 },
+                Violation::WrongEdgeCount { node: id(2), stored: None, actual: 0 },
+            ]
+        );
+    }
+}
