@@ -233,15 +233,10 @@ pub struct ElementData {
 
 impl GraphElement {
     pub fn node(id: NodeId, content: &str) -> Self {
-        Self {
-            data: ElementData {
-                id: id.to_string(),
-                label: Some(label(content)),
-                source: None,
-                target: None,
-                weight: None,
-            },
-        }
+        Self::node_with_label(id, label(content))
+    }
+    pub fn node_with_label(id: NodeId, label: String) -> Self {
+        Self { data: ElementData { id: id.to_string(), label: Some(label), source: None, target: None, weight: None } }
     }
     pub fn edge(source: NodeId, target: NodeId, weight: u32) -> Self {
         Self {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use brain2_api::{GraphElement, NodeId, NodeInput, NodeView};
+use brain2_api::{BulkDeleteStatus, Change, GraphElement, LiveMessage, NodeId, NodeInput, NodeView};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -177,6 +177,61 @@ impl State {
         }
     }
 
+    /// Applies a live message in place: the graph from the message alone, the list by fetching
+    /// the one node that changed. A message of another format version refetches everything.
+    async fn apply(&self, message: LiveMessage) {
+        if message.version != brain2_api::LIVE_FORMAT_VERSION {
+            return self.refresh_all().await;
+        }
+        match message.change {
+            Change::NodeCreated { node } | Change::NodeUpdated { node } => {
+                let id = node.node_id;
+                self.elements.update(|elements| upsert_node(elements, &node));
+                let Some(api) = self.api() else { return };
+                match api.get(id).await {
+                    Ok(view) => self.nodes.update(|nodes| match nodes.iter_mut().find(|n| n.node_id == id) {
+                        Some(shown) if shown.version < view.version => *shown = view,
+                        Some(_) => {}
+                        None => nodes.insert(0, view),
+                    }),
+                    Err(ApiError::NotFound) => self.forget_nodes(&BTreeSet::from([id])),
+                    Err(error) => self.failed("load a changed memory", error),
+                }
+                if self.selected.get_untracked() == Some(id) {
+                    self.open(Some(id)).await;
+                }
+            }
+            Change::NodeDeleted { node_id } => {
+                let id = node_id.to_string();
+                self.elements.update(|elements| {
+                    elements
+                        .retain(|e| e.data.id != id && e.data.source != Some(node_id) && e.data.target != Some(node_id))
+                });
+                self.forget_nodes(&BTreeSet::from([node_id]));
+            }
+            Change::EdgesChanged { node_id, added, removed } => {
+                self.elements.update(|elements| {
+                    for other in removed {
+                        let (a, b) = ordered(node_id, other);
+                        let id = GraphElement::edge(a, b, 0).data.id;
+                        elements.retain(|e| e.data.id != id);
+                    }
+                    for edge in added {
+                        let (a, b) = ordered(node_id, edge.target);
+                        let element = GraphElement::edge(a, b, edge.weight);
+                        match elements.iter_mut().find(|e| e.data.id == element.data.id) {
+                            Some(shown) => *shown = element,
+                            None => elements.push(element),
+                        }
+                    }
+                });
+                if self.selected.get_untracked() == Some(node_id) {
+                    self.open(Some(node_id)).await;
+                }
+            }
+        }
+    }
+
     fn forget_nodes(&self, gone: &BTreeSet<NodeId>) {
         self.nodes.update(|nodes| nodes.retain(|n| !gone.contains(&n.node_id)));
         self.checked.update(|checked| checked.retain(|id| !gone.contains(id)));
@@ -184,6 +239,19 @@ impl State {
             self.selected.set(None);
             self.detail.set(None);
         }
+    }
+}
+
+/// An edge's ends as `graph-data` gives them: the smaller id first.
+fn ordered(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
+    if a.to_string() < b.to_string() { (a, b) } else { (b, a) }
+}
+
+fn upsert_node(elements: &mut Vec<GraphElement>, node: &brain2_api::NodeSummary) {
+    let id = node.node_id.to_string();
+    match elements.iter_mut().find(|e| e.data.id == id) {
+        Some(shown) => shown.data.label = Some(node.label.clone()),
+        None => elements.insert(0, GraphElement::node_with_label(node.node_id, node.label.clone())),
     }
 }
 
@@ -268,10 +336,10 @@ pub fn App() -> impl IntoView {
                             spawn_local(async move { state.refresh_all().await });
                         }
                     }
-                    LiveEvent::Message(_) => {
+                    LiveEvent::Message(message) => {
                         // User Timing marks: the browser benchmarks read them; they cost nothing.
                         mark("brain2:live-message");
-                        spawn_local(async move { state.refresh_all().await })
+                        spawn_local(async move { state.apply(message).await })
                     }
                     LiveEvent::Disconnected { retry_in_ms } => {
                         state.live.set(format!("offline, retrying in {} s", retry_in_ms / 1000));
@@ -484,15 +552,19 @@ fn MemoryList(state: State) -> impl IntoView {
         spawn_local(async move {
             match api.bulk_delete(&ids).await {
                 Ok(result) => {
-                    let failed: BTreeSet<String> = result.failed_node_ids.iter().cloned().collect();
-                    let gone: BTreeSet<NodeId> =
-                        ids.iter().copied().filter(|id| !failed.contains(&id.to_string())).collect();
+                    let failed: BTreeSet<NodeId> = result
+                        .results
+                        .iter()
+                        .filter(|r| r.status == BulkDeleteStatus::Failed)
+                        .map(|r| r.node_id)
+                        .collect();
+                    let gone: BTreeSet<NodeId> = ids.iter().copied().filter(|id| !failed.contains(id)).collect();
                     state.forget_nodes(&gone);
                     if !failed.is_empty() {
                         let names: Vec<String> = state.nodes.with_untracked(|nodes| {
                             nodes
                                 .iter()
-                                .filter(|n| failed.contains(&n.node_id.to_string()))
+                                .filter(|n| failed.contains(&n.node_id))
                                 .map(|n| brain2_api::label(&n.content))
                                 .collect()
                         });

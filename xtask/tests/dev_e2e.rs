@@ -145,16 +145,28 @@ fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
         let expected = if rust < stacks { (rust.clone(), stacks.clone()) } else { (stacks.clone(), rust.clone()) };
         assert_eq!(edges(&linked), vec![expected], "only the memories sharing keywords are linked");
 
-        // Pushes arrive as connect-node finishes each memory, in no fixed order: wait for the one
-        // about the linked pair.
+        // Pushes (format version 1) arrive as the backend and connect-node finish, in no fixed
+        // order: each memory's creation, and the new edge between the linked pair.
         let linked_pair = [rust.clone(), stacks.clone()];
-        loop {
+        let mut created = std::collections::BTreeSet::new();
+        let mut edge_seen = false;
+        while !(edge_seen && created.len() == 3) {
             let pushed = next_text(&mut ada_socket, Duration::from_secs(15)).await.expect("a live update for Ada");
-            assert_eq!(pushed["action"], "graphUpdated", "{pushed}");
-            let node = pushed["nodeId"].as_str().unwrap().to_owned();
-            assert!([&rust, &stacks, &garden].contains(&&node), "a push about one of Ada's memories: {pushed}");
-            if linked_pair.contains(&node) {
-                break;
+            assert_eq!(pushed["version"], 1, "{pushed}");
+            match pushed["type"].as_str() {
+                Some("nodeCreated") => {
+                    let node = pushed["node"]["nodeId"].as_str().unwrap().to_owned();
+                    assert!([&rust, &stacks, &garden].contains(&&node), "a push about one of Ada's memories: {pushed}");
+                    assert_eq!(pushed["node"]["version"], 1, "{pushed}");
+                    created.insert(node);
+                }
+                Some("edgesChanged") => {
+                    let node = pushed["nodeId"].as_str().unwrap().to_owned();
+                    let other = pushed["added"][0]["target"].as_str().unwrap().to_owned();
+                    assert!(linked_pair.contains(&node) && linked_pair.contains(&other), "{pushed}");
+                    edge_seen = true;
+                }
+                _ => panic!("unexpected push {pushed}"),
             }
         }
         assert_eq!(next_text(&mut bob_socket, Duration::from_secs(2)).await, None, "Bob hears nothing of Ada's");

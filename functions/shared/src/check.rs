@@ -33,7 +33,7 @@ pub enum Violation {
     /// Each node has at most `max_edges_per_node` edges.
     OverCap { node: NodeId, edges: usize, max: usize },
     /// A node's `edgeCount` (which enforces the cap) matches its edges.
-    WrongEdgeCount { node: NodeId, stored: Option<u64>, actual: u64 },
+    WrongEdgeCount { node: NodeId, stored: Option<i64>, actual: i64 },
     /// Versions start at 1 and only increase.
     BadVersion { node: NodeId, version: u64 },
 }
@@ -93,7 +93,7 @@ pub async fn snapshot(store: &MemoryStore, user: UserId) -> Result<Snapshot, Sto
 pub fn violations(snapshot: &Snapshot, max_edges: usize) -> Vec<Violation> {
     let mut found = Vec::new();
     let live = |id: &NodeId| snapshot.nodes.get(id).is_some_and(|n| !n.deleting);
-    let mut degree: BTreeMap<NodeId, u64> = BTreeMap::new();
+    let mut degree: BTreeMap<NodeId, i64> = BTreeMap::new();
     for (from, to) in snapshot.edges.keys() {
         *degree.entry(*from).or_default() += 1;
         let ends_exist = snapshot.nodes.contains_key(from) && snapshot.nodes.contains_key(to);
@@ -218,7 +218,7 @@ async fn mend(store: &MemoryStore, user: UserId, snapshot: &Snapshot, violation:
     }
 }
 
-async fn set_edge_count(store: &MemoryStore, user: UserId, node: NodeId, count: u64) -> Result<(), StoreError> {
+async fn set_edge_count(store: &MemoryStore, user: UserId, node: NodeId, count: i64) -> Result<(), StoreError> {
     let result = store
         .client()
         .update_item()
@@ -280,7 +280,7 @@ mod tests {
         NodeId(uuid::Uuid::from_u128(n))
     }
 
-    fn node(n: u128, keywords: &[&str], edge_count: Option<u64>) -> (NodeId, StoredNode) {
+    fn node(n: u128, keywords: &[&str], edge_count: Option<i64>) -> (NodeId, StoredNode) {
         let at = time::OffsetDateTime::UNIX_EPOCH;
         let node = Node {
             id: id(n),

@@ -89,16 +89,30 @@ const DELETING: &str = "deleting";
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredNode {
     pub node: Node,
-    /// `None` for an item written before edges were counted; graph-check sets it.
-    pub edge_count: Option<u64>,
+    /// `None` for an item written before edges were counted; graph-check sets it. Signed: a
+    /// count that older data left wrong can go below zero before graph-check mends it.
+    pub edge_count: Option<i64>,
     pub deleting: bool,
 }
 
 pub(crate) fn stored_from(user: UserId, item: &Item) -> Result<StoredNode, StoreError> {
+    let node = node_from(user, item)?;
     Ok(StoredNode {
-        node: node_from(user, item)?,
-        edge_count: item.contains_key(EDGE_COUNT).then(|| dynamo::number(item, EDGE_COUNT)).transpose()?,
+        edge_count: match item.get(EDGE_COUNT) {
+            None => None,
+            Some(AttributeValue::N(count)) => Some(count.parse().map_err(|_| StoreError::Malformed {
+                key: keys::node(node.id),
+                problem: format!("{EDGE_COUNT} {count:?} is not a whole number"),
+            })?),
+            Some(_) => {
+                return Err(StoreError::Malformed {
+                    key: keys::node(node.id),
+                    problem: format!("{EDGE_COUNT} is not a number"),
+                });
+            }
+        },
         deleting: dynamo::flag(item, DELETING),
+        node,
     })
 }
 
