@@ -11,7 +11,7 @@
 
 mod api;
 mod compute;
-mod database;
+pub mod database;
 mod frontend;
 mod monitoring;
 mod network;

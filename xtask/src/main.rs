@@ -46,6 +46,10 @@ enum Cmd {
     Status(commands::operate::StatusArgs),
     /// Put a previous release's function code back, through a change set, without rebuilding.
     Rollback(commands::operate::RollbackArgs),
+    /// Check the graph's invariants for one user or all of an environment's users, report each
+    /// violation, and with --repair mend them (--local: the data of a running `cargo xtask dev`).
+    /// Exit codes: 0 consistent, 3 violations remain, 1 error.
+    GraphCheck(commands::graph_check::Args),
     /// Regenerate environments/schema.json from the Rust configuration types.
     Schema(commands::schema::Args),
     /// Measure synthesis (all three environments in one process), the Lambdas' start-up to their
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Cmd::Destroy(args) => args.run(&workspace),
         Cmd::Status(args) => args.run(&workspace),
         Cmd::Rollback(args) => args.run(&workspace),
+        Cmd::GraphCheck(args) => args.run(&workspace),
         Cmd::Schema(args) => args.run(&workspace),
         Cmd::Bench(args) => args.run(&workspace),
         Cmd::PyTools(args) => args.run(&workspace),

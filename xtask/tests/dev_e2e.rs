@@ -227,6 +227,16 @@ fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
         assert_eq!(after, nodes, "memories kept across the restart");
     });
     assert!(dev.log().contains("0 stack(s) changed"), "a warm restart deploys nothing:\n{}", dev.log());
+
+    // graph-check over every user of the local data: the invariants hold after all of the above.
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["graph-check", "--env", "dev", "--local", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "graph-check: {report}{}", String::from_utf8_lossy(&check.stderr));
+    assert!(report.contains("1 users, 2 nodes, 0 edge items; 0 violations found"), "{report}");
     let status = dev.interrupt();
     assert!(status.success());
     assert!(processes_mentioning(&data.to_string_lossy()).is_empty());

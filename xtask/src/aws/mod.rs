@@ -185,6 +185,11 @@ impl Aws {
         aws_sdk_cloudwatchlogs::Client::from_conf(builder.build())
     }
 
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let builder = aws_sdk_dynamodb::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
+        aws_sdk_dynamodb::Client::from_conf(builder.build())
+    }
+
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
         let builder =
             aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));

@@ -6,6 +6,7 @@ pub mod build;
 pub mod codegen;
 pub mod dev;
 pub mod diff;
+pub mod graph_check;
 pub mod operate;
 pub mod schema;
 pub mod synth;
