@@ -148,12 +148,21 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         },
     )?;
     // What brain2-shared's MemoryStore calls for the backend: get (GetItem), list, edges and
-    // graph (Query), create, update and delete (TransactWriteItems of Put and Delete requests,
-    // which IAM authorizes as PutItem and DeleteItem) and the edge clean-up (BatchWriteItem).
+    // graph (Query), create and update (TransactWriteItems of Put, Update and Delete actions,
+    // which IAM authorizes as PutItem, UpdateItem and DeleteItem), delete (UpdateItem marks the
+    // node, edge pairs go by TransactWriteItems, postings by BatchWriteItem, which IAM authorizes
+    // on its own, and DeleteItem removes the node).
     database.memory.grant_actions(
         app,
         &backend,
-        &["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        &[
+            "dynamodb:BatchWriteItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
         &[],
     )?;
     bus.grant_put_events(app, &backend)?;
@@ -178,9 +187,22 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         },
     )?;
     // connect-node: get (GetItem), its edges and the keyword postings (Query on the table and
-    // KeywordIndex), replace_edges (BatchWriteItem, which IAM authorizes on its own).
+    // KeywordIndex), add_edge, reweigh_edge and remove_edge (TransactWriteItems of Put, Update and
+    // Delete actions: PutItem, UpdateItem and DeleteItem to IAM), and the clean-up of a lone edge
+    // direction older data may hold (BatchWriteItem).
     database.memory.grant_actions(app, &connect_node, &["dynamodb:Query"], &[KEYWORD_INDEX])?;
-    database.memory.grant_actions(app, &connect_node, &["dynamodb:BatchWriteItem", "dynamodb:GetItem"], &[])?;
+    database.memory.grant_actions(
+        app,
+        &connect_node,
+        &[
+            "dynamodb:BatchWriteItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ],
+        &[],
+    )?;
     bus.grant_put_events(app, &connect_node)?;
 
     let connections_env = || vec![("CONNECTIONS_TABLE_NAME", Value::from(database.connections.name()))];
