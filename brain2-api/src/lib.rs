@@ -238,10 +238,14 @@ impl GraphElement {
     pub fn node_with_label(id: NodeId, label: String) -> Self {
         Self { data: ElementData { id: id.to_string(), label: Some(label), source: None, target: None, weight: None } }
     }
+    /// The id of the element for the edge from `source` to `target`.
+    pub fn edge_id(source: NodeId, target: NodeId) -> String {
+        format!("{source}-{target}")
+    }
     pub fn edge(source: NodeId, target: NodeId, weight: u32) -> Self {
         Self {
             data: ElementData {
-                id: format!("{source}-{target}"),
+                id: Self::edge_id(source, target),
                 label: None,
                 source: Some(source),
                 target: Some(target),

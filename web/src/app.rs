@@ -213,7 +213,7 @@ impl State {
                 self.elements.update(|elements| {
                     for other in removed {
                         let (a, b) = ordered(node_id, other);
-                        let id = GraphElement::edge(a, b, 0).data.id;
+                        let id = GraphElement::edge_id(a, b);
                         elements.retain(|e| e.data.id != id);
                     }
                     for edge in added {

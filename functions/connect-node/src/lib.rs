@@ -138,6 +138,7 @@ impl ConnectNode {
             .try_collect()
             .await?;
         let mut created: Vec<EdgeWeight> = Vec::new();
+        let mut added = 0;
         for edge in &plan.reweigh {
             if store.reweigh_edge(user, edge).await? {
                 created.push(EdgeWeight { target: edge.target, weight: edge.weight });
@@ -146,12 +147,16 @@ impl ConnectNode {
         // In rank order, one at a time: the node's room is shared by every add.
         for edge in &plan.add {
             match store.add_edge(user, edge, self.max_edges_per_node).await? {
-                AddEdge::Added => created.push(EdgeWeight { target: edge.target, weight: edge.weight }),
+                AddEdge::Added => {
+                    added += 1;
+                    created.push(EdgeWeight { target: edge.target, weight: edge.weight });
+                }
                 AddEdge::Exists | AddEdge::TargetUnavailable => {}
                 AddEdge::SourceUnavailable => break,
             }
         }
-        let edges = store.edges(user, node_id).await?.len();
+        // What this run leaves, from what it read and did (other runs may change it meanwhile).
+        let edges = existing.len() - removed.len() + added;
         if !created.is_empty() {
             let detail = EdgesCreated { user_id: user.to_string(), node_id, edges: created.clone() };
             self.publisher.publish(events::EDGES_CREATED, &detail).await?;

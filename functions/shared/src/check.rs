@@ -10,8 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use crate::domain::{Edge, NodeId, UserId};
 use crate::dynamo::{self, StoreError};
 use crate::keys;
@@ -80,9 +78,9 @@ pub async fn snapshot(store: &MemoryStore, user: UserId) -> Result<Snapshot, Sto
         } else if sort_key.starts_with(keys::EDGE_PREFIX) {
             let edge = crate::memory::edge_from(item)?;
             snapshot.edges.insert((edge.source, edge.target), edge);
-        } else if let Some(rest) = sort_key.strip_prefix(keys::POSTING_PREFIX) {
+        } else if sort_key.starts_with(keys::POSTING_PREFIX) {
             let node = keys::node_in(&sort_key).ok_or_else(malformed)?;
-            let keyword = rest.split_once('#').map(|(_, k)| k.to_owned()).ok_or_else(malformed)?;
+            let keyword = keys::posting_keyword(&sort_key).ok_or_else(malformed)?.to_owned();
             snapshot.postings.insert((node, keyword));
         }
     }
@@ -176,18 +174,11 @@ pub async fn check_user(
         if found.is_empty() {
             break;
         }
-        let structural: Vec<&Violation> =
-            found.iter().filter(|v| !matches!(v, Violation::WrongEdgeCount { .. })).collect();
-        if structural.is_empty() || pass == 2 {
-            for violation in &found {
-                if let Violation::WrongEdgeCount { node, actual, .. } = violation {
-                    set_edge_count(store, user, *node, *actual).await?;
-                }
-            }
-        } else {
-            for violation in structural {
-                mend(store, user, &current, violation).await?;
-            }
+        let (counts, structural): (Vec<&Violation>, Vec<&Violation>) =
+            found.iter().partition(|v| matches!(v, Violation::WrongEdgeCount { .. }));
+        let now = if structural.is_empty() || pass == 2 { counts } else { structural };
+        for violation in now {
+            mend(store, user, &current, violation).await?;
         }
     }
     report.remaining = violations(&snapshot(store, user).await?, max_edges);
@@ -212,28 +203,9 @@ async fn mend(store: &MemoryStore, user: UserId, snapshot: &Snapshot, violation:
             }
             Ok(())
         }
-        Violation::WrongEdgeCount { node, actual, .. } => set_edge_count(store, user, *node, *actual).await,
+        Violation::WrongEdgeCount { node, actual, .. } => store.set_edge_count(user, *node, *actual).await,
         // Nothing safe to do without the node's history; reported for a person to look at.
         Violation::BadVersion { .. } => Ok(()),
-    }
-}
-
-async fn set_edge_count(store: &MemoryStore, user: UserId, node: NodeId, count: i64) -> Result<(), StoreError> {
-    let result = store
-        .client()
-        .update_item()
-        .table_name(store.table())
-        .key(keys::PARTITION_KEY, AttributeValue::S(keys::partition(user)))
-        .key(keys::SORT_KEY, AttributeValue::S(keys::node(node)))
-        .update_expression("SET edgeCount = :count")
-        .condition_expression("attribute_exists(sk)")
-        .expression_attribute_values(":count", AttributeValue::N(count.to_string()))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-        Err(e) => Err(StoreError::call("UpdateItem", e)),
     }
 }
 

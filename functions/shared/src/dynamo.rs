@@ -130,32 +130,35 @@ pub async fn query_prefix(
     partition: &str,
     prefix: &str,
 ) -> Result<Vec<Item>, StoreError> {
-    client
-        .query()
-        .table_name(table)
-        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-        .expression_attribute_names("#pk", crate::keys::PARTITION_KEY)
-        .expression_attribute_names("#sk", crate::keys::SORT_KEY)
-        .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
-        .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| StoreError::call("Query", e))
+    query_consistent(client, table, partition, Some(prefix)).await
 }
 
 /// Every item of a partition, across all pages, read strongly consistently.
 pub async fn query_partition(client: &Client, table: &str, partition: &str) -> Result<Vec<Item>, StoreError> {
-    client
+    query_consistent(client, table, partition, None).await
+}
+
+async fn query_consistent(
+    client: &Client,
+    table: &str,
+    partition: &str,
+    prefix: Option<&str>,
+) -> Result<Vec<Item>, StoreError> {
+    let request = client
         .query()
         .table_name(table)
-        .key_condition_expression("#pk = :pk")
         .expression_attribute_names("#pk", crate::keys::PARTITION_KEY)
         .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
-        .consistent_read(true)
+        .consistent_read(true);
+    let request = match prefix {
+        Some(prefix) => request
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#sk", crate::keys::SORT_KEY)
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
+        // A key condition may not compare with an empty string, so "every item" has none.
+        None => request.key_condition_expression("#pk = :pk"),
+    };
+    request
         .into_paginator()
         .items()
         .send()

@@ -81,6 +81,11 @@ pub fn accept(
     if source != expected_source || !expected_types.contains(&detail_type) {
         return Err(EventError::Unexpected { detail_type: detail_type.to_owned(), source_name: source.to_owned() });
     }
+    user(user_id)
+}
+
+/// The user an event's `userId` names.
+pub fn user(user_id: &str) -> Result<crate::domain::UserId, EventError> {
     uuid::Uuid::parse_str(user_id).map(crate::domain::UserId).map_err(|_| EventError::BadUser(user_id.to_owned()))
 }
 

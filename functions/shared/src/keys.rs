@@ -63,6 +63,11 @@ pub fn edge_target(sort_key: &str) -> Option<NodeId> {
     NodeId::parse(rest.split('#').nth(1)?)
 }
 
+/// The keyword in a posting sort key.
+pub fn posting_keyword(sort_key: &str) -> Option<&str> {
+    sort_key.strip_prefix(POSTING_PREFIX)?.split_once('#').map(|(_, keyword)| keyword)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +79,7 @@ mod tests {
         assert_eq!(node_in(&edge(a, b)), Some(a));
         assert_eq!(edge_target(&edge(a, b)), Some(b));
         assert_eq!(node_in(&posting(a, "café")), Some(a));
+        assert_eq!(posting_keyword(&posting(a, "café#1")), Some("café#1"));
         assert!(edge(a, b).starts_with(&edges_of(a)));
         assert!(posting(a, "rust").starts_with(&postings_of(a)));
     }

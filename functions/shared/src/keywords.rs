@@ -271,19 +271,18 @@ pub fn extract(text: &str) -> Vec<String> {
     // The current run of unspaced-script characters, and where in `text` it ends.
     let mut run: Vec<char> = Vec::new();
     let mut run_end = 0;
-    for (start, word) in text.unicode_word_indices() {
+    for (start, segment) in text.unicode_word_indices() {
         if keywords.full() {
             break;
         }
-        let word: String = word.chars().filter(|c| !is_apostrophe(*c)).flat_map(char::to_lowercase).collect();
+        let word: String = segment.chars().filter(|c| !is_apostrophe(*c)).flat_map(char::to_lowercase).collect();
         if !word.is_empty() && word.chars().all(is_unspaced) {
             if start != run_end {
                 keywords.push_run(&run);
                 run.clear();
             }
             run.extend(word.chars());
-            // The segment's length in the text, which lowercasing does not change for these scripts.
-            run_end = start + text[start..].chars().take(word.chars().count()).map(char::len_utf8).sum::<usize>();
+            run_end = start + segment.len();
             continue;
         }
         keywords.push_run(&run);
@@ -294,7 +293,6 @@ pub fn extract(text: &str) -> Vec<String> {
     }
     keywords.push_run(&run);
     let mut kept = keywords.kept;
-    kept.truncate(MAX_KEYWORDS);
     kept.sort();
     kept
 }

@@ -17,7 +17,9 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+};
 use base64::Engine;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use time::OffsetDateTime;
@@ -160,6 +162,12 @@ pub fn edge_from(item: &Item) -> Result<Edge, StoreError> {
         weight: dynamo::number(item, "weight")?.try_into().unwrap_or(u32::MAX),
         shared_keywords: dynamo::strings(item, "sharedKeywords")?,
     })
+}
+
+fn put(item: Item) -> WriteRequest {
+    WriteRequest::builder()
+        .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item is set"))
+        .build()
 }
 
 fn delete(key: Item) -> WriteRequest {
@@ -573,15 +581,21 @@ impl MemoryStore {
 impl MemoryStore {
     /// Writes the posting of `keyword` for `node` (graph-check's repair).
     pub async fn put_posting(&self, user: UserId, node: NodeId, keyword: &str) -> Result<(), StoreError> {
-        let request = WriteRequest::builder()
-            .put_request(
-                aws_sdk_dynamodb::types::PutRequest::builder()
-                    .set_item(Some(posting_item(user, node, keyword)))
-                    .build()
-                    .expect("item is set"),
-            )
-            .build();
-        dynamo::batch_write(&self.client, &self.table, vec![request]).await
+        dynamo::batch_write(&self.client, &self.table, vec![put(posting_item(user, node, keyword))]).await
+    }
+
+    /// Sets the node's edge count to `count`, if the node exists (graph-check's repair).
+    pub async fn set_edge_count(&self, user: UserId, node: NodeId, count: i64) -> Result<(), StoreError> {
+        let set = self.transact_update(
+            key(user, keys::node(node)),
+            "SET edgeCount = :count",
+            "attribute_exists(sk)",
+            vec![(":count", n(count))],
+        );
+        match dynamo::transact_write(&self.client, vec![set]).await {
+            Ok(()) | Err(TransactError::ConditionFailed { .. }) => Ok(()),
+            Err(TransactError::Store(e)) => Err(e),
+        }
     }
 
     /// Deletes the posting of `keyword` for `node` (graph-check's repair).

@@ -77,13 +77,10 @@ pub fn live_message(event: &EventBridgeEvent<serde_json::Value>) -> Result<(User
         serde_json::from_value(event.detail.clone())
             .map_err(|e| EventError::BadDetail { detail_type: event.detail_type.clone(), problem: e.to_string() })
     }
-    let accept = |user_id: &str, source: &str, types: &[&str]| {
-        events::accept(&event.source, &event.detail_type, user_id, source, types)
-    };
-    let (user, change) = match (event.source.as_str(), event.detail_type.as_str()) {
+    // The match on source and detail type is the subscription check.
+    let (user_id, change) = match (event.source.as_str(), event.detail_type.as_str()) {
         (events::API_SOURCE, events::NODE_CREATED | events::NODE_UPDATED) => {
             let detail: NodeChanged = detail(event)?;
-            let user = accept(&detail.user_id, events::API_SOURCE, &[events::NODE_CREATED, events::NODE_UPDATED])?;
             let node = detail.node.ok_or_else(|| EventError::BadDetail {
                 detail_type: event.detail_type.clone(),
                 problem: "it has no node summary".into(),
@@ -93,30 +90,28 @@ pub fn live_message(event: &EventBridgeEvent<serde_json::Value>) -> Result<(User
             } else {
                 Change::NodeUpdated { node }
             };
-            (user, change)
+            (detail.user_id, change)
         }
         (events::API_SOURCE, events::NODE_DELETED) => {
             let detail: NodeDeleted = detail(event)?;
-            (
-                accept(&detail.user_id, events::API_SOURCE, &[events::NODE_DELETED])?,
-                Change::NodeDeleted { node_id: detail.node_id },
-            )
+            (detail.user_id, Change::NodeDeleted { node_id: detail.node_id })
         }
         (events::CONNECT_NODE_SOURCE, events::EDGES_CREATED) => {
             let detail: EdgesCreated = detail(event)?;
-            let user = accept(&detail.user_id, events::CONNECT_NODE_SOURCE, &[events::EDGES_CREATED])?;
-            (user, Change::EdgesChanged { node_id: detail.node_id, added: detail.edges, removed: Vec::new() })
+            (detail.user_id, Change::EdgesChanged { node_id: detail.node_id, added: detail.edges, removed: Vec::new() })
         }
         (events::CONNECT_NODE_SOURCE, events::EDGES_REMOVED) => {
             let detail: EdgesRemoved = detail(event)?;
-            let user = accept(&detail.user_id, events::CONNECT_NODE_SOURCE, &[events::EDGES_REMOVED])?;
-            (user, Change::EdgesChanged { node_id: detail.node_id, added: Vec::new(), removed: detail.targets })
+            (
+                detail.user_id,
+                Change::EdgesChanged { node_id: detail.node_id, added: Vec::new(), removed: detail.targets },
+            )
         }
         (source, detail_type) => {
             return Err(EventError::Unexpected { detail_type: detail_type.to_owned(), source_name: source.to_owned() });
         }
     };
-    Ok((user, LiveMessage::new(change)))
+    Ok((events::user(&user_id)?, LiveMessage::new(change)))
 }
 
 #[derive(Debug, thiserror::Error)]
