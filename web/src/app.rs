@@ -595,8 +595,10 @@ fn MemoryList(state: State) -> impl IntoView {
                 <p class="empty" id="empty-hint">"No memories yet. Write your first one above: memories that share words link up in the graph."</p>
             }>
                 <ul class="memories" id="memories">
-                    <For each=move || state.nodes.get() key=|n| (n.node_id, n.version) let:node>
-                        <MemoryItem state node/>
+                    // Keyed by id alone: a memory that changes (a live update, a save) updates its item in
+                    // place, so an open editor keeps its element, its focus and what is being typed.
+                    <For each=move || state.nodes.get() key=|n| n.node_id let:node>
+                        <MemoryItem state id=node.node_id/>
                     </For>
                 </ul>
             </Show>
@@ -609,15 +611,16 @@ fn MemoryList(state: State) -> impl IntoView {
 }
 
 #[component]
-fn MemoryItem(state: State, node: NodeView) -> impl IntoView {
-    let id = node.node_id;
+fn MemoryItem(state: State, id: NodeId) -> impl IntoView {
+    let node = Memo::new(move |_| state.nodes.with(|nodes| nodes.iter().find(|n| n.node_id == id).cloned()));
+    let content = move || node.with(|n| n.as_ref().map(|n| n.content.clone()).unwrap_or_default());
+    let keywords = move || node.with(|n| n.as_ref().map(|n| n.keywords.join(", ")).unwrap_or_default());
+    let title = move || brain2_api::label(&content());
     let is_editing = move || state.editing.with(|e| e.as_ref().is_some_and(|e| e.id == id));
-    let content = node.content.clone();
-    let keywords = node.keywords.join(", ");
-    let version = node.version;
-    let start_edit = {
-        let content = content.clone();
-        move |_| state.editing.set(Some(Editing { id, text: content.clone(), version, conflict: None }))
+    let start_edit = move |_| {
+        if let Some(node) = node.get_untracked() {
+            state.editing.set(Some(Editing { id, text: node.content, version: node.version, conflict: None }))
+        }
     };
     let delete = move |_| {
         let Some(api) = state.api() else { return };
@@ -639,33 +642,36 @@ fn MemoryItem(state: State, node: NodeView) -> impl IntoView {
             }
         })
     };
-    let title = brain2_api::label(&content);
+    // The version the list shows, for the editor to say when the memory changed elsewhere.
+    let shown_version = Signal::derive(move || node.with(|n| n.as_ref().map_or(0, |n| n.version)));
     view! {
         <li class="memory" data-id=id.to_string()>
-            <input type="checkbox" class="pick" aria-label=format!("Select: {title}") prop:checked=checked on:change=toggle/>
-            <Show when=is_editing fallback={
-                let content = content.clone();
-                let keywords = keywords.clone();
-                move || view! {
-                    <div class="memory-body">
-                        <button class="link memory-text" on:click=move |_| spawn_local(async move { state.open(Some(id)).await })>{content.clone()}</button>
-                        <p class="muted keywords">{keywords.clone()}</p>
-                    </div>
-                }
+            <input type="checkbox" class="pick" aria-label=move || format!("Select: {}", title()) prop:checked=checked on:change=toggle/>
+            <Show when=is_editing fallback=move || view! {
+                <div class="memory-body">
+                    <button class="link memory-text" on:click=move |_| spawn_local(async move { state.open(Some(id)).await })>{content}</button>
+                    <p class="muted keywords">{keywords}</p>
+                </div>
             }>
-                <EditBox state/>
+                <EditBox state shown_version/>
             </Show>
             <div class="actions">
-                <button class="edit" on:click=start_edit.clone() aria-label=format!("Edit: {title}")>"Edit"</button>
-                <button class="delete" on:click=delete aria-label=format!("Delete: {title}")>"Delete"</button>
+                <button class="edit" on:click=start_edit aria-label=move || format!("Edit: {}", title())>"Edit"</button>
+                <button class="delete" on:click=delete aria-label=move || format!("Delete: {}", title())>"Delete"</button>
             </div>
         </li>
     }
 }
 
 #[component]
-fn EditBox(state: State) -> impl IntoView {
+fn EditBox(state: State, shown_version: Signal<u64>) -> impl IntoView {
+    let changed_elsewhere = move || {
+        let began_at = state.editing.with(|e| e.as_ref().map_or(0, |e| e.version));
+        shown_version.get() > began_at && state.editing.with(|e| e.as_ref().is_some_and(|e| e.conflict.is_none()))
+    };
     let text = move || state.editing.with(|e| e.as_ref().map(|e| e.text.clone()).unwrap_or_default());
+    // A memo, so typing does not re-render the conflict's buttons.
+    let conflict = Memo::new(move |_| state.editing.with(|e| e.as_ref().and_then(|e| e.conflict.clone())));
     let save = move |version_override: Option<u64>| {
         let Some(editing) = state.editing.get_untracked() else { return };
         let Some(api) = state.api() else { return };
@@ -715,7 +721,10 @@ fn EditBox(state: State) -> impl IntoView {
                     if (ev.ctrl_key() || ev.meta_key()) && ev.key() == "Enter" { ev.prevent_default(); save(None); }
                     if ev.key() == "Escape" { state.editing.set(None); }
                 }></textarea>
-            {move || state.editing.get().and_then(|e| e.conflict).map(|current| {
+            <Show when=changed_elsewhere>
+                <p class="muted" role="status" id="changed-elsewhere">"This memory changed elsewhere while you were editing. Saving shows you both versions."</p>
+            </Show>
+            {move || conflict.get().map(|current| {
                 let newer = current.version;
                 view! {
                     <div class="conflict" role="alert" id="conflict">

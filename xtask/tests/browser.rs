@@ -94,7 +94,7 @@ fn the_web_client_works_in_a_real_browser() {
         let id = ada.eval(&format!("return {}.dataset.id;", memory_selector("Rust lambdas deploy"))).await;
         let id = id.as_str().unwrap().to_owned();
         click_in_memory(&ada, "Rust lambdas deploy", ".edit").await;
-        ada.css("#edit-text").await;
+        let editor = ada.css("#edit-text").await;
         let changed = reqwest::Client::new()
             .put(format!("{}/api/nodes/{id}", dev.http_api()))
             .bearer_auth(&token)
@@ -104,7 +104,9 @@ fn the_web_client_works_in_a_real_browser() {
             .await
             .unwrap();
         assert_eq!(changed.status(), 200);
-        let editor = ada.css("#edit-text").await;
+        // The change arrives as a live update while the editor is open. The editor says so and
+        // stays the same element: typing into the one found before the push still works.
+        ada.until("the note that it changed elsewhere", "document.querySelector('#changed-elsewhere') !== null").await;
         editor.send_keys(" and mine").await.unwrap();
         ada.css("#save-edit").await.click().await.unwrap();
         ada.until("the conflict", "document.querySelector('#conflict-theirs')?.textContent.includes('another device')")
