@@ -6,6 +6,10 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod graph;
+
+pub use graph::{GraphEdge, GraphNode, GraphPage, label};
+
 /// The custom CloudWatch metrics the functions emit (embedded metric format, dimension
 /// `Environment`) and the monitoring stack alarms on: one spelling for both sides.
 pub mod metrics {
@@ -28,8 +32,6 @@ pub const MAX_BULK_DELETE: usize = 100;
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// And at most this many.
 pub const MAX_PAGE_SIZE: usize = 1_000;
-/// Graph labels are the content cut to this many characters.
-pub const LABEL_CHARS: usize = 50;
 
 /// The request header that carries the version an update was based on.
 pub const IF_MATCH: &str = "If-Match";
@@ -206,58 +208,6 @@ impl BulkDeleteResponse {
     }
 }
 
-/// `GET /api/graph-data`: Cytoscape elements, every node and every undirected edge once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GraphData {
-    pub elements: Vec<GraphElement>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GraphElement {
-    pub data: ElementData,
-}
-
-/// A node (`label`) or an edge (`source`, `target`, `weight`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ElementData {
-    pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<NodeId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<NodeId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight: Option<u32>,
-}
-
-impl GraphElement {
-    pub fn node(id: NodeId, content: &str) -> Self {
-        Self::node_with_label(id, label(content))
-    }
-    pub fn node_with_label(id: NodeId, label: String) -> Self {
-        Self { data: ElementData { id: id.to_string(), label: Some(label), source: None, target: None, weight: None } }
-    }
-    /// The id of the element for the edge from `source` to `target`.
-    pub fn edge_id(source: NodeId, target: NodeId) -> String {
-        format!("{source}-{target}")
-    }
-    pub fn edge(source: NodeId, target: NodeId, weight: u32) -> Self {
-        Self {
-            data: ElementData {
-                id: Self::edge_id(source, target),
-                label: None,
-                source: Some(source),
-                target: Some(target),
-                weight: Some(weight),
-            },
-        }
-    }
-    pub fn is_edge(&self) -> bool {
-        self.data.source.is_some()
-    }
-}
-
 /// Every error answer: `{"error": "..."}`; a 409 also carries the current node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -323,13 +273,6 @@ pub struct EdgeWeight {
     pub weight: u32,
 }
 
-/// The graph label of a node: its content cut at [`LABEL_CHARS`] characters, with an ellipsis.
-pub fn label(content: &str) -> String {
-    let mut chars = content.chars();
-    let head: String = chars.by_ref().take(LABEL_CHARS).collect();
-    if chars.next().is_some() { format!("{head}…") } else { head }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,16 +298,6 @@ mod tests {
         assert!(input("x", &[""]).validate().unwrap_err().0.contains("tags[0]"));
         assert!(input("x", &[&"t".repeat(51)]).validate().is_err());
         assert_eq!(input("x", &[" a ", "a", "b"]).validate().unwrap().tags, ["a", "b"]);
-    }
-
-    #[test]
-    fn labels_cut_at_fifty_characters_with_an_ellipsis() {
-        assert_eq!(label("short"), "short");
-        let long = "ä".repeat(60);
-        let cut = label(&long);
-        assert_eq!(cut.chars().count(), 51);
-        assert!(cut.ends_with('…'));
-        assert_eq!(label(&"b".repeat(50)), "b".repeat(50));
     }
 
     #[test]
@@ -402,16 +335,5 @@ mod tests {
     fn node_ids_must_be_uuids() {
         assert!(NodeId::parse("not-a-uuid").is_none());
         assert!(NodeId::parse("6f1c1f8e-3a4b-4c5d-8e9f-0a1b2c3d4e5f").is_some());
-    }
-
-    #[test]
-    fn graph_elements_serialize_as_cytoscape_reads_them() {
-        let a = NodeId::parse("6f1c1f8e-3a4b-4c5d-8e9f-0a1b2c3d4e5f").unwrap();
-        let b = NodeId::parse("7f1c1f8e-3a4b-4c5d-8e9f-0a1b2c3d4e5f").unwrap();
-        let node = serde_json::to_value(GraphElement::node(a, "hello")).unwrap();
-        assert_eq!(node, serde_json::json!({ "data": { "id": a.to_string(), "label": "hello" } }));
-        let edge = serde_json::to_value(GraphElement::edge(a, b, 2)).unwrap();
-        assert_eq!(edge["data"]["source"], a.to_string());
-        assert_eq!(edge["data"]["weight"], 2);
     }
 }

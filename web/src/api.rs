@@ -1,6 +1,9 @@
 //! The Brain2 HTTP API, with the types of `brain2-api`.
 
-use brain2_api::{BulkDeleteRequest, BulkDeleteResponse, ErrorBody, GraphData, NodeId, NodeInput, NodePage, NodeView};
+use brain2_api::{
+    BulkDeleteRequest, BulkDeleteResponse, ErrorBody, GraphEdge, GraphNode, GraphPage, NodeId, NodeInput, NodePage,
+    NodeView,
+};
 use gloo_net::http::{Request, RequestBuilder, Response};
 
 /// Why a call failed, as the interface treats it.
@@ -110,8 +113,23 @@ impl Api {
         response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
     }
 
-    pub async fn graph(&self) -> Result<GraphData, ApiError> {
-        let response = check(self.authorized(Request::get(&self.url("/api/graph-data"))).send().await).await?;
-        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+    /// The whole graph, every page of graph-data.
+    pub async fn graph(&self) -> Result<(Vec<GraphNode>, Vec<GraphEdge>), ApiError> {
+        let (mut nodes, mut edges) = (Vec::new(), Vec::new());
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(cursor) => self.url(&format!("/api/graph-data?cursor={cursor}")),
+                None => self.url("/api/graph-data"),
+            };
+            let response = check(self.authorized(Request::get(&url)).send().await).await?;
+            let page: GraphPage = response.json().await.map_err(|e| ApiError::Failed(e.to_string()))?;
+            nodes.extend(page.nodes().map_err(|e| ApiError::Failed(e.to_string()))?);
+            edges.extend(page.edges().map_err(|e| ApiError::Failed(e.to_string()))?);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok((nodes, edges)),
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use brain2_api::{BulkDeleteStatus, Change, GraphElement, LiveMessage, NodeId, NodeInput, NodeView};
+use brain2_api::{BulkDeleteStatus, Change, LiveMessage, NodeId, NodeInput, NodeView};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::Closure;
 
 use crate::api::{Api, ApiError};
 use crate::auth::{self, RuntimeConfig, Session};
-use crate::graph::{self, Cy};
+use crate::graph::{self, Cy, GraphElement};
 use crate::live::{self, LiveEvent};
 
 const PAGE_SIZE: usize = 20;
@@ -98,7 +98,7 @@ impl State {
         self.loading.set(true);
         let (list, graph) = futures::join!(api.list(None, PAGE_SIZE), api.graph());
         match graph {
-            Ok(graph) => self.elements.set(graph.elements),
+            Ok((nodes, edges)) => self.elements.set(graph::elements(nodes, &edges)),
             Err(error) => self.failed("load the graph", error),
         }
         match list {
@@ -156,7 +156,7 @@ impl State {
     async fn reload_graph(&self) {
         let Some(api) = self.api() else { return };
         match api.graph().await {
-            Ok(graph) => self.elements.set(graph.elements),
+            Ok((nodes, edges)) => self.elements.set(graph::elements(nodes, &edges)),
             Err(error) => self.failed("load the graph", error),
         }
     }
@@ -212,13 +212,11 @@ impl State {
             Change::EdgesChanged { node_id, added, removed } => {
                 self.elements.update(|elements| {
                     for other in removed {
-                        let (a, b) = ordered(node_id, other);
-                        let id = GraphElement::edge_id(a, b);
+                        let id = GraphElement::edge_id(node_id, other);
                         elements.retain(|e| e.data.id != id);
                     }
                     for edge in added {
-                        let (a, b) = ordered(node_id, edge.target);
-                        let element = GraphElement::edge(a, b, edge.weight);
+                        let element = GraphElement::edge(node_id, edge.target, edge.weight);
                         match elements.iter_mut().find(|e| e.data.id == element.data.id) {
                             Some(shown) => *shown = element,
                             None => elements.push(element),
@@ -242,16 +240,11 @@ impl State {
     }
 }
 
-/// An edge's ends as `graph-data` gives them: the smaller id first.
-fn ordered(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
-    if a.to_string() < b.to_string() { (a, b) } else { (b, a) }
-}
-
 fn upsert_node(elements: &mut Vec<GraphElement>, node: &brain2_api::NodeSummary) {
     let id = node.node_id.to_string();
     match elements.iter_mut().find(|e| e.data.id == id) {
         Some(shown) => shown.data.label = Some(node.label.clone()),
-        None => elements.insert(0, GraphElement::node_with_label(node.node_id, node.label.clone())),
+        None => elements.insert(0, GraphElement::node(node.node_id, node.label.clone())),
     }
 }
 
@@ -486,7 +479,9 @@ fn Composer(state: State) -> impl IntoView {
                     last_keywords.set(node.keywords.clone());
                     state.nodes.update(|nodes| nodes.insert(0, node.clone()));
                     state.loaded_once.set(true);
-                    state.elements.update(|e| e.push(GraphElement::node(node.node_id, &node.content)));
+                    state
+                        .elements
+                        .update(|e| e.push(GraphElement::node(node.node_id, brain2_api::label(&node.content))));
                 }
                 Err(error) => state.failed("save the memory", error),
             }

@@ -1,7 +1,71 @@
 //! Cytoscape.js through wasm-bindgen: the functions of `graph.js`, typed for Rust.
 
-use brain2_api::GraphElement;
+use brain2_api::{GraphEdge, GraphNode, NodeId};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
+
+/// A Cytoscape element: a node (`label`) or an undirected edge (`source`, `target`, `weight`),
+/// built from graph-data's pages and kept current by live messages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GraphElement {
+    pub data: ElementData,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ElementData {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<NodeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<NodeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+}
+
+impl GraphElement {
+    pub fn node(id: NodeId, label: String) -> Self {
+        Self { data: ElementData { id: id.to_string(), label: Some(label), source: None, target: None, weight: None } }
+    }
+
+    /// The id of the element for the edge between `a` and `b`, whichever way round.
+    pub fn edge_id(a: NodeId, b: NodeId) -> String {
+        let (source, target) = if a < b { (a, b) } else { (b, a) };
+        format!("{source}-{target}")
+    }
+
+    pub fn edge(a: NodeId, b: NodeId, weight: u32) -> Self {
+        let (source, target) = if a < b { (a, b) } else { (b, a) };
+        Self {
+            data: ElementData {
+                id: Self::edge_id(a, b),
+                label: None,
+                source: Some(source),
+                target: Some(target),
+                weight: Some(weight),
+            },
+        }
+    }
+
+    pub fn is_edge(&self) -> bool {
+        self.data.source.is_some()
+    }
+}
+
+/// The elements of a graph read page by page. An edge whose far end no page returned was
+/// removed with that node between two pages, and is left out.
+pub fn elements(nodes: Vec<GraphNode>, edges: &[GraphEdge]) -> Vec<GraphElement> {
+    let present: std::collections::HashSet<NodeId> = nodes.iter().map(|n| n.id).collect();
+    let mut elements: Vec<GraphElement> = nodes.into_iter().map(|n| GraphElement::node(n.id, n.label)).collect();
+    elements.extend(
+        edges
+            .iter()
+            .filter(|e| present.contains(&e.source) && present.contains(&e.target))
+            .map(|e| GraphElement::edge(e.source, e.target, e.weight)),
+    );
+    elements
+}
 
 #[wasm_bindgen(module = "/src/graph.js")]
 extern "C" {

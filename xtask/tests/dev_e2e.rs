@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use brain2_api::{GraphEdge, GraphNode, GraphPage};
 use futures::StreamExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -28,34 +29,42 @@ async fn create(http: &reqwest::Client, dev: &Dev, user: &User, content: &str) -
     node["nodeId"].as_str().unwrap().to_owned()
 }
 
-async fn graph(http: &reqwest::Client, dev: &Dev, user: &User) -> Value {
-    let response =
-        http.get(format!("{}/api/graph-data", dev.http_api())).bearer_auth(&user.token).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+/// The whole graph: every page of graph-data.
+async fn graph(http: &reqwest::Client, dev: &Dev, user: &User) -> Graph {
+    let mut graph = Graph::default();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{}/api/graph-data", dev.http_api());
+        if let Some(cursor) = &cursor {
+            url = format!("{url}?cursor={cursor}");
+        }
+        let response = http.get(url).bearer_auth(&user.token).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let page: GraphPage = response.json().await.unwrap();
+        graph.nodes.extend(page.nodes().unwrap());
+        graph.edges.extend(page.edges().unwrap());
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return graph;
+        }
+    }
 }
 
-fn edges(graph: &Value) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = graph["elements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| Some((e["data"]["source"].as_str()?.to_owned(), e["data"]["target"].as_str()?.to_owned())))
-        .map(|(a, b)| if a < b { (a, b) } else { (b, a) })
-        .collect();
+#[derive(Debug, Default)]
+struct Graph {
+    nodes: Vec<GraphNode>,
+    edges: Vec<GraphEdge>,
+}
+
+fn edges(graph: &Graph) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> =
+        graph.edges.iter().map(|e| (e.source.to_string(), e.target.to_string())).collect();
     found.sort();
-    found.dedup();
     found
 }
 
-fn node_ids(graph: &Value) -> Vec<String> {
-    graph["elements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["data"]["source"].is_null())
-        .map(|e| e["data"]["id"].as_str().unwrap().to_owned())
-        .collect()
+fn node_ids(graph: &Graph) -> Vec<String> {
+    graph.nodes.iter().map(|n| n.id.to_string()).collect()
 }
 
 /// Polls the graph until `check` holds (connect-node runs asynchronously, off EventBridge).
@@ -64,8 +73,8 @@ async fn eventually(
     dev: &Dev,
     user: &User,
     what: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
+    check: impl Fn(&Graph) -> bool,
+) -> Graph {
     for _ in 0..150 {
         let current = graph(http, dev, user).await;
         if check(&current) {
@@ -73,7 +82,7 @@ async fn eventually(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{what} did not happen within 15 s; the graph is {}", graph(http, dev, user).await);
+    panic!("{what} did not happen within 15 s; the graph is {:?}", graph(http, dev, user).await);
 }
 
 async fn open_socket(dev: &Dev, token: &str) -> Result<Socket, String> {
@@ -175,7 +184,7 @@ fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
         let other =
             http.get(format!("{}/api/nodes/{rust}", dev.http_api())).bearer_auth(&bob.token).send().await.unwrap();
         assert_eq!(other.status(), 404);
-        assert!(graph(&http, &dev, &bob).await["elements"].as_array().unwrap().is_empty());
+        assert!(graph(&http, &dev, &bob).await.nodes.is_empty());
 
         // Bad and expired tokens are refused, on HTTP and on $connect.
         let expired = expired_token(&dev, &ada).await;
@@ -192,7 +201,7 @@ fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
             http.delete(format!("{}/api/nodes/{stacks}", dev.http_api())).bearer_auth(&ada.token).send().await.unwrap();
         assert!(deleted.status().is_success(), "delete: {}", deleted.status());
         let after = graph(&http, &dev, &ada).await;
-        assert!(edges(&after).is_empty(), "edges left after the delete: {after}");
+        assert!(edges(&after).is_empty(), "edges left after the delete: {after:?}");
         let mut left = node_ids(&after);
         left.sort();
         let mut expected_left = vec![rust.clone(), garden.clone()];

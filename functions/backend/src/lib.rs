@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use brain2_api::{
-    BulkDeleteRequest, BulkDeleteResponse, BulkDeleteResult, BulkDeleteStatus, GraphData, GraphElement, NodePage,
+    BulkDeleteRequest, BulkDeleteResponse, BulkDeleteResult, BulkDeleteStatus, GraphPage, NodePage,
+    graph::MAX_GRAPH_PAGE,
 };
 use brain2_shared::domain::Node;
 use brain2_shared::domain::{self, MAX_BULK_DELETE, NodeId, NodeInput, NodeView, UserId};
@@ -147,18 +148,7 @@ async fn list_nodes(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<NodePage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
-    let limit = match query.limit.as_deref() {
-        None => domain::DEFAULT_PAGE_SIZE,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=domain::MAX_PAGE_SIZE).contains(&n) => n,
-            _ => {
-                return Err(ApiError::BadRequest(format!(
-                    "limit {text:?} must be a whole number from 1 to {}",
-                    domain::MAX_PAGE_SIZE
-                )));
-            }
-        },
-    };
+    let limit = page_limit(query.limit.as_deref(), domain::DEFAULT_PAGE_SIZE, domain::MAX_PAGE_SIZE)?;
     let page = state
         .store
         .list(user, limit, query.cursor.as_deref())
@@ -285,19 +275,31 @@ async fn bulk_delete(
     Ok((status, Json(response)).into_response())
 }
 
-/// Cytoscape elements: every node, and every undirected edge once.
-async fn graph_data(State(state): State<AppState>, Caller(user): Caller) -> Result<Json<GraphData>, ApiError> {
-    let (nodes, edges) = state.store.graph(user).await.map_err(ApiError::internal)?;
-    let present: BTreeSet<NodeId> = nodes.iter().map(|n| n.id).collect();
-    let mut elements: Vec<GraphElement> = nodes.iter().map(|n| GraphElement::node(n.id, &n.content)).collect();
-    for edge in edges {
-        // Each edge is stored in both directions; the one from the smaller id stands for both.
-        if edge.source.to_string() < edge.target.to_string()
-            && present.contains(&edge.source)
-            && present.contains(&edge.target)
-        {
-            elements.push(GraphElement::edge(edge.source, edge.target, edge.weight));
-        }
+/// One page of the graph's compact projection (`brain2_api::graph`): `?limit=` nodes (1 to
+/// 5,000, all by default) after `?cursor=`.
+async fn graph_data(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<GraphPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let limit = page_limit(query.limit.as_deref(), MAX_GRAPH_PAGE, MAX_GRAPH_PAGE)?;
+    let page = state
+        .store
+        .graph_page(user, limit, query.cursor.as_deref())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(Json(page))
+}
+
+/// `?limit=`: `default` when absent, else a whole number from 1 to `max`.
+fn page_limit(text: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match text {
+        None => Ok(default),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::BadRequest(format!("limit {text:?} must be a whole number from 1 to {max}"))),
+        },
     }
-    Ok(Json(GraphData { elements }))
 }

@@ -6,6 +6,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use brain2_api::{GraphEdge, GraphNode, GraphPage};
 use brain2_shared::domain::NodeId;
 use brain2_shared::events::NodeChanged;
 use brain2_shared::keys;
@@ -83,9 +84,9 @@ async fn create_connect_notify_update_and_delete() {
     assert_eq!(status, 200);
     assert_eq!(body["edges"], json!([b_id]));
     let (_, graph) = call(&router, Some(user), empty_request("GET", "/api/graph-data")).await;
-    let elements = graph["elements"].as_array().unwrap();
-    assert_eq!(elements.iter().filter(|e| e["data"].get("source").is_some()).count(), 1);
-    assert_eq!(elements.iter().filter(|e| e["data"].get("label").is_some()).count(), 3);
+    let graph: GraphPage = serde_json::from_value(graph).unwrap();
+    assert_eq!(graph.edges().unwrap().len(), 1);
+    assert_eq!(graph.nodes().unwrap().len(), 3);
 
     // WebSocket clients of the user hear about it.
     let ws = ws_send_message::SendMessage {
@@ -244,6 +245,66 @@ async fn lists_are_paginated_with_opaque_cursors() {
     assert_eq!(order, newest_first, "pages list the newest memory first");
     let (status, body) = call(&router, Some(user), empty_request("GET", "/api/nodes?cursor=Zm9yZ2Vk")).await;
     assert_eq!(status, 400, "{body}");
+}
+
+/// Every page of graph-data at `limit` nodes a page.
+async fn graph_pages(router: &axum::Router, user: brain2_shared::domain::UserId, limit: usize) -> Vec<GraphPage> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/api/graph-data?limit={limit}&cursor={c}"),
+            None => format!("/api/graph-data?limit={limit}"),
+        };
+        let (status, body) = call(router, Some(user), empty_request("GET", &uri)).await;
+        assert_eq!(status, 200, "{body}");
+        let page: GraphPage = serde_json::from_value(body).unwrap();
+        cursor = page.next_cursor.clone();
+        pages.push(page);
+        if cursor.is_none() {
+            return pages;
+        }
+        assert!(pages.len() < 20);
+    }
+}
+
+#[tokio::test]
+async fn graph_data_pages_give_every_node_and_every_edge_once() {
+    let world = World::new().await;
+    let router = world.backend();
+    let user = user();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let node = create(&router, user, &format!("shared graph words, and its own word{i}")).await;
+        assert_eq!(node["keywords"].as_array().unwrap().len(), 4, "{node}");
+        ids.push(NodeId::parse(node["nodeId"].as_str().unwrap()).unwrap());
+    }
+    let connect = world.connect_node(50);
+    for &id in &ids {
+        connect.connect(user, id).await.unwrap();
+    }
+    let whole = graph_pages(&router, user, 5_000).await;
+    assert_eq!(whole.len(), 1, "one page holds a small graph");
+    let all_nodes: Vec<GraphNode> = whole[0].nodes().unwrap();
+    let all_edges: Vec<GraphEdge> = whole[0].edges().unwrap();
+    assert_eq!(all_nodes.len(), 7);
+    assert_eq!(all_edges.len(), 7 * 6 / 2, "every pair shares \"shared\", \"graph\" and \"words\"");
+    assert!(all_edges.iter().all(|e| e.source < e.target && e.weight == 3));
+    assert!(all_nodes.iter().all(|n| n.keyword_count == 4 && n.label.starts_with("shared graph words")));
+
+    for limit in [1, 2, 3] {
+        let pages = graph_pages(&router, user, limit).await;
+        let nodes: Vec<GraphNode> = pages.iter().flat_map(|p| p.nodes().unwrap()).collect();
+        let edges: Vec<GraphEdge> = pages.iter().flat_map(|p| p.edges().unwrap()).collect();
+        assert_eq!(nodes, all_nodes, "pages of {limit} give the nodes in order, each once");
+        assert_eq!(edges, all_edges, "pages of {limit} give each edge once");
+        assert!(pages.iter().any(|p| !p.external_ids.is_empty()), "edges reach later pages");
+    }
+
+    for bad in ["limit=0", "limit=5001", "limit=many", "cursor=Zm9yZ2Vk", "colour=blue"] {
+        let (status, body) = call(&router, Some(user), empty_request("GET", &format!("/api/graph-data?{bad}"))).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
 }
 
 #[tokio::test]

@@ -4,8 +4,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use brain2_api::{
-    DEFAULT_PAGE_SIZE, Invalid, LABEL_CHARS, MAX_BULK_DELETE, MAX_CONTENT_CHARS, MAX_PAGE_SIZE, MAX_TAG_CHARS,
-    MAX_TAGS, NodeId, NodeInput, NodeView, ValidInput, label,
+    DEFAULT_PAGE_SIZE, Invalid, MAX_BULK_DELETE, MAX_CONTENT_CHARS, MAX_PAGE_SIZE, MAX_TAG_CHARS, MAX_TAGS, NodeId,
+    NodeInput, NodeView, ValidInput, label,
 };
 
 /// A user's id: the authorizer's `sub`, a UUID. Never taken from client input.

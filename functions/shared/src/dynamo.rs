@@ -130,19 +130,37 @@ pub async fn query_prefix(
     partition: &str,
     prefix: &str,
 ) -> Result<Vec<Item>, StoreError> {
-    query_consistent(client, table, partition, Some(prefix)).await
+    query_consistent(client, table, partition, SortKeys::Prefix(prefix)).await
+}
+
+/// Every item of a partition whose sort key is from `low` to `high` (inclusive), across all
+/// pages, read strongly consistently.
+pub async fn query_between(
+    client: &Client,
+    table: &str,
+    partition: &str,
+    low: &str,
+    high: &str,
+) -> Result<Vec<Item>, StoreError> {
+    query_consistent(client, table, partition, SortKeys::Between(low, high)).await
 }
 
 /// Every item of a partition, across all pages, read strongly consistently.
 pub async fn query_partition(client: &Client, table: &str, partition: &str) -> Result<Vec<Item>, StoreError> {
-    query_consistent(client, table, partition, None).await
+    query_consistent(client, table, partition, SortKeys::All).await
+}
+
+enum SortKeys<'a> {
+    All,
+    Prefix(&'a str),
+    Between(&'a str, &'a str),
 }
 
 async fn query_consistent(
     client: &Client,
     table: &str,
     partition: &str,
-    prefix: Option<&str>,
+    sort_keys: SortKeys<'_>,
 ) -> Result<Vec<Item>, StoreError> {
     let request = client
         .query()
@@ -150,13 +168,18 @@ async fn query_consistent(
         .expression_attribute_names("#pk", crate::keys::PARTITION_KEY)
         .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
         .consistent_read(true);
-    let request = match prefix {
-        Some(prefix) => request
+    let request = match sort_keys {
+        SortKeys::Prefix(prefix) => request
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#sk", crate::keys::SORT_KEY)
             .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
+        SortKeys::Between(low, high) => request
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+            .expression_attribute_names("#sk", crate::keys::SORT_KEY)
+            .expression_attribute_values(":low", AttributeValue::S(low.to_owned()))
+            .expression_attribute_values(":high", AttributeValue::S(high.to_owned())),
         // A key condition may not compare with an empty string, so "every item" has none.
-        None => request.key_condition_expression("#pk = :pk"),
+        SortKeys::All => request.key_condition_expression("#pk = :pk"),
     };
     request
         .into_paginator()

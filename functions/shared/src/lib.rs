@@ -9,6 +9,7 @@ pub mod connections;
 pub mod domain;
 pub mod dynamo;
 pub mod events;
+pub mod graph_page;
 pub mod http;
 pub mod keys;
 pub mod keywords;

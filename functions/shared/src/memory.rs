@@ -59,7 +59,7 @@ pub enum UpdateError {
 #[error("cursor is not one this API returned")]
 pub struct BadCursor;
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
@@ -67,7 +67,7 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn key(user: UserId, sort_key: String) -> Item {
+pub(crate) fn key(user: UserId, sort_key: String) -> Item {
     Item::from([(keys::PARTITION_KEY.to_owned(), s(keys::partition(user))), (keys::SORT_KEY.to_owned(), s(sort_key))])
 }
 
@@ -85,7 +85,7 @@ fn node_item(node: &Node) -> Item {
 
 /// The node attributes only the store manages.
 const EDGE_COUNT: &str = "edgeCount";
-const DELETING: &str = "deleting";
+pub(crate) const DELETING: &str = "deleting";
 
 /// A node item as stored: the node, how many edges it has, and whether a delete has begun.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,7 +118,7 @@ pub(crate) fn stored_from(user: UserId, item: &Item) -> Result<StoredNode, Store
     })
 }
 
-fn time_of(item: &Item, name: &str) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn time_of(item: &Item, name: &str) -> Result<OffsetDateTime, StoreError> {
     let text = dynamo::string(item, name)?;
     OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
         .map_err(|_| StoreError::Malformed { key: name.to_owned(), problem: format!("{text:?} is not RFC 3339") })
@@ -609,11 +609,11 @@ pub const EDGE_WRITE_PARALLELISM: usize = 8;
 
 /// Cursors are the last node id, base64url-encoded: opaque to clients, and always turned back
 /// into a key inside the caller's own partition.
-fn encode_cursor(last: NodeId) -> String {
+pub(crate) fn encode_cursor(last: NodeId) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last.to_string())
 }
 
-fn decode_cursor(cursor: &str) -> Result<NodeId, BadCursor> {
+pub(crate) fn decode_cursor(cursor: &str) -> Result<NodeId, BadCursor> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| BadCursor)?;
     NodeId::parse(std::str::from_utf8(&bytes).map_err(|_| BadCursor)?).ok_or(BadCursor)
 }
