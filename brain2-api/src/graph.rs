@@ -35,10 +35,11 @@ pub const LABEL_JSON_BYTES: usize = 48;
 
 /// One page of the graph, as the backend sends it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GraphPage {
     pub ids: Vec<NodeId>,
-    /// [`label`] of each node's content.
+    /// Each node's label: the start of its content (see `label`).
     pub labels: Vec<String>,
     pub keyword_counts: Vec<u32>,
     /// Unix seconds.
@@ -56,6 +57,7 @@ pub struct GraphPage {
     pub external_ids: Vec<NodeId>,
     /// Present when there may be more nodes: pass it as `cursor` for the next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<NodeId>"))]
     pub next_cursor: Option<String>,
 }
 

@@ -34,7 +34,9 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, c
     )?;
     let backend = http.lambda_integration(app, stack, "BackendIntegration", &compute.backend)?;
     http.add_route(app, stack, "ApiProxyRoute", "ANY /api/{proxy+}", &backend, Some(&authorizer))?;
-    http.add_route(app, stack, "HealthRoute", "GET /health", &backend, None)?;
+    // ANY, so that other methods reach the backend and get its 405 with an Allow header, as
+    // the OpenAPI document (docs/api/openapi.json) says, instead of API Gateway's 404.
+    http.add_route(app, stack, "HealthRoute", "ANY /health", &backend, None)?;
     // No OPTIONS route: browsers send CORS preflights without the Authorization header, and
     // "if you configure CORS for an API, API Gateway automatically sends a response to
     // preflight OPTIONS requests, even if there isn't an OPTIONS route configured for your API"

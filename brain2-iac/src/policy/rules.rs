@@ -97,8 +97,8 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         id: "api-route-authorizer",
-        description: "Every API route except GET /health has an authorizer (WebSocket: $connect)",
-        fix: "pass the authorizer to add_route, or make the route GET /health",
+        description: "Every API route except the health check (GET or ANY /health) has an authorizer (WebSocket: $connect)",
+        fix: "pass the authorizer to add_route, or make the route GET /health or ANY /health",
         check: api_route_authorizer,
     },
     Rule {
@@ -487,7 +487,9 @@ fn api_route_authorizer(t: &Template<'_>, out: &mut Vec<Violation>) {
             .and_then(|api| t.resource(api))
             .is_some_and(|api| api["Properties"]["ProtocolType"] == "WEBSOCKET");
         // WebSocket APIs authorize once, on $connect; their other routes cannot carry one.
-        let needs_authorizer = if websocket { key == "$connect" } else { key != "GET /health" };
+        // The health check is public; ANY lets the backend answer other methods with 405.
+        let needs_authorizer =
+            if websocket { key == "$connect" } else { !matches!(key, "GET /health" | "ANY /health") };
         let authorized = matches!(properties["AuthorizationType"].as_str(), Some("CUSTOM" | "JWT" | "AWS_IAM"));
         if needs_authorizer && !authorized {
             violation(out, id, format!("route {key:?} has no authorizer"));

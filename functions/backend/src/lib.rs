@@ -184,13 +184,13 @@ async fn get_node(
     Ok(Json(domain::view(&node, Some(neighbours.into_iter().collect()))))
 }
 
-/// `If-Match: 3` or `If-Match: "3"`.
+/// `If-Match: 3` or `If-Match: "3"` (`brain2_api::IF_MATCH_PATTERN`).
 fn expected_version(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get(brain2_api::IF_MATCH) else { return Ok(None) };
-    let text = value.to_str().unwrap_or("").trim().trim_matches('"');
-    text.parse::<u64>()
+    let text = value.to_str().unwrap_or("");
+    brain2_api::parse_if_match(text)
         .map(Some)
-        .map_err(|_| ApiError::BadRequest(format!("If-Match must be a node version number, not {text:?}")))
+        .ok_or_else(|| ApiError::BadRequest(format!("If-Match must be a node version number, not {text:?}")))
 }
 
 async fn update_node(

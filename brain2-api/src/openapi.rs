@@ -1,0 +1,284 @@
+//! The HTTP API's OpenAPI 3.1 document and the WebSocket messages' JSON Schema, generated from
+//! this crate's types. `cargo xtask schema` writes them to `docs/api/`; a test fails when the
+//! committed files are stale, and schemathesis checks the running API against the document.
+//!
+//! Request bodies use the types' deserialize contract, responses their serialize contract.
+//! Every status code a route can answer is listed: the backend's, and those API Gateway answers
+//! in front of it (401 and 403 from the authorizer, 429 from throttling, 5xx when the function
+//! fails), which carry `{"message": …}`.
+
+use schemars::generate::{Contract, SchemaSettings};
+use schemars::{JsonSchema, SchemaGenerator};
+use serde_json::{Map, Value, json};
+
+use crate::graph::{GraphPage, MAX_GRAPH_PAGE};
+use crate::{
+    BulkDeleteRequest, BulkDeleteResponse, ErrorBody, IF_MATCH, IF_MATCH_PATTERN, LiveMessage, MAX_PAGE_SIZE, NodeId,
+    NodeInput, NodePage, NodeView,
+};
+
+/// Where the schemas live in the document.
+const COMPONENTS: &str = "/components/schemas";
+
+fn generator(contract: Contract) -> SchemaGenerator {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = COMPONENTS.into();
+    settings.meta_schema = None;
+    settings.contract = contract;
+    settings.into_generator()
+}
+
+/// The schemas of one contract, by reference.
+struct Schemas {
+    generator: SchemaGenerator,
+}
+
+impl Schemas {
+    fn of<T: JsonSchema>(&mut self) -> Value {
+        self.generator.subschema_for::<T>().to_value()
+    }
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+fn response(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": json_content(schema) })
+}
+
+/// A created memory's 201, with links to what can be done with it next. (No link to bulk delete:
+/// a checker following one would take the memory's later 404s for a lost resource.)
+fn created(schema: Value) -> Value {
+    let mut answer = response("The stored memory.", schema);
+    let id = "$response.body#/nodeId";
+    answer["links"] = json!({
+        "GetNode": { "operationId": "getNode", "parameters": { "nodeId": id } },
+        "UpdateNode": { "operationId": "updateNode", "parameters": { "nodeId": id } },
+        "DeleteNode": { "operationId": "deleteNode", "parameters": { "nodeId": id } }
+    });
+    answer
+}
+
+fn shared(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/responses/{name}") })
+}
+
+/// The responses every `/api` operation can give besides its own.
+fn api_responses(own: Value) -> Value {
+    let mut responses = own.as_object().cloned().unwrap_or_default();
+    for (status, name) in [
+        ("400", "BadRequest"),
+        ("401", "Unauthorized"),
+        ("403", "Forbidden"),
+        ("429", "TooManyRequests"),
+        ("500", "InternalError"),
+        ("503", "Unavailable"),
+    ] {
+        responses.entry(status).or_insert_with(|| shared(name));
+    }
+    Value::Object(responses)
+}
+
+fn limit_parameter(default: usize, max: usize, what: &str) -> Value {
+    json!({
+        "name": "limit",
+        "in": "query",
+        "required": false,
+        "description": format!("How many {what} (default {default})."),
+        "schema": { "type": "integer", "minimum": 1, "maximum": max }
+    })
+}
+
+fn cursor_parameter() -> Value {
+    json!({
+        "name": "cursor",
+        "in": "query",
+        "required": false,
+        "description": "The previous page's nextCursor: the page starts after that node.",
+        "schema": { "type": "string", "format": "uuid" }
+    })
+}
+
+/// The OpenAPI 3.1 document of the HTTP API.
+pub fn document() -> Value {
+    let mut requests = Schemas { generator: generator(Contract::Deserialize) };
+    let mut responses = Schemas { generator: generator(Contract::Serialize) };
+    let node_id = responses.of::<NodeId>();
+    let node_path = json!({
+        "name": "nodeId", "in": "path", "required": true,
+        "description": "The node's id.", "schema": node_id
+    });
+    let not_found = shared("NotFound");
+    let paths = json!({
+        "/health": {
+            "get": {
+                "operationId": "health",
+                "summary": "Liveness: the backend answers.",
+                "security": [],
+                "responses": {
+                    "200": response("The backend is up.", json!({
+                        "type": "object",
+                        "properties": { "status": { "const": "ok" } },
+                        "required": ["status"]
+                    })),
+                    "429": shared("TooManyRequests"),
+                    "500": shared("InternalError"),
+                    "503": shared("Unavailable")
+                }
+            }
+        },
+        "/api/nodes": {
+            "get": {
+                "operationId": "listNodes",
+                "summary": "The caller's memories, newest first, a page at a time.",
+                "parameters": [limit_parameter(crate::DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, "memories a page holds"), cursor_parameter()],
+                "responses": api_responses(json!({ "200": response("A page of memories.", responses.of::<NodePage>()) }))
+            },
+            "post": {
+                "operationId": "createNode",
+                "summary": "Writes a memory; connect-node links it to others after it is stored.",
+                "requestBody": { "required": true, "content": json_content(requests.of::<NodeInput>()) },
+                "responses": api_responses(json!({ "201": created(responses.of::<NodeView>()) }))
+            }
+        },
+        "/api/nodes/bulk-delete": {
+            "post": {
+                "operationId": "bulkDelete",
+                "summary": "Deletes up to 100 memories, each with its postings and edges.",
+                "description": "200: every id is gone and at least one was deleted. 207: some deletes failed. \
+                                404: none of the ids existed. 500: nothing was deleted because deletes failed. \
+                                Failed ids can be sent again.",
+                "requestBody": { "required": true, "content": json_content(requests.of::<BulkDeleteRequest>()) },
+                "responses": api_responses(json!({
+                    "200": response("All deleted or not found.", responses.of::<BulkDeleteResponse>()),
+                    "207": response("Some deletes failed.", responses.of::<BulkDeleteResponse>()),
+                    "404": response("None of the ids existed.", responses.of::<BulkDeleteResponse>()),
+                    "500": response("Nothing was deleted because deletes failed.", json!({
+                        "anyOf": [responses.of::<BulkDeleteResponse>(), { "$ref": "#/components/schemas/GatewayMessage" }]
+                    }))
+                }))
+            }
+        },
+        "/api/nodes/{nodeId}": {
+            "parameters": [node_path],
+            "get": {
+                "operationId": "getNode",
+                "summary": "One memory, with the ids of the memories it is linked to.",
+                "responses": api_responses(json!({
+                    "200": response("The memory and its links (edges).", responses.of::<NodeView>()),
+                    "404": not_found
+                }))
+            },
+            "put": {
+                "operationId": "updateNode",
+                "summary": "Replaces a memory's content and tags.",
+                "parameters": [{
+                    "name": IF_MATCH, "in": "header", "required": false,
+                    "description": "The version the edit is based on; a newer stored version answers 409.",
+                    "schema": { "type": "string", "pattern": IF_MATCH_PATTERN }
+                }],
+                "requestBody": { "required": true, "content": json_content(requests.of::<NodeInput>()) },
+                "responses": api_responses(json!({
+                    "200": response("The stored memory.", responses.of::<NodeView>()),
+                    "404": not_found,
+                    "409": response("The memory changed since that version; `current` is the stored one.", responses.of::<ErrorBody>())
+                }))
+            },
+            "delete": {
+                "operationId": "deleteNode",
+                "summary": "Deletes a memory with its postings and edges. A failed delete finishes when sent again.",
+                "responses": api_responses(json!({ "204": { "description": "Deleted." }, "404": not_found }))
+            }
+        },
+        "/api/graph-data": {
+            "get": {
+                "operationId": "graphData",
+                "summary": "A page of the caller's graph in a compact projection (at most 1 MB).",
+                "parameters": [limit_parameter(MAX_GRAPH_PAGE, MAX_GRAPH_PAGE, "nodes a page holds"), cursor_parameter()],
+                "responses": api_responses(json!({ "200": response("A page of the graph.", responses.of::<GraphPage>()) }))
+            }
+        }
+    });
+    let error_body = responses.of::<ErrorBody>();
+    let gateway_or_backend = json!({ "anyOf": [error_body, { "$ref": "#/components/schemas/GatewayMessage" }] });
+    let gateway = json!({ "$ref": "#/components/schemas/GatewayMessage" });
+    let mut schemas = merge(requests.generator.take_definitions(true), responses.generator.take_definitions(true));
+    schemas.insert(
+        "GatewayMessage".to_owned(),
+        json!({
+            "description": "What API Gateway answers itself (authorizer, throttling, a failed function).",
+            "type": "object",
+            "properties": { "message": { "type": "string" } },
+            "required": ["message"]
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "Brain2 HTTP API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A personal knowledge graph: memories, their keywords and the links between memories \
+                            that share keywords. Every /api route needs a Supabase access token. Live updates \
+                            arrive over the WebSocket API as the messages of live-message.schema.json."
+        },
+        "security": [{ "supabase": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "supabase": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                              "description": "A Supabase access token; the API's Lambda authorizer verifies it." }
+            },
+            "responses": {
+                "BadRequest": response("The request breaks a rule the message names.", responses_error()),
+                "NotFound": response("No such memory (or another user's).", responses_error()),
+                "Unauthorized": response("No token (API Gateway).", gateway.clone()),
+                "Forbidden": response("The token was refused (API Gateway).", gateway.clone()),
+                "TooManyRequests": response("Throttled (API Gateway).", gateway.clone()),
+                "InternalError": response("The backend or API Gateway failed.", gateway_or_backend),
+                "Unavailable": response("The function could not be run (API Gateway).", gateway)
+            },
+            "schemas": schemas
+        }
+    })
+}
+
+fn responses_error() -> Value {
+    json!({ "$ref": "#/components/schemas/ErrorBody" })
+}
+
+/// The two contracts' schemas in one map. A type both contracts describe must come out the same.
+fn merge(requests: Map<String, Value>, responses: Map<String, Value>) -> Map<String, Value> {
+    let mut all = responses;
+    for (name, schema) in requests {
+        if let Some(existing) = all.get(&name) {
+            assert_eq!(existing, &schema, "{name} differs between requests and responses; name them apart");
+        }
+        all.insert(name, schema);
+    }
+    all.sort_keys();
+    all
+}
+
+/// The JSON Schema of a WebSocket message (`LiveMessage`).
+pub fn live_message_schema() -> Value {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.contract = Contract::Serialize;
+    let schema = settings.into_generator().into_root_schema_for::<LiveMessage>();
+    let mut value = schema.to_value();
+    if let Some(object) = value.as_object_mut() {
+        object.insert(
+            "description".to_owned(),
+            json!("What the Brain2 WebSocket API pushes after a change to the user's graph (format version 1)."),
+        );
+    }
+    value
+}
+
+/// A generated document as committed: pretty JSON with a final newline.
+pub fn to_file_text(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    text.push('\n');
+    text
+}
