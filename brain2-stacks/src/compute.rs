@@ -148,21 +148,13 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         },
     )?;
     // What brain2-shared's MemoryStore calls for the backend: get (GetItem), list, edges and
-    // graph (Query), create and update (TransactWriteItems of Put, Update and Delete actions,
-    // which IAM authorizes as PutItem, UpdateItem and DeleteItem), delete (UpdateItem marks the
-    // node, edge pairs go by TransactWriteItems, postings by BatchWriteItem, which IAM authorizes
-    // on its own, and DeleteItem removes the node).
+    // graph-data (Query), and every write as TransactWriteItems: create and update, and delete's
+    // mark, edge pairs, and node with its postings. IAM authorizes a transaction's Put, Update
+    // and Delete actions as PutItem, UpdateItem and DeleteItem.
     database.memory.grant_actions(
         app,
         &backend,
-        &[
-            "dynamodb:BatchWriteItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:Query",
-            "dynamodb:UpdateItem",
-        ],
+        &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
         &[],
     )?;
     bus.grant_put_events(app, &backend)?;
@@ -187,20 +179,14 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         },
     )?;
     // connect-node: get (GetItem), its edges and the keyword postings (Query on the table and
-    // KeywordIndex), add_edge, reweigh_edge and remove_edge (TransactWriteItems of Put, Update and
-    // Delete actions: PutItem, UpdateItem and DeleteItem to IAM), and the clean-up of a lone edge
-    // direction older data may hold (BatchWriteItem).
+    // KeywordIndex), add_edge, reweigh_edge and remove_edge, with the clean-up of a lone edge
+    // direction older data may hold (TransactWriteItems of Put, Update and Delete actions:
+    // PutItem, UpdateItem and DeleteItem to IAM).
     database.memory.grant_actions(app, &connect_node, &["dynamodb:Query"], &[KEYWORD_INDEX])?;
     database.memory.grant_actions(
         app,
         &connect_node,
-        &[
-            "dynamodb:BatchWriteItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-        ],
+        &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         &[],
     )?;
     bus.grant_put_events(app, &connect_node)?;
