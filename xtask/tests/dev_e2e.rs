@@ -240,7 +240,7 @@ fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
     // graph-check over every user of the local data: the invariants hold after all of the above.
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["graph-check", "--env", "dev", "--local", "--data"])
-        .arg(&data)
+        .arg(&*data)
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&check.stdout);

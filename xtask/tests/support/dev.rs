@@ -25,10 +25,41 @@ pub fn free_port_pair() -> u16 {
     panic!("no two free ports in a row on 127.0.0.1");
 }
 
-pub fn temporary_folder(name: &str) -> PathBuf {
+/// A fresh folder under the system's temporary folder for one test's data. It is removed with
+/// its `.log` sibling when the test passes, and kept for a look when it fails (a browser test's
+/// folder holds a quarter of a gigabyte).
+pub fn temporary_folder(name: &str) -> TemporaryFolder {
     let dir = std::env::temp_dir().join(format!("brain2-{name}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TemporaryFolder(dir)
+}
+
+#[derive(Debug)]
+pub struct TemporaryFolder(PathBuf);
+
+impl std::ops::Deref for TemporaryFolder {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TemporaryFolder {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TemporaryFolder {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for a look: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+            let _ = std::fs::remove_file(self.0.with_extension("log"));
+        }
+    }
 }
 
 /// A running `cargo xtask dev`.
