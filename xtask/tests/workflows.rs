@@ -1,5 +1,7 @@
 //! The GitHub workflows' security invariants: deploy jobs assume a role through OIDC, no
-//! workflow reads stored AWS keys, and nothing deploys before the full checks pass.
+//! workflow reads stored AWS keys, and nothing deploys before the full checks pass. Two pinned
+//! tools check them too: check-jsonschema against its vendored GitHub Workflows schema, and
+//! zizmor's security audit (offline: the audits that ask GitHub's API are skipped).
 //! (actionlint cannot be installed on this network; see the README's CI section.)
 
 fn workflows() -> Vec<(String, String)> {
@@ -12,6 +14,35 @@ fn workflows() -> Vec<(String, String)> {
         .collect();
     found.sort();
     found
+}
+
+/// Runs a tool from the pinned Python tools over the workflows; its output on failure.
+fn tool(name: &str, args: &[&str]) -> Result<String, String> {
+    let workspace = xtask::workspace_root();
+    let program = xtask::pytools::bin(&workspace, name);
+    assert!(program.exists(), "{} is missing: run `cargo xtask py-tools`", program.display());
+    let paths: Vec<std::path::PathBuf> =
+        workflows().iter().map(|(file, _)| workspace.join(".github/workflows").join(file)).collect();
+    let output = std::process::Command::new(&program).args(args).args(&paths).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    if output.status.success() { Ok(text) } else { Err(text) }
+}
+
+#[test]
+fn the_workflows_match_github_s_schema() {
+    if let Err(report) = tool("check-jsonschema", &["--builtin-schema", "vendor.github-workflows"]) {
+        panic!("check-jsonschema:\n{report}");
+    }
+}
+
+/// Zero findings: actions pinned to commit SHAs, checkouts without persisted credentials,
+/// event values passed to shells as variables, no build cache in the release workflow.
+#[test]
+fn zizmor_finds_nothing_in_the_workflows() {
+    match tool("zizmor", &["--offline", "--no-progress"]) {
+        Ok(report) => println!("{report}"),
+        Err(report) => panic!("zizmor:\n{report}"),
+    }
 }
 
 #[test]
