@@ -6,7 +6,7 @@
 //! - `api`: the HTTP API in front of the backend, and monitoring;
 //! - `frontend`: the site bucket and its CloudFront distribution, independent of the others;
 //!
-//! and the toolkit stack deploy keeps per account and region. [`synth`] turns them into
+//! and the toolkit stacks bootstrap creates: one per environment, one per account and region. [`synth`] turns them into
 //! checked templates.
 
 mod api;
@@ -25,8 +25,8 @@ use brain2_iac::config::EnvironmentConfig;
 pub use compute::Compute;
 pub use database::Database;
 pub use toolkit::{
-    ASSET_EXPIRY_DAYS, ASSETS_BUCKET_OUTPUT, FUNCTIONS_PREFIX, RELEASES_PREFIX, TEMPLATES_PREFIX, TOOLKIT_STACK,
-    toolkit_app,
+    ASSET_EXPIRY_DAYS, ASSETS_BUCKET_OUTPUT, FUNCTIONS_PREFIX, REGION_SCOPE, RELEASES_PREFIX, TEMPLATES_PREFIX,
+    TOOLKIT_STACK, region_toolkit_app, toolkit_app,
 };
 
 /// The app's name: the first part of every stack, export and physical name.

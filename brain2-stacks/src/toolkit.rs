@@ -1,8 +1,14 @@
-//! The toolkit stack `brain2-<env>-toolkit`: the assets bucket deploy uploads function zips,
-//! large templates and release records to. `cargo xtask bootstrap` creates it, once per
-//! environment, before the first deploy.
+//! The toolkit stacks `cargo xtask bootstrap` creates before the first deploy:
+//!
+//! - `brain2-<env>-toolkit`, once per environment: the assets bucket deploy uploads function
+//!   zips, large templates and release records to;
+//! - `brain2-region-toolkit`, once per account and region, shared by every environment there:
+//!   what AWS keeps once per region. That is API Gateway's account setting, the IAM role it
+//!   writes CloudWatch logs with, without which the WebSocket stage's access logs fail.
 
-use brain2_iac::cfn::{App, RemovalPolicy, Result};
+use brain2_iac::aws::apigateway::account::Account;
+use brain2_iac::cfn::{App, RemovalPolicy, Result, fns};
+use brain2_iac::constructs::iam::{Statement, service_role};
 use brain2_iac::constructs::{BucketProps, PrivateBucket};
 
 use crate::APP_NAME;
@@ -52,6 +58,53 @@ pub fn toolkit_app(environment: &str) -> Result<App> {
     Ok(app)
 }
 
+/// The region toolkit's "environment" part of its name: `brain2-region-toolkit`. Environment
+/// files are named dev, staging and prod, so no environment takes it.
+pub const REGION_SCOPE: &str = "region";
+
+/// The region toolkit app: API Gateway's CloudWatch role and the account setting naming it
+/// (`AWS::ApiGateway::Account`, one per account and region).
+pub fn region_toolkit_app() -> Result<App> {
+    let mut app = App::new(APP_NAME, REGION_SCOPE)?;
+    let stack = app.add_stack(
+        TOOLKIT_STACK,
+        "Brain2: what each account and region holds once, for every environment (cargo xtask bootstrap)",
+    )?;
+    app.add_stack_tag(stack, "app", APP_NAME);
+    // What API Gateway does with the role: create the execution log groups it names itself
+    // (API-Gateway-Execution-Logs_<api>/<stage>) and write to those and to the stages' access
+    // log groups. AWS's managed AmazonAPIGatewayPushToCloudWatchLogs grants the same on `*`,
+    // plus reads API Gateway never makes.
+    let log_groups =
+        fns::sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*", [] as [(&str, &str); 0]);
+    let role = app.add(
+        stack,
+        "ApiGatewayCloudWatchRole",
+        service_role(
+            "apigateway.amazonaws.com",
+            vec![Statement::allow(
+                [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                ],
+                [log_groups.into()],
+            )],
+        )
+        .description(
+            "API Gateway writes execution and access logs to CloudWatch with this role (brain2 region toolkit)",
+        ),
+    )?;
+    // Kept when the stack goes: the account setting still names the role, and every other API
+    // in the region that logs would lose it.
+    app.attributes_mut(&role).set_removal_policy(RemovalPolicy::Retain);
+    let account = app.add(stack, "ApiGatewayAccount", Account::new().cloud_watch_role_arn(role.arn()))?;
+    app.attributes_mut(&account).set_removal_policy(RemovalPolicy::Retain);
+    Ok(app)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::*;
@@ -73,5 +126,24 @@ mod tests {
         let policy = template["Resources"]["AssetsBucketPolicy"]["Properties"]["PolicyDocument"].to_string();
         assert!(policy.contains("aws:SecureTransport"));
         assert!(template["Outputs"][ASSETS_BUCKET_OUTPUT].is_object());
+    }
+
+    #[test]
+    fn the_region_toolkit_sets_api_gateway_s_cloudwatch_role_and_keeps_it() {
+        let synthesized = region_toolkit_app().unwrap().synth().unwrap();
+        let stack = synthesized.stack("toolkit").unwrap();
+        assert_eq!(stack.name, "brain2-region-toolkit");
+        let template: serde_json::Value = serde_json::from_str(&stack.template).unwrap();
+        let account = &template["Resources"]["ApiGatewayAccount"];
+        assert_eq!(account["Type"], "AWS::ApiGateway::Account");
+        assert_eq!(account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0], "ApiGatewayCloudWatchRole");
+        let role = &template["Resources"]["ApiGatewayCloudWatchRole"];
+        assert_eq!(role["DeletionPolicy"], "Retain");
+        let trust = role["Properties"]["AssumeRolePolicyDocument"].to_string();
+        assert!(trust.contains("apigateway.amazonaws.com"));
+        let policy = role["Properties"]["Policies"].to_string();
+        assert!(policy.contains("logs:PutLogEvents") && !policy.contains("\"*\""), "{policy}");
+        let report = brain2_iac::policy::check("prod", &[(stack.name.clone(), template.clone())]);
+        assert!(report.passed(), "{:?}", report.findings);
     }
 }

@@ -225,8 +225,9 @@ fn the_policy_pack_passes_with_only_reasoned_suppressions() {
     }
 }
 
+/// The twelve templates of the three environments, and the toolkits bootstrap deploys.
 #[test]
-fn all_twelve_templates_pass_cfn_lint() {
+fn all_templates_pass_cfn_lint() {
     let cfn_lint = workspace().join("target/py-tools/bin/cfn-lint");
     assert!(cfn_lint.exists(), "{} is missing: run `cargo xtask test`", cfn_lint.display());
     let dir = tempfile::tempdir().unwrap();
@@ -239,6 +240,14 @@ fn all_twelve_templates_pass_cfn_lint() {
         }
     }
     assert_eq!(files.len(), 12);
+    let toolkits = [brain2_stacks::toolkit_app("dev").unwrap(), brain2_stacks::region_toolkit_app().unwrap()];
+    for app in toolkits {
+        for stack in app.synth().unwrap().stacks {
+            let path = dir.path().join(format!("{}.template.json", stack.name));
+            std::fs::write(&path, &stack.template).unwrap();
+            files.push(path);
+        }
+    }
     let output = Command::new(cfn_lint).args(["--format", "parseable"]).args(&files).output().unwrap();
     if let Err(problem) = cfn_lint_verdict(output.status.code()) {
         panic!("{problem}:\n{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));

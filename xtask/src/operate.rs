@@ -6,22 +6,28 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDriftStatus};
 use brain2_iac::cfn::Synthesized;
-use brain2_stacks::{ASSETS_BUCKET_OUTPUT, toolkit_app};
+use brain2_stacks::{ASSETS_BUCKET_OUTPUT, REGION_SCOPE, region_toolkit_app, toolkit_app};
 
 use crate::aws::errors::explain;
 use crate::aws::{Aws, assets, events, stack};
 use crate::deploy::{self, AssetsBucket, Confirm, Context, Settings, apply};
 
-/// Creates or updates `brain2-<env>-toolkit`; returns the assets bucket.
+/// Creates or updates `brain2-region-toolkit` (API Gateway's CloudWatch role for the account
+/// and region), then `brain2-<env>-toolkit`; returns the assets bucket.
 pub async fn bootstrap(aws: &Aws, environment: &str) -> Result<AssetsBucket> {
-    let synthesized = toolkit_app(environment)?.synth()?;
-    let plans = deploy::plans(&synthesized, &BTreeMap::new())?;
-    let mut settings = Settings::new(environment);
-    // The toolkit holds only re-uploadable assets and release records; there is nothing to confirm.
-    settings.yes = true;
-    let confirm: Confirm = Arc::new(|_| true);
-    let ctx = Context::new(aws.clone(), settings, None, confirm)?;
-    let result = apply::deploy_stack(&ctx, &plans[0]).await?;
+    bootstrap_region(aws).await?;
+    bootstrap_environment(aws, environment).await
+}
+
+/// Creates or updates `brain2-region-toolkit`, which every environment in the account and
+/// region shares (the same template from each, so only the first bootstrap changes anything).
+pub async fn bootstrap_region(aws: &Aws) -> Result<()> {
+    deploy_toolkit(aws, REGION_SCOPE, &region_toolkit_app()?.synth()?).await.map(|_| ())
+}
+
+/// Creates or updates `brain2-<env>-toolkit`; returns the assets bucket.
+pub async fn bootstrap_environment(aws: &Aws, environment: &str) -> Result<AssetsBucket> {
+    let result = deploy_toolkit(aws, environment, &toolkit_app(environment)?.synth()?).await?;
     let name = result
         .outputs
         .iter()
@@ -29,6 +35,17 @@ pub async fn bootstrap(aws: &Aws, environment: &str) -> Result<AssetsBucket> {
         .map(|o| o.value.clone())
         .ok_or_else(|| anyhow::anyhow!("{} has no {ASSETS_BUCKET_OUTPUT} output", result.name))?;
     Ok(AssetsBucket { name, region: aws.region()? })
+}
+
+async fn deploy_toolkit(aws: &Aws, scope: &str, synthesized: &Synthesized) -> Result<apply::StackResult> {
+    let plans = deploy::plans(synthesized, &BTreeMap::new())?;
+    let mut settings = Settings::new(scope);
+    // The toolkits hold re-uploadable assets, release records and a logging role; there is
+    // nothing to confirm.
+    settings.yes = true;
+    let confirm: Confirm = Arc::new(|_| true);
+    let ctx = Context::new(aws.clone(), settings, None, confirm)?;
+    apply::deploy_stack(&ctx, &plans[0]).await
 }
 
 /// What a destroy removed and kept.

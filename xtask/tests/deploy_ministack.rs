@@ -51,6 +51,9 @@ fn the_four_stacks_deploy_update_and_destroy_on_the_emulator() {
     runtime.block_on(async {
         let aws = Aws::emulator(&emulator.endpoint, &config.region).await;
         let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
+        // The region toolkit: API Gateway's CloudWatch role, set once for the account and region.
+        let region_toolkit = xtask::aws::stack::describe(&aws.cloudformation(None), "brain2-region-toolkit").await;
+        assert!(region_toolkit.unwrap().is_some(), "bootstrap created brain2-region-toolkit");
         let code = stand_in_code(&data);
         let upload = deploy::upload_code(&aws, &assets, &code).await.unwrap();
         assert_eq!(upload, (6, 0));

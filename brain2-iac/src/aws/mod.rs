@@ -2,6 +2,7 @@
 //! Typed CloudFormation resources, generated from AWS's resource provider schemas in
 //! `brain2-iac/schemas/`. Required properties are plain values, optional ones `Option`s.
 
+pub mod apigateway;
 pub mod apigatewayv2;
 pub mod budgets;
 pub mod cloudfront;
@@ -24,6 +25,7 @@ use crate::cfn::Resource;
 
 /// Every resource type with generated code.
 pub const RESOURCE_TYPES: &[&str] = &[
+    "AWS::ApiGateway::Account",
     "AWS::ApiGatewayV2::Api",
     "AWS::ApiGatewayV2::Authorizer",
     "AWS::ApiGatewayV2::Integration",
@@ -68,6 +70,7 @@ pub const RESOURCE_TYPES: &[&str] = &[
 /// resource. `None` for a type without generated code.
 pub fn create_only_properties(type_name: &str) -> Option<&'static [&'static str]> {
     match type_name {
+        "AWS::ApiGateway::Account" => Some(apigateway::Account::CREATE_ONLY_PROPERTIES),
         "AWS::ApiGatewayV2::Api" => Some(apigatewayv2::Api::CREATE_ONLY_PROPERTIES),
         "AWS::ApiGatewayV2::Authorizer" => Some(apigatewayv2::Authorizer::CREATE_ONLY_PROPERTIES),
         "AWS::ApiGatewayV2::Integration" => Some(apigatewayv2::Integration::CREATE_ONLY_PROPERTIES),
