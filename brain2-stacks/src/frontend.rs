@@ -41,10 +41,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
             bucket: BucketProps {
                 versioned: config.frontend.bucket_versioning,
                 noncurrent_version_expiry_days: 30,
-                expiry_days: None,
-                expiry_prefixes: Vec::new(),
                 removal_policy,
-                for_cloudfront_logs: false,
+                ..BucketProps::default()
             },
             price_class: match config.frontend.price_class {
                 PriceClassConfig::PriceClass100 => PriceClass::PriceClass100,

@@ -9,7 +9,7 @@
 use brain2_iac::aws::apigateway::account::Account;
 use brain2_iac::cfn::{App, RemovalPolicy, Result, fns};
 use brain2_iac::constructs::iam::{Statement, service_role};
-use brain2_iac::constructs::{BucketProps, PrivateBucket};
+use brain2_iac::constructs::{BucketProps, PrivateBucket, TaggedExpiry};
 
 use crate::APP_NAME;
 
@@ -20,14 +20,21 @@ pub const TOOLKIT_STACK: &str = "toolkit";
 pub const ASSETS_BUCKET_OUTPUT: &str = "AssetsBucketName";
 
 /// Key prefixes in the assets bucket. Zips and templates are content-addressed and can be
-/// uploaded again at any time, so they expire; release records are the rollback history and stay.
+/// uploaded again at any time; release records are the rollback history and stay.
 pub const FUNCTIONS_PREFIX: &str = "functions/";
 pub const TEMPLATES_PREFIX: &str = "templates/";
 pub const RELEASES_PREFIX: &str = "releases/";
 
-/// Days before a zip or template nobody re-uploaded expires; deploy checks for each object
-/// before using it, so an expired one is simply uploaded again.
+/// Days before a template nobody re-uploaded expires (CloudFormation keeps the templates it
+/// deployed; the upload only carries a large one to it), and before a retired zip does. Deploy
+/// checks for each object before using it, so an expired one is simply uploaded again.
 pub const ASSET_EXPIRY_DAYS: i64 = 90;
+
+/// The tag deploy puts on a zip that no live release (the latest or the one before it)
+/// references, with the value [`RETIRED`]; only such zips expire. A zip a live release uses is
+/// never tagged, so CloudFormation can always roll back to it, however old it is.
+pub const RELEASE_STATE_TAG: &str = "brain2-release-state";
+pub const RETIRED: &str = "retired";
 
 /// The toolkit app of one environment: one stack, one private, encrypted, TLS-only bucket.
 pub fn toolkit_app(environment: &str) -> Result<App> {
@@ -42,7 +49,13 @@ pub fn toolkit_app(environment: &str) -> Result<App> {
         "AssetsBucket",
         BucketProps {
             expiry_days: Some(ASSET_EXPIRY_DAYS),
-            expiry_prefixes: vec![FUNCTIONS_PREFIX.to_owned(), TEMPLATES_PREFIX.to_owned()],
+            expiry_prefixes: vec![TEMPLATES_PREFIX.to_owned()],
+            tagged_expiries: vec![TaggedExpiry {
+                prefix: FUNCTIONS_PREFIX.to_owned(),
+                key: RELEASE_STATE_TAG.to_owned(),
+                value: RETIRED.to_owned(),
+                days: ASSET_EXPIRY_DAYS,
+            }],
             // Emptied and deleted by hand only: it holds the release history rollback reads.
             removal_policy: RemovalPolicy::Retain,
             ..BucketProps::default()
@@ -110,7 +123,7 @@ mod tests {
     use crate::*;
 
     #[test]
-    fn the_toolkit_bucket_is_private_encrypted_tls_only_and_expires_assets_only() {
+    fn the_toolkit_bucket_is_private_encrypted_tls_only_and_expires_only_retired_zips_and_templates() {
         let synthesized = toolkit_app("dev").unwrap().synth().unwrap();
         let stack = synthesized.stack("toolkit").unwrap();
         assert_eq!(stack.name, "brain2-dev-toolkit");
@@ -122,7 +135,10 @@ mod tests {
         assert_eq!(properties["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"], true);
         let rules = properties["LifecycleConfiguration"]["Rules"].as_array().unwrap();
         let prefixes: Vec<&str> = rules.iter().map(|r| r["Prefix"].as_str().unwrap()).collect();
-        assert_eq!(prefixes, [FUNCTIONS_PREFIX, TEMPLATES_PREFIX]);
+        assert_eq!(prefixes, [TEMPLATES_PREFIX, FUNCTIONS_PREFIX]);
+        // Zips expire only once deploy has tagged them retired; release records never.
+        assert_eq!(rules[1]["TagFilters"], serde_json::json!([{ "Key": RELEASE_STATE_TAG, "Value": RETIRED }]));
+        assert!(rules[0].get("TagFilters").is_none());
         let policy = template["Resources"]["AssetsBucketPolicy"]["Properties"]["PolicyDocument"].to_string();
         assert!(policy.contains("aws:SecureTransport"));
         assert!(template["Outputs"][ASSETS_BUCKET_OUTPUT].is_object());

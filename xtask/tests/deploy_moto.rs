@@ -172,3 +172,68 @@ async fn staging_refuses_to_destroy_prod_and_deploy_needs_bootstrap() {
     let error = xtask::operate::destroy(&ctx, &app(0, false, true), false).await.unwrap_err().to_string();
     assert!(error.contains("--i-mean-prod"), "{error}");
 }
+
+/// Zips expire only when no live release uses them: deploy tags the others retired (the
+/// bucket's lifecycle expires only those), keeps what is deployed and what the two latest
+/// releases of each stack name, and untags a retired zip that becomes live again.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_zips_no_live_release_uses_are_retired() {
+    use xtask::deploy::release::{self, Release, StackRelease};
+
+    let aws = aws(&xtask::moto::moto().endpoint);
+    let assets = xtask::operate::bootstrap_environment(&aws, "prod").await.unwrap();
+    let s3 = aws.s3(Some(&assets.region));
+    let zip = |name: &str| format!("functions/backend/{name}.zip");
+    for name in ["a", "b", "c", "d", "site"] {
+        xtask::aws::assets::put(&s3, &assets.name, &zip(name), b"zip".to_vec(), "application/zip", None).await.unwrap();
+    }
+    let release = |id: &str, stacks: &[(&str, &str)]| Release {
+        id: id.to_owned(),
+        created_at: id.to_owned(),
+        environment: "prod".to_owned(),
+        git_commit: None,
+        stacks: stacks
+            .iter()
+            .map(|(stack, code)| {
+                let parameters = [("BackendCodeKey".to_owned(), zip(code))].into();
+                (stack.to_string(), StackRelease { template_sha256: String::new(), parameters })
+            })
+            .collect(),
+        rolled_back_to: None,
+    };
+    // Three releases of compute (a, b, c), then one of the frontend alone, which must not
+    // push compute's releases out of the live window.
+    for record in [
+        release("20261101T000000Z", &[("brain2-prod-compute", "a")]),
+        release("20261102T000000Z", &[("brain2-prod-compute", "b")]),
+        release("20261103T000000Z", &[("brain2-prod-compute", "c")]),
+        release("20261104T000000Z", &[("brain2-prod-frontend", "site")]),
+    ] {
+        release::record(&aws, &assets, &record).await.unwrap();
+    }
+    let deployed = vec![[("BackendCodeKey".to_owned(), zip("c"))].into()];
+    let retired = |name: &str| {
+        let (s3, bucket, key) = (s3.clone(), assets.name.clone(), zip(name));
+        async move {
+            xtask::aws::assets::has_tag(&s3, &bucket, &key, brain2_stacks::RELEASE_STATE_TAG, brain2_stacks::RETIRED)
+                .await
+                .unwrap()
+        }
+    };
+
+    let first = release::retire_unreferenced(&aws, &assets, "prod", &deployed).await.unwrap();
+    assert_eq!((first.retired, first.live, first.revived, first.already_retired), (2, 3, 0, 0), "{first:?}");
+    for (name, expected) in [("a", true), ("b", false), ("c", false), ("d", true), ("site", false)] {
+        assert_eq!(retired(name).await, expected, "{name}");
+    }
+    // Again: nothing changes.
+    let again = release::retire_unreferenced(&aws, &assets, "prod", &deployed).await.unwrap();
+    assert_eq!((again.retired, again.already_retired), (0, 2));
+
+    // A rollback to a (a new release naming it) makes it live again; b leaves the window.
+    release::record(&aws, &assets, &release("20261105T000000Z", &[("brain2-prod-compute", "a")])).await.unwrap();
+    let deployed = vec![[("BackendCodeKey".to_owned(), zip("a"))].into()];
+    let after = release::retire_unreferenced(&aws, &assets, "prod", &deployed).await.unwrap();
+    assert_eq!((after.revived, after.retired), (1, 1), "{after:?}");
+    assert!(!retired("a").await && retired("b").await && !retired("c").await);
+}

@@ -11,5 +11,5 @@ pub mod table;
 
 pub use function::{AsyncFailure, CodeLocation, RustFunction, RustFunctionProps};
 pub use iam::{Grantee, Statement, grant};
-pub use static_site::{BucketProps, PrivateBucket};
+pub use static_site::{BucketProps, PrivateBucket, TaggedExpiry};
 pub use table::{GlobalIndex, IndexProjection, Key, Table, TableProps};

@@ -15,7 +15,7 @@ use crate::aws::s3::BucketPolicy;
 use crate::aws::s3::bucket::{
     Bucket, BucketEncryption, LifecycleConfiguration, NoncurrentVersionExpiration, ObjectOwnership, OwnershipControls,
     OwnershipControlsRule, PublicAccessBlockConfiguration, Rule as LifecycleRule, RuleStatus,
-    ServerSideEncryptionByDefault, ServerSideEncryptionByDefaultSseAlgorithm, ServerSideEncryptionRule,
+    ServerSideEncryptionByDefault, ServerSideEncryptionByDefaultSseAlgorithm, ServerSideEncryptionRule, TagFilter,
     VersioningConfiguration, VersioningConfigurationStatus,
 };
 use crate::aws::wafv2::web_acl::AggregateKeyType;
@@ -49,9 +49,21 @@ pub struct BucketProps {
     pub expiry_days: Option<i64>,
     /// Limit that expiry to objects under these prefixes (all objects when empty).
     pub expiry_prefixes: Vec<String>,
+    /// Expiries that only apply to objects carrying a tag.
+    pub tagged_expiries: Vec<TaggedExpiry>,
     pub removal_policy: RemovalPolicy,
     /// CloudFront standard logging writes with ACLs, so a log bucket must allow them.
     pub for_cloudfront_logs: bool,
+}
+
+/// Objects under `prefix` that carry the tag `key` = `value` expire `days` after they were
+/// written (S3 counts from the object's creation, not from its tagging).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggedExpiry {
+    pub prefix: String,
+    pub key: String,
+    pub value: String,
+    pub days: i64,
 }
 
 impl Default for BucketProps {
@@ -61,6 +73,7 @@ impl Default for BucketProps {
             noncurrent_version_expiry_days: 30,
             expiry_days: None,
             expiry_prefixes: Vec::new(),
+            tagged_expiries: Vec::new(),
             removal_policy: RemovalPolicy::Retain,
             for_cloudfront_logs: false,
         }
@@ -97,6 +110,16 @@ impl PrivateBucket {
                     LifecycleRule::new(RuleStatus::Enabled).id(&id).prefix(prefix.as_str()).expiration_in_days(days),
                 );
             }
+        }
+        for expiry in &props.tagged_expiries {
+            let id = format!("expire-{}-{}", expiry.prefix.trim_end_matches('/').replace('/', "-"), expiry.value);
+            rules.push(
+                LifecycleRule::new(RuleStatus::Enabled)
+                    .id(&id)
+                    .prefix(expiry.prefix.as_str())
+                    .tag_filters(vec![TagFilter::new(expiry.key.as_str(), expiry.value.as_str())])
+                    .expiration_in_days(expiry.days),
+            );
         }
         let mut bucket = Bucket::new()
             .public_access_block_configuration(

@@ -57,6 +57,43 @@ pub async fn get_json(s3: &Client, bucket: &str, key: &str) -> Result<serde_json
     serde_json::from_slice(&bytes).with_context(|| format!("s3://{bucket}/{key} is not JSON"))
 }
 
+/// Whether the object carries `tag` = `value`.
+pub async fn has_tag(s3: &Client, bucket: &str, key: &str, tag: &str, value: &str) -> Result<bool> {
+    let tagging = s3
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("reading the tags of s3://{bucket}/{key}"), e))?;
+    Ok(tagging.tag_set().iter().any(|t| t.key() == tag && t.value() == value))
+}
+
+/// Sets the object's tags to `tag` = `value` alone.
+pub async fn set_tag(s3: &Client, bucket: &str, key: &str, tag: &str, value: &str) -> Result<()> {
+    let tag = aws_sdk_s3::types::Tag::builder().key(tag).value(value).build()?;
+    let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build()?;
+    s3.put_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .tagging(tagging)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("tagging s3://{bucket}/{key}"), e))?;
+    Ok(())
+}
+
+/// Removes the object's tags.
+pub async fn clear_tags(s3: &Client, bucket: &str, key: &str) -> Result<()> {
+    s3.delete_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("untagging s3://{bucket}/{key}"), e))?;
+    Ok(())
+}
+
 /// Every key under `prefix` with its ETag, all pages.
 pub async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<(String, String)>> {
     let mut keys = Vec::new();

@@ -372,7 +372,12 @@ pub async fn upload_code(aws: &Aws, assets: &AssetsBucket, packages: &[Package])
         let (s3, bucket, key, path) = (s3.clone(), assets.name.clone(), code_key(package), package.zip.clone());
         tasks.spawn(async move {
             let bytes = tokio::fs::read(&path).await.with_context(|| format!("reading {}", path.display()))?;
-            assets::ensure(&s3, &bucket, &key, bytes, "application/zip").await
+            let uploaded = assets::ensure(&s3, &bucket, &key, bytes, "application/zip").await?;
+            if !uploaded {
+                // A zip this deploy uses is live again, even if it had been retired.
+                assets::clear_tags(&s3, &bucket, &key).await?;
+            }
+            anyhow::Ok(uploaded)
         });
     }
     let (mut uploaded, mut skipped) = (0, 0);
@@ -384,6 +389,18 @@ pub async fn upload_code(aws: &Aws, assets: &AssetsBucket, packages: &[Package])
         }
     }
     Ok((uploaded, skipped))
+}
+
+/// The parameters of each of `plans`' stacks as deployed now (stacks never deployed left out).
+pub async fn deployed_parameters(ctx: &Context, plans: &[StackPlan]) -> Result<Vec<BTreeMap<String, String>>> {
+    let mut found = Vec::new();
+    for plan in plans {
+        let cfn = ctx.aws.cloudformation(plan.region.as_deref());
+        if let Some(deployed) = crate::aws::stack::describe(&cfn, &plan.name).await? {
+            found.push(deployed.parameters);
+        }
+    }
+    Ok(found)
 }
 
 /// Writes `<out>/<env>/outputs.json`: every stack's outputs, merged with what an earlier
@@ -478,6 +495,9 @@ pub async fn run(
         let record = release::Release::new(workspace, &environment, &plans);
         let key = release::record(&ctx.aws, &assets, &record).await?;
         println!("release {} recorded in s3://{}/{key}", record.id, assets.name);
+        let deployed = deployed_parameters(&ctx, &all_plans).await?;
+        let zips = release::retire_unreferenced(&ctx.aws, &assets, &environment, &deployed).await?;
+        println!("{}", zips.line());
     }
     Ok(Report {
         stacks: results.iter().map(|r| (r.name.clone(), r.action)).collect(),

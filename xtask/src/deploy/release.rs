@@ -1,15 +1,17 @@
 //! Release records: what each deploy put out (code keys, parameters and template hashes), kept
-//! in the assets bucket under `releases/<env>/`, and `cargo xtask rollback`, which puts a
-//! previous release's code back through a change set without rebuilding.
+//! in the assets bucket under `releases/<env>/`; `cargo xtask rollback`, which puts a previous
+//! release's code back through a change set without rebuilding; and the retirement of zips no
+//! live release uses, the only ones the bucket's lifecycle lets expire.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_cloudformation::types::ChangeSetType;
 use aws_smithy_types::date_time::Format;
-use brain2_stacks::RELEASES_PREFIX;
+use brain2_stacks::{FUNCTIONS_PREFIX, RELEASE_STATE_TAG, RELEASES_PREFIX, RETIRED};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -85,6 +87,98 @@ pub async fn record(aws: &Aws, bucket: &AssetsBucket, release: &Release) -> Resu
     Ok(key)
 }
 
+/// What [`retire_unreferenced`] did to the zips under `functions/`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retirement {
+    /// Zips newly tagged retired.
+    pub retired: usize,
+    /// Zips a live release uses that had been tagged retired, untagged again.
+    pub revived: usize,
+    /// Zips a live release uses.
+    pub live: usize,
+    /// Zips already retired.
+    pub already_retired: usize,
+}
+
+impl Retirement {
+    /// What deploy and rollback print.
+    pub fn line(&self) -> String {
+        format!(
+            "zips: {} in live releases{}, {} retired now, {} retired before (retired zips expire {} days after upload)",
+            self.live + self.revived,
+            if self.revived > 0 { format!(" ({} of them untagged again)", self.revived) } else { String::new() },
+            self.retired,
+            self.already_retired,
+            brain2_stacks::ASSET_EXPIRY_DAYS
+        )
+    }
+}
+
+/// The code keys live releases use: for each stack, what is deployed now and what its two
+/// latest release records name (the current release and the one CloudFormation, or
+/// `cargo xtask rollback`, goes back to). Per stack, because a deploy of one stack records a
+/// release without the others.
+pub fn live_code_keys(releases: &[Release], deployed: &[BTreeMap<String, String>]) -> BTreeSet<String> {
+    let code_keys = |parameters: &BTreeMap<String, String>| -> Vec<String> {
+        parameters.iter().filter(|(k, _)| k.ends_with("CodeKey")).map(|(_, v)| v.clone()).collect()
+    };
+    let mut live: BTreeSet<String> = deployed.iter().flat_map(code_keys).collect();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for release in releases.iter().rev() {
+        for (stack, stack_release) in &release.stacks {
+            let count = seen.entry(stack.as_str()).or_default();
+            if *count < 2 {
+                *count += 1;
+                live.extend(code_keys(&stack_release.parameters));
+            }
+        }
+    }
+    live
+}
+
+/// Tags every zip under `functions/` that no live release uses as retired (the bucket's
+/// lifecycle expires only those, `ASSET_EXPIRY_DAYS` after their upload) and untags any live
+/// one that had been retired. `deployed` holds the parameters of the environment's deployed
+/// stacks.
+pub async fn retire_unreferenced(
+    aws: &Aws,
+    bucket: &AssetsBucket,
+    environment: &str,
+    deployed: &[BTreeMap<String, String>],
+) -> Result<Retirement> {
+    let releases = list(aws, bucket, environment).await?;
+    let live = live_code_keys(&releases, deployed);
+    let s3 = aws.s3(Some(&bucket.region));
+    let zips = assets::list(&s3, &bucket.name, FUNCTIONS_PREFIX).await?;
+    let outcomes: Vec<Result<(bool, bool)>> = futures::stream::iter(zips)
+        .map(|(key, _)| {
+            let (s3, live) = (&s3, &live);
+            async move {
+                let is_live = live.contains(&key);
+                let retired = assets::has_tag(s3, &bucket.name, &key, RELEASE_STATE_TAG, RETIRED).await?;
+                match (is_live, retired) {
+                    (true, true) => assets::clear_tags(s3, &bucket.name, &key).await?,
+                    (false, false) => assets::set_tag(s3, &bucket.name, &key, RELEASE_STATE_TAG, RETIRED).await?,
+                    _ => {}
+                }
+                Ok((is_live, retired))
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut report = Retirement::default();
+    for outcome in outcomes {
+        match outcome? {
+            (true, true) => report.revived += 1,
+            (true, false) => report.live += 1,
+            (false, false) => report.retired += 1,
+            (false, true) => report.already_retired += 1,
+        }
+    }
+    Ok(report)
+}
+
 /// The environment's releases, oldest first.
 pub async fn list(aws: &Aws, bucket: &AssetsBucket, environment: &str) -> Result<Vec<Release>> {
     let s3 = aws.s3(Some(&bucket.region));
@@ -137,9 +231,12 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
         }
         for (name, key) in code.iter().filter(|(k, _)| k.ends_with("CodeKey")) {
             let found = s3.head_object().bucket(&bucket.name).key(*key).send().await;
-            if found.is_err() {
+            if found.is_ok() {
+                // Live again: the lifecycle must not take it (it may have been retired).
+                assets::clear_tags(&s3, &bucket.name, key).await?;
+            } else {
                 bail!(
-                    "{name} of release {} is s3://{}/{key}, which is gone (assets expire after {} days); deploy that revision instead",
+                    "{name} of release {} is s3://{}/{key}, which is gone (retired zips expire {} days after upload); deploy that revision instead",
                     target.id,
                     bucket.name,
                     brain2_stacks::ASSET_EXPIRY_DAYS
@@ -197,5 +294,12 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
     record_of.id = id;
     record_of.created_at = created_at;
     record(&ctx.aws, &bucket, &record_of).await?;
+    let mut deployed = Vec::new();
+    for stack_name in target.stacks.keys() {
+        if let Some(stack) = stack::describe(&ctx.aws.cloudformation(None), stack_name).await? {
+            deployed.push(stack.parameters);
+        }
+    }
+    println!("{}", retire_unreferenced(&ctx.aws, &bucket, &environment, &deployed).await?.line());
     Ok(record_of)
 }
