@@ -56,8 +56,9 @@ fn environment_specific_rules_only_apply_where_they_should() {
 #[test]
 fn a_suppression_needs_a_reason() {
     let mut template = fixture("iam-no-wildcard-resource", "bad");
+    template["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Sid"] = "Eni".into();
     template["Resources"]["Role"]["Metadata"] = serde_json::json!({
-        SUPPRESSIONS_METADATA: [{ "rule": "iam-no-wildcard-resource", "reason": "because" }]
+        SUPPRESSIONS_METADATA: [{ "rule": "iam-no-wildcard-resource", "statement": "Eni", "reason": "because" }]
     });
     let report = policy::check("prod", &[("fixture".to_owned(), template.clone())]);
     assert_eq!(report.findings.len(), 1);
@@ -68,6 +69,42 @@ fn a_suppression_needs_a_reason() {
     let report = policy::check("prod", &[("fixture".to_owned(), template)]);
     assert!(report.passed());
     assert_eq!(report.suppressed.len(), 1);
+}
+
+/// A suppression for one statement (by Sid) covers that statement only: a second wildcard
+/// statement on the same role is still a finding, and so is a statement without a Sid, which
+/// no suppression can name, even one that names no statement.
+#[test]
+fn a_statement_suppression_covers_that_statement_only() {
+    let mut template = fixture("iam-no-wildcard-resource", "bad");
+    let statements = &mut template["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    let wildcard = statements[0].clone();
+    statements[0]["Sid"] = "VpcNetworkInterfaces".into();
+    template["Resources"]["Role"]["Metadata"] = serde_json::json!({
+        SUPPRESSIONS_METADATA: [{
+            "rule": "iam-no-wildcard-resource",
+            "statement": "VpcNetworkInterfaces",
+            "reason": "DescribeNetworkInterfaces has no resource-level permissions"
+        }]
+    });
+    let report = policy::check("prod", &[("fixture".to_owned(), template.clone())]);
+    assert!(report.passed(), "{:#?}", report.findings);
+    assert_eq!(report.suppressed.len(), 1);
+
+    // A later wildcard on the same role is not hidden by it.
+    template["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(wildcard);
+    let report = policy::check("prod", &[("fixture".to_owned(), template.clone())]);
+    assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
+    assert_eq!(report.findings[0].rule, "iam-no-wildcard-resource");
+    template["Resources"]["Role"]["Metadata"][SUPPRESSIONS_METADATA].as_array_mut().unwrap().push(serde_json::json!({
+        "rule": "iam-no-wildcard-resource",
+        "reason": "a suppression for the whole role, which statements are not covered by"
+    }));
+    let report = policy::check("prod", &[("fixture".to_owned(), template)]);
+    assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
 }
 
 #[test]

@@ -216,6 +216,7 @@ impl RustFunction {
             grant_unscoped(
                 app,
                 &this,
+                "VpcNetworkInterfaces",
                 [
                     "ec2:AssignPrivateIpAddresses",
                     "ec2:CreateNetworkInterface",

@@ -167,16 +167,18 @@ pub fn grant(app: &mut App, grantee: &impl Grantee, statement: Statement) -> Res
     add_statement(app, grantee, statement)
 }
 
-/// Grants actions that AWS offers no resource-level permission for (they take `"*"`), and records
-/// the reason on the role so the policy pack accepts it.
+/// Grants actions that AWS offers no resource-level permission for (they take `"*"`) in a
+/// statement of its own, `sid`, and records the reason on the role for that statement alone: a
+/// wildcard added to the role later is still a finding.
 pub fn grant_unscoped<'a>(
     app: &mut App,
     grantee: &impl Grantee,
+    sid: &str,
     actions: impl IntoIterator<Item = &'a str>,
     reason: &str,
 ) -> Result<()> {
-    add_statement(app, grantee, Statement::allow(actions, [Value::from("*")]))?;
-    suppress(app, grantee.role(), "iam-no-wildcard-resource", reason);
+    add_statement(app, grantee, Statement::allow(actions, [Value::from("*")]).sid(sid))?;
+    suppress_statement(app, grantee.role(), sid, "iam-no-wildcard-resource", reason);
     Ok(())
 }
 
@@ -211,12 +213,21 @@ fn add_statement(app: &mut App, grantee: &impl Grantee, statement: Statement) ->
 
 /// Records on a resource that a policy-pack rule does not apply to it, and why.
 pub fn suppress<R>(app: &mut App, resource: &Handle<R>, rule: &str, reason: &str) {
+    add_suppression(app, resource, Json::object([("rule", rule), ("reason", reason)]));
+}
+
+/// Records that a policy-pack rule does not apply to one statement (by `Sid`) of a resource's
+/// policies, and why. Findings of that rule about the resource's other statements still count.
+pub fn suppress_statement<R>(app: &mut App, resource: &Handle<R>, sid: &str, rule: &str, reason: &str) {
+    add_suppression(app, resource, Json::object([("rule", rule), ("statement", sid), ("reason", reason)]));
+}
+
+fn add_suppression<R>(app: &mut App, resource: &Handle<R>, item: Json) {
     let metadata = &mut app.attributes_mut(resource).metadata;
     let entry = metadata.entry(SUPPRESSIONS_METADATA.to_owned()).or_insert_with(|| Json::Array(Vec::new()));
-    if let Json::Array(items) = entry {
-        let item = Json::object([("rule", rule), ("reason", reason)]);
-        if !items.contains(&item) {
-            items.push(item);
-        }
+    if let Json::Array(items) = entry
+        && !items.contains(&item)
+    {
+        items.push(item);
     }
 }

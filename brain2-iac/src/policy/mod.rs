@@ -31,6 +31,8 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Violation {
     pub resource: String,
+    /// The `Sid` of the policy statement at fault, for rules about statements.
+    pub statement: Option<String>,
     pub message: String,
 }
 
@@ -93,7 +95,8 @@ impl Report {
     }
 }
 
-fn suppressions(resource: &JsonValue) -> Vec<(String, String)> {
+/// A resource's suppressions: (rule, the statement it is limited to, reason).
+fn suppressions(resource: &JsonValue) -> Vec<(String, Option<String>, String)> {
     resource["Metadata"][SUPPRESSIONS_METADATA]
         .as_array()
         .into_iter()
@@ -101,6 +104,7 @@ fn suppressions(resource: &JsonValue) -> Vec<(String, String)> {
         .map(|s| {
             (
                 s["rule"].as_str().unwrap_or_default().to_owned(),
+                s["statement"].as_str().map(str::to_owned),
                 s["reason"].as_str().unwrap_or_default().trim().to_owned(),
             )
         })
@@ -128,8 +132,9 @@ pub fn check(environment: &str, templates: &[(String, JsonValue)]) -> Report {
                     .map(suppressions)
                     .unwrap_or_default()
                     .into_iter()
-                    .find(|(id, _)| id == rule.id)
-                    .map(|(_, reason)| reason);
+                    // A finding about a statement is suppressed only for that statement.
+                    .find(|(id, statement, _)| id == rule.id && *statement == violation.statement)
+                    .map(|(_, _, reason)| reason);
                 match reason {
                     Some(reason) if reason.chars().count() >= MIN_REASON_CHARS => {
                         report.suppressed.push((finding, reason))

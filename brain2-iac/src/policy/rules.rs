@@ -122,7 +122,7 @@ pub static RULES: &[Rule] = &[
 ];
 
 fn violation(out: &mut Vec<Violation>, resource: &str, message: impl Into<String>) {
-    out.push(Violation { resource: resource.to_owned(), message: message.into() });
+    out.push(Violation { resource: resource.to_owned(), statement: None, message: message.into() });
 }
 
 fn stateful_retain(t: &Template<'_>, out: &mut Vec<Violation>) {
@@ -411,11 +411,24 @@ fn iam_no_wildcard_action(t: &Template<'_>, out: &mut Vec<Violation>) {
 
 fn iam_no_wildcard_resource(t: &Template<'_>, out: &mut Vec<Violation>) {
     for (id, document) in identity_policies(t) {
-        for statement in statements(document).into_iter().filter(|s| s["Effect"] == "Allow") {
+        for (index, statement) in statements(document).into_iter().enumerate() {
+            if statement["Effect"] != "Allow" {
+                continue;
+            }
             if as_list(&statement["Resource"]).iter().any(|r| *r == "*") {
                 let actions: Vec<&str> =
                     as_list(&statement["Action"]).into_iter().filter_map(JsonValue::as_str).collect();
-                violation(out, id, format!("allows {} on any resource (*)", actions.join(", ")));
+                // Only a statement with a Sid can be suppressed (by naming it); one without
+                // gets a name no suppression uses.
+                let statement_name = match statement["Sid"].as_str() {
+                    Some(sid) => sid.to_owned(),
+                    None => format!("#{index} (no Sid)"),
+                };
+                out.push(Violation {
+                    resource: id.to_owned(),
+                    message: format!("statement {statement_name} allows {} on any resource (*)", actions.join(", ")),
+                    statement: Some(statement_name),
+                });
             }
         }
     }
