@@ -179,12 +179,16 @@ impl World {
     }
 
     pub fn backend(&self) -> axum::Router {
-        backend::router(backend::AppState {
+        backend::router(self.backend_state())
+    }
+
+    pub fn backend_state(&self) -> backend::AppState {
+        backend::AppState {
             store: self.memory.clone(),
             publisher: self.publisher(API_SOURCE),
             environment: "test".into(),
             clock: Arc::new(time::OffsetDateTime::now_utc),
-        })
+        }
     }
 
     pub fn connect_node(&self, max_edges: usize) -> connect_node::ConnectNode {

@@ -1,0 +1,177 @@
+//! The IAM grants on MemoryTable are what the functions' code calls, no more and no less. The
+//! backend's routes and connect-node's linking run against moto through a DynamoDB client that
+//! records each call as the IAM action it needs (a transaction needs one per kind of action in
+//! it: PutItem, UpdateItem, DeleteItem, ConditionCheckItem), and the test compares that with the
+//! statements `brain2-stacks` (compute.rs, the one place grants are written) puts on each role.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::operation::query::QueryInput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use brain2_shared::domain::NodeId;
+use brain2_shared::memory::MemoryStore;
+use serde_json::{Value, json};
+use support::*;
+
+/// (what the call reaches: "table" or "index", the IAM action).
+type Needed = BTreeSet<(&'static str, String)>;
+
+#[derive(Debug, Clone, Default)]
+struct Recorder(Arc<Mutex<Needed>>);
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "IamActionRecorder"
+    }
+
+    // The input shows what a transaction holds and whether a query reads an index.
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let mut needed = self.0.lock().unwrap();
+        let input = context.input();
+        if let Some(transaction) = input.downcast_ref::<TransactWriteItemsInput>() {
+            for item in transaction.transact_items() {
+                let action = if item.put().is_some() {
+                    "PutItem"
+                } else if item.update().is_some() {
+                    "UpdateItem"
+                } else if item.delete().is_some() {
+                    "DeleteItem"
+                } else {
+                    "ConditionCheckItem"
+                };
+                needed.insert(("table", format!("dynamodb:{action}")));
+            }
+        } else if let Some(query) = input.downcast_ref::<QueryInput>() {
+            let on = if query.index_name().is_some() { "index" } else { "table" };
+            needed.insert((on, "dynamodb:Query".to_owned()));
+        }
+        Ok(())
+    }
+
+    // Every other operation needs the action of its own name; the name is known by now.
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg.load::<Metadata>().map(|m| m.name().to_owned()).expect("every call has its metadata");
+        if !matches!(operation.as_str(), "TransactWriteItems" | "Query") {
+            self.0.lock().unwrap().insert(("table", format!("dynamodb:{operation}")));
+        }
+        Ok(())
+    }
+}
+
+fn recording_store(world: &World) -> (MemoryStore, Recorder) {
+    let recorder = Recorder::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&world.sdk).interceptor(recorder.clone()).build(),
+    );
+    (MemoryStore::new(client, &world.memory_table, KEYWORD_INDEX), recorder)
+}
+
+/// What the dev compute stack grants `role` on MemoryTable and its indexes.
+fn granted(role: &str) -> Needed {
+    let workspace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = brain2_iac::config::EnvironmentConfig::load(&workspace, "dev").unwrap();
+    let synthesized = brain2_stacks::brain2_app("dev", &config).unwrap().synth().unwrap();
+    let template: Value = serde_json::from_str(&synthesized.stack("compute").unwrap().template).unwrap();
+    let mut granted = Needed::new();
+    for policy in template["Resources"][role]["Properties"]["Policies"].as_array().unwrap() {
+        for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+            for resource in statement["Resource"].as_array().unwrap() {
+                let text = resource.to_string();
+                if !text.contains("MemoryTable") {
+                    continue;
+                }
+                let on = if text.contains("/index/") { "index" } else { "table" };
+                for action in statement["Action"].as_array().unwrap() {
+                    granted.insert((on, action.as_str().unwrap().to_owned()));
+                }
+            }
+        }
+    }
+    granted
+}
+
+fn recorded(recorder: &Recorder) -> Needed {
+    recorder.0.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn each_role_is_granted_exactly_what_its_function_calls_on_memory_table() {
+    let world = World::new().await;
+    let user = user();
+
+    // connect-node: links, reweighs and unlinks as memories change.
+    let (store, connect_calls) = recording_store(&world);
+    let connect = connect_node::ConnectNode { store, ..world.connect_node(2) };
+    let router = world.backend();
+    let mut ids = Vec::new();
+    for content in ["rust graph edges", "rust graph lambdas", "rust graph keywords", "garden tomatoes"] {
+        let (status, body) =
+            call(&router, Some(user), json_request("POST", "/api/nodes", &json!({ "content": content }))).await;
+        assert_eq!(status, 201);
+        ids.push(NodeId::parse(body["nodeId"].as_str().unwrap()).unwrap());
+    }
+    for &id in &ids {
+        connect.connect(user, id).await.unwrap();
+    }
+    let changed = brain2_shared::domain::NodeInput { content: "garden tomatoes lambdas".into(), tags: vec![] };
+    world
+        .memory
+        .update(user, ids[1], changed.validate().unwrap(), None, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    connect.connect(user, ids[1]).await.unwrap();
+    connect.connect(user, ids[0]).await.unwrap();
+
+    // The backend: every route, with conflicts, misses and a delete of a linked memory.
+    let (store, backend_calls) = recording_store(&world);
+    let router = backend::router(backend::AppState { store, ..world.backend_state() });
+    let node = format!("/api/nodes/{}", ids[0]);
+    let requests = vec![
+        json_request("POST", "/api/nodes", &json!({ "content": "rust graph once more" })),
+        empty_request("GET", "/api/nodes?limit=2"),
+        empty_request("GET", &node),
+        empty_request("GET", "/api/graph-data?limit=2"),
+        json_request("PUT", &node, &json!({ "content": "rust graph edges, edited" })),
+        {
+            let mut stale = json_request("PUT", &node, &json!({ "content": "stale" }));
+            stale.headers_mut().insert("If-Match", "1".parse().unwrap());
+            stale
+        },
+        empty_request("DELETE", &node),
+        empty_request("DELETE", &node),
+        json_request("POST", "/api/nodes/bulk-delete", &json!({ "nodeIds": [ids[2].to_string(), ids[0].to_string()] })),
+    ];
+    for request in requests {
+        let (status, body) = call(&router, Some(user), request).await;
+        assert!(!status.is_server_error(), "{status}: {body}");
+    }
+
+    for (role, calls) in [("BackendRole", &backend_calls), ("ConnectNodeRole", &connect_calls)] {
+        let (needed, granted) = (recorded(calls), granted(role));
+        let missing: Vec<_> = needed.difference(&granted).collect();
+        let unused: Vec<_> = granted.difference(&needed).collect();
+        assert!(missing.is_empty(), "{role} calls what it is not granted: {missing:?}");
+        assert!(unused.is_empty(), "{role} is granted what its code never calls: {unused:?}");
+        println!("{role}: {needed:?}");
+    }
+}
