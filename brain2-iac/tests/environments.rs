@@ -68,6 +68,20 @@ fn out_of_range_values_say_what_was_expected() {
     assert!(error.contains(".logRetentionDays") && error.contains("[1, 3, 5, 7"), "{error}");
     let error = error_for(|j| j["connections"]["maxEdgesPerNode"] = 0.into());
     assert!(error.contains(".connections.maxEdgesPerNode"), "{error}");
+    let error = error_for(|j| j["lambda"]["functions"]["wsConnect"]["reservedConcurrency"] = 0.into());
+    assert!(
+        error.contains(".lambda.functions.wsConnect.reservedConcurrency") && error.contains("1 to 1000"),
+        "{error}"
+    );
+}
+
+#[test]
+fn provisioned_concurrency_fits_in_the_reserved() {
+    let error = error_for(|j| {
+        j["lambda"]["functions"]["backend"]["reservedConcurrency"] = 2.into();
+        j["lambda"]["provisionedConcurrency"]["backend"] = 3.into();
+    });
+    assert!(error.contains(".lambda.provisionedConcurrency.backend") && error.contains("at most 2"), "{error}");
 }
 
 #[test]

@@ -110,6 +110,7 @@ impl FunctionFactory<'_> {
         };
         props.memory_mb = sizing.memory_mb;
         props.timeout_seconds = sizing.timeout_seconds;
+        props.reserved_concurrency = sizing.reserved_concurrency;
         props.log_retention_days = self.config.log_retention_days;
         props.async_failure = async_failure;
         props.provisioned_concurrency = provisioned_concurrency;

@@ -106,6 +106,12 @@ pub struct FunctionConfig {
     /// 1 to 900.
     #[schemars(range(min = 1, max = 900))]
     pub timeout_seconds: i64,
+    /// Concurrency reserved for the function, which is also its ceiling: 1 to 1000, at least its
+    /// provisioned concurrency. Unset leaves the function in the account's unreserved pool
+    /// (AWS keeps at least 100 unreserved, and a new account may have only 10 in all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub reserved_concurrency: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -347,6 +353,34 @@ impl EnvironmentConfig {
         ] {
             in_range(path, &format!(".lambda.functions.{name}.memoryMb"), f.memory_mb, 128, 10_240)?;
             in_range(path, &format!(".lambda.functions.{name}.timeoutSeconds"), f.timeout_seconds, 1, 900)?;
+            if let Some(reserved) = f.reserved_concurrency {
+                in_range(path, &format!(".lambda.functions.{name}.reservedConcurrency"), reserved, 1, 1000)?;
+            }
+        }
+        for (name, provisioned, reserved) in [
+            (
+                "backend",
+                self.lambda.provisioned_concurrency.backend,
+                self.lambda.functions.backend.reserved_concurrency,
+            ),
+            (
+                "authorizer",
+                self.lambda.provisioned_concurrency.authorizer,
+                self.lambda.functions.authorizer.reserved_concurrency,
+            ),
+        ] {
+            if let Some(reserved) = reserved
+                && provisioned > reserved
+            {
+                return Err(invalid(
+                    path,
+                    &format!(".lambda.provisionedConcurrency.{name}"),
+                    format!(
+                        "{provisioned} is more than the {reserved} reserved in .lambda.functions.{name}.reservedConcurrency: \
+                         expected at most {reserved}"
+                    ),
+                ));
+            }
         }
         in_range(path, ".lambda.provisionedConcurrency.backend", self.lambda.provisioned_concurrency.backend, 0, 100)?;
         in_range(
