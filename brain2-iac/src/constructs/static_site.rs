@@ -172,8 +172,10 @@ impl PrivateBucket {
     }
 }
 
-/// A WAFv2 web ACL for CloudFront: AWS's common rule set, plus a block on any single IP over
-/// `rate_limit` requests in five minutes. CloudFront web ACLs must be created in us-east-1.
+/// A WAFv2 web ACL for CloudFront: AWS's common and known-bad-inputs rule sets (the latter
+/// blocks request patterns of known exploits, Log4Shell's among them), plus a block on any single
+/// IP over `rate_limit` requests in five minutes. CloudFront web ACLs must be created in
+/// us-east-1.
 pub fn cloudfront_web_acl(app: &mut App, stack: StackId, id: &str, rate_limit: i64) -> Result<Handle<WebAcl>> {
     if !(10..=2_000_000_000).contains(&rate_limit) {
         return Err(DslError::Construct(format!("web ACL {id}: rate limit {rate_limit} is outside WAF's 10 to 2e9")));
@@ -189,15 +191,25 @@ pub fn cloudfront_web_acl(app: &mut App, stack: StackId, id: &str, rate_limit: i
         )
         .override_action(OverrideAction::new().none(Json::object::<&str, Json>([]))),
         WafRule::new(
-            "RateLimitPerIp",
+            "AWSManagedRulesKnownBadInputsRuleSet",
             1,
+            WafStatement::new().managed_rule_group_statement(ManagedRuleGroupStatement::new(
+                "AWSManagedRulesKnownBadInputsRuleSet",
+                "AWS",
+            )),
+            visibility("KnownBadInputsRuleSet"),
+        )
+        .override_action(OverrideAction::new().none(Json::object::<&str, Json>([]))),
+        WafRule::new(
+            "RateLimitPerIp",
+            2,
             WafStatement::new().rate_based_statement(RateBasedStatement::new(AggregateKeyType::Ip, rate_limit)),
             visibility("RateLimitPerIp"),
         )
         .action(RuleAction::new().block(BlockAction::new())),
     ];
     let acl = WebAcl::new(DefaultAction::new().allow(AllowAction::new()), Scope::Cloudfront, visibility(id))
-        .description("Managed common rules and a per-IP rate limit")
+        .description("Managed common and known-bad-inputs rules and a per-IP rate limit")
         .rules(rules);
     app.add(stack, id, acl)
 }
