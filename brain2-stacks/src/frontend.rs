@@ -3,8 +3,10 @@
 //! runs it beside them.
 
 use brain2_iac::aws::cloudfront::distribution::PriceClass;
-use brain2_iac::cfn::{App, Result, StackId};
+use brain2_iac::aws::s3::bucket::LoggingConfiguration;
+use brain2_iac::cfn::{App, Result, StackId, fns};
 use brain2_iac::config::{EnvironmentConfig, PriceClassConfig};
+use brain2_iac::constructs::iam::Statement;
 use brain2_iac::constructs::static_site::{
     BucketProps, PrivateBucket, StaticSite, StaticSiteProps, cloudfront_web_acl, content_security_policy,
 };
@@ -29,7 +31,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
                 ..BucketProps::default()
             },
         )?;
-        Some(logs.bucket)
+        Some(logs)
     } else {
         None
     };
@@ -50,7 +52,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
                 PriceClassConfig::All => PriceClass::PriceClassAll,
             },
             web_acl_arn: web_acl,
-            log_bucket,
+            log_bucket: log_bucket.as_ref().map(|logs| logs.bucket.clone()),
             comment: format!("Brain2 {}", app.environment()),
             // The APIs live in the environment's region under generated ids; the sign-in is Supabase.
             content_security_policy: content_security_policy(&[
@@ -60,6 +62,19 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
             ]),
         },
     )?;
+    if let Some(mut logs) = log_bucket {
+        // S3 server access logs of the site bucket go beside CloudFront's, under `s3/`, written
+        // by S3's logging service for this bucket and account only.
+        app.get_mut(&site.bucket.bucket).logging_configuration =
+            Some(LoggingConfiguration::new().destination_bucket_name(logs.name()).log_file_prefix("s3/").into());
+        logs.add_statement(
+            app,
+            Statement::allow(["s3:PutObject"], [fns::sub("${Logs}/s3/*", [("Logs", logs.bucket.arn())]).into()])
+                .service_principal("logging.s3.amazonaws.com")
+                .condition("ArnLike", "aws:SourceArn", site.bucket.bucket.arn())
+                .condition("StringEquals", "aws:SourceAccount", fns::sub("${AWS::AccountId}", [] as [(&str, &str); 0])),
+        );
+    }
     app.add_output(stack, "SiteUrl", site.url(), "https:// URL of the site", false)?;
     app.add_output(stack, "SiteBucketName", site.bucket.name(), "Bucket deploy uploads the site to", false)?;
     app.add_output(stack, "DistributionId", site.distribution.ref_(), "Distribution deploy invalidates", false)?;
