@@ -76,6 +76,28 @@ fn out_of_range_values_say_what_was_expected() {
 }
 
 #[test]
+fn a_site_domain_is_a_dns_name_in_a_hosted_zone_id_form_and_needs_us_east_1() {
+    let error = error_for(|j| j["frontend"]["domain"] = serde_json::json!({ "name": "Brain2.Example.com" }));
+    assert!(error.contains(".frontend.domain.name") && error.contains("lowercase"), "{error}");
+    let error = error_for(|j| j["frontend"]["domain"] = serde_json::json!({ "name": "example" }));
+    assert!(error.contains(".frontend.domain.name"), "{error}");
+    let error = error_for(|j| {
+        j["frontend"]["domain"] = serde_json::json!({ "name": "brain2.example.com", "hostedZoneId": "zone-1" })
+    });
+    assert!(error.contains(".frontend.domain.hostedZoneId"), "{error}");
+    let error = error_for(|j| {
+        j["frontend"]["domain"] = serde_json::json!({ "name": "brain2.example.com" });
+        j["frontendRegion"] = "eu-west-1".into();
+    });
+    assert!(error.contains(".frontendRegion") && error.contains("us-east-1"), "{error}");
+    // With a domain the site's origin is allowed, so no other origin is needed.
+    let mut json = dev_json();
+    json["frontend"]["domain"] = serde_json::json!({ "name": "brain2.example.com", "hostedZoneId": "Z123ABC" });
+    json["api"]["corsOrigins"] = serde_json::json!([]);
+    EnvironmentConfig::parse(Path::new("environments/dev.json"), &json.to_string()).unwrap();
+}
+
+#[test]
 fn provisioned_concurrency_fits_in_the_reserved() {
     let error = error_for(|j| {
         j["lambda"]["functions"]["backend"]["reservedConcurrency"] = 2.into();

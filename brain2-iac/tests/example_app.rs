@@ -134,6 +134,7 @@ fn example_app() -> App {
             content_security_policy: brain2_iac::constructs::static_site::content_security_policy(&[
                 "https://api.example.com".into(),
             ]),
+            domain: None,
         },
     )
     .unwrap();

@@ -17,7 +17,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, c
             description: "Brain2 memories and graph".to_owned(),
             throttle: Throttle { burst: config.api.throttle.burst, rate: config.api.throttle.rate },
             cors: Some(CorsProps {
-                allow_origins: config.api.cors_origins.clone(),
+                allow_origins: allowed_origins(config),
                 allow_methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"].map(str::to_owned).to_vec(),
                 allow_headers: brain2_api::REQUEST_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
                 max_age_seconds: 86_400,
@@ -44,4 +44,16 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, c
     // any route and its authorizer. MiniStack does the same.
     app.add_output(stack, "HttpApiUrl", http.url(), "Base URL of the HTTP API", false)?;
     Ok(http)
+}
+
+/// The origins the HTTP API answers CORS requests from: the site's own domain when it has one,
+/// and the configured ones (local development, other clients).
+fn allowed_origins(config: &EnvironmentConfig) -> Vec<String> {
+    let mut origins: Vec<String> = config.frontend.domain.iter().map(|d| d.origin()).collect();
+    for origin in &config.api.cors_origins {
+        if !origins.contains(origin) {
+            origins.push(origin.clone());
+        }
+    }
+    origins
 }

@@ -1,15 +1,21 @@
 //! The frontend stack: the private site bucket behind CloudFront, and where the environment asks
-//! for them, a WAF web ACL and a log bucket. It references nothing in the other stacks, so deploy
-//! runs it beside them.
+//! for them, a WAF web ACL, a log bucket and the site's own domain (an ACM certificate, the
+//! distribution's alias, and Route 53 records when the hosted zone is known). It references
+//! nothing in the other stacks, so deploy runs it beside them.
 
+use brain2_iac::aws::certificatemanager::certificate::{Certificate, DomainValidationOption};
 use brain2_iac::aws::cloudfront::distribution::PriceClass;
+use brain2_iac::aws::route53::record_set::{AliasTarget, RecordSet};
 use brain2_iac::aws::s3::bucket::LoggingConfiguration;
 use brain2_iac::cfn::{App, Result, StackId, fns};
 use brain2_iac::config::{EnvironmentConfig, PriceClassConfig};
 use brain2_iac::constructs::iam::Statement;
 use brain2_iac::constructs::static_site::{
-    BucketProps, PrivateBucket, StaticSite, StaticSiteProps, cloudfront_web_acl, content_security_policy,
+    BucketProps, PrivateBucket, SiteDomain, StaticSite, StaticSiteProps, cloudfront_web_acl, content_security_policy,
 };
+
+/// The hosted zone id Route 53 alias records use for every CloudFront distribution.
+const CLOUDFRONT_HOSTED_ZONE_ID: &str = "Z2FDTNDATAQYW2";
 
 pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -> Result<StaticSite> {
     let removal_policy = config.data.removal_policy.policy();
@@ -34,6 +40,21 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
         Some(logs)
     } else {
         None
+    };
+    // CloudFront takes certificates from us-east-1, where the configuration check keeps this
+    // stack when the site has a domain.
+    let domain = match &config.frontend.domain {
+        Some(domain) => {
+            let mut certificate = Certificate::new(domain.name.as_str()).validation_method("DNS");
+            if let Some(zone) = &domain.hosted_zone_id {
+                certificate = certificate.domain_validation_options(vec![
+                    DomainValidationOption::new().domain_name(domain.name.as_str()).hosted_zone_id(zone.as_str()),
+                ]);
+            }
+            let certificate = app.add(stack, "SiteCertificate", certificate)?;
+            Some(SiteDomain { name: domain.name.clone(), certificate_arn: certificate.ref_().into() })
+        }
+        None => None,
     };
     let site = StaticSite::new(
         app,
@@ -60,8 +81,25 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
                 format!("wss://*.execute-api.{}.amazonaws.com", config.region),
                 config.auth.supabase_url.clone(),
             ]),
+            domain,
         },
     )?;
+    let url = match &config.frontend.domain {
+        Some(domain) => {
+            if let Some(zone) = &domain.hosted_zone_id {
+                for (id, kind) in [("SiteRecordA", "A"), ("SiteRecordAaaa", "AAAA")] {
+                    let target = AliasTarget::new(site.distribution.domain_name(), CLOUDFRONT_HOSTED_ZONE_ID);
+                    app.add(
+                        stack,
+                        id,
+                        RecordSet::new(domain.name.as_str(), kind).hosted_zone_id(zone.as_str()).alias_target(target),
+                    )?;
+                }
+            }
+            brain2_iac::cfn::Value::from(domain.origin())
+        }
+        None => site.url().into(),
+    };
     if let Some(mut logs) = log_bucket {
         // S3 server access logs of the site bucket go beside CloudFront's, under `s3/`, written
         // by S3's logging service for this bucket and account only.
@@ -75,7 +113,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
                 .condition("StringEquals", "aws:SourceAccount", fns::sub("${AWS::AccountId}", [] as [(&str, &str); 0])),
         );
     }
-    app.add_output(stack, "SiteUrl", site.url(), "https:// URL of the site", false)?;
+    app.add_output(stack, "SiteUrl", url, "https:// URL of the site", false)?;
     app.add_output(stack, "SiteBucketName", site.bucket.name(), "Bucket deploy uploads the site to", false)?;
     app.add_output(stack, "DistributionId", site.distribution.ref_(), "Distribution deploy invalidates", false)?;
     Ok(site)

@@ -5,6 +5,7 @@
 pub mod apigateway;
 pub mod apigatewayv2;
 pub mod budgets;
+pub mod certificatemanager;
 pub mod cloudfront;
 pub mod cloudwatch;
 pub mod dynamodb;
@@ -14,6 +15,7 @@ pub mod iam;
 pub mod kms;
 pub mod lambda;
 pub mod logs;
+pub mod route53;
 pub mod s3;
 pub mod secretsmanager;
 pub mod sns;
@@ -32,6 +34,7 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "AWS::ApiGatewayV2::Route",
     "AWS::ApiGatewayV2::Stage",
     "AWS::Budgets::Budget",
+    "AWS::CertificateManager::Certificate",
     "AWS::CloudFront::Distribution",
     "AWS::CloudFront::OriginAccessControl",
     "AWS::CloudFront::ResponseHeadersPolicy",
@@ -55,6 +58,7 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "AWS::Lambda::Permission",
     "AWS::Lambda::Version",
     "AWS::Logs::LogGroup",
+    "AWS::Route53::RecordSet",
     "AWS::S3::Bucket",
     "AWS::S3::BucketPolicy",
     "AWS::SNS::Subscription",
@@ -77,6 +81,7 @@ pub fn create_only_properties(type_name: &str) -> Option<&'static [&'static str]
         "AWS::ApiGatewayV2::Route" => Some(apigatewayv2::Route::CREATE_ONLY_PROPERTIES),
         "AWS::ApiGatewayV2::Stage" => Some(apigatewayv2::Stage::CREATE_ONLY_PROPERTIES),
         "AWS::Budgets::Budget" => Some(budgets::Budget::CREATE_ONLY_PROPERTIES),
+        "AWS::CertificateManager::Certificate" => Some(certificatemanager::Certificate::CREATE_ONLY_PROPERTIES),
         "AWS::CloudFront::Distribution" => Some(cloudfront::Distribution::CREATE_ONLY_PROPERTIES),
         "AWS::CloudFront::OriginAccessControl" => Some(cloudfront::OriginAccessControl::CREATE_ONLY_PROPERTIES),
         "AWS::CloudFront::ResponseHeadersPolicy" => Some(cloudfront::ResponseHeadersPolicy::CREATE_ONLY_PROPERTIES),
@@ -100,6 +105,7 @@ pub fn create_only_properties(type_name: &str) -> Option<&'static [&'static str]
         "AWS::Lambda::Permission" => Some(lambda::Permission::CREATE_ONLY_PROPERTIES),
         "AWS::Lambda::Version" => Some(lambda::Version::CREATE_ONLY_PROPERTIES),
         "AWS::Logs::LogGroup" => Some(logs::LogGroup::CREATE_ONLY_PROPERTIES),
+        "AWS::Route53::RecordSet" => Some(route53::RecordSet::CREATE_ONLY_PROPERTIES),
         "AWS::S3::Bucket" => Some(s3::Bucket::CREATE_ONLY_PROPERTIES),
         "AWS::S3::BucketPolicy" => Some(s3::BucketPolicy::CREATE_ONLY_PROPERTIES),
         "AWS::SecretsManager::Secret" => Some(secretsmanager::Secret::CREATE_ONLY_PROPERTIES),

@@ -171,6 +171,45 @@ pub struct FrontendConfig {
     pub access_logs: bool,
     /// The built site, relative to the workspace root; deploy uploads it when present.
     pub site_dir: String,
+    /// The site's own domain name. Without one the site is served at its CloudFront domain
+    /// (`*.cloudfront.net`) under CloudFront's default certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainConfig>,
+}
+
+/// A custom domain: an ACM certificate for it (validated by DNS) and the service's alias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DomainConfig {
+    /// A DNS name in lowercase, e.g. `brain2.example.com`.
+    #[schemars(regex(pattern = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"))]
+    pub name: String,
+    /// The Route 53 hosted zone holding `name`. With it, CloudFormation validates the
+    /// certificate and points the name at the service; without it, add the certificate's
+    /// validation record and the name's record at your DNS provider while the stack waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^Z[A-Z0-9]{1,31}$"))]
+    pub hosted_zone_id: Option<String>,
+}
+
+impl DomainConfig {
+    /// The site origin a browser sends: `https://<name>`.
+    pub fn origin(&self) -> String {
+        format!("https://{}", self.name)
+    }
+}
+
+fn dns_name(value: &str) -> bool {
+    let labels: Vec<&str> = value.split('.').collect();
+    value.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+        && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
 fn default_rate_limit() -> i64 {
@@ -213,7 +252,8 @@ fn default_budget() -> i64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiConfig {
-    /// Origins the browser may call the HTTP API from.
+    /// Origins the browser may call the HTTP API from, besides the site's own domain
+    /// (`frontend.domain`), which is always allowed.
     pub cors_origins: Vec<String>,
     pub throttle: ThrottleConfig,
 }
@@ -343,6 +383,37 @@ impl EnvironmentConfig {
                 ),
             ));
         }
+        if let Some(domain) = &self.frontend.domain {
+            if !dns_name(&domain.name) {
+                return Err(invalid(
+                    path,
+                    ".frontend.domain.name",
+                    format!("{:?} is not a DNS name: expected lowercase labels like brain2.example.com", domain.name),
+                ));
+            }
+            if let Some(zone) = &domain.hosted_zone_id {
+                let ok = zone.starts_with('Z')
+                    && (2..=32).contains(&zone.len())
+                    && zone.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+                if !ok {
+                    return Err(invalid(
+                        path,
+                        ".frontend.domain.hostedZoneId",
+                        format!("{zone:?} is not a Route 53 hosted zone id: expected Z followed by letters and digits"),
+                    ));
+                }
+            }
+            if self.frontend_region != "us-east-1" {
+                return Err(invalid(
+                    path,
+                    ".frontendRegion",
+                    format!(
+                        "{:?}: CloudFront takes certificates from us-east-1 only; set frontendRegion to us-east-1 to give the site a domain",
+                        self.frontend_region
+                    ),
+                ));
+            }
+        }
         for (name, f) in [
             ("backend", &self.lambda.functions.backend),
             ("connectNode", &self.lambda.functions.connect_node),
@@ -427,8 +498,12 @@ impl EnvironmentConfig {
             }
         }
         in_range(path, ".monitoring.monthlyBudgetUsd", self.monitoring.monthly_budget_usd, 1, 1_000_000)?;
-        if self.api.cors_origins.is_empty() {
-            return Err(invalid(path, ".api.corsOrigins", "expected at least one origin"));
+        if self.api.cors_origins.is_empty() && self.frontend.domain.is_none() {
+            return Err(invalid(
+                path,
+                ".api.corsOrigins",
+                "expected at least one origin (or a .frontend.domain, whose origin the API allows)",
+            ));
         }
         for (i, origin) in self.api.cors_origins.iter().enumerate() {
             let scheme_ok = origin.starts_with("https://") || origin.starts_with("http://localhost");

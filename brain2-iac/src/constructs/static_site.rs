@@ -3,8 +3,9 @@
 //! optional WAF web ACL for the distribution.
 
 use crate::aws::cloudfront::distribution::{
-    CustomErrorResponse, DefaultCacheBehavior, Distribution, DistributionConfig, HttpVersion, Logging, Origin,
-    PriceClass, S3OriginConfig, ViewerCertificate, ViewerProtocolPolicy,
+    CustomErrorResponse, DefaultCacheBehavior, Distribution, DistributionConfig, HttpVersion, Logging,
+    MinimumProtocolVersion, Origin, PriceClass, S3OriginConfig, SslSupportMethod, ViewerCertificate,
+    ViewerProtocolPolicy,
 };
 use crate::aws::cloudfront::origin_access_control::{OriginAccessControl, OriginAccessControlConfig};
 use crate::aws::cloudfront::response_headers_policy::{
@@ -247,6 +248,15 @@ pub struct StaticSiteProps {
     pub comment: String,
     /// See [`content_security_policy`].
     pub content_security_policy: String,
+    /// The site's own domain, served under an ACM certificate (from us-east-1) with TLS 1.2 at
+    /// least; without one, CloudFront's domain and default certificate.
+    pub domain: Option<SiteDomain>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteDomain {
+    pub name: String,
+    pub certificate_arn: Value<String>,
 }
 
 /// The site's resources. Logical ids: `<Id>Bucket`, `<Id>BucketPolicy`,
@@ -317,8 +327,16 @@ impl StaticSite {
                 // Empty: OAC signs the requests; a legacy origin access identity is not used.
                 .s3_origin_config(S3OriginConfig::new().origin_access_identity("")),
         ])
-        .custom_error_responses(vec![spa_fallback(403), spa_fallback(404)])
-        .viewer_certificate(ViewerCertificate::new().cloud_front_default_certificate(true));
+        .custom_error_responses(vec![spa_fallback(403), spa_fallback(404)]);
+        config = match &props.domain {
+            Some(domain) => config.aliases(vec![Value::from(domain.name.as_str())]).viewer_certificate(
+                ViewerCertificate::new()
+                    .acm_certificate_arn(domain.certificate_arn.clone())
+                    .ssl_support_method(SslSupportMethod::SniOnly)
+                    .minimum_protocol_version(MinimumProtocolVersion::TlSv122021),
+            ),
+            None => config.viewer_certificate(ViewerCertificate::new().cloud_front_default_certificate(true)),
+        };
         if let Some(acl) = &props.web_acl_arn {
             config = config.web_acl_id(acl.clone());
         }

@@ -48,6 +48,12 @@ pub static RULES: &[Rule] = &[
         check: cloudfront_https_only,
     },
     Rule {
+        id: "cloudfront-domain-tls",
+        description: "A CloudFront distribution with its own domain (Aliases) serves it under an ACM certificate with SNI and TLS 1.2 at least",
+        fix: "give the distribution a ViewerCertificate with AcmCertificateArn (a us-east-1 certificate), SslSupportMethod sni-only and MinimumProtocolVersion TLSv1.2_2021",
+        check: cloudfront_domain_tls,
+    },
+    Rule {
         id: "cloudfront-oac",
         description: "S3 origins use Origin Access Control, not a legacy origin access identity",
         fix: "set OriginAccessControlId on the origin and leave S3OriginConfig.OriginAccessIdentity empty",
@@ -232,6 +238,26 @@ fn cloudfront_https_only(t: &Template<'_>, out: &mut Vec<Violation>) {
             if !matches!(policy, "redirect-to-https" | "https-only") {
                 violation(out, id, format!("a cache behavior has ViewerProtocolPolicy {policy}"));
             }
+        }
+    }
+}
+
+fn cloudfront_domain_tls(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, distribution) in t.resources("AWS::CloudFront::Distribution") {
+        let config = distribution_config(distribution);
+        if as_list(&config["Aliases"]).is_empty() {
+            continue;
+        }
+        let certificate = &config["ViewerCertificate"];
+        if certificate.get("AcmCertificateArn").is_none() {
+            violation(out, id, "it has Aliases but no ACM certificate (AcmCertificateArn)");
+        }
+        if certificate["SslSupportMethod"] != "sni-only" {
+            violation(out, id, format!("SslSupportMethod is {}, not sni-only", certificate["SslSupportMethod"]));
+        }
+        let version = certificate["MinimumProtocolVersion"].as_str().unwrap_or("unset");
+        if !version.starts_with("TLSv1.2_") && !version.starts_with("TLSv1.3") {
+            violation(out, id, format!("MinimumProtocolVersion is {version}, below TLS 1.2"));
         }
     }
 }
