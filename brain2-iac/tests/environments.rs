@@ -85,6 +85,8 @@ fn a_site_domain_is_a_dns_name_in_a_hosted_zone_id_form_and_needs_us_east_1() {
         j["frontend"]["domain"] = serde_json::json!({ "name": "brain2.example.com", "hostedZoneId": "zone-1" })
     });
     assert!(error.contains(".frontend.domain.hostedZoneId"), "{error}");
+    let error = error_for(|j| j["api"]["webSocketDomain"] = serde_json::json!({ "name": "live..example.com" }));
+    assert!(error.contains(".api.webSocketDomain.name"), "{error}");
     let error = error_for(|j| {
         j["frontend"]["domain"] = serde_json::json!({ "name": "brain2.example.com" });
         j["frontendRegion"] = "eu-west-1".into();

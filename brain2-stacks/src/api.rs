@@ -42,7 +42,11 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, c
     // preflight OPTIONS requests, even if there isn't an OPTIONS route configured for your API"
     // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html), before
     // any route and its authorizer. MiniStack does the same.
-    app.add_output(stack, "HttpApiUrl", http.url(), "Base URL of the HTTP API", false)?;
+    let url = match &config.api.domain {
+        Some(domain) => http.add_domain(app, stack, &domain.name, domain.hosted_zone_id.as_deref())?,
+        None => http.url().into(),
+    };
+    app.add_output(stack, "HttpApiUrl", url, "Base URL of the HTTP API", false)?;
     Ok(http)
 }
 

@@ -297,7 +297,11 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
     database.connections.grant_actions(app, &ws_send_message, &["dynamodb:Query"], &[CONNECTION_INDEX])?;
     database.connections.grant_actions(app, &ws_send_message, &["dynamodb:DeleteItem"], &[])?;
     websocket.grant_manage_connections(app, &ws_send_message)?;
-    app.add_output(stack, "WebSocketUrl", websocket.url(), "wss:// URL of the WebSocket API", false)?;
+    let url = match &config.api.web_socket_domain {
+        Some(domain) => websocket.add_domain(app, stack, &domain.name, domain.hosted_zone_id.as_deref())?,
+        None => websocket.url().into(),
+    };
+    app.add_output(stack, "WebSocketUrl", url, "wss:// URL of the WebSocket API", false)?;
 
     let rules = vec![
         FunctionRule::new(

@@ -76,11 +76,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
             log_bucket: log_bucket.as_ref().map(|logs| logs.bucket.clone()),
             comment: format!("Brain2 {}", app.environment()),
             // The APIs live in the environment's region under generated ids; the sign-in is Supabase.
-            content_security_policy: content_security_policy(&[
-                format!("https://*.execute-api.{}.amazonaws.com", config.region),
-                format!("wss://*.execute-api.{}.amazonaws.com", config.region),
-                config.auth.supabase_url.clone(),
-            ]),
+            content_security_policy: content_security_policy(&connect_sources(config)),
             domain,
         },
     )?;
@@ -117,4 +113,21 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
     app.add_output(stack, "SiteBucketName", site.bucket.name(), "Bucket deploy uploads the site to", false)?;
     app.add_output(stack, "DistributionId", site.distribution.ref_(), "Distribution deploy invalidates", false)?;
     Ok(site)
+}
+
+/// Where the site's scripts may connect: the APIs (at their own domains, or under generated ids
+/// in the environment's region) and the sign-in (Supabase).
+fn connect_sources(config: &EnvironmentConfig) -> Vec<String> {
+    let mut sources = vec![
+        format!("https://*.execute-api.{}.amazonaws.com", config.region),
+        format!("wss://*.execute-api.{}.amazonaws.com", config.region),
+    ];
+    if let Some(domain) = &config.api.domain {
+        sources.push(format!("https://{}", domain.name));
+    }
+    if let Some(domain) = &config.api.web_socket_domain {
+        sources.push(format!("wss://{}", domain.name));
+    }
+    sources.push(config.auth.supabase_url.clone());
+    sources
 }

@@ -29,7 +29,9 @@ use crate::cfn::Resource;
 pub const RESOURCE_TYPES: &[&str] = &[
     "AWS::ApiGateway::Account",
     "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGatewayV2::ApiMapping",
     "AWS::ApiGatewayV2::Authorizer",
+    "AWS::ApiGatewayV2::DomainName",
     "AWS::ApiGatewayV2::Integration",
     "AWS::ApiGatewayV2::Route",
     "AWS::ApiGatewayV2::Stage",
@@ -76,7 +78,9 @@ pub fn create_only_properties(type_name: &str) -> Option<&'static [&'static str]
     match type_name {
         "AWS::ApiGateway::Account" => Some(apigateway::Account::CREATE_ONLY_PROPERTIES),
         "AWS::ApiGatewayV2::Api" => Some(apigatewayv2::Api::CREATE_ONLY_PROPERTIES),
+        "AWS::ApiGatewayV2::ApiMapping" => Some(apigatewayv2::ApiMapping::CREATE_ONLY_PROPERTIES),
         "AWS::ApiGatewayV2::Authorizer" => Some(apigatewayv2::Authorizer::CREATE_ONLY_PROPERTIES),
+        "AWS::ApiGatewayV2::DomainName" => Some(apigatewayv2::DomainName::CREATE_ONLY_PROPERTIES),
         "AWS::ApiGatewayV2::Integration" => Some(apigatewayv2::Integration::CREATE_ONLY_PROPERTIES),
         "AWS::ApiGatewayV2::Route" => Some(apigatewayv2::Route::CREATE_ONLY_PROPERTIES),
         "AWS::ApiGatewayV2::Stage" => Some(apigatewayv2::Stage::CREATE_ONLY_PROPERTIES),

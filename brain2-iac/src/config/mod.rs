@@ -193,6 +193,29 @@ pub struct DomainConfig {
 }
 
 impl DomainConfig {
+    fn validate(&self, path: &Path, json_path: &str) -> Result<(), ConfigError> {
+        if !dns_name(&self.name) {
+            return Err(invalid(
+                path,
+                &format!("{json_path}.name"),
+                format!("{:?} is not a DNS name: expected lowercase labels like brain2.example.com", self.name),
+            ));
+        }
+        if let Some(zone) = &self.hosted_zone_id {
+            let ok = zone.starts_with('Z')
+                && (2..=32).contains(&zone.len())
+                && zone.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !ok {
+                return Err(invalid(
+                    path,
+                    &format!("{json_path}.hostedZoneId"),
+                    format!("{zone:?} is not a Route 53 hosted zone id: expected Z followed by letters and digits"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The site origin a browser sends: `https://<name>`.
     pub fn origin(&self) -> String {
         format!("https://{}", self.name)
@@ -255,6 +278,12 @@ pub struct ApiConfig {
     /// Origins the browser may call the HTTP API from, besides the site's own domain
     /// (`frontend.domain`), which is always allowed.
     pub cors_origins: Vec<String>,
+    /// The HTTP API's own domain (a regional certificate in the environment's region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainConfig>,
+    /// The WebSocket API's own domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_socket_domain: Option<DomainConfig>,
     pub throttle: ThrottleConfig,
 }
 
@@ -383,36 +412,24 @@ impl EnvironmentConfig {
                 ),
             ));
         }
-        if let Some(domain) = &self.frontend.domain {
-            if !dns_name(&domain.name) {
-                return Err(invalid(
-                    path,
-                    ".frontend.domain.name",
-                    format!("{:?} is not a DNS name: expected lowercase labels like brain2.example.com", domain.name),
-                ));
+        for (json_path, domain) in [
+            (".frontend.domain", &self.frontend.domain),
+            (".api.domain", &self.api.domain),
+            (".api.webSocketDomain", &self.api.web_socket_domain),
+        ] {
+            if let Some(domain) = domain {
+                domain.validate(path, json_path)?;
             }
-            if let Some(zone) = &domain.hosted_zone_id {
-                let ok = zone.starts_with('Z')
-                    && (2..=32).contains(&zone.len())
-                    && zone.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-                if !ok {
-                    return Err(invalid(
-                        path,
-                        ".frontend.domain.hostedZoneId",
-                        format!("{zone:?} is not a Route 53 hosted zone id: expected Z followed by letters and digits"),
-                    ));
-                }
-            }
-            if self.frontend_region != "us-east-1" {
-                return Err(invalid(
-                    path,
-                    ".frontendRegion",
-                    format!(
-                        "{:?}: CloudFront takes certificates from us-east-1 only; set frontendRegion to us-east-1 to give the site a domain",
-                        self.frontend_region
-                    ),
-                ));
-            }
+        }
+        if self.frontend.domain.is_some() && self.frontend_region != "us-east-1" {
+            return Err(invalid(
+                path,
+                ".frontendRegion",
+                format!(
+                    "{:?}: CloudFront takes certificates from us-east-1 only; set frontendRegion to us-east-1 to give the site a domain",
+                    self.frontend_region
+                ),
+            ));
         }
         for (name, f) in [
             ("backend", &self.lambda.functions.backend),

@@ -3,9 +3,13 @@
 //! to the API that needs it.
 
 use crate::aws::apigatewayv2::api::Cors;
+use crate::aws::apigatewayv2::api_mapping::ApiMapping;
+use crate::aws::apigatewayv2::domain_name::{DomainName, DomainNameConfiguration};
 use crate::aws::apigatewayv2::stage::{AccessLogSettings, RouteSettings};
 use crate::aws::apigatewayv2::{Api as CfnApi, Authorizer as CfnAuthorizer, Integration, Route, Stage};
+use crate::aws::certificatemanager::certificate::{Certificate, DomainValidationOption};
 use crate::aws::logs::LogGroup;
+use crate::aws::route53::record_set::{AliasTarget, RecordSet};
 use crate::cfn::{App, DslError, Expr, Handle, Result, StackId, Value, fns};
 
 use super::function::RustFunction;
@@ -146,6 +150,51 @@ impl Api {
                 fns::sub(&format!("${{Endpoint}}/{}", self.stage_name), [("Endpoint", self.api.api_endpoint())])
             }
         }
+    }
+
+    /// Serves the stage at `name` too: a regional ACM certificate validated by DNS (through the
+    /// hosted zone when given), an API Gateway domain name with TLS 1.2 at least, the mapping to
+    /// this API's stage, and, with the hosted zone, a Route 53 alias record. Logical ids
+    /// `<Id>Certificate`, `<Id>DomainName`, `<Id>Mapping`, `<Id>Record`. Returns the URL at the
+    /// domain (`https://name` or `wss://name`).
+    pub fn add_domain(
+        &self,
+        app: &mut App,
+        stack: StackId,
+        name: &str,
+        hosted_zone_id: Option<&str>,
+    ) -> Result<Value<String>> {
+        let id = &self.id;
+        let mut certificate = Certificate::new(name).validation_method("DNS");
+        if let Some(zone) = hosted_zone_id {
+            certificate = certificate
+                .domain_validation_options(vec![DomainValidationOption::new().domain_name(name).hosted_zone_id(zone)]);
+        }
+        let certificate = app.add(stack, &format!("{id}Certificate"), certificate)?;
+        let domain = app.add(
+            stack,
+            &format!("{id}DomainName"),
+            DomainName::new(name).domain_name_configurations(vec![
+                DomainNameConfiguration::new()
+                    .certificate_arn(certificate.ref_())
+                    .endpoint_type("REGIONAL")
+                    .security_policy("TLS_1_2"),
+            ]),
+        )?;
+        app.add(stack, &format!("{id}Mapping"), ApiMapping::new(self.api_id(), domain.ref_(), self.stage.ref_()))?;
+        if let Some(zone) = hosted_zone_id {
+            let target = AliasTarget::new(domain.regional_domain_name(), domain.regional_hosted_zone_id());
+            app.add(
+                stack,
+                &format!("{id}Record"),
+                RecordSet::new(name, "A").hosted_zone_id(zone).alias_target(target),
+            )?;
+        }
+        let scheme = match self.protocol {
+            Protocol::Http => "https",
+            Protocol::WebSocket => "wss",
+        };
+        Ok(Value::from(format!("{scheme}://{name}")))
     }
 
     /// `arn:…:execute-api:<region>:<account>:<api id>/<rest>`.

@@ -54,6 +54,12 @@ pub static RULES: &[Rule] = &[
         check: cloudfront_domain_tls,
     },
     Rule {
+        id: "api-domain-tls",
+        description: "An API Gateway domain name accepts TLS 1.2 at least",
+        fix: "set SecurityPolicy TLS_1_2 on every DomainNameConfiguration",
+        check: api_domain_tls,
+    },
+    Rule {
         id: "cloudfront-oac",
         description: "S3 origins use Origin Access Control, not a legacy origin access identity",
         fix: "set OriginAccessControlId on the origin and leave S3OriginConfig.OriginAccessIdentity empty",
@@ -258,6 +264,21 @@ fn cloudfront_domain_tls(t: &Template<'_>, out: &mut Vec<Violation>) {
         let version = certificate["MinimumProtocolVersion"].as_str().unwrap_or("unset");
         if !version.starts_with("TLSv1.2_") && !version.starts_with("TLSv1.3") {
             violation(out, id, format!("MinimumProtocolVersion is {version}, below TLS 1.2"));
+        }
+    }
+}
+
+fn api_domain_tls(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, domain) in t.resources("AWS::ApiGatewayV2::DomainName") {
+        let configurations = as_list(&domain["Properties"]["DomainNameConfigurations"]);
+        if configurations.is_empty() {
+            violation(out, id, "it has no DomainNameConfigurations, so no security policy");
+        }
+        for configuration in configurations {
+            let policy = configuration["SecurityPolicy"].as_str().unwrap_or("unset");
+            if policy != "TLS_1_2" {
+                violation(out, id, format!("SecurityPolicy is {policy}, not TLS_1_2"));
+            }
         }
     }
 }

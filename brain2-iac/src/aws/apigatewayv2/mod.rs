@@ -2,13 +2,17 @@
 //! Resource types of AWS apigatewayv2.
 
 pub mod api;
+pub mod api_mapping;
 pub mod authorizer;
+pub mod domain_name;
 pub mod integration;
 pub mod route;
 pub mod stage;
 
 pub use api::Api;
+pub use api_mapping::ApiMapping;
 pub use authorizer::Authorizer;
+pub use domain_name::DomainName;
 pub use integration::Integration;
 pub use route::Route;
 pub use stage::Stage;
