@@ -39,6 +39,30 @@ pub fn sdk(endpoint: &str) -> SdkConfig {
         .build()
 }
 
+/// Dynoxide (DynamoDB on SQLite, in memory) serving on 127.0.0.1 for the rest of the process;
+/// its endpoint. The stress test runs on it because its transactions are isolated and atomic:
+/// moto's TransactWriteItems snapshots the whole table, applies the actions one by one and, when
+/// one fails, puts the snapshot back, which can undo or half-undo a concurrent transaction's
+/// writes (an edge count one off from its edges). Tests that write one thing at a time stay on
+/// moto.
+pub fn dynoxide() -> &'static str {
+    static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port for Dynoxide");
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let database = dynoxide::Database::memory().expect("an in-memory Dynoxide database");
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                dynoxide::server::serve_on(listener, database).await;
+            });
+        });
+        endpoint
+    })
+}
+
 /// The database stack's tables as synthesized for dev: the tests use the real definitions.
 pub fn table_definitions() -> Vec<(String, Value)> {
     let workspace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
