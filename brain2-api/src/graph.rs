@@ -61,6 +61,20 @@ pub struct GraphPage {
     pub next_cursor: Option<String>,
 }
 
+/// Counts what is written to it: a page's JSON size without keeping the JSON.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// What a graph shows of one node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphNode {
@@ -107,7 +121,10 @@ impl GraphPage {
         }
         debug_assert_eq!(end, edges.len(), "edges must leave the page's nodes, in node order");
         let prefix = |k: usize| Self::columns(&nodes[..k], &edges[..if k == 0 { 0 } else { ends[k - 1] }]);
-        let size = |page: &GraphPage| serde_json::to_vec(page).map_or(usize::MAX, |json| json.len() + CURSOR_BYTES);
+        let size = |page: &GraphPage| {
+            let mut counter = ByteCounter(0);
+            serde_json::to_writer(&mut counter, page).map_or(usize::MAX, |()| counter.0 + CURSOR_BYTES)
+        };
         let mut page = prefix(nodes.len());
         let mut cut = false;
         if size(&page) > budget && nodes.len() > 1 {

@@ -201,7 +201,8 @@ pub fn document() -> Value {
         }
     });
     let error_body = responses.of::<ErrorBody>();
-    let gateway_or_backend = json!({ "anyOf": [error_body, { "$ref": "#/components/schemas/GatewayMessage" }] });
+    let gateway_or_backend =
+        json!({ "anyOf": [error_body.clone(), { "$ref": "#/components/schemas/GatewayMessage" }] });
     let gateway = json!({ "$ref": "#/components/schemas/GatewayMessage" });
     let mut schemas = merge(requests.generator.take_definitions(true), responses.generator.take_definitions(true));
     schemas.insert(
@@ -231,8 +232,8 @@ pub fn document() -> Value {
                               "description": "A Supabase access token; the API's Lambda authorizer verifies it." }
             },
             "responses": {
-                "BadRequest": response("The request breaks a rule the message names.", responses_error()),
-                "NotFound": response("No such memory (or another user's).", responses_error()),
+                "BadRequest": response("The request breaks a rule the message names.", error_body.clone()),
+                "NotFound": response("No such memory (or another user's).", error_body),
                 "Unauthorized": response("No token (API Gateway).", gateway.clone()),
                 "Forbidden": response("The token was refused (API Gateway).", gateway.clone()),
                 "TooManyRequests": response("Throttled (API Gateway).", gateway.clone()),
@@ -242,10 +243,6 @@ pub fn document() -> Value {
             "schemas": schemas
         }
     })
-}
-
-fn responses_error() -> Value {
-    json!({ "$ref": "#/components/schemas/ErrorBody" })
 }
 
 /// The two contracts' schemas in one map. A type both contracts describe must come out the same.

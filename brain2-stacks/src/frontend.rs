@@ -3,12 +3,12 @@
 //! distribution's alias, and Route 53 records when the hosted zone is known). It references
 //! nothing in the other stacks, so deploy runs it beside them.
 
-use brain2_iac::aws::certificatemanager::certificate::{Certificate, DomainValidationOption};
 use brain2_iac::aws::cloudfront::distribution::PriceClass;
-use brain2_iac::aws::route53::record_set::{AliasTarget, RecordSet};
+use brain2_iac::aws::route53::record_set::AliasTarget;
 use brain2_iac::aws::s3::bucket::LoggingConfiguration;
-use brain2_iac::cfn::{App, Result, StackId, fns};
+use brain2_iac::cfn::{App, Result, StackId, fns, pseudo};
 use brain2_iac::config::{EnvironmentConfig, PriceClassConfig};
+use brain2_iac::constructs::domain::{alias_records, dns_validated_certificate};
 use brain2_iac::constructs::iam::Statement;
 use brain2_iac::constructs::static_site::{
     BucketProps, PrivateBucket, SiteDomain, StaticSite, StaticSiteProps, cloudfront_web_acl, content_security_policy,
@@ -45,13 +45,13 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
     // stack when the site has a domain.
     let domain = match &config.frontend.domain {
         Some(domain) => {
-            let mut certificate = Certificate::new(domain.name.as_str()).validation_method("DNS");
-            if let Some(zone) = &domain.hosted_zone_id {
-                certificate = certificate.domain_validation_options(vec![
-                    DomainValidationOption::new().domain_name(domain.name.as_str()).hosted_zone_id(zone.as_str()),
-                ]);
-            }
-            let certificate = app.add(stack, "SiteCertificate", certificate)?;
+            let certificate = dns_validated_certificate(
+                app,
+                stack,
+                "SiteCertificate",
+                &domain.name,
+                domain.hosted_zone_id.as_deref(),
+            )?;
             Some(SiteDomain { name: domain.name.clone(), certificate_arn: certificate.ref_().into() })
         }
         None => None,
@@ -83,14 +83,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
     let url = match &config.frontend.domain {
         Some(domain) => {
             if let Some(zone) = &domain.hosted_zone_id {
-                for (id, kind) in [("SiteRecordA", "A"), ("SiteRecordAaaa", "AAAA")] {
-                    let target = AliasTarget::new(site.distribution.domain_name(), CLOUDFRONT_HOSTED_ZONE_ID);
-                    app.add(
-                        stack,
-                        id,
-                        RecordSet::new(domain.name.as_str(), kind).hosted_zone_id(zone.as_str()).alias_target(target),
-                    )?;
-                }
+                let target = AliasTarget::new(site.distribution.domain_name(), CLOUDFRONT_HOSTED_ZONE_ID);
+                alias_records(app, stack, "SiteRecord", &domain.name, zone, &["A", "AAAA"], target)?;
             }
             brain2_iac::cfn::Value::from(domain.origin())
         }
@@ -106,7 +100,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
             Statement::allow(["s3:PutObject"], [fns::sub("${Logs}/s3/*", [("Logs", logs.bucket.arn())]).into()])
                 .service_principal("logging.s3.amazonaws.com")
                 .condition("ArnLike", "aws:SourceArn", site.bucket.bucket.arn())
-                .condition("StringEquals", "aws:SourceAccount", fns::sub("${AWS::AccountId}", [] as [(&str, &str); 0])),
+                .condition("StringEquals", "aws:SourceAccount", pseudo::account_id()),
         );
     }
     app.add_output(stack, "SiteUrl", url, "https:// URL of the site", false)?;

@@ -7,11 +7,11 @@ use crate::aws::apigatewayv2::api_mapping::ApiMapping;
 use crate::aws::apigatewayv2::domain_name::{DomainName, DomainNameConfiguration};
 use crate::aws::apigatewayv2::stage::{AccessLogSettings, RouteSettings};
 use crate::aws::apigatewayv2::{Api as CfnApi, Authorizer as CfnAuthorizer, Integration, Route, Stage};
-use crate::aws::certificatemanager::certificate::{Certificate, DomainValidationOption};
 use crate::aws::logs::LogGroup;
-use crate::aws::route53::record_set::{AliasTarget, RecordSet};
+use crate::aws::route53::record_set::AliasTarget;
 use crate::cfn::{App, DslError, Expr, Handle, Result, StackId, Value, fns};
 
+use super::domain::{alias_records, dns_validated_certificate};
 use super::function::RustFunction;
 use super::iam::{Grantee, Statement, grant};
 
@@ -155,7 +155,7 @@ impl Api {
     /// Serves the stage at `name` too: a regional ACM certificate validated by DNS (through the
     /// hosted zone when given), an API Gateway domain name with TLS 1.2 at least, the mapping to
     /// this API's stage, and, with the hosted zone, a Route 53 alias record. Logical ids
-    /// `<Id>Certificate`, `<Id>DomainName`, `<Id>Mapping`, `<Id>Record`. Returns the URL at the
+    /// `<Id>Certificate`, `<Id>DomainName`, `<Id>Mapping`, `<Id>RecordA`. Returns the URL at the
     /// domain (`https://name` or `wss://name`).
     pub fn add_domain(
         &self,
@@ -165,12 +165,7 @@ impl Api {
         hosted_zone_id: Option<&str>,
     ) -> Result<Value<String>> {
         let id = &self.id;
-        let mut certificate = Certificate::new(name).validation_method("DNS");
-        if let Some(zone) = hosted_zone_id {
-            certificate = certificate
-                .domain_validation_options(vec![DomainValidationOption::new().domain_name(name).hosted_zone_id(zone)]);
-        }
-        let certificate = app.add(stack, &format!("{id}Certificate"), certificate)?;
+        let certificate = dns_validated_certificate(app, stack, &format!("{id}Certificate"), name, hosted_zone_id)?;
         let domain = app.add(
             stack,
             &format!("{id}DomainName"),
@@ -184,11 +179,7 @@ impl Api {
         app.add(stack, &format!("{id}Mapping"), ApiMapping::new(self.api_id(), domain.ref_(), self.stage.ref_()))?;
         if let Some(zone) = hosted_zone_id {
             let target = AliasTarget::new(domain.regional_domain_name(), domain.regional_hosted_zone_id());
-            app.add(
-                stack,
-                &format!("{id}Record"),
-                RecordSet::new(name, "A").hosted_zone_id(zone).alias_target(target),
-            )?;
+            alias_records(app, stack, &format!("{id}Record"), name, zone, &["A"], target)?;
         }
         let scheme = match self.protocol {
             Protocol::Http => "https",

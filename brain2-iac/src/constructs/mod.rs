@@ -3,6 +3,7 @@
 //! derived from the id it is given, and returns handles for wiring and grants.
 
 pub mod api;
+pub mod domain;
 pub mod events;
 pub mod function;
 pub mod iam;

@@ -21,6 +21,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use brain2_api::graph::MAX_GRAPH_PAGE;
 use brain2_shared::check;
 use brain2_shared::domain::{NodeId, UserId};
 use brain2_shared::events::{API_SOURCE, NodeChanged};
@@ -281,7 +282,8 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
     let violations: Vec<String> = report.found.iter().map(ToString::to_string).collect();
     assert!(violations.is_empty(), "graph-check found:\n{}", violations.join("\n"));
     let expected_live: BTreeSet<NodeId> = live.lock().unwrap().iter().copied().collect();
-    let stored: BTreeSet<NodeId> = checked_store.graph(user).await.unwrap().0.iter().map(|n| n.id).collect();
+    let page = checked_store.graph_page(user, MAX_GRAPH_PAGE, None).await.unwrap().unwrap();
+    let stored: BTreeSet<NodeId> = page.ids.into_iter().collect();
     assert!(expected_live.is_subset(&stored), "every node the clients created and did not delete is there");
 }
 
@@ -376,6 +378,6 @@ async fn graph_check_repairs_damage_from_before_the_invariants() {
     // Idempotent: a second repair finds nothing to do.
     assert_eq!(check::check_user(&world.memory, user, 3, true).await.unwrap().found, []);
     // The half-deleted node is gone for good; the others are still there.
-    let (nodes, _) = world.memory.graph(user).await.unwrap();
-    assert_eq!(nodes.len(), 3);
+    let page = world.memory.graph_page(user, MAX_GRAPH_PAGE, None).await.unwrap().unwrap();
+    assert_eq!(page.ids.len(), 3);
 }

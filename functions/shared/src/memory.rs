@@ -458,30 +458,6 @@ impl MemoryStore {
         })
     }
 
-    /// All of the user's live nodes and the edges between them (two Queries, all pages).
-    /// Edges of a node being deleted are left out with it.
-    pub async fn graph(&self, user: UserId) -> Result<(Vec<Node>, Vec<Edge>), StoreError> {
-        let partition = keys::partition(user);
-        let node_items = dynamo::query_prefix(&self.client, &self.table, &partition, keys::NODE_PREFIX).await?;
-        let edge_items = dynamo::query_prefix(&self.client, &self.table, &partition, keys::EDGE_PREFIX).await?;
-        let mut nodes = Vec::with_capacity(node_items.len());
-        for item in &node_items {
-            let stored = stored_from(user, item)?;
-            if !stored.deleting {
-                nodes.push(stored.node);
-            }
-        }
-        let live: BTreeSet<NodeId> = nodes.iter().map(|n| n.id).collect();
-        let mut edges = Vec::with_capacity(edge_items.len());
-        for item in &edge_items {
-            let edge = edge_from(item)?;
-            if live.contains(&edge.source) && live.contains(&edge.target) {
-                edges.push(edge);
-            }
-        }
-        Ok((nodes, edges))
-    }
-
     /// The user's nodes that have `keyword`, through KeywordIndex (all pages). The index is
     /// eventually consistent: callers confirm what they act on with a conditional write.
     pub async fn nodes_with_keyword(&self, user: UserId, keyword: &str) -> Result<Vec<NodeId>, StoreError> {
