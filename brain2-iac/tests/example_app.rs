@@ -7,7 +7,7 @@ use std::process::Command;
 use brain2_iac::aws::cloudfront::distribution::PriceClass;
 use brain2_iac::cfn::{App, ParameterSpec, RemovalPolicy, StackId, Value, fns};
 use brain2_iac::constructs::api::{Api, ApiProps, AuthorizerProps, CorsProps, Throttle};
-use brain2_iac::constructs::events::{EventBus, FunctionRule, Retry, pattern};
+use brain2_iac::constructs::events::{Delivery, EventBus, FunctionRule, pattern};
 use brain2_iac::constructs::static_site::{BucketProps, StaticSite, StaticSiteProps, cloudfront_web_acl};
 use brain2_iac::constructs::{
     AsyncFailure, CodeLocation, GlobalIndex, IndexProjection, Key, RustFunction, RustFunctionProps, Table, TableProps,
@@ -60,7 +60,7 @@ fn example_app() -> App {
         &bus,
         pattern("example.api", &["Created"]),
         &worker,
-        Retry::default(),
+        Delivery::default(),
     )
     .unwrap();
 
@@ -75,6 +75,7 @@ fn example_app() -> App {
         throttle: Throttle { burst: 50, rate: 20.0 },
         cors: None,
         access_log_retention_days: 30,
+        access_log_key: None,
     };
     let ws = Api::websocket(&mut app, compute, "Sockets", "live", props(format!("{prefix}-ws"))).unwrap();
     let ws_auth = ws

@@ -138,3 +138,41 @@ fn vpc_reachability_names_each_unreachable_call() {
     assert!(has("WsSendMessageFunction", "private DNS hides public APIs"), "{messages:#?}");
     assert_eq!(messages.len(), 3, "{messages:#?}");
 }
+
+/// A rule's exemptions become checkov skips with the same sentence: a suppression's reason
+/// where the rule applies, the rule's scope reason where it does not, and only the checks for
+/// the resource's own type.
+#[test]
+fn exemptions_become_checkov_skips_with_the_same_reason() {
+    let mut template = fixture("lambda-dead-letter-queue", "bad");
+    template["Resources"]["Fn"]["Metadata"] = serde_json::json!({
+        SUPPRESSIONS_METADATA: [{ "rule": "lambda-dead-letter-queue", "reason": "only API Gateway invokes it, synchronously" }]
+    });
+    let function = template["Resources"]["Fn"]["Properties"].as_object_mut().unwrap();
+    function.remove("ReservedConcurrentExecutions");
+    function.remove("KmsKeyArn");
+    template["Resources"]["Queue"] = serde_json::json!({ "Type": "AWS::SQS::Queue", "Properties": {} });
+
+    let prod = policy::check("prod", &[("s".to_owned(), template.clone())]);
+    assert!(prod.findings.iter().any(|f| f.rule == "lambda-reserved-concurrency"));
+    let skips = prod.checkov_skips();
+    let dead_letter = skips.iter().find(|s| s.id == "CKV_AWS_116").unwrap();
+    assert_eq!(dead_letter.resource, "Fn");
+    assert_eq!(
+        dead_letter.comment,
+        "only API Gateway invokes it, synchronously (policy rule lambda-dead-letter-queue)"
+    );
+    // Applies in prod, so nothing exempts concurrency there.
+    assert!(!skips.iter().any(|s| s.id == "CKV_AWS_115"));
+
+    let dev = policy::check("dev", &[("s".to_owned(), template)]).checkov_skips();
+    let concurrency = dev.iter().find(|s| s.id == "CKV_AWS_115").unwrap();
+    assert!(
+        concurrency.comment.starts_with("dev and staging functions")
+            && concurrency.comment.ends_with("(policy rule lambda-reserved-concurrency)")
+    );
+    let ids = |resource: &str| dev.iter().filter(|s| s.resource == resource).map(|s| s.id).collect::<Vec<_>>();
+    // customer-managed-keys stands for four checks; each resource gets its type's one.
+    assert_eq!(ids("Queue"), ["CKV_AWS_27"]);
+    assert!(ids("Fn").contains(&"CKV_AWS_173") && !ids("Fn").contains(&"CKV_AWS_27"));
+}

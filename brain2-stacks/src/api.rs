@@ -23,6 +23,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, c
                 max_age_seconds: 86_400,
             }),
             access_log_retention_days: config.log_retention_days,
+            access_log_key: compute.key.clone(),
         },
     )?;
     let authorizer = http.lambda_authorizer(

@@ -2,13 +2,14 @@
 //! permissions each needs, and the WebSocket API.
 
 use brain2_iac::aws::lambda::function::Architecture as LambdaArchitecture;
+use brain2_iac::cfn::RemovalPolicy;
 use brain2_iac::cfn::{App, ParameterSpec, Result, StackId, Value, fns};
 use brain2_iac::config::{Architecture, EnvironmentConfig, FunctionConfig};
 use brain2_iac::constructs::api::{Api, ApiProps, AuthorizerProps, Throttle};
-use brain2_iac::constructs::events::{EventBus, FunctionRule, Retry, pattern};
+use brain2_iac::constructs::events::{Delivery, EventBus, FunctionRule, Retry, pattern};
 use brain2_iac::constructs::function::VpcAttachment;
-use brain2_iac::constructs::iam::{Statement, grant};
-use brain2_iac::constructs::{AsyncFailure, CodeLocation, RustFunction, RustFunctionProps};
+use brain2_iac::constructs::iam::{Statement, grant, suppress};
+use brain2_iac::constructs::{AsyncFailure, CodeLocation, EncryptionKey, RustFunction, RustFunctionProps};
 
 use crate::database::{CONNECTION_INDEX, Database, KEYWORD_INDEX};
 use crate::network;
@@ -25,6 +26,9 @@ pub struct Compute {
     pub authorizer: RustFunction,
     pub rules: Vec<FunctionRule>,
     pub websocket: Api,
+    /// The customer-managed key of the logs, function environments and queues, when the
+    /// environment uses them; the api stack's access logs use it too.
+    pub key: Option<EncryptionKey>,
 }
 
 /// The event sources and detail types of the Brain2 flow.
@@ -81,12 +85,14 @@ struct FunctionSpec<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Network {
     Vpc,
-    Public,
+    /// Outside the VPC, for the reason given (the policy pack's lambda-in-vpc suppression).
+    Public(&'static str),
 }
 
 struct FunctionFactory<'a> {
     config: &'a EnvironmentConfig,
     vpc: Option<VpcAttachment>,
+    key: Option<EncryptionKey>,
     stack: StackId,
 }
 
@@ -115,19 +121,32 @@ impl FunctionFactory<'_> {
         props.async_failure = async_failure;
         props.provisioned_concurrency = provisioned_concurrency;
         props.vpc = if network == Network::Vpc { self.vpc.clone() } else { None };
+        props.key = self.key.clone();
         props.calls = calls.iter().map(|c| (*c).to_owned()).collect();
         props.environment.insert("LOG_LEVEL".to_owned(), self.config.lambda.log_level.as_str().into());
         for (key, value) in environment {
             props.environment.insert(key.to_owned(), value);
         }
-        RustFunction::new(app, self.stack, id, props)
+        let function = RustFunction::new(app, self.stack, id, props)?;
+        if let (Network::Public(reason), Some(_)) = (network, &self.vpc) {
+            suppress(app, &function.function, "lambda-in-vpc", reason);
+        }
+        Ok(function)
     }
 }
 
 pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, database: &Database) -> Result<Compute> {
     let prefix = app.prefix();
     let vpc = if config.network.vpc { Some(network::build(app, stack, config)?) } else { None };
-    let factory = FunctionFactory { config, vpc, stack };
+    let key = if config.encryption.customer_managed_keys {
+        let description =
+            format!("Brain2 {}: encrypts logs, function environment variables and queues", app.environment());
+        // Nothing it encrypts outlives the stack, and deletion waits 30 days.
+        Some(EncryptionKey::new(app, stack, "ComputeKey", &description, RemovalPolicy::Delete)?)
+    } else {
+        None
+    };
+    let factory = FunctionFactory { config, vpc, key: key.clone(), stack };
     let functions = &config.lambda.functions;
     let bus = EventBus::new(app, stack, "B2EventBus", format!("{prefix}-events"))?;
 
@@ -242,7 +261,9 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             provisioned_concurrency: config.lambda.provisioned_concurrency.authorizer,
             environment: auth_env,
             calls: auth_calls,
-            network: Network::Public,
+            network: Network::Public(
+                "fetches the Supabase JWKS (JWKS_URL) from the internet, and the VPC has no NAT gateway (ARCHITECTURE.md)",
+            ),
         },
     )?;
     if let Some(arn) = &config.auth.jwt_secret_arn {
@@ -260,6 +281,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             throttle: Throttle { burst: config.api.throttle.burst, rate: config.api.throttle.rate },
             cors: None,
             access_log_retention_days: config.log_retention_days,
+            access_log_key: key.clone(),
         },
     )?;
     let ws_authorizer = websocket.lambda_authorizer(
@@ -291,7 +313,9 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
                 ("ENVIRONMENT", app.environment().into()),
             ],
             calls: vec!["WEBSOCKET_ENDPOINT"],
-            network: Network::Public,
+            network: Network::Public(
+                "posts to the public WebSocket API's management endpoint, which the VPC's execute-api endpoint cannot serve, and the VPC has no NAT gateway (ARCHITECTURE.md)",
+            ),
         },
     )?;
     database.connections.grant_actions(app, &ws_send_message, &["dynamodb:Query"], &[CONNECTION_INDEX])?;
@@ -311,7 +335,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             &bus,
             pattern(API_SOURCE, &["NodeCreated", "NodeUpdated"]),
             &connect_node,
-            Retry::default(),
+            Delivery { retry: Retry::default(), dead_letter_key: key.as_ref() },
         )?,
         // Live updates: every change to a user's graph is pushed to their open connections.
         FunctionRule::new(
@@ -321,7 +345,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             &bus,
             pattern(API_SOURCE, &["NodeCreated", "NodeUpdated", "NodeDeleted"]),
             &ws_send_message,
-            Retry::default(),
+            Delivery { retry: Retry::default(), dead_letter_key: key.as_ref() },
         )?,
         FunctionRule::new(
             app,
@@ -330,10 +354,21 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             &bus,
             pattern(CONNECT_NODE_SOURCE, &["EdgesCreated", "EdgesRemoved"]),
             &ws_send_message,
-            Retry::default(),
+            Delivery { retry: Retry::default(), dead_letter_key: key.as_ref() },
         )?,
     ];
-    Ok(Compute { bus, backend, connect_node, ws_connect, ws_disconnect, ws_send_message, authorizer, rules, websocket })
+    Ok(Compute {
+        bus,
+        backend,
+        connect_node,
+        ws_connect,
+        ws_disconnect,
+        ws_send_message,
+        authorizer,
+        rules,
+        websocket,
+        key,
+    })
 }
 
 /// What a grant on a secret names: IAM matches a secret by its full ARN, which ends in six

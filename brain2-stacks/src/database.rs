@@ -2,7 +2,8 @@
 
 use brain2_iac::cfn::{App, Result, StackId};
 use brain2_iac::config::EnvironmentConfig;
-use brain2_iac::constructs::{GlobalIndex, IndexProjection, Key, Table, TableProps};
+use brain2_iac::constructs::table::TableEncryption;
+use brain2_iac::constructs::{EncryptionKey, GlobalIndex, IndexProjection, Key, Table, TableProps};
 
 /// The tables, for the other stacks to wire and grant.
 #[derive(Debug, Clone)]
@@ -16,8 +17,11 @@ pub struct Database {
 pub const KEYWORD_INDEX: &str = "KeywordIndex";
 pub const CONNECTION_INDEX: &str = "connection-id-index";
 
-fn props(config: &EnvironmentConfig, partition_key: Key) -> TableProps {
+fn props(config: &EnvironmentConfig, key: Option<&EncryptionKey>, partition_key: Key) -> TableProps {
     let mut props = TableProps::new(partition_key);
+    if let Some(key) = key {
+        props.encryption = TableEncryption::CustomerManagedKey(key.arn().into());
+    }
     props.point_in_time_recovery = config.data.point_in_time_recovery;
     props.deletion_protection = config.data.table_deletion_protection;
     props.removal_policy = config.data.removal_policy.policy();
@@ -25,7 +29,14 @@ fn props(config: &EnvironmentConfig, partition_key: Key) -> TableProps {
 }
 
 pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -> Result<Database> {
-    let mut memory = props(config, Key::string("id"));
+    // The tables' own key, retained with them: a deleted key would leave retained data unreadable.
+    let key = if config.encryption.customer_managed_keys {
+        let description = format!("Brain2 {}: encrypts the tables", app.environment());
+        Some(EncryptionKey::new(app, stack, "DataKey", &description, config.data.removal_policy.policy())?)
+    } else {
+        None
+    };
+    let mut memory = props(config, key.as_ref(), Key::string("id"));
     memory.sort_key = Some(Key::string("sk"));
     // Sparse: only keyword postings carry `keyword = <userId>#<keyword>`. Keys are enough for
     // connect-node, which reads the node id from the posting's sort key.
@@ -37,7 +48,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
     });
     let memory = Table::new(app, stack, "MemoryTable", memory)?;
 
-    let mut connections = props(config, Key::string("connectionId"));
+    let mut connections = props(config, key.as_ref(), Key::string("connectionId"));
     connections.global_indexes.push(GlobalIndex {
         name: CONNECTION_INDEX.to_owned(),
         partition_key: Key::string("userId"),

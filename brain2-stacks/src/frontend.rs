@@ -9,7 +9,7 @@ use brain2_iac::aws::s3::bucket::LoggingConfiguration;
 use brain2_iac::cfn::{App, Result, StackId, fns, pseudo};
 use brain2_iac::config::{EnvironmentConfig, PriceClassConfig};
 use brain2_iac::constructs::domain::{alias_records, dns_validated_certificate};
-use brain2_iac::constructs::iam::Statement;
+use brain2_iac::constructs::iam::{Statement, suppress};
 use brain2_iac::constructs::static_site::{
     BucketProps, PrivateBucket, SiteDomain, StaticSite, StaticSiteProps, cloudfront_web_acl, content_security_policy,
 };
@@ -37,6 +37,18 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
                 ..BucketProps::default()
             },
         )?;
+        suppress(
+            app,
+            &logs.bucket,
+            "bucket-access-logs",
+            "it is the log bucket: logging its own access into itself would log each log delivery, without end",
+        );
+        suppress(
+            app,
+            &logs.bucket,
+            "bucket-versioning",
+            "it holds access logs, written once and expired after logRetentionDays: versions would only keep expired logs longer",
+        );
         Some(logs)
     } else {
         None

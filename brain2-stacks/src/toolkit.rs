@@ -8,7 +8,7 @@
 
 use brain2_iac::aws::apigateway::account::Account;
 use brain2_iac::cfn::{App, RemovalPolicy, Result, fns};
-use brain2_iac::constructs::iam::{Statement, service_role};
+use brain2_iac::constructs::iam::{Statement, service_role, suppress};
 use brain2_iac::constructs::{BucketProps, PrivateBucket, TaggedExpiry};
 
 use crate::APP_NAME;
@@ -61,6 +61,18 @@ pub fn toolkit_app(environment: &str) -> Result<App> {
             ..BucketProps::default()
         },
     )?;
+    suppress(
+        &mut app,
+        &assets.bucket,
+        "bucket-access-logs",
+        "only deploys write and read it, and CloudTrail records each deploy's calls; a log bucket for it would log the deploy tool's own uploads",
+    );
+    suppress(
+        &mut app,
+        &assets.bucket,
+        "bucket-versioning",
+        "zips and templates are named by their sha256 and release records are written once each, so an overwrite puts back the same bytes",
+    );
     app.add_output(
         stack,
         ASSETS_BUCKET_OUTPUT,

@@ -154,9 +154,26 @@ pub fn synthesize(app: &App) -> Result<Synthesized> {
     let graph = collect_references(app, &properties)?;
     let order = deployment_order(app, &graph)?;
 
+    let no_skips = BTreeMap::new();
     let mut stacks = Vec::with_capacity(order.len());
-    for stack in order {
-        stacks.push(render_stack(app, stack, &properties[stack.0], &graph)?);
+    for &stack in &order {
+        stacks.push(render_stack(app, stack, &properties[stack.0], &graph, &no_skips)?);
+    }
+    // The policy pack's exemptions, written for checkov too: the stacks they touch are rendered
+    // again with each resource's `Metadata.checkov.skip`.
+    let templates: Vec<(String, JsonValue)> = stacks
+        .iter()
+        .map(|s| (s.name.clone(), serde_json::from_str(&s.template).expect("synthesis writes valid JSON")))
+        .collect();
+    let mut skips: BTreeMap<String, BTreeMap<String, Vec<JsonValue>>> = BTreeMap::new();
+    for skip in crate::policy::check(app.environment(), &templates).checkov_skips() {
+        let entry = serde_json::json!({ "id": skip.id, "comment": skip.comment });
+        skips.entry(skip.stack).or_default().entry(skip.resource).or_default().push(entry);
+    }
+    for (rendered, &stack) in stacks.iter_mut().zip(&order) {
+        if let Some(stack_skips) = skips.get(&rendered.name) {
+            *rendered = render_stack(app, stack, &properties[stack.0], &graph, stack_skips)?;
+        }
     }
     Ok(Synthesized { app: app.name().to_owned(), environment: app.environment().to_owned(), stacks })
 }
@@ -573,6 +590,7 @@ fn render_stack(
     stack: StackId,
     properties: &BTreeMap<&str, Json>,
     graph: &Graph,
+    checkov_skips: &BTreeMap<String, Vec<JsonValue>>,
 ) -> Result<SynthesizedStack> {
     let started = std::time::Instant::now();
     let data = &app.stacks[stack.0];
@@ -615,11 +633,15 @@ fn render_stack(
             JsonValue::Object(map) if map.is_empty() => None,
             other => Some(other),
         };
-        let metadata = if entry.attributes.metadata.is_empty() {
+        let mut metadata = if entry.attributes.metadata.is_empty() {
             None
         } else {
             Some(renderer.render(&Json::Object(entry.attributes.metadata.clone()), &site)?)
         };
+        if let Some(skip) = checkov_skips.get(id.as_str()) {
+            let object = metadata.get_or_insert_with(|| JsonValue::Object(Default::default()));
+            object["checkov"] = serde_json::json!({ "skip": skip });
+        }
         let attrs = &entry.attributes;
         resources.insert(
             id.as_str(),

@@ -33,6 +33,8 @@ pub struct EnvironmentConfig {
     pub data: DataConfig,
     pub frontend: FrontendConfig,
     pub network: NetworkConfig,
+    #[serde(default)]
+    pub encryption: EncryptionConfig,
     /// CloudWatch log retention for every log group, in days.
     pub log_retention_days: i64,
     pub monitoring: MonitoringConfig,
@@ -248,6 +250,18 @@ pub struct NetworkConfig {
     #[serde(default = "default_cidr")]
     #[schemars(regex(pattern = r"^10\.[0-9]{1,3}\.0\.0/16$"))]
     pub cidr: String,
+}
+
+/// Whose keys encrypt the environment's data at rest. Everything is encrypted either way.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EncryptionConfig {
+    /// Customer-managed KMS keys, rotated yearly, for the tables (one key) and for the log
+    /// groups, function environment variables and queues (another), instead of AWS-managed and
+    /// AWS-owned keys: key policies you control, and every use in CloudTrail. $1 a month per key
+    /// plus $0.03 per 10,000 requests.
+    #[serde(default)]
+    pub customer_managed_keys: bool,
 }
 
 fn default_cidr() -> String {

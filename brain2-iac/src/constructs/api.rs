@@ -43,6 +43,8 @@ pub struct ApiProps {
     pub throttle: Throttle,
     pub cors: Option<CorsProps>,
     pub access_log_retention_days: i64,
+    /// A customer-managed key for the access log group.
+    pub access_log_key: Option<super::key::EncryptionKey>,
 }
 
 /// An API with its stage and access-log group. Logical ids: `<Id>`, `<Id>Stage`,
@@ -114,11 +116,12 @@ impl Api {
             );
         }
         let api = app.add(stack, id, api)?;
-        let access_logs = app.add(
-            stack,
-            &format!("{id}AccessLogs"),
-            LogGroup::new().retention_in_days(props.access_log_retention_days),
-        )?;
+        let mut access_logs = LogGroup::new().retention_in_days(props.access_log_retention_days);
+        if let Some(key) = &props.access_log_key {
+            key.allow_cloudwatch_logs(app)?;
+            access_logs = access_logs.kms_key_id(key.arn());
+        }
+        let access_logs = app.add(stack, &format!("{id}AccessLogs"), access_logs)?;
         let format = match protocol {
             Protocol::Http => HTTP_ACCESS_LOG_FORMAT,
             Protocol::WebSocket => WEBSOCKET_ACCESS_LOG_FORMAT,

@@ -5,10 +5,11 @@ use crate::aws::events::EventBus as CfnEventBus;
 use crate::aws::events::rule::{DeadLetterConfig, RetryPolicy, Rule, State, Target};
 use crate::aws::lambda::Permission;
 use crate::aws::sqs::{Queue, QueuePolicy};
-use crate::cfn::{App, DslError, Expr, Handle, Json, Result, StackId, Value, pseudo};
+use crate::cfn::{App, DslError, Expr, Handle, Json, Result, StackId, Value, fns, pseudo};
 
 use super::function::RustFunction;
 use super::iam::{Grantee, Statement, grant, policy_document};
+use super::key::EncryptionKey;
 
 /// A custom event bus.
 #[derive(Debug, Clone)]
@@ -35,6 +36,14 @@ impl EventBus {
     pub fn grant_put_events(&self, app: &mut App, grantee: &impl Grantee) -> Result<()> {
         grant(app, grantee, Statement::allow(["events:PutEvents"], [self.arn().into()]))
     }
+}
+
+/// How a rule delivers: its retries, and the customer-managed key of its dead-letter queue (an
+/// SQS-managed key without one).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delivery<'a> {
+    pub retry: Retry,
+    pub dead_letter_key: Option<&'a EncryptionKey>,
 }
 
 /// How EventBridge retries delivery to a target before giving up to the dead-letter queue.
@@ -70,18 +79,36 @@ impl FunctionRule {
         bus: &EventBus,
         event_pattern: Json,
         target: &RustFunction,
-        retry: Retry,
+        delivery: Delivery<'_>,
     ) -> Result<Self> {
+        let Delivery { retry, dead_letter_key: key } = delivery;
         if !(0..=185).contains(&retry.max_attempts) || !(60..=86_400).contains(&retry.max_event_age_seconds) {
             return Err(DslError::Construct(format!(
                 "rule {id}: retry {retry:?} is outside EventBridge's 0..=185 attempts and 60..=86400 seconds"
             )));
         }
-        let queue = app.add(
-            stack,
-            &format!("{id}DeadLetterQueue"),
-            Queue::new().sqs_managed_sse_enabled(true).message_retention_period(1_209_600),
-        )?;
+        let queue = Queue::new().message_retention_period(1_209_600);
+        let queue = match key {
+            Some(key) => {
+                // EventBridge sends as itself, so the key policy names it, for this bus's rules.
+                // (The rule's own ARN would make a cycle: key, queue, rule, key.)
+                let mut statement = Statement::allow(["kms:Decrypt", "kms:GenerateDataKey"], [Value::from("*")])
+                    .sid("EventBridgeSendsToDeadLetterQueues")
+                    .service_principal("events.amazonaws.com");
+                statement = statement.condition(
+                    "ArnLike",
+                    "aws:SourceArn",
+                    Json::from(fns::sub(
+                        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${Bus}/*",
+                        [("Bus", bus.name())],
+                    )),
+                );
+                key.add_to_policy(app, statement)?;
+                queue.kms_master_key_id(key.arn())
+            }
+            None => queue.sqs_managed_sse_enabled(true),
+        };
+        let queue = app.add(stack, &format!("{id}DeadLetterQueue"), queue)?;
         let rule = Rule::new()
             .description(format!("Delivers matching events to {}", target.id))
             .event_bus_name(bus.arn())

@@ -15,7 +15,8 @@ use crate::aws::logs::LogGroup;
 use crate::aws::sqs::Queue;
 use crate::cfn::{App, DslError, Expr, Handle, Json, Result, StackId, ToJson, Value, fns, pseudo};
 
-use super::iam::{Grantee, Statement, grant, grant_unscoped, service_role};
+use super::iam::{Grantee, Statement, grant, grant_unscoped, service_role, suppress};
+use super::key::{DECRYPT, EncryptionKey};
 
 /// The alias every integration and event target invokes.
 pub const LIVE_ALIAS: &str = "live";
@@ -66,6 +67,8 @@ pub struct RustFunctionProps {
     /// pack checks a VPC-attached function can reach them). Written to the function's
     /// Metadata as `brain2:calls`.
     pub calls: Vec<String>,
+    /// A customer-managed key for its log group, environment variables and failure queue.
+    pub key: Option<EncryptionKey>,
 }
 
 /// The Sid of the grant Lambda itself uses to send failed asynchronous invocations to their
@@ -92,6 +95,7 @@ impl RustFunctionProps {
             reserved_concurrency: None,
             vpc: None,
             calls: Vec::new(),
+            key: None,
         }
     }
 }
@@ -147,8 +151,12 @@ impl RustFunction {
             return fail(format!("async retry attempts {} is outside 0 to 2", props.async_retry_attempts));
         }
 
-        let log_group =
-            app.add(stack, &format!("{id}Logs"), LogGroup::new().retention_in_days(props.log_retention_days))?;
+        let mut log_group = LogGroup::new().retention_in_days(props.log_retention_days);
+        if let Some(key) = &props.key {
+            key.allow_cloudwatch_logs(app)?;
+            log_group = log_group.kms_key_id(key.arn());
+        }
+        let log_group = app.add(stack, &format!("{id}Logs"), log_group)?;
         let role = app.add(
             stack,
             &format!("{id}Role"),
@@ -169,6 +177,9 @@ impl RustFunction {
                 .logging_config(LoggingConfig::new().log_format(LogFormat::Json).log_group(log_group.ref_()));
         if !props.environment.is_empty() {
             function = function.environment(Environment::new().variables(props.environment.clone()));
+            if let Some(key) = &props.key {
+                function = function.kms_key_arn(key.arn());
+            }
         }
         if let Some(reserved) = props.reserved_concurrency {
             function = function.reserved_concurrent_executions(reserved);
@@ -208,6 +219,12 @@ impl RustFunction {
         let alias = app.add(stack, &format!("{id}Alias"), alias)?;
 
         let mut this = Self { id: id.to_owned(), function, role, log_group, version, alias, failure_queue: None };
+        if let Some(key) = &props.key
+            && !props.environment.is_empty()
+        {
+            // Lambda decrypts the variables with the function's role when an instance starts.
+            key.grant(app, &this, DECRYPT)?;
+        }
 
         if let Some(vpc) = &props.vpc {
             if vpc.subnet_ids.is_empty() {
@@ -231,15 +248,31 @@ impl RustFunction {
         let queue = match &props.async_failure {
             AsyncFailure::SynchronousOnly => None,
             AsyncFailure::Queue(queue) => Some(queue.clone()),
-            AsyncFailure::OwnQueue => Some(app.add(
-                stack,
-                &format!("{id}FailureQueue"),
-                Queue::new().sqs_managed_sse_enabled(true).message_retention_period(1_209_600),
-            )?),
+            AsyncFailure::OwnQueue => {
+                let queue = Queue::new().message_retention_period(1_209_600);
+                let queue = match &props.key {
+                    Some(key) => queue.kms_master_key_id(key.arn()),
+                    None => queue.sqs_managed_sse_enabled(true),
+                };
+                Some(app.add(stack, &format!("{id}FailureQueue"), queue)?)
+            }
         };
+        let dead_letter_reason = match &queue {
+            None => {
+                "only invoked synchronously (API Gateway): a failed invocation returns its error to the caller, and no event is left to keep"
+            }
+            Some(_) => {
+                "failed asynchronous invocations go to its on-failure destination (EventInvokeConfig), which keeps the error and the request with the event, where a dead-letter queue keeps only the event"
+            }
+        };
+        suppress(app, &this.function, "lambda-dead-letter-queue", dead_letter_reason);
         if let Some(queue) = queue {
             let statement = Statement::allow(["sqs:SendMessage"], [queue.arn().into()]).sid(FAILURE_DESTINATION_SID);
             grant(app, &this, statement)?;
+            if let (Some(key), AsyncFailure::OwnQueue) = (&props.key, &props.async_failure) {
+                // Sending to a queue under a customer-managed key takes a data key from it.
+                key.grant(app, &this, &["kms:Decrypt", "kms:GenerateDataKey"])?;
+            }
             let config = EventInvokeConfig::new(this.function.ref_(), LIVE_ALIAS)
                 .maximum_retry_attempts(props.async_retry_attempts)
                 .destination_config(DestinationConfig::new().on_failure(OnFailure::new(queue.arn())));

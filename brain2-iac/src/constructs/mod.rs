@@ -7,10 +7,12 @@ pub mod domain;
 pub mod events;
 pub mod function;
 pub mod iam;
+pub mod key;
 pub mod static_site;
 pub mod table;
 
 pub use function::{AsyncFailure, CodeLocation, RustFunction, RustFunctionProps};
 pub use iam::{Grantee, Statement, grant};
+pub use key::EncryptionKey;
 pub use static_site::{BucketProps, PrivateBucket, TaggedExpiry};
 pub use table::{GlobalIndex, IndexProjection, Key, Table, TableProps};

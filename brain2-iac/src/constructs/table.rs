@@ -92,6 +92,8 @@ impl TableProps {
 pub struct Table {
     pub resource: Handle<CfnTable>,
     pub index_names: Vec<String>,
+    /// The customer-managed key's ARN, when the table is under one: grants then include it.
+    pub key: Option<Value<String>>,
 }
 
 fn key_schema(partition: &Key, sort: Option<&Key>) -> Vec<KeySchema> {
@@ -177,7 +179,11 @@ impl Table {
         }
         let resource = app.add(stack, logical_id, table)?;
         app.attributes_mut(&resource).set_removal_policy(props.removal_policy);
-        Ok(Self { resource, index_names: props.global_indexes.iter().map(|i| i.name.clone()).collect() })
+        let key = match props.encryption {
+            TableEncryption::AwsManagedKey => None,
+            TableEncryption::CustomerManagedKey(key) => Some(key),
+        };
+        Ok(Self { resource, index_names: props.global_indexes.iter().map(|i| i.name.clone()).collect(), key })
     }
 
     pub fn arn(&self) -> Expr<String> {
@@ -217,19 +223,31 @@ impl Table {
             }
             resources.push(self.index_arn(index));
         }
-        grant(app, grantee, Statement::allow(actions.iter().copied(), resources))
+        grant(app, grantee, Statement::allow(actions.iter().copied(), resources))?;
+        let writes = actions.iter().any(|a| WRITE_ACTIONS.contains(a));
+        self.grant_key(app, grantee, writes)
+    }
+
+    /// What using the table's customer-managed key takes, as DynamoDB uses it on the caller's
+    /// behalf: decrypting for reads, and data keys too for writes.
+    fn grant_key(&self, app: &mut App, grantee: &impl Grantee, writes: bool) -> Result<()> {
+        let Some(key) = &self.key else { return Ok(()) };
+        let actions = if writes { super::key::ENCRYPT_DECRYPT } else { super::key::DECRYPT };
+        grant(app, grantee, Statement::allow(actions.iter().copied(), [key.clone()]))
     }
 
     /// Reads items: GetItem, BatchGetItem, Query and ConditionCheckItem. Not Scan: Brain2 never
     /// scans, and a grant that allowed it would invite unbounded reads.
     pub fn grant_read_data(&self, app: &mut App, grantee: &impl Grantee) -> Result<()> {
-        grant(app, grantee, Statement::allow(READ_ACTIONS.iter().copied(), self.resource_arns()))
+        grant(app, grantee, Statement::allow(READ_ACTIONS.iter().copied(), self.resource_arns()))?;
+        self.grant_key(app, grantee, false)
     }
 
     /// Writes items: PutItem, UpdateItem, DeleteItem and BatchWriteItem, on the table only
     /// (indexes cannot be written).
     pub fn grant_write_data(&self, app: &mut App, grantee: &impl Grantee) -> Result<()> {
-        grant(app, grantee, Statement::allow(WRITE_ACTIONS.iter().copied(), [self.arn().into()]))
+        grant(app, grantee, Statement::allow(WRITE_ACTIONS.iter().copied(), [self.arn().into()]))?;
+        self.grant_key(app, grantee, true)
     }
 
     /// Both of the above.

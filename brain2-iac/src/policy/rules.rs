@@ -2,134 +2,275 @@
 
 use serde_json::Value as JsonValue;
 
-use super::{Rule, Template, Violation};
+use super::{Rule, Scope, Template, Violation};
 
 pub static RULES: &[Rule] = &[
     Rule {
         id: "stateful-retain",
         description: "Tables and buckets in staging and prod are retained on delete and on replacement",
         fix: "set the environment's data.removalPolicy to Retain (both DeletionPolicy and UpdateReplacePolicy)",
+        scope: Scope::Only {
+            environments: &["staging", "prod"],
+            elsewhere: "dev's tables and buckets hold throwaway data, so destroy removes them with the stack",
+        },
+        checkov: &[],
         check: stateful_retain,
     },
     Rule {
         id: "table-encryption",
         description: "DynamoDB tables are encrypted with a KMS key",
         fix: "enable SSESpecification.SSEEnabled (TableProps encryption)",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: table_encryption,
     },
     Rule {
         id: "prod-table-protection",
         description: "Prod tables have point-in-time recovery and deletion protection",
         fix: "set data.pointInTimeRecovery and data.tableDeletionProtection to true in environments/prod.json",
+        scope: Scope::Only {
+            environments: &["prod"],
+            elsewhere: "dev and staging tables hold test data that is recreated, so they go without point-in-time recovery and deletion protection (data.pointInTimeRecovery, data.tableDeletionProtection)",
+        },
+        checkov: &[("AWS::DynamoDB::Table", "CKV_AWS_28")],
         check: prod_table_protection,
     },
     Rule {
         id: "bucket-public-access-block",
         description: "Buckets block public ACLs and policies, all four settings",
         fix: "set all four PublicAccessBlockConfiguration flags to true (PrivateBucket does)",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: bucket_public_access_block,
     },
     Rule {
         id: "bucket-encryption",
         description: "Buckets encrypt objects at rest",
         fix: "set BucketEncryption with a default server-side encryption rule",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: bucket_encryption,
     },
     Rule {
         id: "bucket-tls-only",
         description: "Bucket policies deny requests made without TLS",
         fix: "add a bucket policy statement denying s3:* when aws:SecureTransport is false (PrivateBucket does)",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: bucket_tls_only,
     },
     Rule {
         id: "cloudfront-https-only",
         description: "CloudFront redirects viewers to HTTPS or accepts HTTPS only",
         fix: "set ViewerProtocolPolicy to redirect-to-https or https-only on every cache behavior",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: cloudfront_https_only,
     },
     Rule {
         id: "cloudfront-domain-tls",
         description: "A CloudFront distribution with its own domain (Aliases) serves it under an ACM certificate with SNI and TLS 1.2 at least",
         fix: "give the distribution a ViewerCertificate with AcmCertificateArn (a us-east-1 certificate), SslSupportMethod sni-only and MinimumProtocolVersion TLSv1.2_2021",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: cloudfront_domain_tls,
     },
     Rule {
         id: "api-domain-tls",
         description: "An API Gateway domain name accepts TLS 1.2 at least",
         fix: "set SecurityPolicy TLS_1_2 on every DomainNameConfiguration",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: api_domain_tls,
     },
     Rule {
         id: "cloudfront-oac",
         description: "S3 origins use Origin Access Control, not a legacy origin access identity",
         fix: "set OriginAccessControlId on the origin and leave S3OriginConfig.OriginAccessIdentity empty",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: cloudfront_oac,
     },
     Rule {
         id: "cloudfront-waf-prod",
         description: "Prod distributions sit behind a WAF web ACL",
         fix: "set frontend.waf to true in environments/prod.json",
+        scope: Scope::Only {
+            environments: &["prod"],
+            elsewhere: "only prod's distribution has a web ACL (frontend.waf): a web ACL costs $5 a month plus $1 per rule, and dev and staging serve testers, not the public",
+        },
+        checkov: &[("AWS::CloudFront::Distribution", "CKV_AWS_68")],
         check: cloudfront_waf_prod,
     },
     Rule {
         id: "api-stage-access-logs",
         description: "Every API Gateway stage writes access logs",
         fix: "set AccessLogSettings with a destination log group on the stage (the Api construct does)",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: api_stage_access_logs,
     },
     Rule {
         id: "log-retention",
         description: "Every log group has a retention period",
         fix: "set RetentionInDays on the log group",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: log_retention,
     },
     Rule {
         id: "iam-no-wildcard-action",
         description: "IAM policies allow named actions, never * or service:*",
         fix: "list the exact actions the principal needs",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: iam_no_wildcard_action,
     },
     Rule {
         id: "iam-no-wildcard-resource",
         description: "IAM policies allow actions on named resources, not *",
         fix: "scope the statement to resource ARNs; for actions AWS offers no resource-level permission for, suppress with the reason",
+        scope: Scope::Everywhere,
+        checkov: &[("AWS::IAM::Role", "CKV_AWS_111")],
         check: iam_no_wildcard_resource,
     },
     Rule {
         id: "iam-no-wildcard-principal",
         description: "Resource policies never allow any principal",
         fix: "name the service or account principal and scope it with aws:SourceArn",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: iam_no_wildcard_principal,
     },
     Rule {
         id: "lambda-async-failure-destination",
         description: "Functions invoked asynchronously keep failed events in an on-failure destination or dead-letter queue",
         fix: "give the function an EventInvokeConfig with DestinationConfig.OnFailure (AsyncFailure::OwnQueue)",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: lambda_async_failure_destination,
     },
     Rule {
         id: "api-route-authorizer",
         description: "Every API route except the health check (GET or ANY /health) has an authorizer (WebSocket: $connect)",
         fix: "pass the authorizer to add_route, or make the route GET /health or ANY /health",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: api_route_authorizer,
     },
     Rule {
         id: "alarm-topic-customer-key",
         description: "No alarm action targets an SNS topic under an AWS-managed key (CloudWatch cannot use alias/aws/sns, so the alarm's messages are dropped)",
         fix: "encrypt the topic with a customer-managed KMS key whose policy lets cloudwatch.amazonaws.com use kms:Decrypt and kms:GenerateDataKey*",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: alarm_topic_customer_key,
     },
     Rule {
         id: "vpc-reachability",
         description: "Every AWS service and URL a VPC-attached function is granted or configured to call is reachable from its subnets",
         fix: "add a VPC endpoint for the service or a NAT gateway (at its cost), or run the function outside the VPC",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: vpc_reachability,
     },
     Rule {
         id: "lambda-no-secret-env",
         description: "Lambda environment variables hold no secret values",
         fix: "put the secret in Secrets Manager and pass its ARN (e.g. JWT_SECRET_ARN) instead",
+        scope: Scope::Everywhere,
+        checkov: &[],
         check: lambda_no_secret_env,
+    },
+    Rule {
+        id: "customer-managed-keys",
+        description: "Prod encrypts its tables, log groups, function environment variables and queues under customer-managed KMS keys",
+        fix: "set encryption.customerManagedKeys to true in environments/prod.json (the constructs take the key)",
+        scope: Scope::Only {
+            environments: &["prod"],
+            elsewhere: "dev and staging keep encryption at rest under AWS-managed and AWS-owned keys (encryption.customerManagedKeys is off): they hold test data, and each customer-managed key costs $1 a month",
+        },
+        checkov: &[
+            ("AWS::DynamoDB::Table", "CKV_AWS_119"),
+            ("AWS::Logs::LogGroup", "CKV_AWS_158"),
+            ("AWS::Lambda::Function", "CKV_AWS_173"),
+            ("AWS::SQS::Queue", "CKV_AWS_27"),
+        ],
+        check: customer_managed_keys,
+    },
+    Rule {
+        id: "lambda-reserved-concurrency",
+        description: "Prod functions reserve their concurrency, so one flooded function cannot starve the others",
+        fix: "set lambda.functions.<function>.reservedConcurrency in environments/prod.json",
+        scope: Scope::Only {
+            environments: &["prod"],
+            elsewhere: "dev and staging functions draw on the account's unreserved concurrency: a reservation would take from the pool every other function in the account shares, for load these environments never see",
+        },
+        checkov: &[("AWS::Lambda::Function", "CKV_AWS_115")],
+        check: lambda_reserved_concurrency,
+    },
+    Rule {
+        id: "lambda-dead-letter-queue",
+        description: "Every function has a dead-letter queue, or says why not (its failed asynchronous events go to an on-failure destination, or nothing invokes it asynchronously)",
+        fix: "give the function AsyncFailure::OwnQueue, or AsyncFailure::SynchronousOnly when only API Gateway invokes it; RustFunction records the reason",
+        scope: Scope::Everywhere,
+        checkov: &[("AWS::Lambda::Function", "CKV_AWS_116")],
+        check: lambda_dead_letter_queue,
+    },
+    Rule {
+        id: "lambda-in-vpc",
+        description: "Prod functions run in the VPC, or say why not",
+        fix: "attach the function to the environment's VPC (Network::Vpc in compute.rs), or keep it outside with the reason (a public endpoint no VPC endpoint serves)",
+        scope: Scope::Only {
+            environments: &["prod"],
+            elsewhere: "dev and staging have no VPC (network.vpc is off): their functions call DynamoDB, EventBridge and API Gateway over AWS's public endpoints with TLS and IAM, as prod's public functions do, and interface endpoints cost about $7 a month each per zone",
+        },
+        checkov: &[("AWS::Lambda::Function", "CKV_AWS_117")],
+        check: lambda_in_vpc,
+    },
+    Rule {
+        id: "bucket-access-logs",
+        description: "Buckets in staging and prod write S3 server access logs",
+        fix: "set frontend.accessLogs to true, which logs the site bucket into the log bucket",
+        scope: Scope::Only {
+            environments: &["staging", "prod"],
+            elsewhere: "dev writes no access logs (frontend.accessLogs is off): its site is read by the developer who deployed it",
+        },
+        checkov: &[("AWS::S3::Bucket", "CKV_AWS_18")],
+        check: bucket_access_logs,
+    },
+    Rule {
+        id: "bucket-versioning",
+        description: "Prod buckets keep object versions, so an overwrite or delete can be undone",
+        fix: "set frontend.bucketVersioning to true in environments/prod.json",
+        scope: Scope::Only {
+            environments: &["prod"],
+            elsewhere: "dev and staging sites are rebuilt from git by every deploy, so an old object version has nothing to restore (frontend.bucketVersioning)",
+        },
+        checkov: &[("AWS::S3::Bucket", "CKV_AWS_21")],
+        check: bucket_versioning,
+    },
+    Rule {
+        id: "cloudfront-access-logs",
+        description: "Distributions in staging and prod write access logs",
+        fix: "set frontend.accessLogs to true",
+        scope: Scope::Only {
+            environments: &["staging", "prod"],
+            elsewhere: "dev writes no access logs (frontend.accessLogs is off): its site is read by the developer who deployed it",
+        },
+        checkov: &[("AWS::CloudFront::Distribution", "CKV_AWS_86")],
+        check: cloudfront_access_logs,
+    },
+    Rule {
+        id: "cloudfront-custom-domain",
+        description: "The prod site is served on its own domain, under an ACM certificate that requires TLS 1.2 (CloudFront's default certificate allows TLSv1)",
+        fix: "set frontend.domain in environments/prod.json",
+        scope: Scope::Only {
+            environments: &["prod"],
+            elsewhere: "dev and staging are served on their *.cloudfront.net name, under CloudFront's default certificate, whose minimum protocol (TLSv1) cannot be raised; set frontend.domain for TLS 1.2",
+        },
+        checkov: &[("AWS::CloudFront::Distribution", "CKV_AWS_174")],
+        check: cloudfront_custom_domain,
     },
 ];
 
@@ -138,9 +279,6 @@ fn violation(out: &mut Vec<Violation>, resource: &str, message: impl Into<String
 }
 
 fn stateful_retain(t: &Template<'_>, out: &mut Vec<Violation>) {
-    if !t.is_production_like() {
-        return;
-    }
     for type_name in ["AWS::DynamoDB::Table", "AWS::S3::Bucket"] {
         for (id, resource) in t.resources(type_name) {
             for attribute in ["DeletionPolicy", "UpdateReplacePolicy"] {
@@ -162,9 +300,6 @@ fn table_encryption(t: &Template<'_>, out: &mut Vec<Violation>) {
 }
 
 fn prod_table_protection(t: &Template<'_>, out: &mut Vec<Violation>) {
-    if t.environment != "prod" {
-        return;
-    }
     for (id, table) in t.resources("AWS::DynamoDB::Table") {
         let properties = &table["Properties"];
         if properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] != true {
@@ -299,12 +434,9 @@ fn cloudfront_oac(t: &Template<'_>, out: &mut Vec<Violation>) {
 }
 
 fn cloudfront_waf_prod(t: &Template<'_>, out: &mut Vec<Violation>) {
-    if t.environment != "prod" {
-        return;
-    }
     for (id, distribution) in t.resources("AWS::CloudFront::Distribution") {
         if distribution_config(distribution).get("WebACLId").is_none() {
-            violation(out, id, "no web ACL in prod");
+            violation(out, id, "no web ACL");
         }
     }
 }
@@ -333,8 +465,10 @@ fn alarm_topic_customer_key(t: &Template<'_>, out: &mut Vec<Violation>) {
 }
 
 /// Actions the Lambda service itself performs with a function's role (writing its logs,
-/// managing its network interfaces, traces), not calls made from the function's subnets.
-const SERVICE_SIDE_PREFIXES: &[&str] = &["logs", "ec2", "xray"];
+/// managing its network interfaces, traces), not calls made from the function's subnets. KMS
+/// too: DynamoDB, SQS and Lambda use a customer-managed key on the role's behalf, and no
+/// function calls KMS itself (none links aws-sdk-kms).
+const SERVICE_SIDE_PREFIXES: &[&str] = &["logs", "ec2", "xray", "kms"];
 
 /// The service of a VPC endpoint's `ServiceName` (`com.amazonaws.<region>.<service>`, as text or
 /// in `Fn::Sub`).
@@ -583,6 +717,97 @@ fn lambda_no_secret_env(t: &Template<'_>, out: &mut Vec<Violation>) {
             if named_secret || looks_secret(literal) {
                 violation(out, id, format!("environment variable {name} looks like it holds a secret"));
             }
+        }
+    }
+}
+
+/// A customer-managed key is named by ARN, key id or alias other than `alias/aws/…`.
+fn customer_managed(key: &JsonValue) -> bool {
+    match key {
+        JsonValue::Null => false,
+        JsonValue::String(key) => !key.contains("alias/aws/"),
+        _ => true,
+    }
+}
+
+fn customer_managed_keys(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, table) in t.resources("AWS::DynamoDB::Table") {
+        if !customer_managed(&table["Properties"]["SSESpecification"]["KMSMasterKeyId"]) {
+            violation(out, id, "the table is not under a customer-managed key (SSESpecification.KMSMasterKeyId)");
+        }
+    }
+    for (id, group) in t.resources("AWS::Logs::LogGroup") {
+        if !customer_managed(&group["Properties"]["KmsKeyId"]) {
+            violation(out, id, "the log group has no KmsKeyId");
+        }
+    }
+    for (id, function) in t.resources("AWS::Lambda::Function") {
+        let has_variables =
+            function["Properties"]["Environment"]["Variables"].as_object().is_some_and(|v| !v.is_empty());
+        if has_variables && !customer_managed(&function["Properties"]["KmsKeyArn"]) {
+            violation(out, id, "its environment variables are not under a customer-managed key (KmsKeyArn)");
+        }
+    }
+    for (id, queue) in t.resources("AWS::SQS::Queue") {
+        if !customer_managed(&queue["Properties"]["KmsMasterKeyId"]) {
+            violation(out, id, "the queue is not under a customer-managed key (KmsMasterKeyId)");
+        }
+    }
+}
+
+fn lambda_reserved_concurrency(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, function) in t.resources("AWS::Lambda::Function") {
+        if function["Properties"].get("ReservedConcurrentExecutions").is_none() {
+            violation(out, id, "no ReservedConcurrentExecutions");
+        }
+    }
+}
+
+fn lambda_dead_letter_queue(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, function) in t.resources("AWS::Lambda::Function") {
+        if function["Properties"]["DeadLetterConfig"].get("TargetArn").is_none() {
+            violation(out, id, "no DeadLetterConfig");
+        }
+    }
+}
+
+fn lambda_in_vpc(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, function) in t.resources("AWS::Lambda::Function") {
+        if as_list(&function["Properties"]["VpcConfig"]["SubnetIds"]).is_empty() {
+            violation(out, id, "runs outside the VPC");
+        }
+    }
+}
+
+fn bucket_access_logs(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, bucket) in t.resources("AWS::S3::Bucket") {
+        if bucket["Properties"]["LoggingConfiguration"].get("DestinationBucketName").is_none() {
+            violation(out, id, "no LoggingConfiguration");
+        }
+    }
+}
+
+fn bucket_versioning(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, bucket) in t.resources("AWS::S3::Bucket") {
+        if bucket["Properties"]["VersioningConfiguration"]["Status"] != "Enabled" {
+            violation(out, id, "versioning is not enabled");
+        }
+    }
+}
+
+fn cloudfront_access_logs(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, distribution) in t.resources("AWS::CloudFront::Distribution") {
+        if distribution_config(distribution)["Logging"].get("Bucket").is_none() {
+            violation(out, id, "no Logging");
+        }
+    }
+}
+
+fn cloudfront_custom_domain(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, distribution) in t.resources("AWS::CloudFront::Distribution") {
+        let config = distribution_config(distribution);
+        if as_list(&config["Aliases"]).is_empty() || config["ViewerCertificate"].get("AcmCertificateArn").is_none() {
+            violation(out, id, "serves only its *.cloudfront.net name, under CloudFront's default certificate");
         }
     }
 }
