@@ -147,3 +147,41 @@ fn export_names_keep_environments_apart() {
     assert_eq!(build("dev"), ["brain2-dev-database:Jobs:Arn"]);
     assert_eq!(build("prod"), ["brain2-prod-database:Jobs:Arn"]);
 }
+
+/// Across regions a value travels as a parameter deploy fills from the other stack's output:
+/// no export, an order between the stacks, and a missing output named at synthesis.
+#[test]
+fn an_output_parameter_crosses_regions_and_orders_the_stacks() {
+    let mut app = App::new("brain2", "dev").unwrap();
+    let api = app.add_stack("api", "in the home region").unwrap();
+    let site = app.add_stack("site", "elsewhere").unwrap();
+    app.set_stack_region(site, "us-east-1");
+    let queue = app.add(site, "Jobs", Queue::new()).unwrap();
+    app.add_output(site, "JobsUrl", queue.ref_(), "the queue", false).unwrap();
+    let url = app.add_output_parameter(api, "JobsUrl", site, "JobsUrl", ParameterSpec::string()).unwrap();
+    app.add(api, "Copy", SsmParameter::new(SsmType::String, url.ref_())).unwrap();
+
+    let synthesized = app.synth().unwrap();
+    let names: Vec<&str> = synthesized.stacks.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["brain2-dev-site", "brain2-dev-api"]);
+    let consumer = synthesized.stack("api").unwrap();
+    assert_eq!(consumer.depends_on, ["brain2-dev-site"]);
+    assert!(consumer.imports.is_empty() && synthesized.stack("site").unwrap().exports.is_empty());
+    let source = &consumer.output_parameters["JobsUrl"];
+    assert_eq!((source.stack.as_str(), source.output.as_str()), ("brain2-dev-site", "JobsUrl"));
+    let template = parse(&consumer.template);
+    assert_eq!(
+        template["Parameters"]["JobsUrl"]["Description"],
+        "Output JobsUrl of brain2-dev-site, filled in by deploy"
+    );
+    assert_eq!(synthesized.manifest()["stacks"][1]["outputParameters"]["JobsUrl"]["output"], "JobsUrl");
+
+    let mut app = App::new("brain2", "dev").unwrap();
+    let api = app.add_stack("api", "").unwrap();
+    let site = app.add_stack("site", "").unwrap();
+    app.add(site, "Jobs", Queue::new()).unwrap();
+    let url = app.add_output_parameter(api, "JobsUrl", site, "Missing", ParameterSpec::string()).unwrap();
+    app.add(api, "Copy", SsmParameter::new(SsmType::String, url.ref_())).unwrap();
+    let error = app.synth().unwrap_err().to_string();
+    assert!(error.contains("JobsUrl") && error.contains("Missing") && error.contains("brain2-dev-site"), "{error}");
+}

@@ -93,7 +93,7 @@ fn example_app() -> App {
 
     let mut http_props = props(format!("{prefix}-http"));
     http_props.cors = Some(CorsProps {
-        allow_origins: vec!["http://localhost:5173".into()],
+        allow_origins: vec![Value::from("http://localhost:5173")],
         allow_methods: vec!["GET".into(), "POST".into()],
         allow_headers: vec!["Content-Type".into(), "Authorization".into()],
         max_age_seconds: 86_400,

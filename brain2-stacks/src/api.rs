@@ -1,13 +1,36 @@
 //! The api stack: the HTTP API in front of the backend, behind the Lambda authorizer.
 
-use brain2_iac::cfn::{App, Result, StackId};
+use brain2_iac::cfn::{App, ParameterSpec, Result, StackId, Value};
 use brain2_iac::config::EnvironmentConfig;
 use brain2_iac::constructs::api::{Api, ApiProps, AuthorizerProps, CorsProps, Throttle};
 
 use crate::compute::Compute;
 
-pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, compute: &Compute) -> Result<Api> {
+pub(super) fn build(
+    app: &mut App,
+    stack: StackId,
+    config: &EnvironmentConfig,
+    compute: &Compute,
+    frontend: StackId,
+) -> Result<Api> {
     let prefix = app.prefix();
+    // The site's origin: its domain when it has one, known now; otherwise the distribution's
+    // *.cloudfront.net name, known once the frontend stack exists, which may be in another
+    // region. Deploy takes it from that stack's SiteUrl output (deployed first).
+    let mut allow_origins: Vec<Value<String>> = Vec::new();
+    if config.frontend.domain.is_none() {
+        let site = app.add_output_parameter(
+            stack,
+            "SiteOrigin",
+            frontend,
+            "SiteUrl",
+            ParameterSpec::string()
+                .allowed_pattern("^https://[a-z0-9.-]+$")
+                .constraint_description("an https:// origin without a path"),
+        )?;
+        allow_origins.push(site.ref_().into());
+    }
+    allow_origins.extend(allowed_origins(config).into_iter().map(Value::from));
     let http = Api::http(
         app,
         stack,
@@ -17,7 +40,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, c
             description: "Brain2 memories and graph".to_owned(),
             throttle: Throttle { burst: config.api.throttle.burst, rate: config.api.throttle.rate },
             cors: Some(CorsProps {
-                allow_origins: allowed_origins(config),
+                allow_origins,
                 allow_methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"].map(str::to_owned).to_vec(),
                 allow_headers: brain2_api::REQUEST_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
                 max_age_seconds: 86_400,

@@ -48,11 +48,13 @@ pub fn brain2_app(environment: &str, config: &EnvironmentConfig) -> Result<App> 
         app.add_stack_tag(stack, "environment", environment);
     }
     // The frontend references nothing in the other stacks, so it can live in another region.
+    // The api stack takes the site's origin from it as a parameter (exports do not cross
+    // regions), so it comes after it.
     app.set_stack_region(frontend_stack, &config.frontend_region);
 
     let database = database::build(&mut app, database_stack, config)?;
     let compute = compute::build(&mut app, compute_stack, config, &database)?;
-    let http = api::build(&mut app, api_stack, config, &compute)?;
+    let http = api::build(&mut app, api_stack, config, &compute, frontend_stack)?;
     if config.monitoring.enabled {
         monitoring::build(&mut app, api_stack, environment, config, &database, &compute, &http)?;
     }

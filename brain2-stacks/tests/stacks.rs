@@ -47,10 +47,43 @@ fn each_environment_has_four_stacks_in_deployment_order() {
     for environment in ENVIRONMENTS {
         let synthesized = synth(environment);
         let names: Vec<String> = synthesized.stacks.iter().map(|s| s.name.clone()).collect();
-        let expected: Vec<String> =
-            ["database", "compute", "api", "frontend"].iter().map(|s| format!("brain2-{environment}-{s}")).collect();
+        let config = EnvironmentConfig::load(&workspace(), environment).unwrap();
+        // Without a site domain, the api stack takes the site's origin from the frontend's
+        // outputs, so the frontend goes first.
+        let order = match config.frontend.domain {
+            Some(_) => ["database", "compute", "api", "frontend"],
+            None => ["database", "compute", "frontend", "api"],
+        };
+        let expected: Vec<String> = order.iter().map(|s| format!("brain2-{environment}-{s}")).collect();
         assert_eq!(names, expected);
         assert!(synthesized.stack("frontend").unwrap().depends_on.is_empty(), "the frontend stands alone");
+    }
+}
+
+/// The HTTP API allows the site's origin: its domain where it has one, else the distribution's
+/// name, as a parameter deploy fills from the frontend stack's SiteUrl across regions.
+#[test]
+fn the_api_allows_the_site_s_origin() {
+    for environment in ENVIRONMENTS {
+        let config = EnvironmentConfig::load(&workspace(), environment).unwrap();
+        let synthesized = synth(environment);
+        let api = synthesized.stack("api").unwrap();
+        let template = template(&synthesized, "api");
+        let origins = &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]["AllowOrigins"];
+        match &config.frontend.domain {
+            Some(domain) => {
+                assert!(api.output_parameters.is_empty());
+                assert_eq!(origins[0], domain.origin().as_str());
+            }
+            None => {
+                let source = &api.output_parameters["SiteOrigin"];
+                assert_eq!(source.stack, format!("brain2-{environment}-frontend"));
+                assert_eq!(source.output, "SiteUrl");
+                assert_eq!(origins[0], serde_json::json!({ "Ref": "SiteOrigin" }));
+                assert!(api.depends_on.contains(&source.stack));
+                assert!(template["Parameters"]["SiteOrigin"]["AllowedPattern"].is_string());
+            }
+        }
     }
 }
 

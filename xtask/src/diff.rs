@@ -358,9 +358,10 @@ pub async fn deployed_templates(
 /// Parameters keep their deployed values. Stacks it cannot ask about are named in the result.
 pub async fn confirm_with_change_sets(
     aws: &crate::aws::Aws,
-    stacks: &[brain2_iac::cfn::SynthesizedStack],
+    synthesized: &brain2_iac::cfn::Synthesized,
     report: &mut Report,
 ) -> Result<Vec<String>> {
+    let stacks = &synthesized.stacks;
     use crate::aws::change_set::{self, Created, ParameterValue, TemplateSource};
     let mut unconfirmed = Vec::new();
     for change in report.stacks.iter_mut().filter(|c| c.status == "changed") {
@@ -374,7 +375,29 @@ pub async fn confirm_with_change_sets(
         let template: Value = serde_json::from_str(&s.template)?;
         let declared: Vec<String> =
             template["Parameters"].as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
-        if let Some(new) = declared.iter().find(|k| !deployed.parameters.contains_key(*k)) {
+        // A parameter new to the stack has no previous value; one taken from another stack's
+        // output gets that output as deployed, as deploy would give it.
+        let sources = crate::deploy::output_parameters(synthesized, s);
+        let mut parameters = Vec::new();
+        let mut missing = None;
+        for name in declared {
+            if deployed.parameters.contains_key(&name) {
+                parameters.push((name, ParameterValue::Previous));
+                continue;
+            }
+            let value = match sources.get(&name) {
+                Some(source) => crate::deploy::deployed_output(aws, source).await?,
+                None => None,
+            };
+            match value {
+                Some(value) => parameters.push((name, ParameterValue::Value(value))),
+                None => {
+                    missing = Some(name);
+                    break;
+                }
+            }
+        }
+        if let Some(new) = missing {
             unconfirmed.push(format!("{} (new parameter {new} has no deployed value)", s.name));
             continue;
         }
@@ -383,7 +406,7 @@ pub async fn confirm_with_change_sets(
             name: format!("brain2-diff-{}", std::process::id()),
             kind: aws_sdk_cloudformation::types::ChangeSetType::Update,
             template: TemplateSource::Body(s.template.clone()),
-            parameters: declared.into_iter().map(|k| (k, ParameterValue::Previous)).collect(),
+            parameters,
             tags: s.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             description: "cargo xtask diff --against deployed (never executed)".to_owned(),
         };

@@ -152,6 +152,55 @@ async fn bootstrap_deploy_skip_change_fail_and_destroy() {
     let _ = std::fs::remove_dir_all(&scratch);
 }
 
+/// A stack in another region passes a value as an output parameter: deploy fills it from the
+/// outputs of this run, or, deploying the consumer alone, from the producer as deployed; before
+/// the producer exists it says which stack to deploy first.
+#[tokio::test(flavor = "multi_thread")]
+async fn output_parameters_are_filled_from_the_producer_across_regions() {
+    let endpoint = xtask::moto::moto().endpoint.clone();
+    let aws = aws(&endpoint);
+    let environment = "outputs";
+    let mut app = App::new("moto", environment).unwrap();
+    let api = app.add_stack("api", "consumer, home region").unwrap();
+    let site = app.add_stack("site", "producer, us-east-1").unwrap();
+    app.set_stack_region(site, "us-east-1");
+    let queue = app.add(site, "Jobs", brain2_iac::aws::sqs::Queue::new()).unwrap();
+    app.add_output(site, "JobsUrl", queue.ref_(), "the queue's URL", false).unwrap();
+    let url = app
+        .add_output_parameter(api, "JobsUrl", site, "JobsUrl", brain2_iac::cfn::ParameterSpec::string())
+        .unwrap();
+    let tag = brain2_iac::aws::sqs::queue::Tag::new("jobs", url.ref_());
+    app.add(api, "Mirror", brain2_iac::aws::sqs::Queue::new().tags(vec![tag])).unwrap();
+    let synthesized = app.synth().unwrap();
+    let plans = deploy::plans(&synthesized, &BTreeMap::new()).unwrap();
+    let settings = || Settings::new(environment);
+    let ctx = || Arc::new(Context::new(aws.clone(), settings(), None, Arc::new(|_| true)).unwrap());
+
+    // The consumer alone, before the producer exists: the next command is named.
+    let consumer_only: Vec<_> = plans.iter().filter(|p| p.short_name == "api").cloned().collect();
+    let error = format!("{:#}", deploy::deploy_all(ctx(), consumer_only.clone()).await.unwrap_err());
+    assert!(error.contains("moto-outputs-site") && error.contains("--stack site"), "{error}");
+
+    // Both: the producer first (in us-east-1), then the consumer with its output.
+    let results = deploy::deploy_all(ctx(), plans.clone()).await.unwrap();
+    let names: Vec<&str> = results.iter().map(|r| r.short_name.as_str()).collect();
+    assert_eq!(names, ["site", "api"]);
+    let site_stack = xtask::aws::stack::describe(&aws.cloudformation(Some("us-east-1")), "moto-outputs-site")
+        .await
+        .unwrap()
+        .unwrap();
+    let jobs_url = site_stack.output("JobsUrl").unwrap().to_owned();
+    let api_stack = xtask::aws::stack::describe(&aws.cloudformation(None), "moto-outputs-api").await.unwrap().unwrap();
+    assert_eq!(api_stack.parameters["JobsUrl"], jobs_url);
+
+    // The consumer alone again: the value comes from the deployed producer, so nothing changes.
+    let results = deploy::deploy_all(ctx(), consumer_only).await.unwrap();
+    assert_eq!(results[0].action, Action::Unchanged, "{results:?}");
+
+    let destroyed = xtask::operate::destroy(&ctx(), &synthesized, false).await.unwrap();
+    assert_eq!(destroyed.deleted.len(), 2, "{destroyed:?}");
+}
+
 fn aws_config_of(endpoint: &str) -> SdkConfig {
     let credentials = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "moto");
     SdkConfig::builder()

@@ -114,6 +114,7 @@ fn plan() -> StackPlan {
         template: serde_json::to_string_pretty(&desired()).unwrap(),
         tags: BTreeMap::from([("app".to_owned(), "brain2".to_owned())]),
         parameters: BTreeMap::new(),
+        output_parameters: BTreeMap::new(),
         depends_on: Vec::new(),
         stateful: BTreeSet::from(["MemoryTable".to_owned()]),
         resource_types,

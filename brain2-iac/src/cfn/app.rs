@@ -41,6 +41,8 @@ pub(crate) struct StackData {
     pub(crate) conditions: BTreeMap<String, Json>,
     pub(crate) outputs: BTreeMap<String, OutputDef>,
     pub(crate) depends_on: BTreeSet<StackId>,
+    /// Parameters deploy fills from another stack's output: parameter → (stack, output).
+    pub(crate) output_parameters: BTreeMap<String, (StackId, String)>,
 }
 
 impl StackData {
@@ -358,6 +360,7 @@ impl App {
             conditions: BTreeMap::new(),
             outputs: BTreeMap::new(),
             depends_on: BTreeSet::new(),
+            output_parameters: BTreeMap::new(),
         });
         Ok(StackId(self.stacks.len() - 1))
     }
@@ -501,6 +504,35 @@ impl App {
         })?;
         self.stacks[stack.0].parameters.insert(logical_id.to_owned(), spec.def);
         Ok(Parameter { id: ParameterId { stack, logical_id: logical_id.to_owned() }, kind: PhantomData })
+    }
+
+    /// Adds a string parameter whose value deploy takes from `output` of the `source` stack, as
+    /// deployed: the way a value crosses regions, where exports do not reach. The stack is
+    /// deployed after `source`, and synthesis checks that `source` has the output.
+    pub fn add_output_parameter(
+        &mut self,
+        stack: StackId,
+        logical_id: &str,
+        source: StackId,
+        output: &str,
+        spec: ParameterSpec<String>,
+    ) -> Result<Parameter<String>> {
+        if source == stack {
+            return Err(DslError::Construct(format!(
+                "stack {}: parameter {logical_id} cannot take an output of its own stack",
+                self.stacks[stack.0].name
+            )));
+        }
+        let source_name = self.stacks[source.0].name.clone();
+        let spec = if spec.def.description.is_none() {
+            spec.description(&format!("Output {output} of {source_name}, filled in by deploy"))
+        } else {
+            spec
+        };
+        let parameter = self.add_parameter(stack, logical_id, spec)?;
+        self.stacks[stack.0].output_parameters.insert(logical_id.to_owned(), (source, output.to_owned()));
+        self.add_stack_dependency(stack, source);
+        Ok(parameter)
     }
 
     /// Adds a named condition built with the functions in [`cond`](super::cond).

@@ -14,7 +14,7 @@ pub use error::{CrossRegionReference, CycleStep, DslError, Result};
 pub use intrinsic::{ConditionId, Intrinsic, ParameterId, Pseudo, RefTarget, ResourceId, StackId, cond, fns, pseudo};
 pub use json::{Json, ToJson};
 pub use resource::{DeletionPolicy, Handle, RemovalPolicy, Resource, ResourceAttributes, UpdateReplacePolicy};
-pub use synth::{Synthesized, SynthesizedStack, limits, synthesize};
+pub use synth::{OutputSource, Synthesized, SynthesizedStack, limits, synthesize};
 pub use value::{Expr, Value};
 
 impl App {

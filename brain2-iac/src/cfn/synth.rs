@@ -60,10 +60,19 @@ pub struct SynthesizedStack {
     pub exports: Vec<String>,
     /// Export names this stack imports.
     pub imports: Vec<String>,
+    /// Parameters deploy fills from other stacks' outputs: parameter → where from.
+    pub output_parameters: BTreeMap<String, OutputSource>,
     /// Logical id to resource type, for the diff and the policy pack.
     pub resource_types: BTreeMap<String, String>,
     /// How long rendering this stack took (reported by synth; never part of any output file).
     pub elapsed: std::time::Duration,
+}
+
+/// An output of another stack of the app, by the stack's full name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct OutputSource {
+    pub stack: String,
+    pub output: String,
 }
 
 impl Synthesized {
@@ -88,6 +97,7 @@ impl Synthesized {
                     "dependsOn": s.depends_on,
                     "exports": s.exports,
                     "imports": s.imports,
+                    "outputParameters": s.output_parameters,
                     "tags": s.tags,
                 })
             })
@@ -697,6 +707,21 @@ fn render_stack(
         );
     }
 
+    let mut output_parameters = BTreeMap::new();
+    for (parameter, (source, output)) in &data.output_parameters {
+        let source = &app.stacks[source.0];
+        if !source.outputs.contains_key(output) {
+            return Err(DslError::Construct(format!(
+                "stack {}: parameter {parameter} takes output {output} of {}, which has no such output (it has: {})",
+                data.name,
+                source.name,
+                source.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        output_parameters
+            .insert(parameter.clone(), OutputSource { stack: source.name.clone(), output: output.clone() });
+    }
+
     let template = TemplateOut {
         format_version: "2010-09-09",
         description: data.description.as_deref(),
@@ -744,6 +769,7 @@ fn render_stack(
         depends_on,
         exports,
         imports: renderer.imports.into_iter().collect(),
+        output_parameters,
         resource_types,
         elapsed: started.elapsed(),
     })

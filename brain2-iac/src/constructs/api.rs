@@ -30,7 +30,8 @@ pub struct Throttle {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorsProps {
-    pub allow_origins: Vec<String>,
+    /// Origins as text, or values deploy fills in (a parameter taken from another stack).
+    pub allow_origins: Vec<Value<String>>,
     pub allow_methods: Vec<String>,
     pub allow_headers: Vec<String>,
     pub max_age_seconds: i64,
@@ -109,7 +110,7 @@ impl Api {
             }
             api = api.cors_configuration(
                 Cors::new()
-                    .allow_origins(cors.allow_origins.iter().map(String::as_str).collect::<Vec<_>>())
+                    .allow_origins(cors.allow_origins.clone())
                     .allow_methods(cors.allow_methods.iter().map(String::as_str).collect::<Vec<_>>())
                     .allow_headers(cors.allow_headers.iter().map(String::as_str).collect::<Vec<_>>())
                     .max_age(cors.max_age_seconds),

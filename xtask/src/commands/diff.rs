@@ -42,7 +42,7 @@ impl Args {
             runtime.block_on(async {
                 let old = crate::diff::deployed_templates(&aws, stacks).await?;
                 let mut report = crate::diff::compare(&env, "deployed", &old, &new);
-                for stack in crate::diff::confirm_with_change_sets(&aws, stacks, &mut report).await? {
+                for stack in crate::diff::confirm_with_change_sets(&aws, &current.synthesized, &mut report).await? {
                     eprintln!("note: replacements in {stack} come from the schemas only");
                 }
                 anyhow::Ok(report)

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use brain2_iac::cfn::Synthesized;
+use brain2_iac::cfn::{Synthesized, SynthesizedStack};
 use brain2_stacks::{ASSETS_BUCKET_OUTPUT, FUNCTIONS_PREFIX, TEMPLATES_PREFIX, TOOLKIT_STACK};
 use heck::ToUpperCamelCase;
 use sha2::{Digest, Sha256};
@@ -74,6 +74,8 @@ pub struct StackPlan {
     pub template: String,
     pub tags: BTreeMap<String, String>,
     pub parameters: BTreeMap<String, String>,
+    /// Parameters filled in just before the stack deploys, from other stacks' outputs.
+    pub output_parameters: BTreeMap<String, OutputParameter>,
     /// Full names of the stacks this one comes after.
     pub depends_on: Vec<String>,
     pub resource_types: BTreeMap<String, String>,
@@ -81,16 +83,82 @@ pub struct StackPlan {
     pub stateful: BTreeSet<String>,
 }
 
-/// Turns synthesized stacks into plans, giving each the parameters its template declares.
-/// Fails naming the stack and parameter when a value is missing.
+/// Where a parameter's value comes from: an output of another stack of the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputParameter {
+    pub stack: String,
+    pub short_name: String,
+    /// The stack's region, when not the default.
+    pub region: Option<String>,
+    pub output: String,
+}
+
+/// The output parameters of a synthesized stack, with their sources' regions.
+pub fn output_parameters(synthesized: &Synthesized, stack: &SynthesizedStack) -> BTreeMap<String, OutputParameter> {
+    stack
+        .output_parameters
+        .iter()
+        .map(|(parameter, source)| {
+            let producer = synthesized.stack(&source.stack);
+            let parameter_source = OutputParameter {
+                stack: source.stack.clone(),
+                short_name: producer.map_or_else(|| source.stack.clone(), |p| p.short_name.clone()),
+                region: producer.and_then(|p| p.region.clone()),
+                output: source.output.clone(),
+            };
+            (parameter.clone(), parameter_source)
+        })
+        .collect()
+}
+
+/// The deployed value of an output parameter: `None` when its stack is not deployed or has no
+/// such output yet.
+pub async fn deployed_output(aws: &Aws, source: &OutputParameter) -> Result<Option<String>> {
+    let cfn = aws.cloudformation(source.region.as_deref());
+    let deployed = stack::describe(&cfn, &source.stack).await?;
+    Ok(deployed.filter(|d| d.phase() == stack::Phase::Stable).and_then(|d| d.output(&source.output).map(str::to_owned)))
+}
+
+/// Fills a plan's output parameters, from the outputs this run produced (`known`, by stack
+/// name) or else from the stacks as deployed. Fails naming the stack to deploy first.
+pub async fn resolve_output_parameters(
+    ctx: &Context,
+    mut plan: StackPlan,
+    known: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<StackPlan> {
+    for (parameter, source) in plan.output_parameters.clone() {
+        let value = match known.get(&source.stack).and_then(|outputs| outputs.get(&source.output)) {
+            Some(value) => Some(value.clone()),
+            None => deployed_output(&ctx.aws, &source).await?,
+        };
+        let Some(value) = value else {
+            bail!(
+                "{}: parameter {parameter} is the {} output of {}, which is not deployed; deploy it first: cargo xtask deploy --env {} --stack {}",
+                plan.name,
+                source.output,
+                source.stack,
+                ctx.settings.environment,
+                source.short_name
+            );
+        };
+        plan.parameters.insert(parameter, value);
+    }
+    Ok(plan)
+}
+
+/// Turns synthesized stacks into plans, giving each the parameters its template declares
+/// (except those taken from other stacks' outputs, filled in as it deploys). Fails naming the
+/// stack and parameter when a value is missing.
 pub fn plans(synthesized: &Synthesized, parameters: &BTreeMap<String, String>) -> Result<Vec<StackPlan>> {
     synthesized
         .stacks
         .iter()
         .map(|s| {
             let template: serde_json::Value = serde_json::from_str(&s.template)?;
+            let output_parameters = output_parameters(synthesized, s);
             let mut values = BTreeMap::new();
-            for name in template["Parameters"].as_object().into_iter().flatten().map(|(k, _)| k) {
+            let declared = template["Parameters"].as_object().into_iter().flatten().map(|(k, _)| k);
+            for name in declared.filter(|name| !output_parameters.contains_key(*name)) {
                 let value = parameters.get(name).with_context(|| {
                     format!("stack {} declares parameter {name}, and deploy has no value for it", s.name)
                 })?;
@@ -103,6 +171,7 @@ pub fn plans(synthesized: &Synthesized, parameters: &BTreeMap<String, String>) -
                 template: s.template.clone(),
                 tags: s.tags.clone(),
                 parameters: values,
+                output_parameters,
                 depends_on: s.depends_on.clone(),
                 stateful: apply::stateful_resources(&s.resource_types),
                 resource_types: s.resource_types.clone(),
@@ -285,9 +354,19 @@ pub async fn deploy_all(ctx: Arc<Context>, plans: Vec<StackPlan>) -> Result<Vec<
             };
             let plan = pending.remove(index);
             let ctx = ctx.clone();
+            let known: BTreeMap<String, BTreeMap<String, String>> = results
+                .iter()
+                .map(|r: &StackResult| {
+                    (r.name.clone(), r.outputs.iter().map(|o| (o.key.clone(), o.value.clone())).collect())
+                })
+                .collect();
             running.spawn(async move {
-                let result = apply::deploy_stack(&ctx, &plan).await;
-                (plan.name, result)
+                let name = plan.name.clone();
+                let result = match resolve_output_parameters(&ctx, plan, &known).await {
+                    Ok(plan) => apply::deploy_stack(&ctx, &plan).await,
+                    Err(error) => Err(error),
+                };
+                (name, result)
             });
         }
         let Some(joined) = running.join_next().await else { break };

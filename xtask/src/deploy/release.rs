@@ -281,6 +281,7 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
             template: String::new(),
             tags: deployed.tags.clone(),
             parameters: BTreeMap::new(),
+            output_parameters: BTreeMap::new(),
             depends_on: Vec::new(),
             stateful: super::apply::stateful_resources(&resource_types),
             resource_types,

@@ -22,6 +22,20 @@ fn strings(value: &Value) -> Option<Vec<String>> {
     value.as_array().map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
 }
 
+/// Like [`strings`], with `{"Ref": "<parameter>"}` items read from the stack's parameters as
+/// deployed (the site's origin is one, taken from the frontend stack's output).
+fn resolved_strings(value: &Value, parameters: &std::collections::BTreeMap<String, String>) -> Option<Vec<String>> {
+    value.as_array().map(|items| {
+        items
+            .iter()
+            .filter_map(|v| match v["Ref"].as_str() {
+                Some(parameter) => parameters.get(parameter).cloned(),
+                None => v.as_str().map(str::to_owned),
+            })
+            .collect()
+    })
+}
+
 /// Gap 1: applies each HTTP API's declared CORS configuration through `UpdateApi`. Returns how
 /// many APIs it updated.
 pub async fn reapply_cors(aws: &Aws, synthesized: &Synthesized) -> Result<usize> {
@@ -47,8 +61,12 @@ pub async fn reapply_cors(aws: &Aws, synthesized: &Synthesized) -> Result<usize>
                 .stack_resource_detail()
                 .and_then(|d| d.physical_resource_id())
                 .with_context(|| format!("{id} in {} has no physical id", stack.name))?;
+            let parameters = crate::aws::stack::describe(&cfn, &stack.name)
+                .await?
+                .map(|deployed| deployed.parameters)
+                .unwrap_or_default();
             let configuration = Cors::builder()
-                .set_allow_origins(strings(&cors["AllowOrigins"]))
+                .set_allow_origins(resolved_strings(&cors["AllowOrigins"], &parameters))
                 .set_allow_methods(strings(&cors["AllowMethods"]))
                 .set_allow_headers(strings(&cors["AllowHeaders"]))
                 .set_expose_headers(strings(&cors["ExposeHeaders"]))
@@ -78,6 +96,16 @@ pub fn web_socket_url(reported: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins_given_as_parameters_take_their_deployed_values() {
+        let parameters = [("SiteOrigin".to_owned(), "https://d1.cloudfront.net".to_owned())].into();
+        let origins = serde_json::json!([{ "Ref": "SiteOrigin" }, "http://127.0.0.1:8600", { "Ref": "Unknown" }]);
+        assert_eq!(
+            resolved_strings(&origins, &parameters).unwrap(),
+            ["https://d1.cloudfront.net", "http://127.0.0.1:8600"]
+        );
+    }
 
     #[test]
     fn the_websocket_url_gets_a_websocket_scheme() {
