@@ -166,9 +166,8 @@ async fn output_parameters_are_filled_from_the_producer_across_regions() {
     app.set_stack_region(site, "us-east-1");
     let queue = app.add(site, "Jobs", brain2_iac::aws::sqs::Queue::new()).unwrap();
     app.add_output(site, "JobsUrl", queue.ref_(), "the queue's URL", false).unwrap();
-    let url = app
-        .add_output_parameter(api, "JobsUrl", site, "JobsUrl", brain2_iac::cfn::ParameterSpec::string())
-        .unwrap();
+    let url =
+        app.add_output_parameter(api, "JobsUrl", site, "JobsUrl", brain2_iac::cfn::ParameterSpec::string()).unwrap();
     let tag = brain2_iac::aws::sqs::queue::Tag::new("jobs", url.ref_());
     app.add(api, "Mirror", brain2_iac::aws::sqs::Queue::new().tags(vec![tag])).unwrap();
     let synthesized = app.synth().unwrap();

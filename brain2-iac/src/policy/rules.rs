@@ -204,7 +204,7 @@ pub static RULES: &[Rule] = &[
         fix: "set lambda.functions.<function>.reservedConcurrency in environments/prod.json",
         scope: Scope::Only {
             environments: &["prod"],
-            elsewhere: "dev and staging functions draw on the account's unreserved concurrency: a reservation would take from the pool every other function in the account shares, for load these environments never see",
+            elsewhere: "dev and staging functions draw on the account's unreserved concurrency: AWS keeps at least 100 of it unreserved and a new account may have only 10, so reservations there would fail the first deploy",
         },
         checkov: &[("AWS::Lambda::Function", "CKV_AWS_115")],
         check: lambda_reserved_concurrency,
