@@ -11,12 +11,12 @@ use brain2_iac::aws::cloudwatch::alarm::{
     ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat, Statistic, TreatMissingData,
 };
 use brain2_iac::aws::cloudwatch::{Alarm, Dashboard};
-use brain2_iac::aws::kms::Key;
 use brain2_iac::aws::sns::{Subscription, Topic};
-use brain2_iac::cfn::{App, DslError, Expr, Handle, Result, StackId, Value, fns};
+use brain2_iac::cfn::{App, DslError, Expr, Handle, RemovalPolicy, Result, StackId, Value, fns};
 use brain2_iac::config::EnvironmentConfig;
+use brain2_iac::constructs::EncryptionKey;
 use brain2_iac::constructs::api::Api;
-use brain2_iac::constructs::iam::{Statement, policy_document};
+use brain2_iac::constructs::iam::Statement;
 
 use crate::compute::Compute;
 use crate::database::Database;
@@ -133,21 +133,16 @@ pub(super) fn build(
     // CloudWatch alarms cannot publish to a topic under the AWS-managed key (alias/aws/sns):
     // its policy does not let CloudWatch use it, and it cannot be changed. The topic gets a
     // customer-managed key whose policy does (policy rule alarm-topic-customer-key).
-    let key = app.add(
-        stack,
-        "AlarmTopicKey",
-        Key::new()
-            .description(format!("Brain2 {environment}: encrypts the alarm topic"))
-            .enable_key_rotation(true)
-            .key_policy(policy_document([
-                Statement::allow(["kms:*"], [Value::from("*")]).sid("AccountAdministers").account_principal(),
-                // The statement AWS documents for alarms publishing to an encrypted topic; no
-                // confused-deputy condition, since CloudWatch's use of the key through SNS is
-                // not documented to carry one (a wrong condition would silently drop alarms).
-                Statement::allow(["kms:Decrypt", "kms:GenerateDataKey*"], [Value::from("*")])
-                    .sid("CloudWatchPublishesAlarms")
-                    .service_principal("cloudwatch.amazonaws.com"),
-            ])),
+    let description = format!("Brain2 {environment}: encrypts the alarm topic");
+    let key = EncryptionKey::new(app, stack, "AlarmTopicKey", &description, RemovalPolicy::Delete)?;
+    // The statement AWS documents for alarms publishing to an encrypted topic; no
+    // confused-deputy condition, since CloudWatch's use of the key through SNS is not
+    // documented to carry one (a wrong condition would silently drop alarms).
+    key.add_to_policy(
+        app,
+        Statement::allow(["kms:Decrypt", "kms:GenerateDataKey*"], [Value::from("*")])
+            .sid("CloudWatchPublishesAlarms")
+            .service_principal("cloudwatch.amazonaws.com"),
     )?;
     let topic = app.add(
         stack,

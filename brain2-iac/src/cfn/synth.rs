@@ -35,6 +35,8 @@ pub struct Synthesized {
     pub app: String,
     pub environment: String,
     pub stacks: Vec<SynthesizedStack>,
+    /// The policy pack's verdict on these templates (synthesis runs it to write checkov's skips).
+    pub policy: crate::policy::Report,
 }
 
 /// One stack's template and what deploy needs to know about it.
@@ -175,8 +177,9 @@ pub fn synthesize(app: &App) -> Result<Synthesized> {
         .iter()
         .map(|s| (s.name.clone(), serde_json::from_str(&s.template).expect("synthesis writes valid JSON")))
         .collect();
+    let policy = crate::policy::check(app.environment(), &templates);
     let mut skips: BTreeMap<String, BTreeMap<String, Vec<JsonValue>>> = BTreeMap::new();
-    for skip in crate::policy::check(app.environment(), &templates).checkov_skips() {
+    for skip in policy.checkov_skips() {
         let entry = serde_json::json!({ "id": skip.id, "comment": skip.comment });
         skips.entry(skip.stack).or_default().entry(skip.resource).or_default().push(entry);
     }
@@ -185,7 +188,7 @@ pub fn synthesize(app: &App) -> Result<Synthesized> {
             *rendered = render_stack(app, stack, &properties[stack.0], &graph, stack_skips)?;
         }
     }
-    Ok(Synthesized { app: app.name().to_owned(), environment: app.environment().to_owned(), stacks })
+    Ok(Synthesized { app: app.name().to_owned(), environment: app.environment().to_owned(), stacks, policy })
 }
 
 /// The Json trees of one stack, each with a description of where it sits for error messages.

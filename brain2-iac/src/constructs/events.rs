@@ -9,7 +9,7 @@ use crate::cfn::{App, DslError, Expr, Handle, Json, Result, StackId, Value, fns,
 
 use super::function::RustFunction;
 use super::iam::{Grantee, Statement, grant, policy_document};
-use super::key::EncryptionKey;
+use super::key::{EncryptionKey, SEND_TO_QUEUE};
 
 /// A custom event bus.
 #[derive(Debug, Clone)]
@@ -92,17 +92,17 @@ impl FunctionRule {
             Some(key) => {
                 // EventBridge sends as itself, so the key policy names it, for this bus's rules.
                 // (The rule's own ARN would make a cycle: key, queue, rule, key.)
-                let mut statement = Statement::allow(["kms:Decrypt", "kms:GenerateDataKey"], [Value::from("*")])
+                let statement = Statement::allow(SEND_TO_QUEUE.iter().copied(), [Value::from("*")])
                     .sid("EventBridgeSendsToDeadLetterQueues")
-                    .service_principal("events.amazonaws.com");
-                statement = statement.condition(
-                    "ArnLike",
-                    "aws:SourceArn",
-                    Json::from(fns::sub(
-                        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${Bus}/*",
-                        [("Bus", bus.name())],
-                    )),
-                );
+                    .service_principal("events.amazonaws.com")
+                    .condition(
+                        "ArnLike",
+                        "aws:SourceArn",
+                        fns::sub(
+                            "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${Bus}/*",
+                            [("Bus", bus.name())],
+                        ),
+                    );
                 key.add_to_policy(app, statement)?;
                 queue.kms_master_key_id(key.arn())
             }

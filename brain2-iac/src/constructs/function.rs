@@ -16,7 +16,7 @@ use crate::aws::sqs::Queue;
 use crate::cfn::{App, DslError, Expr, Handle, Json, Result, StackId, ToJson, Value, fns, pseudo};
 
 use super::iam::{Grantee, Statement, grant, grant_unscoped, service_role, suppress};
-use super::key::{DECRYPT, EncryptionKey};
+use super::key::{DECRYPT, EncryptionKey, SEND_TO_QUEUE};
 
 /// The alias every integration and event target invokes.
 pub const LIVE_ALIAS: &str = "live";
@@ -271,7 +271,7 @@ impl RustFunction {
             grant(app, &this, statement)?;
             if let (Some(key), AsyncFailure::OwnQueue) = (&props.key, &props.async_failure) {
                 // Sending to a queue under a customer-managed key takes a data key from it.
-                key.grant(app, &this, &["kms:Decrypt", "kms:GenerateDataKey"])?;
+                key.grant(app, &this, SEND_TO_QUEUE)?;
             }
             let config = EventInvokeConfig::new(this.function.ref_(), LIVE_ALIAS)
                 .maximum_retry_attempts(props.async_retry_attempts)

@@ -59,9 +59,10 @@ impl Statement {
         self
     }
 
-    /// For resource policies: the AWS service allowed (`lambda.amazonaws.com`).
-    pub fn service_principal(mut self, service: &str) -> Self {
-        self.principal = Some(Json::object([("Service", Json::from(service))]));
+    /// For resource policies: the AWS service allowed (`lambda.amazonaws.com`, or an intrinsic
+    /// such as `logs.${AWS::Region}.amazonaws.com`).
+    pub fn service_principal(mut self, service: impl Into<Json>) -> Self {
+        self.principal = Some(Json::object([("Service", service.into())]));
         self
     }
 
@@ -126,6 +127,21 @@ pub fn policy_document(statements: impl IntoIterator<Item = Statement>) -> Json 
         ("Version", Json::from("2012-10-17")),
         ("Statement", Json::Array(statements.into_iter().map(|s| s.to_json()).collect())),
     ])
+}
+
+/// Adds `statement` to a policy document's `Statement` list unless it is there already. `false`
+/// when the document has no such list (an intrinsic, or not a policy document).
+pub fn push_statement(document: &mut Json, statement: &Statement) -> bool {
+    match document.get_mut("Statement") {
+        Some(Json::Array(statements)) => {
+            let json = statement.to_json();
+            if !statements.contains(&json) {
+                statements.push(json);
+            }
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The trust policy that lets one AWS service assume a role.
@@ -196,18 +212,12 @@ fn add_statement(app: &mut App, grantee: &impl Grantee, statement: Statement) ->
     }
     let policy =
         policies.iter_mut().find(|p| p.policy_name == Value::from(LEAST_PRIVILEGE_POLICY)).expect("inserted above");
-    let statements = policy.policy_document.literal_mut().and_then(|doc| doc.get_mut("Statement"));
-    match statements {
-        Some(Json::Array(statements)) => {
-            let json = statement.to_json();
-            if !statements.contains(&json) {
-                statements.push(json);
-            }
-            Ok(())
-        }
-        _ => Err(crate::cfn::DslError::Construct(format!(
+    if policy.policy_document.literal_mut().is_some_and(|document| push_statement(document, &statement)) {
+        Ok(())
+    } else {
+        Err(crate::cfn::DslError::Construct(format!(
             "role {role_id}: its {LEAST_PRIVILEGE_POLICY} policy has no Statement list to add to"
-        ))),
+        )))
     }
 }
 

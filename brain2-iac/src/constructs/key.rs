@@ -6,14 +6,16 @@
 //! on this key only, through [`EncryptionKey::grant`].
 
 use crate::aws::kms::Key;
-use crate::cfn::{App, DslError, Expr, Handle, Json, RemovalPolicy, Result, StackId, ToJson, Value, fns};
+use crate::cfn::{App, DslError, Expr, Handle, RemovalPolicy, Result, StackId, Value, fns};
 
-use super::iam::{Grantee, Statement, grant, policy_document};
+use super::iam::{Grantee, Statement, grant, policy_document, push_statement};
 
 /// What a role needs to read data encrypted under the key.
 pub const DECRYPT: &[&str] = &["kms:Decrypt"];
 /// What a role needs to write data under the key (DynamoDB, SQS): a data key, and reading back.
 pub const ENCRYPT_DECRYPT: &[&str] = &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"];
+/// What a sender needs to put a message on a queue under the key.
+pub const SEND_TO_QUEUE: &[&str] = &["kms:Decrypt", "kms:GenerateDataKey"];
 
 /// A symmetric key, rotated yearly, 30 days' pending window on deletion.
 #[derive(Debug, Clone)]
@@ -53,15 +55,10 @@ impl EncryptionKey {
     pub fn add_to_policy(&self, app: &mut App, statement: Statement) -> Result<()> {
         let key_id = self.key.logical_id().to_owned();
         let policy = app.get_mut(&self.key).key_policy.as_mut().and_then(|p| p.literal_mut());
-        match policy.and_then(|doc| doc.get_mut("Statement")) {
-            Some(Json::Array(statements)) => {
-                let json = statement.to_json();
-                if !statements.contains(&json) {
-                    statements.push(json);
-                }
-                Ok(())
-            }
-            _ => Err(DslError::Construct(format!("key {key_id}: its KeyPolicy has no Statement list to add to"))),
+        if policy.is_some_and(|document| push_statement(document, &statement)) {
+            Ok(())
+        } else {
+            Err(DslError::Construct(format!("key {key_id}: its KeyPolicy has no Statement list to add to")))
         }
     }
 
@@ -70,21 +67,17 @@ impl EncryptionKey {
     /// encryption context Logs sends to log-group ARNs.
     pub fn allow_cloudwatch_logs(&self, app: &mut App) -> Result<()> {
         let no_variables: [(&str, Value<String>); 0] = [];
-        let mut statement = Statement::allow(
+        let statement = Statement::allow(
             ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
             [Value::from("*")],
         )
         .sid("CloudWatchLogsEncryptsLogGroups")
+        .service_principal(fns::sub("logs.${AWS::Region}.amazonaws.com", no_variables.clone()))
         .condition(
             "ArnLike",
             "kms:EncryptionContext:aws:logs:arn",
-            Json::from(fns::sub(
-                "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*",
-                no_variables.clone(),
-            )),
+            fns::sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*", no_variables),
         );
-        statement.principal =
-            Some(Json::object([("Service", Json::from(fns::sub("logs.${AWS::Region}.amazonaws.com", no_variables)))]));
         self.add_to_policy(app, statement)
     }
 

@@ -21,7 +21,6 @@ use serde_json::Value as JsonValue;
 use crate::constructs::iam::SUPPRESSIONS_METADATA;
 
 pub use rules::RULES;
-
 pub use sarif::to_sarif;
 
 /// The shortest reason a suppression may give.

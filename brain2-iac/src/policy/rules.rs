@@ -30,10 +30,21 @@ pub static RULES: &[Rule] = &[
         fix: "set data.pointInTimeRecovery and data.tableDeletionProtection to true in environments/prod.json",
         scope: Scope::Only {
             environments: &["prod"],
-            elsewhere: "dev and staging tables hold test data that is recreated, so they go without point-in-time recovery and deletion protection (data.pointInTimeRecovery, data.tableDeletionProtection)",
+            elsewhere: "dev and staging tables hold test data that is recreated, so deletion protection would only stand in the way of destroy (data.tableDeletionProtection)",
+        },
+        checkov: &[],
+        check: prod_table_protection,
+    },
+    Rule {
+        id: "table-point-in-time-recovery",
+        description: "Tables in staging and prod have point-in-time recovery",
+        fix: "set data.pointInTimeRecovery to true for the environment",
+        scope: Scope::Only {
+            environments: &["staging", "prod"],
+            elsewhere: "dev's tables hold throwaway data, so they go without point-in-time recovery backups (data.pointInTimeRecovery)",
         },
         checkov: &[("AWS::DynamoDB::Table", "CKV_AWS_28")],
-        check: prod_table_protection,
+        check: table_point_in_time_recovery,
     },
     Rule {
         id: "bucket-public-access-block",
@@ -307,6 +318,14 @@ fn prod_table_protection(t: &Template<'_>, out: &mut Vec<Violation>) {
         }
         if properties["DeletionProtectionEnabled"] != true {
             violation(out, id, "deletion protection is off");
+        }
+    }
+}
+
+fn table_point_in_time_recovery(t: &Template<'_>, out: &mut Vec<Violation>) {
+    for (id, table) in t.resources("AWS::DynamoDB::Table") {
+        if table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] != true {
+            violation(out, id, "point-in-time recovery is off");
         }
     }
 }
