@@ -46,10 +46,10 @@ fn the_four_stacks_deploy_update_and_destroy_on_the_emulator() {
     let data = support::dev::temporary_folder("deploy-ministack");
     let port = support::dev::free_port_pair();
     let mut config = EnvironmentConfig::load(&workspace, "dev").unwrap();
-    let mut emulator = Emulator::start(&workspace, &data, port, &config.region).unwrap();
+    let mut emulator = Emulator::start(&workspace, &data, port, &config.region, None).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let aws = Aws::emulator(&emulator.endpoint, &config.region).await;
+        let aws = emulator.aws().await;
         let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
         // The region toolkit: API Gateway's CloudWatch role, set once for the account and region.
         let region_toolkit = xtask::aws::stack::describe(&aws.cloudformation(None), "brain2-region-toolkit").await;
@@ -76,7 +76,7 @@ fn the_four_stacks_deploy_update_and_destroy_on_the_emulator() {
         assert!(api.outputs.iter().any(|o| o.key == "HttpApiUrl"), "{:?}", api.outputs);
 
         // Unchanged: every stack skipped without a change set.
-        let again = Aws::emulator(&emulator.endpoint, &config.region).await;
+        let again = emulator.aws().await;
         let ctx = context(&again, &assets);
         let plans = deploy::plans(&synthesize(&config), &parameters).unwrap();
         let skipped = deploy::deploy_all(ctx.clone(), plans).await.unwrap();
@@ -134,10 +134,10 @@ fn deploying_only_the_frontend_keeps_the_api_urls_in_the_site_config() {
     std::fs::write(site.join("index.html"), "<!doctype html><title>site</title>").unwrap();
     let mut config = EnvironmentConfig::load(&workspace, "dev").unwrap();
     config.frontend.site_dir = site.to_string_lossy().into_owned();
-    let mut emulator = Emulator::start(&workspace, &data, port, &config.region).unwrap();
+    let mut emulator = Emulator::start(&workspace, &data, port, &config.region, None).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let aws = Aws::emulator(&emulator.endpoint, &config.region).await;
+        let aws = emulator.aws().await;
         let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
         let code = stand_in_code(&data);
         let synthesized = synthesize(&config);

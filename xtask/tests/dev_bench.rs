@@ -122,7 +122,7 @@ fn dev_benchmarks() {
 
         // A no-op deploy of all four stacks, as the warm start does it.
         let workspace = xtask::workspace_root();
-        let aws = xtask::aws::Aws::emulator(&dev.running.emulator_url, &dev.running.region).await;
+        let aws = dev.running.aws().await.unwrap();
         let secret =
             aws.secretsmanager().describe_secret().secret_id(xtask::dev::SIGNIN_SECRET_NAME).send().await.unwrap();
         let local = xtask::dev::environment::LocalSettings {

@@ -104,7 +104,7 @@ async fn next_text(socket: &mut Socket, within: Duration) -> Option<Value> {
 
 /// A token signed with the sign-in's real secret (read from the emulator), expired an hour ago.
 async fn expired_token(dev: &Dev, user: &User) -> String {
-    let aws = xtask::aws::Aws::emulator(&dev.running.emulator_url, &dev.running.region).await;
+    let aws = dev.running.aws().await.unwrap();
     let secret = aws
         .secretsmanager()
         .get_secret_value()

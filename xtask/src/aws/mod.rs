@@ -105,11 +105,37 @@ impl Aws {
         Self::from_config(loader.load().await)
     }
 
-    /// A configuration for a local emulator at `endpoint`: fixed dummy credentials, so that no
-    /// real ones are ever sent to it and none are needed.
+    /// A configuration for a local emulator at `endpoint` that takes any credentials (moto):
+    /// fixed dummy ones, so that no real ones are ever sent to it and none are needed.
     pub async fn emulator(endpoint: &str, region: &str) -> Self {
-        let credentials =
-            aws_sdk_cloudformation::config::Credentials::new("test", "test", None, None, "brain2-emulator");
+        Self::with_keys(endpoint, region, "test", "test").await
+    }
+
+    /// A configuration for an emulator at `endpoint` that checks signatures, with these keys
+    /// (`cargo xtask dev`'s, from its data folder).
+    pub async fn with_keys(endpoint: &str, region: &str, access_key_id: &str, secret_access_key: &str) -> Self {
+        Self::with_credentials(endpoint, region, access_key_id, secret_access_key, None).await
+    }
+
+    /// Like [`Aws::with_keys`], for temporary credentials with their session token.
+    pub async fn with_session(endpoint: &str, region: &str, access_key_id: &str, secret: &str, token: &str) -> Self {
+        Self::with_credentials(endpoint, region, access_key_id, secret, Some(token.to_owned())).await
+    }
+
+    async fn with_credentials(
+        endpoint: &str,
+        region: &str,
+        access_key_id: &str,
+        secret_access_key: &str,
+        session_token: Option<String>,
+    ) -> Self {
+        let credentials = aws_sdk_cloudformation::config::Credentials::new(
+            access_key_id,
+            secret_access_key,
+            session_token,
+            None,
+            "brain2-emulator",
+        );
         let config = aws_config::defaults(BehaviorVersion::latest())
             .http_client(Builder::new().build_http())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))

@@ -59,7 +59,7 @@ impl Args {
             let data = if self.data.is_absolute() { self.data.clone() } else { workspace.join(&self.data) };
             let running = crate::dev::Running::read(&data)
                 .context("no running `cargo xtask dev` found there; start it, or pass its --data folder")?;
-            runtime.block_on(crate::aws::Aws::emulator(&running.emulator_url, &running.region))
+            runtime.block_on(running.aws())?
         } else {
             self.aws.connect(&runtime, &self.env)?
         };

@@ -1,45 +1,73 @@
 //! MiniStack, the local AWS emulator `cargo xtask dev` deploys into: installed pinned into
-//! `target/emulator`, started on 127.0.0.1 with its state under the data folder, stopped with
-//! SIGINT (which is when it saves that state).
+//! `target/emulator`, started with its state under the data folder, behind the guard
+//! (`guard.rs`), stopped with SIGINT (which is when it saves that state).
 //!
 //! This is the one place that knows how MiniStack is run. Its gaps, each worked around here or
 //! named where it matters:
+//! - it answers any origin, serves its admin paths to anyone, and (under `AUTH=true`) gives
+//!   functions credentials anyone can compute: it listens on a Unix socket in the data folder
+//!   only (`emulator_launch.py`), and the guard, on the TCP port, decides what reaches it;
+//! - without `AUTH=true` it evaluates no IAM: it runs with it, its root credentials and account
+//!   made per data folder (`credentials.rs`), so each function runs as its execution role;
 //! - it does not hand its own endpoint to the function processes; they inherit its process
-//!   environment, so `AWS_ENDPOINT_URL` is set there and every SDK call of a function comes back
-//!   to it (see `functions/shared/src/aws.rs` for the WebSocket management endpoint);
-//! - it saves its state only at a clean shutdown: a crash (SIGKILL, power loss) loses every
-//!   change since it started. A MiniStack left running by a crashed `cargo xtask dev` is found
-//!   through its pid file and stopped cleanly (so saved) by the next start;
-//! - it listens on every interface unless `BIND_HOST` says otherwise.
+//!   environment, so `AWS_ENDPOINT_URL` (the guard) is set there and every SDK call of a
+//!   function comes back through the guard (see `functions/shared/src/aws.rs` for the
+//!   WebSocket management endpoint);
+//! - it saves its state only at a clean shutdown: the launcher saves it every
+//!   [`SAVE_INTERVAL`] after requests, so a crash (SIGKILL, power loss) loses at most that;
+//!   and it stops cleanly (state saved) when dev dies, however dev dies. One left running
+//!   anyway is found through its pid file and stopped cleanly by the next start.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
+use super::credentials::Credentials;
+use super::guard::{self, Guard, Journal, Policy};
 use crate::pytools;
 
 /// How long MiniStack may take to answer its health check after starting.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long it may take to save its state and exit after SIGINT.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the launcher saves the state while requests come in: the most a crash loses.
+pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const PID_FILE: &str = "emulator.pid";
 const LOG_FILE: &str = "emulator.log";
+const SOCKET_FILE: &str = "emulator.sock";
+/// Its name holds "ministack", which is how a leftover is recognised (`is_ministack`).
+const LAUNCHER_FILE: &str = "ministack-launch.py";
+const LAUNCHER: &str = include_str!("emulator_launch.py");
 
-/// A running MiniStack. Dropping it stops it (and every function process it started).
+/// A running MiniStack behind its guard. Dropping it stops both (and every function process
+/// MiniStack started).
 #[derive(Debug)]
 pub struct Emulator {
+    /// The guard's URL: what every tool and function is given.
     pub endpoint: String,
     pub port: u16,
+    pub region: String,
     pub log: PathBuf,
+    pub credentials: Credentials,
+    pub socket: PathBuf,
     child: Option<Child>,
     pid_file: PathBuf,
+    guard: Option<GuardThread>,
+}
+
+#[derive(Debug)]
+struct GuardThread {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Result<()>>,
+    guard: Arc<Guard>,
 }
 
 /// Fails, naming `--port`, when `port` is taken on the loopback; `role` says whose port it is.
@@ -61,15 +89,16 @@ fn is_ministack(pid: i32) -> bool {
 }
 
 /// Stops a MiniStack that a crashed run left behind for this data folder, so its state is
-/// saved before a new one loads it.
-pub fn stop_leftover(data: &Path) -> Result<()> {
+/// saved before a new one loads it. Returns whether there was one.
+pub fn stop_leftover(data: &Path) -> Result<bool> {
     let pid_file = data.join(PID_FILE);
-    let Ok(text) = std::fs::read_to_string(&pid_file) else { return Ok(()) };
+    let Ok(text) = std::fs::read_to_string(&pid_file) else { return Ok(false) };
     let Ok(pid) = text.trim().parse::<i32>() else {
         let _ = std::fs::remove_file(&pid_file);
-        return Ok(());
+        return Ok(false);
     };
-    if is_ministack(pid) {
+    let found = is_ministack(pid);
+    if found {
         eprintln!("emulator: stopping MiniStack (pid {pid}) left running by an earlier run, saving its state");
         let _ = kill(Pid::from_raw(pid), Signal::SIGINT);
         let started = Instant::now();
@@ -83,19 +112,7 @@ pub fn stop_leftover(data: &Path) -> Result<()> {
         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
     let _ = std::fs::remove_file(&pid_file);
-    Ok(())
-}
-
-/// One HTTP/1.0 GET on the loopback: the status code, or `None` when nothing answers.
-pub fn http_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream =
-        TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").ok()?;
-    let mut head = [0u8; 32];
-    let read = stream.read(&mut head).ok()?;
-    let line = std::str::from_utf8(&head[..read]).ok()?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    Ok(found)
 }
 
 fn tail(path: &Path, lines: usize) -> String {
@@ -104,19 +121,55 @@ fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// Where the socket goes: in the data folder, unless that path is too long for a Unix socket
+/// (108 bytes on Linux), then under the system's temporary folder, named by the data folder.
+fn socket_path(data: &Path) -> PathBuf {
+    let inside = data.join(SOCKET_FILE);
+    if inside.as_os_str().len() < 100 {
+        return inside;
+    }
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(data.as_os_str().as_encoded_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    std::env::temp_dir().join(format!("brain2-emulator-{name}.sock"))
+}
+
+/// Whether the emulator answers its readiness check over the socket.
+fn ready(runtime: &tokio::runtime::Runtime, socket: &Path) -> bool {
+    runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), guard::get_over_socket(socket, "/_ministack/health"))
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|(status, _)| status.is_success())
+    })
+}
+
 impl Emulator {
-    /// Installs the pinned MiniStack when needed and starts it on `port`, its state under
-    /// `data/emulator-state`, and waits until it answers.
-    pub fn start(workspace: &Path, data: &Path, port: u16, region: &str) -> Result<Self> {
+    /// Installs the pinned MiniStack when needed and starts it with its state under
+    /// `data/emulator-state`, behind the guard on `port`, and waits until it answers.
+    /// `site_origin` is the one origin whose pages may call the API routes.
+    pub fn start(workspace: &Path, data: &Path, port: u16, region: &str, site_origin: Option<String>) -> Result<Self> {
         stop_leftover(data)?;
-        check_port_free(port, "the emulator's")?;
         let venv = pytools::ensure_emulator(workspace)?;
-        let program = venv.join("bin/ministack");
+        let credentials = Credentials::load_or_create(data)?;
         let state = data.join("emulator-state");
         let s3 = data.join("emulator-s3");
         for folder in [&state, &s3] {
             std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
         }
+        let launcher = data.join(LAUNCHER_FILE);
+        std::fs::write(&launcher, LAUNCHER).with_context(|| format!("writing {}", launcher.display()))?;
+        let socket = socket_path(data);
+        let _ = std::fs::remove_file(&socket);
+        // Bound before MiniStack starts, so the port is ours when its URLs name it.
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).map_err(|error| {
+            anyhow::anyhow!(
+                "port {port} on 127.0.0.1 (the emulator's) is not free: {error}; pick another site port with --port <PORT> (the emulator takes the one after it)"
+            )
+        })?;
+        listener.set_nonblocking(true)?;
+
         let log = data.join(LOG_FILE);
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -124,20 +177,31 @@ impl Emulator {
             .open(&log)
             .with_context(|| format!("opening {}", log.display()))?;
         let endpoint = format!("http://127.0.0.1:{port}");
+        let program = venv.join("bin/python");
         let mut command = Command::new(&program);
         command
+            .arg(&launcher)
+            .env("BRAIN2_EMULATOR_SOCKET", &socket)
+            .env("BRAIN2_SAVE_INTERVAL", SAVE_INTERVAL.as_secs_f64().to_string())
+            .env("BRAIN2_DEV_PID", std::process::id().to_string())
+            // The port every URL it hands out carries: the guard's.
             .env("GATEWAY_PORT", port.to_string())
-            .env("BIND_HOST", "127.0.0.1")
+            .env("AUTH", "true")
+            .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &credentials.secret_access_key)
+            .env("MINISTACK_ACCOUNT_ID", &credentials.account_id)
             .env("PERSIST_STATE", "1")
             .env("STATE_DIR", &state)
             .env("S3_PERSIST", "1")
             .env("S3_DATA_DIR", &s3)
             .env("MINISTACK_REGION", region)
-            // The function processes inherit this: their SDK calls come back here.
+            // The function processes inherit this: their SDK calls come back through the guard.
             .env("AWS_ENDPOINT_URL", &endpoint)
             .env("TMPDIR", data)
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_DEFAULT_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
@@ -147,10 +211,40 @@ impl Emulator {
         let child = command.spawn().with_context(|| format!("starting {}", program.display()))?;
         let pid_file = data.join(PID_FILE);
         std::fs::write(&pid_file, child.id().to_string())?;
-        let mut emulator = Emulator { endpoint, port, log, child: Some(child), pid_file };
+
+        let guard = Arc::new(Guard {
+            policy: Policy { port, site_origin },
+            socket: socket.clone(),
+            journal: Journal::default(),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = guard.clone();
+        let thread = std::thread::Builder::new().name("emulator-guard".into()).spawn(move || -> Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                guard::serve(listener, serving, async {
+                    let _ = stopped.await;
+                })
+                .await
+            })
+        })?;
+        let mut emulator = Emulator {
+            endpoint,
+            port,
+            region: region.to_owned(),
+            log,
+            credentials,
+            socket,
+            child: Some(child),
+            pid_file,
+            guard: Some(GuardThread { stop, thread, guard }),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let started = Instant::now();
         loop {
-            if http_status(port, "/health") == Some(200) {
+            if ready(&runtime, &emulator.socket) {
+                std::fs::set_permissions(&emulator.socket, std::fs::Permissions::from_mode(0o600))?;
                 return Ok(emulator);
             }
             if let Some(child) = emulator.child.as_mut()
@@ -166,7 +260,7 @@ impl Emulator {
             if started.elapsed() > START_TIMEOUT {
                 bail!(
                     "MiniStack did not answer on {} within {START_TIMEOUT:?}; see {}",
-                    emulator.endpoint,
+                    emulator.socket.display(),
                     emulator.log.display()
                 );
             }
@@ -174,9 +268,42 @@ impl Emulator {
         }
     }
 
+    /// An SDK configuration for the emulator, as its root.
+    pub async fn aws(&self) -> crate::aws::Aws {
+        let keys = &self.credentials;
+        crate::aws::Aws::with_keys(&self.endpoint, &self.region, &keys.access_key_id, &keys.secret_access_key).await
+    }
+
+    /// Whether MiniStack still runs.
+    pub fn is_running(&self) -> bool {
+        self.child.as_ref().is_some_and(|child| is_ministack(child.id() as i32))
+    }
+
+    /// Returns once MiniStack is gone (it never returns while it runs).
+    pub async fn exited(&self) {
+        while self.is_running() {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// How many requests the guard refused so far.
+    pub fn refusals(&self) -> usize {
+        self.guard.as_ref().map_or(0, |g| g.guard.journal.refusals())
+    }
+
     /// Stops MiniStack: SIGINT (it saves its state), a wait, then SIGKILL to whatever is left of
-    /// its process group (the function processes it started).
+    /// its process group (the function processes it started); then the guard.
     pub fn stop(&mut self) -> Result<()> {
+        let outcome = self.stop_emulator();
+        if let Some(guard) = self.guard.take() {
+            let _ = guard.stop.send(());
+            let _ = guard.thread.join();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        outcome
+    }
+
+    fn stop_emulator(&mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else { return Ok(()) };
         let pid = Pid::from_raw(child.id() as i32);
         let _ = kill(pid, Signal::SIGINT);
@@ -188,7 +315,7 @@ impl Emulator {
                     let _ = child.kill();
                     let _ = child.wait();
                     break Err(anyhow::anyhow!(
-                        "MiniStack did not stop within {STOP_TIMEOUT:?} of SIGINT and was killed; its state since the last start may be lost"
+                        "MiniStack did not stop within {STOP_TIMEOUT:?} of SIGINT and was killed; its state since the last periodic save may be lost"
                     ));
                 }
                 None => std::thread::sleep(Duration::from_millis(50)),

@@ -70,6 +70,18 @@ fn text_of(value: &Value) -> String {
     value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())
 }
 
+/// `HH:MM:SS` (UTC) of a Unix time in milliseconds, as every line dev prints starts.
+pub fn clock(timestamp_ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(timestamp_ms.div_euclid(1000))
+        .map(|t| format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()))
+        .unwrap_or_default()
+}
+
+/// The clock of now, for lines dev prints itself.
+pub fn clock_now() -> String {
+    clock((time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
 /// One event made readable, or `None` for what is noise here (DEBUG and TRACE records, the
 /// START and END lines; with `quiet`, everything but failures). A tracing JSON record becomes
 /// `HH:MM:SS function LEVEL message key=value ...`; a REPORT line keeps only the duration.
@@ -79,9 +91,7 @@ pub fn readable(function: &str, timestamp_ms: i64, message: &str, quiet: bool) -
     if quiet && !failure {
         return None;
     }
-    let time = time::OffsetDateTime::from_unix_timestamp(timestamp_ms.div_euclid(1000))
-        .map(|t| format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()))
-        .unwrap_or_default();
+    let time = clock(timestamp_ms);
     let suffix = if failure { "  <-- FAILED" } else { "" };
     let Ok(Value::Object(record)) = serde_json::from_str::<Value>(message) else {
         if message.starts_with("START RequestId") || message.starts_with("END RequestId") {

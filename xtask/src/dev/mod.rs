@@ -10,9 +10,11 @@
 //! and write `<data>/dev.json` → tail the logs until Ctrl-C → stop the server, then the
 //! emulator (which saves its state), leaving no process behind.
 
+pub mod credentials;
 pub mod emulator;
 pub mod environment;
 pub mod gaps;
+pub mod guard;
 pub mod logs;
 pub mod server;
 pub mod signin;
@@ -35,6 +37,8 @@ use environment::{BASE_ENVIRONMENT, LocalSettings};
 pub const SIGNIN_SECRET_NAME: &str = "brain2-dev-local-signin-jwt";
 /// What a running `cargo xtask dev` writes in its data folder for tools and tests.
 pub const STATE_FILE: &str = "dev.json";
+/// The file that marks a folder as one `cargo xtask dev` made, and so may empty (`--fresh`).
+pub const MARKER_FILE: &str = ".brain2-dev";
 
 /// The command line's choices.
 #[derive(Debug, Clone)]
@@ -68,24 +72,53 @@ impl Running {
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         Ok(serde_json::from_str(&text)?)
     }
+
+    /// An SDK configuration for its emulator, with the data folder's root credentials.
+    pub async fn aws(&self) -> Result<Aws> {
+        let keys = credentials::Credentials::load(&self.data)?;
+        Ok(Aws::with_keys(&self.emulator_url, &self.region, &keys.access_key_id, &keys.secret_access_key).await)
+    }
 }
 
-/// Fails, naming `--data`, when the folder cannot be created or written.
-fn check_data_folder(data: &Path) -> Result<()> {
+/// Makes the data folder (private to this user) or checks the one given: it must be empty or
+/// one `cargo xtask dev` made (its marker file), and writable. `--fresh` deletes only what such
+/// a folder holds. Fails naming `--data`.
+fn check_data_folder(data: &Path, fresh: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let created = !data.exists();
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create the data folder {}; pick another with --data <DIR>", data.display()))?;
-    let probe = data.join(".write-check");
-    std::fs::write(&probe, b"ok").with_context(|| {
+    if created {
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let marker = data.join(MARKER_FILE);
+    let empty = std::fs::read_dir(data)
+        .with_context(|| format!("cannot read the data folder {}; pick another with --data <DIR>", data.display()))?
+        .next()
+        .is_none();
+    // Folders made before the marker existed are recognised by the emulator's state in them.
+    let made_by_dev = marker.exists() || data.join("emulator-state").is_dir();
+    if !empty && !made_by_dev {
+        let what = if fresh { "--fresh would delete everything in it" } else { "dev would mix its files with them" };
+        bail!(
+            "{} holds files that `cargo xtask dev` did not make (no {MARKER_FILE} in it) and {what}; nothing was changed. Pick an empty or new folder with --data <DIR>",
+            data.display()
+        );
+    }
+    std::fs::write(&marker, b"A data folder of cargo xtask dev: --fresh may empty it.\n").with_context(|| {
         format!("the data folder {} is not writable; pick another with --data <DIR>", data.display())
     })?;
-    std::fs::remove_file(&probe)?;
     Ok(())
 }
 
-/// Removes what a previous run stored (emulator state, users, outputs), keeping nothing.
+/// Removes what a previous run stored (emulator state, users, outputs, credentials), keeping
+/// only the marker.
 fn wipe(data: &Path) -> Result<()> {
     for entry in std::fs::read_dir(data)? {
         let path = entry?.path();
+        if path.file_name().is_some_and(|name| name == MARKER_FILE) {
+            continue;
+        }
         if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }
             .with_context(|| format!("removing {}", path.display()))?;
     }
@@ -126,17 +159,23 @@ fn write_running(running: &Running) -> Result<()> {
     Ok(())
 }
 
-/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+/// Waits for Ctrl-C (SIGINT), SIGTERM, or SIGHUP (the terminal went away).
 async fn stop_requested() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let mut hangup = signal(SignalKind::hangup()).ok();
+    async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
+        match signal {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match terminate.as_mut() {
-                Some(signal) => { signal.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
+        _ = next(terminate.as_mut()) => {}
+        _ = next(hangup.as_mut()) => {}
     }
 }
 
@@ -146,8 +185,13 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     let data = if options.data.is_absolute() { options.data.clone() } else { workspace.join(&options.data) };
     let emulator_port =
         options.port.checked_add(1).context("--port must leave room for the emulator on the next port")?;
-    check_data_folder(&data)?;
+    check_data_folder(&data, options.fresh)?;
     environment::host_architecture()?;
+    // A run that crashed may have left its emulator: it stops (saving its state) before the
+    // ports are checked, so the advice below is never "pick another port" for our own leftover.
+    if emulator::stop_leftover(&data)? {
+        eprintln!("dev: an earlier run of this data folder had not stopped; its emulator saved its state and stopped");
+    }
     emulator::check_port_free(options.port, "the site's")?;
     emulator::check_port_free(emulator_port, "the emulator's")?;
     // Read early so that a bad dev.json stops the run before anything starts.
@@ -163,19 +207,18 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
         })
     };
     if options.fresh {
-        // A leftover emulator must stop (and save) before its state is removed.
-        emulator::stop_leftover(&data)?;
         wipe(&data)?;
         eprintln!("dev: --fresh: started from empty data in {}", data.display());
     }
-    let mut emulator = Emulator::start(workspace, &data, emulator_port, &region)?;
+    let site_origin = format!("http://127.0.0.1:{}", options.port);
+    let mut emulator = Emulator::start(workspace, &data, emulator_port, &region, Some(site_origin))?;
     let packages = builder.join().map_err(|_| anyhow::anyhow!("the build thread panicked"))??;
     if !options.quiet {
         eprintln!("dev: emulator, functions and web client ready in {:.1?}", started.elapsed());
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(serve(workspace, options, &data, &emulator, &region, packages, started));
+    let result = runtime.block_on(serve(workspace, options, &data, &emulator, packages, started));
     // Everything below runs on every path: the emulator saves its state and takes its function
     // processes with it.
     let stopped = emulator.stop();
@@ -192,11 +235,10 @@ async fn serve(
     options: &Options,
     data: &Path,
     emulator: &Emulator,
-    region: &str,
     packages: Vec<build::Package>,
     started: Instant,
 ) -> Result<()> {
-    let aws = Aws::emulator(&emulator.endpoint, region).await;
+    let aws = emulator.aws().await;
     let site_origin = format!("http://127.0.0.1:{}", options.port);
     let (secret_arn, secret) = signin_secret(&aws).await?;
     let signin = signin::SignIn::open(&data.join("signin"), &site_origin, secret.as_bytes())?;
@@ -237,6 +279,7 @@ async fn serve(
     let config_json = deploy::site::render_config(workspace, &values)?;
 
     let site = Arc::new(server::Site {
+        origin: site_origin.clone(),
         signin,
         config_json,
         site_dir: workspace.join(&config.frontend.site_dir),
@@ -281,17 +324,31 @@ async fn serve(
     println!("  HTTP API    {}", running.http_api_url);
     println!("  WebSocket   {}", running.web_socket_url);
     println!("  emulator    {} (its log: {})", running.emulator_url, emulator.log.display());
+    println!(
+        "              signed calls only: AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={}",
+        credentials::path(data).display(),
+        credentials::PROFILE
+    );
     println!("  data        {} ({} user(s))", data.display(), site.signin.user_count());
     println!("Press Ctrl-C to stop.");
     println!();
 
     let tail = logs::tail(aws.clone(), &output.synthesized, options.quiet);
-    tokio::select! {
-        _ = stop_requested() => {}
-        result = tail => result?,
-    }
+    let outcome = tokio::select! {
+        biased;
+        _ = stop_requested() => Ok(()),
+        () = emulator.exited() => Err(emulator_gone()),
+        result = tail => result.map_err(|error| if emulator.is_running() { error } else { emulator_gone() }),
+    };
     eprintln!("dev: stopping");
     let _ = stop_server.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-    Ok(())
+    outcome
+}
+
+fn emulator_gone() -> anyhow::Error {
+    anyhow::anyhow!(
+        "the emulator stopped on its own (killed?); it had saved its state at most {:?} before, and the next `cargo xtask dev` starts from there",
+        emulator::SAVE_INTERVAL
+    )
 }

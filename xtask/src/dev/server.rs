@@ -19,6 +19,8 @@ use crate::deploy::site::cache_control;
 /// What the server serves.
 #[derive(Debug)]
 pub struct Site {
+    /// `http://127.0.0.1:<port>`: the only origin (and Host) it answers.
+    pub origin: String,
     pub signin: SignIn,
     /// The rendered `config.json`.
     pub config_json: String,
@@ -38,7 +40,41 @@ pub fn router(site: Arc<Site>) -> Router {
         .route("/config.json", get(config_json))
         .fallback(get(static_file))
         .layer(axum::middleware::from_fn_with_state(site.clone(), security_headers))
+        .layer(axum::middleware::from_fn_with_state(site.clone(), own_origin_only))
         .with_state(site)
+}
+
+/// Why a request is not the site's own, if it is not: a foreign Host (a name rebound to the
+/// loopback), a foreign `Origin`, or another site's page fetching or embedding the sign-in or
+/// `config.json` (a link to the site from elsewhere is still a navigation, and served).
+pub fn foreign(site_origin: &str, path: &str, headers: &HeaderMap) -> Option<String> {
+    let own_host = site_origin.trim_start_matches("http://");
+    match header_str(headers, "host") {
+        Some(host) if host == own_host => {}
+        Some(host) => return Some(format!("foreign Host {host:?}: open {site_origin}/")),
+        None => return Some("no Host header".into()),
+    }
+    if let Some(origin) = header_str(headers, "origin")
+        && origin != site_origin
+    {
+        return Some(format!("origin {origin} is not the local site"));
+    }
+    let sensitive = path.starts_with("/auth/") || path == "/config.json";
+    let cross = matches!(header_str(headers, "sec-fetch-site"), Some("cross-site" | "same-site"));
+    (sensitive && cross).then(|| format!("{path} is not served to other sites' pages"))
+}
+
+async fn own_origin_only(
+    State(site): State<Arc<Site>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match foreign(&site.origin, request.uri().path(), request.headers()) {
+        None => next.run(request).await,
+        Some(reason) => {
+            (StatusCode::FORBIDDEN, format!("refused by cargo xtask dev's site: {reason}\n")).into_response()
+        }
+    }
 }
 
 /// What the frontend stack's response headers policy sends on AWS.
@@ -216,6 +252,35 @@ async fn static_file(State(site): State<Arc<Site>>, uri: Uri) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn only_the_site_itself_is_answered() {
+        let site = "http://127.0.0.1:8600";
+        let own = [("host", "127.0.0.1:8600")];
+        assert_eq!(foreign(site, "/auth/v1/token", &headers(&own)), None);
+        assert_eq!(
+            foreign(site, "/auth/v1/token", &headers(&[own[0], ("origin", site), ("sec-fetch-site", "same-origin")])),
+            None
+        );
+        // Someone else's link to the site is a navigation: served.
+        assert_eq!(foreign(site, "/", &headers(&[own[0], ("sec-fetch-site", "cross-site")])), None);
+        assert!(foreign(site, "/auth/v1/signup", &headers(&[own[0], ("origin", "https://evil.example")])).is_some());
+        assert!(foreign(site, "/config.json", &headers(&[own[0], ("sec-fetch-site", "cross-site")])).is_some());
+        assert!(foreign(site, "/", &headers(&[("host", "evil.example:8600")])).is_some());
+        assert!(
+            foreign(site, "/", &headers(&[("host", "localhost:8600")]))
+                .unwrap()
+                .contains("open http://127.0.0.1:8600/")
+        );
+    }
 
     #[test]
     fn only_plain_paths_inside_the_site_are_served() {

@@ -112,8 +112,30 @@ impl Dev {
 
     /// Ctrl-C: SIGINT, then waits for the command to finish stopping everything.
     pub fn interrupt(&mut self) -> ExitStatus {
+        self.signal(Signal::SIGINT)
+    }
+
+    /// Waits for the command to exit on its own.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         let mut child = self.child.take().expect("running");
-        kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if started.elapsed() > within {
+                let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGINT);
+                let _ = child.wait();
+                panic!("cargo xtask dev did not exit within {within:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `signal` to the command and waits for it to exit.
+    pub fn signal(&mut self, signal: Signal) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
         let started = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -121,7 +143,7 @@ impl Dev {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(120),
-                "cargo xtask dev did not stop within 120 s of SIGINT"
+                "cargo xtask dev did not stop within 120 s of {signal}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -1,0 +1,144 @@
+"""How `cargo xtask dev` runs MiniStack (see emulator.rs, which writes this file into the data
+folder and starts it with the pinned MiniStack's Python).
+
+Four differences from `ministack`'s own entry point, each closing a gap named in emulator.rs:
+- it listens on a Unix socket only, never on TCP: the only way in is dev's guard (guard.rs),
+  which web pages cannot get past;
+- it saves its state every BRAIN2_SAVE_INTERVAL seconds when requests came in since the last
+  save, so a crash loses at most that much (MiniStack itself saves only at a clean stop);
+- it stops cleanly, saving its state, when `cargo xtask dev` dies, however it dies
+  (PR_SET_PDEATHSIG delivers SIGINT, which hypercorn turns into a graceful shutdown);
+- a request the IAM evaluator denies answers with the header `x-brain2-denied: <action>
+  <resource>`, which the guard prints and removes: MiniStack's messages, unlike AWS's, do not
+  always name the resource.
+"""
+
+import asyncio
+import contextvars
+import ctypes
+import logging
+import os
+import resource
+import signal
+import sys
+import time
+
+SOCKET = os.environ["BRAIN2_EMULATOR_SOCKET"]
+SAVE_INTERVAL = float(os.environ.get("BRAIN2_SAVE_INTERVAL", "1"))
+PARENT = int(os.environ["BRAIN2_DEV_PID"])
+
+# Before anything slow: if dev is already gone, do not start at all.
+PR_SET_PDEATHSIG = 1
+ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+if os.getppid() != PARENT:
+    sys.exit("emulator: cargo xtask dev exited before the emulator started")
+
+from hypercorn.asyncio import serve  # noqa: E402
+from hypercorn.config import Config  # noqa: E402
+
+from ministack import app as ministack  # noqa: E402
+from ministack.core import iam_evaluator  # noqa: E402
+
+log = logging.getLogger("ministack")
+# Periodic saves would print a line per service per second.
+logging.getLogger("persistence").setLevel(logging.WARNING)
+
+requests_seen = 0
+
+
+def save(reason):
+    started = time.monotonic()
+    ministack.save_all(ministack._build_persistence_save_dict())
+    elapsed = (time.monotonic() - started) * 1000
+    log.debug("state saved (%s) in %.1f ms", reason, elapsed)
+
+
+async def save_periodically():
+    saved_at = 0
+    while True:
+        await asyncio.sleep(SAVE_INTERVAL)
+        seen = requests_seen
+        if seen != saved_at:
+            saved_at = seen
+            # On the event loop, between requests: service handlers change state on this
+            # thread, so the snapshot is consistent with every request it has answered.
+            save("periodic")
+
+
+# The denials of the request being served: a list per request, shared with the threads the
+# request's work may run in (they get a copy of the context, and the same list).
+denials = contextvars.ContextVar("brain2_denials", default=None)
+original_enforce = iam_evaluator.enforce
+
+
+def enforce(access_key_id, iam_action, service, region, resource_arn="*", service_context=None):
+    result = original_enforce(access_key_id, iam_action, service, region, resource_arn, service_context)
+    found = denials.get()
+    if found is not None and isinstance(result, iam_evaluator.EvalResult) and result.decision != "Allow":
+        found.append(f"{iam_action} {resource_arn}")
+    return result
+
+
+# Every caller imports it when it calls, so replacing the module's attribute reaches them all.
+iam_evaluator.enforce = enforce
+
+
+async def app(scope, receive, send):
+    global requests_seen
+    if scope["type"] == "lifespan":
+        await lifespan(scope, receive, send)
+        return
+    requests_seen += 1
+    if scope["type"] != "http":
+        await ministack.app(scope, receive, send)
+        return
+    found = []
+    denials.set(found)
+
+    async def send_with_denials(message):
+        if message["type"] == "http.response.start" and found:
+            headers = list(message.get("headers", []))
+            headers.append((b"x-brain2-denied", found[-1].encode("utf-8", "replace")))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    await ministack.app(scope, receive, send_with_denials)
+
+
+async def lifespan(scope, receive, send):
+    """MiniStack's own lifespan (state loaded at startup, saved at shutdown), with the periodic
+    save started only after the load, and stopped before the final save."""
+    saver = None
+
+    async def send_wrapper(message):
+        nonlocal saver
+        if message["type"] == "lifespan.startup.complete":
+            saver = asyncio.get_running_loop().create_task(save_periodically())
+        await send(message)
+
+    async def receive_wrapper():
+        message = await receive()
+        if message["type"] == "lifespan.shutdown" and saver is not None:
+            saver.cancel()
+        return message
+
+    await ministack.app(scope, receive_wrapper, send_wrapper)
+
+
+def main():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if os.path.exists(SOCKET):
+        os.remove(SOCKET)
+    config = Config()
+    config.bind = [f"unix:{SOCKET}"]
+    config.keep_alive_timeout = 75
+    config.loglevel = os.environ.get("LOG_LEVEL", "INFO").upper()
+    # The socket is the emulator's only door; only this user may knock.
+    os.umask(0o077)
+    asyncio.run(serve(app, config))
+
+
+if __name__ == "__main__":
+    main()
