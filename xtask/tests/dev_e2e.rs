@@ -121,6 +121,86 @@ async fn expired_token(dev: &Dev, user: &User) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
 }
 
+/// What two people do: sign up, write memories that link, hear the pushes (only their own),
+/// are refused with bad tokens, delete. Returns Ada and the ids of her memories left.
+async fn journey(http: &reqwest::Client, dev: &Dev) -> (User, Vec<String>) {
+    let ada = sign_up(http, dev, "ada@example.com").await;
+    let bob = sign_up(http, dev, "bob@example.com").await;
+
+    // The site serves the configuration deploy would write, from the deployed outputs.
+    let config: Value =
+        http.get(format!("{}config.json", dev.running.site_url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(config["httpApiUrl"], dev.running.http_api_url);
+    assert!(config["webSocketUrl"].as_str().unwrap().starts_with("ws://"), "{config}");
+    assert_eq!(config["supabaseUrl"].as_str().unwrap(), dev.running.site_url.trim_end_matches('/'));
+
+    // Both users listen; only Ada's changes may reach Ada, and nothing of hers reaches Bob.
+    let mut ada_socket = open_socket(dev, &ada.token).await.expect("Ada's WebSocket");
+    let mut bob_socket = open_socket(dev, &bob.token).await.expect("Bob's WebSocket");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let rust = create(http, dev, &ada, "Rust lambdas deploy with cloudformation").await;
+    let stacks = create(http, dev, &ada, "cloudformation stacks written in rust").await;
+    let garden = create(http, dev, &ada, "tomatoes ripen slowly in autumn").await;
+    let linked = eventually(http, dev, &ada, "the link between the two Rust memories", |g| !edges(g).is_empty()).await;
+    let expected = if rust < stacks { (rust.clone(), stacks.clone()) } else { (stacks.clone(), rust.clone()) };
+    assert_eq!(edges(&linked), vec![expected], "only the memories sharing keywords are linked");
+
+    // Pushes (format version 1) arrive as the backend and connect-node finish, in no fixed
+    // order: each memory's creation, and the new edge between the linked pair.
+    let linked_pair = [rust.clone(), stacks.clone()];
+    let mut created = std::collections::BTreeSet::new();
+    let mut edge_seen = false;
+    while !(edge_seen && created.len() == 3) {
+        let pushed = next_text(&mut ada_socket, Duration::from_secs(15)).await.expect("a live update for Ada");
+        assert_eq!(pushed["version"], 1, "{pushed}");
+        match pushed["type"].as_str() {
+            Some("nodeCreated") => {
+                let node = pushed["node"]["nodeId"].as_str().unwrap().to_owned();
+                assert!([&rust, &stacks, &garden].contains(&&node), "a push about one of Ada's memories: {pushed}");
+                assert_eq!(pushed["node"]["version"], 1, "{pushed}");
+                created.insert(node);
+            }
+            Some("edgesChanged") => {
+                let node = pushed["nodeId"].as_str().unwrap().to_owned();
+                let other = pushed["added"][0]["target"].as_str().unwrap().to_owned();
+                assert!(linked_pair.contains(&node) && linked_pair.contains(&other), "{pushed}");
+                edge_seen = true;
+            }
+            _ => panic!("unexpected push {pushed}"),
+        }
+    }
+    assert_eq!(next_text(&mut bob_socket, Duration::from_secs(2)).await, None, "Bob hears nothing of Ada's");
+
+    // Bob sees none of Ada's data.
+    let other = http.get(format!("{}/api/nodes/{rust}", dev.http_api())).bearer_auth(&bob.token).send().await.unwrap();
+    assert_eq!(other.status(), 404);
+    assert!(graph(http, dev, &bob).await.nodes.is_empty());
+
+    // Bad and expired tokens are refused, on HTTP and on $connect.
+    let expired = expired_token(dev, &ada).await;
+    for token in ["not-a-token", expired.as_str()] {
+        let refused = http.get(format!("{}/api/nodes", dev.http_api())).bearer_auth(token).send().await.unwrap();
+        assert!(matches!(refused.status().as_u16(), 401 | 403), "HTTP with {token:.12}…: {}", refused.status());
+        assert!(open_socket(dev, token).await.is_err(), "$connect with {token:.12}… was accepted");
+    }
+    let missing = http.get(format!("{}/api/nodes", dev.http_api())).send().await.unwrap();
+    assert!(matches!(missing.status().as_u16(), 401 | 403), "no token: {}", missing.status());
+
+    // A delete removes the node and its edges.
+    let deleted =
+        http.delete(format!("{}/api/nodes/{stacks}", dev.http_api())).bearer_auth(&ada.token).send().await.unwrap();
+    assert!(deleted.status().is_success(), "delete: {}", deleted.status());
+    let after = graph(http, dev, &ada).await;
+    assert!(edges(&after).is_empty(), "edges left after the delete: {after:?}");
+    let mut left = node_ids(&after);
+    left.sort();
+    let mut expected_left = vec![rust.clone(), garden.clone()];
+    expected_left.sort();
+    assert_eq!(left, expected_left);
+    (ada, expected_left)
+}
+
 #[test]
 fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
     let data = temporary_folder("dev-e2e");
@@ -130,85 +210,7 @@ fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
 
     let mut dev = Dev::start(port, &data);
     let emulator_pid: i32 = std::fs::read_to_string(data.join("emulator.pid")).unwrap().trim().parse().unwrap();
-    let kept = runtime.block_on(async {
-        let ada = sign_up(&http, &dev, "ada@example.com").await;
-        let bob = sign_up(&http, &dev, "bob@example.com").await;
-
-        // The site serves the configuration deploy would write, from the deployed outputs.
-        let config: Value =
-            http.get(format!("{}config.json", dev.running.site_url)).send().await.unwrap().json().await.unwrap();
-        assert_eq!(config["httpApiUrl"], dev.running.http_api_url);
-        assert!(config["webSocketUrl"].as_str().unwrap().starts_with("ws://"), "{config}");
-        assert_eq!(config["supabaseUrl"].as_str().unwrap(), dev.running.site_url.trim_end_matches('/'));
-
-        // Both users listen; only Ada's changes may reach Ada, and nothing of hers reaches Bob.
-        let mut ada_socket = open_socket(&dev, &ada.token).await.expect("Ada's WebSocket");
-        let mut bob_socket = open_socket(&dev, &bob.token).await.expect("Bob's WebSocket");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-
-        let rust = create(&http, &dev, &ada, "Rust lambdas deploy with cloudformation").await;
-        let stacks = create(&http, &dev, &ada, "cloudformation stacks written in rust").await;
-        let garden = create(&http, &dev, &ada, "tomatoes ripen slowly in autumn").await;
-        let linked =
-            eventually(&http, &dev, &ada, "the link between the two Rust memories", |g| !edges(g).is_empty()).await;
-        let expected = if rust < stacks { (rust.clone(), stacks.clone()) } else { (stacks.clone(), rust.clone()) };
-        assert_eq!(edges(&linked), vec![expected], "only the memories sharing keywords are linked");
-
-        // Pushes (format version 1) arrive as the backend and connect-node finish, in no fixed
-        // order: each memory's creation, and the new edge between the linked pair.
-        let linked_pair = [rust.clone(), stacks.clone()];
-        let mut created = std::collections::BTreeSet::new();
-        let mut edge_seen = false;
-        while !(edge_seen && created.len() == 3) {
-            let pushed = next_text(&mut ada_socket, Duration::from_secs(15)).await.expect("a live update for Ada");
-            assert_eq!(pushed["version"], 1, "{pushed}");
-            match pushed["type"].as_str() {
-                Some("nodeCreated") => {
-                    let node = pushed["node"]["nodeId"].as_str().unwrap().to_owned();
-                    assert!([&rust, &stacks, &garden].contains(&&node), "a push about one of Ada's memories: {pushed}");
-                    assert_eq!(pushed["node"]["version"], 1, "{pushed}");
-                    created.insert(node);
-                }
-                Some("edgesChanged") => {
-                    let node = pushed["nodeId"].as_str().unwrap().to_owned();
-                    let other = pushed["added"][0]["target"].as_str().unwrap().to_owned();
-                    assert!(linked_pair.contains(&node) && linked_pair.contains(&other), "{pushed}");
-                    edge_seen = true;
-                }
-                _ => panic!("unexpected push {pushed}"),
-            }
-        }
-        assert_eq!(next_text(&mut bob_socket, Duration::from_secs(2)).await, None, "Bob hears nothing of Ada's");
-
-        // Bob sees none of Ada's data.
-        let other =
-            http.get(format!("{}/api/nodes/{rust}", dev.http_api())).bearer_auth(&bob.token).send().await.unwrap();
-        assert_eq!(other.status(), 404);
-        assert!(graph(&http, &dev, &bob).await.nodes.is_empty());
-
-        // Bad and expired tokens are refused, on HTTP and on $connect.
-        let expired = expired_token(&dev, &ada).await;
-        for token in ["not-a-token", expired.as_str()] {
-            let refused = http.get(format!("{}/api/nodes", dev.http_api())).bearer_auth(token).send().await.unwrap();
-            assert!(matches!(refused.status().as_u16(), 401 | 403), "HTTP with {token:.12}…: {}", refused.status());
-            assert!(open_socket(&dev, token).await.is_err(), "$connect with {token:.12}… was accepted");
-        }
-        let missing = http.get(format!("{}/api/nodes", dev.http_api())).send().await.unwrap();
-        assert!(matches!(missing.status().as_u16(), 401 | 403), "no token: {}", missing.status());
-
-        // A delete removes the node and its edges.
-        let deleted =
-            http.delete(format!("{}/api/nodes/{stacks}", dev.http_api())).bearer_auth(&ada.token).send().await.unwrap();
-        assert!(deleted.status().is_success(), "delete: {}", deleted.status());
-        let after = graph(&http, &dev, &ada).await;
-        assert!(edges(&after).is_empty(), "edges left after the delete: {after:?}");
-        let mut left = node_ids(&after);
-        left.sort();
-        let mut expected_left = vec![rust.clone(), garden.clone()];
-        expected_left.sort();
-        assert_eq!(left, expected_left);
-        (ada, expected_left)
-    });
+    let kept = runtime.block_on(journey(&http, &dev));
 
     // Ctrl-C stops everything and leaves no process: not the emulator, not a function.
     let status = dev.interrupt();
@@ -250,4 +252,33 @@ fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
     assert!(status.success());
     assert!(processes_mentioning(&data.to_string_lossy()).is_empty());
     std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// Prod's own templates in the emulator (customer-managed keys and their policies, the VPC and
+/// its endpoints, reserved and provisioned concurrency, alarms, the WAF), IAM enforced: the same
+/// journey passes, and graph-check finds the invariants kept.
+#[test]
+fn the_prod_rehearsal_runs_the_same_journey() {
+    let data = temporary_folder("dev-prod");
+    let port = free_port_pair();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let http = reqwest::Client::new();
+    let mut dev = Dev::start_with(port, &data, &["--env", "prod"]);
+    assert_eq!(dev.running.environment, "prod");
+    for replaced in ["frontend.domain brain2.example.com", "auth: Supabase (https://brain2-prod.supabase.co)"] {
+        assert!(dev.log().contains(replaced), "dev did not say it replaced {replaced}:\n{}", dev.log());
+    }
+    runtime.block_on(journey(&http, &dev));
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["graph-check", "--env", "prod", "--local", "--data"])
+        .arg(&*data)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "graph-check: {report}{}", String::from_utf8_lossy(&check.stderr));
+    assert!(report.contains("0 violations found"), "{report}");
+    let status = dev.interrupt();
+    assert!(status.success(), "cargo xtask dev --env prod exited with {status}:\n{}", dev.log());
+    let said: Vec<String> = dev.log().lines().filter(|l| !l.starts_with("  [")).map(str::to_owned).collect();
+    println!("cargo xtask dev --env prod said:\n{}", said.join("\n"));
 }

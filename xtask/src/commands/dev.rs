@@ -7,12 +7,17 @@ use anyhow::Result;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The environment whose templates run locally: dev, or staging or prod to rehearse them
+    /// (their keys, VPC, concurrency, alarms and WAF, with IAM enforced).
+    #[arg(long, default_value = crate::dev::environment::BASE_ENVIRONMENT)]
+    pub env: String,
     /// The site's port (web client, sign-in, config.json); the emulator takes the next one.
     #[arg(long, default_value_t = 8600)]
     pub port: u16,
-    /// Where memories, users and the emulator's state are kept between runs.
-    #[arg(long, default_value = "target/dev-data")]
-    pub data: PathBuf,
+    /// Where memories, users and the emulator's state are kept between runs
+    /// [default: target/dev-data, or target/dev-data-<env> for another environment].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Start from empty data (deletes what the data folder holds).
     #[arg(long)]
     pub fresh: bool,
@@ -23,8 +28,9 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, workspace: &Path) -> Result<ExitCode> {
-        let Args { port, data, fresh, quiet } = self;
-        crate::dev::run(workspace, &crate::dev::Options { port, data, fresh, quiet })?;
+        let Args { env, port, data, fresh, quiet } = self;
+        let data = data.unwrap_or_else(|| crate::dev::default_data_folder(&env));
+        crate::dev::run(workspace, &crate::dev::Options { environment: env, port, data, fresh, quiet })?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -27,12 +27,12 @@ pub struct Args {
     /// Mend what is found (idempotent; safe beside the running functions).
     #[arg(long)]
     pub repair: bool,
-    /// The data of a running `cargo xtask dev` instead of AWS (with --env dev).
+    /// The data of a running `cargo xtask dev --env <env>` instead of AWS.
     #[arg(long)]
     pub local: bool,
-    /// `cargo xtask dev`'s data folder, with --local.
-    #[arg(long, default_value = "target/dev-data")]
-    pub data: PathBuf,
+    /// `cargo xtask dev`'s data folder, with --local [default: the one dev uses for --env].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Scan pages per second when checking every user.
     #[arg(long, default_value_t = 5.0)]
     pub scan_rate: f64,
@@ -49,16 +49,28 @@ impl Args {
                 uuid::Uuid::parse_str(text).with_context(|| format!("--user {text:?} is not a UUID (a user's sub)"))?,
             )),
         };
-        if self.local && self.env != crate::dev::environment::BASE_ENVIRONMENT {
-            bail!("--local checks what `cargo xtask dev` runs, which is the dev environment; pass --env dev");
-        }
         let config = brain2_iac::config::EnvironmentConfig::load(workspace, &self.env)?;
         let max_edges = usize::try_from(config.connections.max_edges_per_node)?;
         let runtime = runtime()?;
         let aws = if self.local {
-            let data = if self.data.is_absolute() { self.data.clone() } else { workspace.join(&self.data) };
-            let running = crate::dev::Running::read(&data)
-                .context("no running `cargo xtask dev` found there; start it, or pass its --data folder")?;
+            let data = self.data.clone().unwrap_or_else(|| crate::dev::default_data_folder(&self.env));
+            let data = if data.is_absolute() { data } else { workspace.join(data) };
+            let running = crate::dev::Running::read(&data).with_context(|| {
+                format!(
+                    "no running `cargo xtask dev --env {}` found in {}; start it, or pass its --data folder",
+                    self.env,
+                    data.display()
+                )
+            })?;
+            if running.environment != self.env {
+                bail!(
+                    "the `cargo xtask dev` in {} runs {}, not {}; pass --env {}",
+                    data.display(),
+                    running.environment,
+                    self.env,
+                    running.environment
+                );
+            }
             runtime.block_on(running.aws())?
         } else {
             self.aws.connect(&runtime, &self.env)?

@@ -1,23 +1,28 @@
-//! The local variant of the dev environment that `cargo xtask dev` deploys.
+//! The local variant of an environment that `cargo xtask dev` deploys (dev by default;
+//! `--env staging|prod` rehearses those).
 //!
-//! It is `environments/dev.json`, loaded and checked as usual, with these settings replaced in
-//! code (they depend on this run, so no file could hold them):
+//! It is `environments/<env>.json`, loaded and checked as usual, with only what cannot exist on
+//! this machine replaced (each replacement is printed at start):
 //! - `lambda.architecture`: this machine's, because the emulator runs each `bootstrap` natively;
-//! - `auth.supabaseUrl`: the local sign-in's origin (the site's), so tokens carry its issuer;
-//! - `auth.jwtSecretArn`: the local sign-in's secret in the emulator's Secrets Manager, and no
+//! - `auth`: the local sign-in instead of Supabase: `supabaseUrl` is its origin (the site's), so
+//!   tokens carry its issuer; `jwtSecretArn` its secret in the emulator's Secrets Manager, and no
 //!   `jwksUrl` (it signs HS256 only, which the authorizer verifies through its real code path);
-//! - `auth.supabaseAnonKey`: the local sign-in's anon key;
+//!   `supabaseAnonKey` its anon key;
+//! - the hosted zones of `frontend.domain`, `api.domain` and `api.webSocketDomain`: stand-ins in
+//!   the emulator (`zones.rs`), so certificates, domain names and records are created as on AWS;
 //! - `api.corsOrigins`: the local site's origin;
 //! - `frontend.siteDir`: the web client `cargo xtask dev` builds (`cargo xtask web`'s output).
 //!
-//! The stacks keep the `dev` name (`brain2-dev-*`): they live only inside the emulator.
+//! Everything else deploys as it would on AWS: customer-managed keys and their policies, the VPC
+//! and its endpoints, reserved and provisioned concurrency, alarms, the WAF. The stacks keep
+//! their names (`brain2-<env>-*`): they live only inside the emulator.
 
 use std::path::Path;
 
 use anyhow::Result;
 use brain2_iac::config::{Architecture, EnvironmentConfig};
 
-/// The environment whose file the local variant starts from.
+/// The environment `cargo xtask dev` runs unless `--env` says otherwise.
 pub const BASE_ENVIRONMENT: &str = "dev";
 
 /// What this run decides.
@@ -40,22 +45,39 @@ pub fn host_architecture() -> Result<Architecture> {
     }
 }
 
-/// dev.json with the local settings applied.
-pub fn local_config(workspace: &Path, local: &LocalSettings) -> Result<EnvironmentConfig> {
-    let mut config = EnvironmentConfig::load(workspace, BASE_ENVIRONMENT)?;
-    apply(&mut config, local)?;
-    Ok(config)
+/// `environments/<environment>.json` with the local settings applied, and one line per setting
+/// that was replaced because it cannot exist here.
+pub fn local_config(
+    workspace: &Path,
+    environment: &str,
+    local: &LocalSettings,
+) -> Result<(EnvironmentConfig, Vec<String>)> {
+    let mut config = EnvironmentConfig::load(workspace, environment)?;
+    let replaced = apply(&mut config, local)?;
+    Ok((config, replaced))
 }
 
-fn apply(config: &mut EnvironmentConfig, local: &LocalSettings) -> Result<()> {
-    config.lambda.architecture = host_architecture()?;
+fn apply(config: &mut EnvironmentConfig, local: &LocalSettings) -> Result<Vec<String>> {
+    let mut replaced = Vec::new();
+    let architecture = host_architecture()?;
+    if config.lambda.architecture != architecture {
+        replaced.push(format!(
+            "lambda.architecture {:?} → {architecture:?}: the emulator runs each bootstrap natively",
+            config.lambda.architecture
+        ));
+    }
+    config.lambda.architecture = architecture;
+    replaced.push(format!(
+        "auth: Supabase ({}) → the local sign-in at {}/auth/v1 (HS256, its secret in the emulator)",
+        config.auth.supabase_url, local.site_origin
+    ));
     config.auth.supabase_url = local.site_origin.clone();
     config.auth.jwt_secret_arn = Some(local.jwt_secret_arn.clone());
     config.auth.jwks_url = None;
     config.auth.supabase_anon_key = Some(local.anon_key.clone());
     config.api.cors_origins = vec![local.site_origin.clone()];
     config.frontend.site_dir = crate::web::DIST_DIR.to_owned();
-    Ok(())
+    Ok(replaced)
 }
 
 #[cfg(test)]
@@ -72,7 +94,8 @@ mod tests {
                 .into(),
             anon_key: "anon".into(),
         };
-        let config = local_config(&workspace, &local).unwrap();
+        let (config, replaced) = local_config(&workspace, "dev", &local).unwrap();
+        assert_eq!(replaced.len(), 1 + usize::from(dev.lambda.architecture != host_architecture().unwrap()));
         assert_eq!(config.api.cors_origins, vec!["http://127.0.0.1:8600".to_owned()]);
         assert_eq!(config.auth.supabase_url, "http://127.0.0.1:8600");
         assert_eq!(config.auth.jwks_url, None);
@@ -83,5 +106,37 @@ mod tests {
         expected.api.cors_origins = config.api.cors_origins.clone();
         expected.frontend.site_dir = crate::web::DIST_DIR.to_owned();
         assert_eq!(config, expected, "nothing else differs from dev.json");
+    }
+
+    #[test]
+    fn the_prod_rehearsal_keeps_everything_but_what_cannot_exist_here() {
+        let workspace = crate::workspace_root();
+        let prod = EnvironmentConfig::load(&workspace, "prod").unwrap();
+        let local = LocalSettings {
+            site_origin: "http://127.0.0.1:8600".into(),
+            jwt_secret_arn: "arn:aws:secretsmanager:eu-west-1:000000000000:secret:brain2-dev-local-signin-AbCdEf"
+                .into(),
+            anon_key: "anon".into(),
+        };
+        let (config, replaced) = local_config(&workspace, "prod", &local).unwrap();
+        let text = replaced.join("\n");
+        for setting in [
+            "auth: Supabase (https://brain2-prod.supabase.co)",
+            "frontend.domain brain2.example.com",
+            "api.domain",
+            "api.webSocketDomain",
+        ] {
+            assert!(text.contains(setting), "{setting} not named among the replacements:\n{text}");
+        }
+        assert_eq!((config.frontend.domain.as_ref(), config.api.domain.as_ref()), (None, None));
+        // What prod runs stays: keys, VPC, concurrency, monitoring, the WAF, the frontend's region.
+        assert_eq!(config.encryption, prod.encryption);
+        assert_eq!(config.network, prod.network);
+        assert_eq!(config.lambda.functions, prod.lambda.functions);
+        assert_eq!(config.lambda.provisioned_concurrency, prod.lambda.provisioned_concurrency);
+        assert_eq!(config.monitoring, prod.monitoring);
+        assert_eq!(config.frontend.waf, prod.frontend.waf);
+        assert_eq!(config.frontend_region, prod.frontend_region);
+        assert_eq!(config.data, prod.data);
     }
 }

@@ -10,6 +10,9 @@
 //!    declares is applied again through API Gateway's own `UpdateApi`.
 //! 2. WebSocket URL: MiniStack reports a WebSocket API's endpoint as `http://`; AWS says `wss://`.
 //!    The site gets `ws://`.
+//! 3. Custom domains (a rehearsal of staging or prod): the stacks' URL outputs name the APIs'
+//!    domains, which do not resolve here; the site gets each API's own endpoint instead, as
+//!    API Gateway reports it, with the WebSocket stage's name.
 
 use anyhow::{Context as _, Result};
 use aws_sdk_apigatewayv2::types::Cors;
@@ -83,6 +86,65 @@ pub async fn reapply_cors(aws: &Aws, synthesized: &Synthesized) -> Result<usize>
         }
     }
     Ok(updated)
+}
+
+/// Gap 3: for an API with a custom domain, its own endpoint in place of the domain's URL in the
+/// site's configuration (`httpApiUrl`, `webSocketUrl`).
+pub async fn own_endpoints(
+    aws: &Aws,
+    synthesized: &Synthesized,
+    config: &brain2_iac::config::EnvironmentConfig,
+    values: &mut Value,
+) -> Result<()> {
+    let cfn = aws.cloudformation(None);
+    for stack in &synthesized.stacks {
+        let template: Value = serde_json::from_str(&stack.template)?;
+        let Some(resources) = template["Resources"].as_object() else { continue };
+        for (id, resource) in resources {
+            if resource["Type"] != "AWS::ApiGatewayV2::Api" {
+                continue;
+            }
+            let (key, has_domain) = match resource["Properties"]["ProtocolType"].as_str() {
+                Some("HTTP") => ("httpApiUrl", config.api.domain.is_some()),
+                Some("WEBSOCKET") => ("webSocketUrl", config.api.web_socket_domain.is_some()),
+                _ => continue,
+            };
+            if !has_domain {
+                continue;
+            }
+            let described = cfn
+                .describe_stack_resource()
+                .stack_name(&stack.name)
+                .logical_resource_id(id)
+                .send()
+                .await
+                .map_err(|e| crate::aws::errors::explain(&format!("finding {id} in {}", stack.name), e))?;
+            let api_id = described
+                .stack_resource_detail()
+                .and_then(|d| d.physical_resource_id())
+                .with_context(|| format!("{id} in {} has no physical id", stack.name))?;
+            let api = aws
+                .apigatewayv2()
+                .get_api()
+                .api_id(api_id)
+                .send()
+                .await
+                .map_err(|e| crate::aws::errors::explain(&format!("reading the API {api_id}"), e))?;
+            let endpoint = api.api_endpoint().with_context(|| format!("the API {api_id} has no endpoint"))?;
+            let stage = resources.values().find_map(|r| {
+                (r["Type"] == "AWS::ApiGatewayV2::Stage" && r["Properties"]["ApiId"]["Ref"] == id.as_str())
+                    .then(|| r["Properties"]["StageName"].as_str())
+                    .flatten()
+                    .filter(|name| *name != "$default")
+            });
+            let url = match stage {
+                Some(stage) => format!("{endpoint}/{stage}"),
+                None => endpoint.to_owned(),
+            };
+            values[key] = Value::String(url);
+        }
+    }
+    Ok(())
 }
 
 /// Gap 2: the browser's WebSocket URL.

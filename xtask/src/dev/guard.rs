@@ -103,7 +103,7 @@ impl Policy {
         if (api_host.is_some() || api_path.is_some()) && !management {
             return self.judge_api_route(headers);
         }
-        if api_host.is_none() && is_admin_path(path) {
+        if api_host.is_none() && api_path.is_none() && is_admin_path(path) {
             return refuse(format!("{path} is the emulator's own and not served through the guard"));
         }
         if from_a_browser(headers) || method == Method::OPTIONS {
@@ -419,6 +419,10 @@ mod tests {
         let post = "/_aws/execute-api/abc123/live/@connections/Zx1=";
         assert!(judge(Method::POST, post, &[("host", "127.0.0.1:8601")]).is_err());
         assert_eq!(judge(Method::POST, post, &[("host", "127.0.0.1:8601"), SIGNED]), Ok(Route::Aws));
+        let delete = "/_aws/execute-api/abc123/live/@connections/Zx1=";
+        assert_eq!(judge(Method::DELETE, delete, &[("host", "127.0.0.1:8601"), SIGNED]), Ok(Route::Aws));
+        let page = [("host", "127.0.0.1:8601"), ("origin", SITE), SIGNED];
+        assert!(judge(Method::POST, post, &page).is_err(), "not even the site posts to connections");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod server;
 pub mod signin;
 pub mod unsupported;
+pub mod zones;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use crate::aws::Aws;
 use crate::deploy::{self, Settings};
 use crate::{build, synth};
 use emulator::Emulator;
-use environment::{BASE_ENVIRONMENT, LocalSettings};
+use environment::LocalSettings;
 
 /// The sign-in's secret in the emulator's Secrets Manager.
 pub const SIGNIN_SECRET_NAME: &str = "brain2-dev-local-signin-jwt";
@@ -43,6 +44,8 @@ pub const MARKER_FILE: &str = ".brain2-dev";
 /// The command line's choices.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The environment whose templates run (`dev`, or `staging`/`prod` to rehearse them).
+    pub environment: String,
     /// The site's port; the emulator listens on the next one.
     pub port: u16,
     pub data: PathBuf,
@@ -50,10 +53,21 @@ pub struct Options {
     pub quiet: bool,
 }
 
+/// Where a run keeps its data unless `--data` says: each environment its own folder, so a
+/// rehearsal of prod never mixes with dev's memories.
+pub fn default_data_folder(environment: &str) -> PathBuf {
+    match environment {
+        environment::BASE_ENVIRONMENT => PathBuf::from("target/dev-data"),
+        other => PathBuf::from(format!("target/dev-data-{other}")),
+    }
+}
+
 /// Where everything is, once ready: printed, and written to `<data>/dev.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Running {
+    /// The environment whose stacks run.
+    pub environment: String,
     pub site_url: String,
     pub signin_url: String,
     pub anon_key: String,
@@ -195,7 +209,7 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     emulator::check_port_free(options.port, "the site's")?;
     emulator::check_port_free(emulator_port, "the emulator's")?;
     // Read early so that a bad dev.json stops the run before anything starts.
-    let region = brain2_iac::config::EnvironmentConfig::load(workspace, BASE_ENVIRONMENT)?.region;
+    let region = brain2_iac::config::EnvironmentConfig::load(workspace, &options.environment)?.region;
 
     // Functions build while the emulator starts; both are the slow part of a cold start.
     let builder = {
@@ -247,21 +261,33 @@ async fn serve(
         jwt_secret_arn: secret_arn,
         anon_key: signin.anon_key().to_owned(),
     };
-    let config = environment::local_config(workspace, &local)?;
+    let environment = options.environment.as_str();
+    let (mut config, mut replaced) = environment::local_config(workspace, environment, &local)?;
+    replaced.extend(zones::stand_in(&aws, environment, &mut config).await?);
+    eprintln!("dev: {environment}'s templates, with what cannot exist on this machine replaced:");
+    for line in &replaced {
+        eprintln!("  - {line}");
+    }
 
-    let output = synth::synthesize_config(BASE_ENVIRONMENT, &config, Instant::now())?;
+    let mut output = synth::synthesize_config(environment, &config, Instant::now())?;
     for finding in &output.report.findings {
         eprintln!("policy: {finding}");
     }
     if !output.report.passed() {
-        bail!("{} policy finding(s) in the local variant of dev; nothing was deployed", output.report.findings.len());
+        bail!(
+            "{} policy finding(s) in the local variant of {environment}; nothing was deployed",
+            output.report.findings.len()
+        );
     }
     for line in unsupported::report(&output.synthesized) {
         eprintln!("{line}");
     }
+    for line in unsupported::leave_out(&mut output.synthesized)? {
+        eprintln!("{line}");
+    }
 
-    let assets = crate::operate::bootstrap(&aws, BASE_ENVIRONMENT).await?;
-    let mut settings = Settings::new(BASE_ENVIRONMENT);
+    let assets = crate::operate::bootstrap(&aws, environment).await?;
+    let mut settings = Settings::new(environment);
     settings.yes = true;
     let ctx = Arc::new(deploy::Context::new(aws.clone(), settings, Some(assets), Arc::new(|_| true))?);
     let out = data.join("out");
@@ -273,7 +299,8 @@ async fn serve(
         }
     };
     gaps::reapply_cors(&aws, &output.synthesized).await?;
-    let mut values = deploy::site::config_values(BASE_ENVIRONMENT, &config, &report.results);
+    let mut values = deploy::site::config_values(environment, &config, &report.results);
+    gaps::own_endpoints(&aws, &output.synthesized, &config, &mut values).await?;
     let web_socket = gaps::web_socket_url(values["webSocketUrl"].as_str().unwrap_or_default());
     values["webSocketUrl"] = serde_json::Value::String(web_socket);
     let config_json = deploy::site::render_config(workspace, &values)?;
@@ -301,6 +328,7 @@ async fn serve(
     );
 
     let running = Running {
+        environment: environment.to_owned(),
         site_url: format!("{site_origin}/"),
         signin_url: format!("{site_origin}/auth/v1"),
         anon_key: site.signin.anon_key().to_owned(),

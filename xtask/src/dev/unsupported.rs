@@ -9,10 +9,6 @@ use brain2_iac::cfn::Synthesized;
 /// Resource types the emulator accepts but does not run as AWS does, and what that means here.
 pub const GAPS: &[(&str, &str)] = &[
     (
-        "AWS::IAM::Role",
-        "created but not enforced: the emulator runs without authorization, so least privilege is only checked by the policy pack and on AWS",
-    ),
-    (
         "AWS::CloudFront::Distribution",
         "created, but the site is served by cargo xtask dev itself, from the built client",
     ),
@@ -21,15 +17,88 @@ pub const GAPS: &[(&str, &str)] = &[
         "not in the local site's path: the local site sends the same headers itself",
     ),
     ("AWS::CloudFront::OriginAccessControl", "not in the local site's path"),
-    ("AWS::S3::BucketPolicy", "created, not checked: the emulator runs without authorization"),
     ("AWS::WAFv2::WebACL", "not in the local site's path: no request filtering or rate limiting locally"),
     ("AWS::CloudWatch::Alarm", "its notifications go to the emulator's SNS, which sends no e-mail"),
-    ("AWS::Budgets::Budget", "not run: nothing is billed locally"),
     ("AWS::SNS::Subscription", "no e-mail is sent locally"),
     ("AWS::EC2::VPC", "not run: functions run as local processes, outside any network isolation"),
     ("AWS::EC2::VPCEndpoint", "not run: calls go straight to the emulator"),
     ("AWS::EC2::SecurityGroup", "not enforced: functions run as local processes"),
 ];
+
+/// What the emulator's CloudFormation refuses outright: a resource type, or a type with a
+/// property it does not take. Such resources are left out of the local templates, and said so.
+pub const NOT_DEPLOYABLE: &[(&str, Option<&str>, &str)] = &[
+    (
+        "AWS::Budgets::Budget",
+        None,
+        "left out: the emulator's CloudFormation has no such type (\"Unrecognized resource types\"), and nothing is billed locally",
+    ),
+    (
+        "AWS::CloudWatch::Alarm",
+        Some("Metrics"),
+        "left out: the emulator's CloudFormation takes no metric-math alarm (\"Properties.Metrics is not supported\"); the other alarms deploy",
+    ),
+];
+
+fn not_deployable(resource: &serde_json::Value) -> Option<&'static str> {
+    let kind = resource["Type"].as_str()?;
+    NOT_DEPLOYABLE.iter().find_map(|(t, property, reason)| {
+        (*t == kind && property.is_none_or(|p| resource["Properties"].get(p).is_some())).then_some(*reason)
+    })
+}
+
+/// Whether anything in `value` refers to the resource `id`: `Ref`, `Fn::GetAtt`, `${id}` in a
+/// `Fn::Sub`, or `DependsOn`.
+fn refers_to(value: &serde_json::Value, id: &str) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => map.iter().any(|(key, inner)| match (key.as_str(), inner) {
+            ("Ref", Value::String(target)) => target == id,
+            ("Fn::GetAtt", Value::Array(parts)) => parts.first().and_then(Value::as_str) == Some(id),
+            ("DependsOn", Value::String(target)) => target == id,
+            ("DependsOn", Value::Array(targets)) => targets.iter().any(|t| t == id),
+            ("Fn::Sub", _) if inner.to_string().contains(&format!("${{{id}")) => true,
+            _ => refers_to(inner, id),
+        }),
+        Value::Array(items) => items.iter().any(|item| refers_to(item, id)),
+        _ => false,
+    }
+}
+
+/// Removes what [`NOT_DEPLOYABLE`] names from the templates; one line per resource removed.
+/// Fails, naming it, when anything left refers to one.
+pub fn leave_out(synthesized: &mut Synthesized) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for stack in &mut synthesized.stacks {
+        let mut template: serde_json::Value = serde_json::from_str(&stack.template)?;
+        let Some(resources) = template["Resources"].as_object_mut() else { continue };
+        let gone: Vec<(String, String, &str)> = resources
+            .iter()
+            .filter_map(|(id, resource)| {
+                let reason = not_deployable(resource)?;
+                Some((id.clone(), resource["Type"].as_str().unwrap_or_default().to_owned(), reason))
+            })
+            .collect();
+        if gone.is_empty() {
+            continue;
+        }
+        for (id, kind, reason) in &gone {
+            resources.remove(id);
+            lines.push(format!("  - {kind} {id} in {}: {reason}", stack.name));
+        }
+        for (id, _, _) in &gone {
+            if refers_to(&template, id) {
+                anyhow::bail!(
+                    "{} refers to {id}, which the emulator cannot create, so the local variant cannot leave it out",
+                    stack.name
+                );
+            }
+        }
+        stack.resource_count = template["Resources"].as_object().map_or(0, serde_json::Map::len);
+        stack.template = serde_json::to_string_pretty(&template)? + "\n";
+    }
+    Ok(lines)
+}
 
 /// Settings that every stack has and the emulator ignores, whatever the resource list.
 const ALWAYS: &[&str] = &[
@@ -67,16 +136,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn what_the_emulator_refuses_is_left_out_unless_something_needs_it() {
+        let workspace = crate::workspace_root();
+        let mut prod = crate::synth::synthesize(&workspace, "prod").unwrap().synthesized;
+        let lines = leave_out(&mut prod).unwrap().join("\n");
+        assert!(lines.contains("AWS::Budgets::Budget"), "{lines}");
+        for stack in &prod.stacks {
+            let template: serde_json::Value = serde_json::from_str(&stack.template).unwrap();
+            for (id, resource) in template["Resources"].as_object().unwrap() {
+                assert!(not_deployable(resource).is_none(), "{id} is still in {}", stack.name);
+            }
+        }
+        let needed = serde_json::json!({ "Resources": { "A": { "Type": "AWS::SNS::Topic", "DependsOn": ["B"] } } });
+        assert!(refers_to(&needed, "B"));
+        assert!(refers_to(&serde_json::json!({ "Fn::Sub": "arn:${B.Arn}" }), "B"));
+        assert!(!refers_to(&serde_json::json!({ "Ref": "BB" }), "B"));
+    }
+
+    #[test]
     fn prod_only_resources_are_listed_when_present() {
         let workspace = crate::workspace_root();
         let prod = crate::synth::synthesize(&workspace, "prod").unwrap();
         let text = report(&prod.synthesized).join("\n");
-        for kind in ["AWS::WAFv2::WebACL", "AWS::CloudWatch::Alarm", "AWS::EC2::VPC", "AWS::IAM::Role"] {
+        for kind in ["AWS::WAFv2::WebACL", "AWS::CloudWatch::Alarm", "AWS::EC2::VPC"] {
             assert!(text.contains(kind), "{kind} missing from:\n{text}");
         }
         let dev = crate::synth::synthesize(&workspace, "dev").unwrap();
         let text = report(&dev.synthesized).join("\n");
         assert!(!text.contains("AWS::WAFv2::WebACL"), "dev has no web ACL:\n{text}");
-        assert!(text.contains("AWS::IAM::Role"));
+        assert!(!text.contains("AWS::IAM::Role"), "roles are enforced locally:\n{text}");
     }
 }

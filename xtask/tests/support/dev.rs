@@ -72,11 +72,17 @@ pub struct Dev {
 
 impl Dev {
     pub fn start(port: u16, data: &Path) -> Dev {
+        Dev::start_with(port, data, &[])
+    }
+
+    /// With more arguments, such as `--env prod`.
+    pub fn start_with(port: u16, data: &Path, arguments: &[&str]) -> Dev {
         let output = data.with_extension("log");
-        let log = std::fs::File::create(&output).unwrap();
+        let log = std::fs::File::options().create(true).append(true).open(&output).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["dev", "--quiet", "--port", &port.to_string(), "--data"])
             .arg(data)
+            .args(arguments)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
