@@ -15,7 +15,7 @@ use brain2_iac::config::EnvironmentConfig;
 use xtask::aws::Aws;
 use xtask::build::{FUNCTIONS, Package, package};
 use xtask::deploy::{self, Action, Context, Settings};
-use xtask::dev::emulator::Emulator;
+use xtask::dev::emulator::{Emulator, Protection};
 
 fn synthesize(config: &EnvironmentConfig) -> Synthesized {
     let output = xtask::synth::synthesize_config("dev", config, std::time::Instant::now()).unwrap();
@@ -46,7 +46,8 @@ fn the_four_stacks_deploy_update_and_destroy_on_the_emulator() {
     let data = support::dev::temporary_folder("deploy-ministack");
     let port = support::dev::free_port_pair();
     let mut config = EnvironmentConfig::load(&workspace, "dev").unwrap();
-    let mut emulator = Emulator::start(&workspace, &data, port, &config.region, None).unwrap();
+    let mut emulator =
+        Emulator::start(&workspace, &data, port, &config.region, Protection::Guarded { site_origin: None }).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let aws = emulator.aws().await;
@@ -134,7 +135,8 @@ fn deploying_only_the_frontend_keeps_the_api_urls_in_the_site_config() {
     std::fs::write(site.join("index.html"), "<!doctype html><title>site</title>").unwrap();
     let mut config = EnvironmentConfig::load(&workspace, "dev").unwrap();
     config.frontend.site_dir = site.to_string_lossy().into_owned();
-    let mut emulator = Emulator::start(&workspace, &data, port, &config.region, None).unwrap();
+    let mut emulator =
+        Emulator::start(&workspace, &data, port, &config.region, Protection::Guarded { site_origin: None }).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let aws = emulator.aws().await;

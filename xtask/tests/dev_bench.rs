@@ -27,16 +27,24 @@ fn ms(d: Duration) -> String {
 #[test]
 #[ignore = "a benchmark: run with `cargo xtask bench dev`"]
 fn dev_benchmarks() {
+    // What `cargo xtask dev` runs, then the same without the guard and IAM enforcement, to
+    // show what they cost.
+    bench("guarded, IAM enforced", &[]);
+    bench("open (--open-emulator)", &["--open-emulator"]);
+}
+
+fn bench(variant: &str, arguments: &[&str]) {
+    println!("== {variant}");
     let data = temporary_folder("dev-bench");
     let port = free_port_pair();
 
     // Cold start: empty data, binaries already built.
     let started = Instant::now();
-    let mut dev = Dev::start(port, &data);
+    let mut dev = Dev::start_with(port, &data, arguments);
     let cold = started.elapsed();
     dev.interrupt();
     let started = Instant::now();
-    let dev = Dev::start(port, &data);
+    let dev = Dev::start_with(port, &data, arguments);
     let warm = started.elapsed();
     println!("cargo xtask dev to ready: cold (fresh data) {}, warm {}", ms(cold), ms(warm));
 
@@ -130,7 +138,7 @@ fn dev_benchmarks() {
             jwt_secret_arn: secret.arn().unwrap().to_owned(),
             anon_key: dev.running.anon_key.clone(),
         };
-        let config = xtask::dev::environment::local_config(&workspace, &local).unwrap();
+        let (config, _) = xtask::dev::environment::local_config(&workspace, "dev", &local).unwrap();
         let synthesized = xtask::synth::synthesize_config("dev", &config, Instant::now()).unwrap().synthesized;
         let packages = xtask::build::build_local(&workspace).unwrap();
         let assets = xtask::deploy::assets_bucket(&aws, "dev").await.unwrap();
@@ -153,5 +161,4 @@ fn dev_benchmarks() {
         );
     });
     drop(dev);
-    std::fs::remove_dir_all(&data).unwrap();
 }

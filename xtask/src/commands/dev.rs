@@ -24,13 +24,17 @@ pub struct Args {
     /// Print less: no deploy progress, only failed invocations from the functions' logs.
     #[arg(long)]
     pub quiet: bool,
+    /// No guard and no IAM: any web page may use the emulator. Only for the benchmarks that
+    /// measure what the guard and enforcement cost.
+    #[arg(long, hide = true)]
+    pub open_emulator: bool,
 }
 
 impl Args {
     pub fn run(self, workspace: &Path) -> Result<ExitCode> {
-        let Args { env, port, data, fresh, quiet } = self;
+        let Args { env, port, data, fresh, quiet, open_emulator } = self;
         let data = data.unwrap_or_else(|| crate::dev::default_data_folder(&env));
-        crate::dev::run(workspace, &crate::dev::Options { environment: env, port, data, fresh, quiet })?;
+        crate::dev::run(workspace, &crate::dev::Options { environment: env, port, data, fresh, quiet, open_emulator })?;
         Ok(ExitCode::SUCCESS)
     }
 }

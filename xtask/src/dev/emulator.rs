@@ -47,6 +47,17 @@ const SOCKET_FILE: &str = "emulator.sock";
 const LAUNCHER_FILE: &str = "ministack-launch.py";
 const LAUNCHER: &str = include_str!("emulator_launch.py");
 
+/// Who may reach the emulator.
+#[derive(Debug, Clone)]
+pub enum Protection {
+    /// Behind the guard, with IAM enforced: what `cargo xtask dev` runs. `site_origin` is the
+    /// one origin whose pages may call the API routes.
+    Guarded { site_origin: Option<String> },
+    /// MiniStack alone on the TCP port, without AUTH: anyone may do anything. Only for the
+    /// benchmarks that measure what the guard and enforcement cost (`--open-emulator`).
+    Open,
+}
+
 /// A running MiniStack behind its guard. Dropping it stops both (and every function process
 /// MiniStack started).
 #[derive(Debug)]
@@ -57,7 +68,8 @@ pub struct Emulator {
     pub region: String,
     pub log: PathBuf,
     pub credentials: Credentials,
-    pub socket: PathBuf,
+    /// MiniStack's socket (behind the guard), or `None` when it listens on the port itself.
+    pub socket: Option<PathBuf>,
     child: Option<Child>,
     pid_file: PathBuf,
     guard: Option<GuardThread>,
@@ -134,14 +146,16 @@ fn socket_path(data: &Path) -> PathBuf {
     std::env::temp_dir().join(format!("brain2-emulator-{name}.sock"))
 }
 
-/// Whether the emulator answers its readiness check over the socket.
-fn ready(runtime: &tokio::runtime::Runtime, socket: &Path) -> bool {
+/// Whether the emulator answers its readiness check: over its socket, or on its port.
+fn ready(runtime: &tokio::runtime::Runtime, socket: Option<&Path>, port: u16) -> bool {
     runtime.block_on(async {
-        tokio::time::timeout(Duration::from_secs(5), guard::get_over_socket(socket, "/_ministack/health"))
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|(status, _)| status.is_success())
+        let check = async {
+            match socket {
+                Some(socket) => guard::get_over_socket(socket, "/_ministack/health").await.map(|(status, _)| status),
+                None => guard::get_over_tcp(port, "/_ministack/health").await,
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), check).await.ok().flatten().is_some_and(|s| s.is_success())
     })
 }
 
@@ -149,7 +163,7 @@ impl Emulator {
     /// Installs the pinned MiniStack when needed and starts it with its state under
     /// `data/emulator-state`, behind the guard on `port`, and waits until it answers.
     /// `site_origin` is the one origin whose pages may call the API routes.
-    pub fn start(workspace: &Path, data: &Path, port: u16, region: &str, site_origin: Option<String>) -> Result<Self> {
+    pub fn start(workspace: &Path, data: &Path, port: u16, region: &str, protection: Protection) -> Result<Self> {
         stop_leftover(data)?;
         let venv = pytools::ensure_emulator(workspace)?;
         let credentials = Credentials::load_or_create(data)?;
@@ -160,15 +174,34 @@ impl Emulator {
         }
         let launcher = data.join(LAUNCHER_FILE);
         std::fs::write(&launcher, LAUNCHER).with_context(|| format!("writing {}", launcher.display()))?;
-        let socket = socket_path(data);
-        let _ = std::fs::remove_file(&socket);
-        // Bound before MiniStack starts, so the port is ours when its URLs name it.
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).map_err(|error| {
+        let socket = match protection {
+            Protection::Guarded { .. } => Some(socket_path(data)),
+            Protection::Open => None,
+        };
+        if let Some(socket) = &socket {
+            let _ = std::fs::remove_file(socket);
+        }
+        let port_taken = |error: std::io::Error| {
             anyhow::anyhow!(
                 "port {port} on 127.0.0.1 (the emulator's) is not free: {error}; pick another site port with --port <PORT> (the emulator takes the one after it)"
             )
-        })?;
-        listener.set_nonblocking(true)?;
+        };
+        // The guard's port is bound before MiniStack starts, so it is ours when its URLs name it.
+        let listener = match &socket {
+            Some(_) => {
+                let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).map_err(port_taken)?;
+                listener.set_nonblocking(true)?;
+                Some(listener)
+            }
+            None => {
+                TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).map_err(port_taken)?;
+                None
+            }
+        };
+        let bind = match &socket {
+            Some(socket) => format!("unix:{}", socket.display()),
+            None => format!("127.0.0.1:{port}"),
+        };
 
         let log = data.join(LOG_FILE);
         let log_file = std::fs::OpenOptions::new()
@@ -181,12 +214,12 @@ impl Emulator {
         let mut command = Command::new(&program);
         command
             .arg(&launcher)
-            .env("BRAIN2_EMULATOR_SOCKET", &socket)
+            .env("BRAIN2_EMULATOR_BIND", &bind)
             .env("BRAIN2_SAVE_INTERVAL", SAVE_INTERVAL.as_secs_f64().to_string())
             .env("BRAIN2_DEV_PID", std::process::id().to_string())
             // The port every URL it hands out carries: the guard's.
             .env("GATEWAY_PORT", port.to_string())
-            .env("AUTH", "true")
+            .env("AUTH", if socket.is_some() { "true" } else { "false" })
             .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &credentials.secret_access_key)
             .env("MINISTACK_ACCOUNT_ID", &credentials.account_id)
@@ -212,23 +245,12 @@ impl Emulator {
         let pid_file = data.join(PID_FILE);
         std::fs::write(&pid_file, child.id().to_string())?;
 
-        let guard = Arc::new(Guard {
-            policy: Policy { port, site_origin },
-            socket: socket.clone(),
-            journal: Journal::default(),
-        });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = guard.clone();
-        let thread = std::thread::Builder::new().name("emulator-guard".into()).spawn(move || -> Result<()> {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                guard::serve(listener, serving, async {
-                    let _ = stopped.await;
-                })
-                .await
-            })
-        })?;
+        let guard = match (listener, &socket, protection) {
+            (Some(listener), Some(socket), Protection::Guarded { site_origin }) => {
+                Some(start_guard(listener, socket.clone(), Policy { port, site_origin })?)
+            }
+            _ => None,
+        };
         let mut emulator = Emulator {
             endpoint,
             port,
@@ -238,13 +260,15 @@ impl Emulator {
             socket,
             child: Some(child),
             pid_file,
-            guard: Some(GuardThread { stop, thread, guard }),
+            guard,
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let started = Instant::now();
         loop {
-            if ready(&runtime, &emulator.socket) {
-                std::fs::set_permissions(&emulator.socket, std::fs::Permissions::from_mode(0o600))?;
+            if ready(&runtime, emulator.socket.as_deref(), port) {
+                if let Some(socket) = &emulator.socket {
+                    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+                }
                 return Ok(emulator);
             }
             if let Some(child) = emulator.child.as_mut()
@@ -260,7 +284,7 @@ impl Emulator {
             if started.elapsed() > START_TIMEOUT {
                 bail!(
                     "MiniStack did not answer on {} within {START_TIMEOUT:?}; see {}",
-                    emulator.socket.display(),
+                    emulator.socket.as_ref().map_or_else(|| emulator.endpoint.clone(), |s| s.display().to_string()),
                     emulator.log.display()
                 );
             }
@@ -299,7 +323,9 @@ impl Emulator {
             let _ = guard.stop.send(());
             let _ = guard.thread.join();
         }
-        let _ = std::fs::remove_file(&self.socket);
+        if let Some(socket) = &self.socket {
+            let _ = std::fs::remove_file(socket);
+        }
         outcome
     }
 
@@ -326,6 +352,25 @@ impl Emulator {
         let _ = std::fs::remove_file(&self.pid_file);
         outcome
     }
+}
+
+/// Serves the guard on its own thread and runtime, so that it answers whatever the caller's
+/// threads do.
+fn start_guard(listener: TcpListener, socket: PathBuf, policy: Policy) -> Result<GuardThread> {
+    let guard = Arc::new(Guard { policy, socket, journal: Journal::default() });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = guard.clone();
+    let thread = std::thread::Builder::new().name("emulator-guard".into()).spawn(move || -> Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            guard::serve(listener, serving, async {
+                let _ = stopped.await;
+            })
+            .await
+        })
+    })?;
+    Ok(GuardThread { stop, thread, guard })
 }
 
 impl Drop for Emulator {

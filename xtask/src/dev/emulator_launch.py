@@ -3,7 +3,8 @@ folder and starts it with the pinned MiniStack's Python).
 
 Four differences from `ministack`'s own entry point, each closing a gap named in emulator.rs:
 - it listens on a Unix socket only, never on TCP: the only way in is dev's guard (guard.rs),
-  which web pages cannot get past;
+  which web pages cannot get past (`--open-emulator`, for the benchmarks' comparison only,
+  binds the TCP port instead, without AUTH);
 - it saves its state every BRAIN2_SAVE_INTERVAL seconds when requests came in since the last
   save, so a crash loses at most that much (MiniStack itself saves only at a clean stop);
 - it stops cleanly, saving its state, when `cargo xtask dev` dies, however it dies
@@ -23,7 +24,8 @@ import signal
 import sys
 import time
 
-SOCKET = os.environ["BRAIN2_EMULATOR_SOCKET"]
+# `unix:<path>` (behind the guard), or `127.0.0.1:<port>` for the open comparison benchmarks.
+BIND = os.environ["BRAIN2_EMULATOR_BIND"]
 SAVE_INTERVAL = float(os.environ.get("BRAIN2_SAVE_INTERVAL", "1"))
 PARENT = int(os.environ["BRAIN2_DEV_PID"])
 
@@ -129,10 +131,10 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if os.path.exists(SOCKET):
-        os.remove(SOCKET)
+    if BIND.startswith("unix:") and os.path.exists(BIND[len("unix:"):]):
+        os.remove(BIND[len("unix:"):])
     config = Config()
-    config.bind = [f"unix:{SOCKET}"]
+    config.bind = [BIND]
     config.keep_alive_timeout = 75
     config.loglevel = os.environ.get("LOG_LEVEL", "INFO").upper()
     # The socket is the emulator's only door; only this user may knock.

@@ -319,6 +319,16 @@ async fn send(socket: &Path, request: Request) -> Result<hyper::Response<hyper::
     Ok(sender.send_request(request).await?)
 }
 
+/// One GET to the emulator on its TCP port (the open comparison): the status, or `None`.
+pub async fn get_over_tcp(port: u16, path: &str) -> Option<StatusCode> {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+    tokio::spawn(connection);
+    let request =
+        hyper::Request::get(path).header(header::HOST, format!("127.0.0.1:{port}")).body(Body::empty()).ok()?;
+    Some(sender.send_request(request).await.ok()?.status())
+}
+
 /// One GET over the emulator's socket, for dev's own health check: the status and body, or
 /// `None` when nothing answers.
 pub async fn get_over_socket(socket: &Path, path: &str) -> Option<(StatusCode, Bytes)> {

@@ -51,6 +51,8 @@ pub struct Options {
     pub data: PathBuf,
     pub fresh: bool,
     pub quiet: bool,
+    /// MiniStack alone on the port, without the guard and IAM (benchmarks only).
+    pub open_emulator: bool,
 }
 
 /// Where a run keeps its data unless `--data` says: each environment its own folder, so a
@@ -225,7 +227,13 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
         eprintln!("dev: --fresh: started from empty data in {}", data.display());
     }
     let site_origin = format!("http://127.0.0.1:{}", options.port);
-    let mut emulator = Emulator::start(workspace, &data, emulator_port, &region, Some(site_origin))?;
+    let protection = if options.open_emulator {
+        eprintln!("dev: --open-emulator: no guard and no IAM, any web page may use the emulator; for benchmarks only");
+        emulator::Protection::Open
+    } else {
+        emulator::Protection::Guarded { site_origin: Some(site_origin) }
+    };
+    let mut emulator = Emulator::start(workspace, &data, emulator_port, &region, protection)?;
     let packages = builder.join().map_err(|_| anyhow::anyhow!("the build thread panicked"))??;
     if !options.quiet {
         eprintln!("dev: emulator, functions and web client ready in {:.1?}", started.elapsed());
