@@ -9,7 +9,12 @@
 //!
 //! On Unix the launcher replaces itself with cargo, and `cargo run` replaces itself with the
 //! tool, so one process is left and Ctrl-C reaches it as it did before.
+//!
+//! Before that, it builds the binary with `cargo build` and says what the build does: a first
+//! build of xtask compiles the AWS SDK for minutes, and `cargo run --quiet` alone would print
+//! nothing meanwhile. A build with nothing to do prints nothing.
 
+mod build_progress;
 mod cargo_env;
 
 use std::ffi::OsString;
@@ -26,6 +31,16 @@ fn route(args: &[OsString]) -> (&'static str, &'static str, &[OsString]) {
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let (package, binary, args) = route(&args);
+    let mut cargo = cargo_command();
+    if let Err(code) = build_progress::build(&mut cargo_command(), package, binary) {
+        return code;
+    }
+    cargo.args(["run", "--quiet", "--package", package, "--bin", binary, "--"]).args(args);
+    exec(cargo)
+}
+
+/// A cargo command without the variables of the crate that runs this one.
+fn cargo_command() -> Command {
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -33,8 +48,7 @@ fn main() -> ExitCode {
             cargo.env_remove(key.as_ref());
         }
     }
-    cargo.args(["run", "--quiet", "--package", package, "--bin", binary, "--"]).args(args);
-    exec(cargo)
+    cargo
 }
 
 #[cfg(unix)]
