@@ -5,6 +5,8 @@
 //!   and the WebSocket, read `config.json`, sign up; every attempt is refused and leaves no trace;
 //! - the same over plain HTTP: unsigned, signed with a wrong key or with function credentials
 //!   computed from a guessed account, a foreign Host (DNS rebinding), the admin paths;
+//! - a function's Lambda Runtime API (a loopback port of its own) answers no page: the backend
+//!   keeps answering while a page asks that port for its next event;
 //! - the functions run as their execution roles: with one grant removed from the backend's role
 //!   (a variant of the deployed compute stack), listing memories fails with AccessDenied, and
 //!   dev's log names the function, the action and the resource.
@@ -166,6 +168,29 @@ fn pages_and_strangers_are_refused_and_functions_run_as_their_roles() {
         // CORS preflights of the AWS APIs are refused too (the page never gets to send them).
         assert!(refused(&dev, "OPTIONS /: AWS APIs answer no browser"), "{}", dev.log());
 
+        // The backend's Lambda Runtime API (MiniStack serves one per function process, on a
+        // loopback port of its own): a page that finds it must not take the backend's events.
+        let runtime_api = runtime_api_of(&data, "BackendFunction").expect("the backend's process and its Runtime API");
+        let next = format!("http://{runtime_api}/2018-06-01/runtime/invocation/next");
+        browser
+            .eval(&format!("for (let i = 0; i < 3; i++) fetch({next:?}, {{ mode: 'no-cors' }}).catch(() => {{}}); return true;"))
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for attempt in 0..3 {
+            let list = http
+                .get(format!("{}/api/nodes", dev.http_api()))
+                .bearer_auth(&ada.token)
+                .timeout(Duration::from_secs(20))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(list.status(), 200, "request {attempt} after the page's /next");
+        }
+        let from_a_page = http.get(&next).header("origin", "https://evil.example").send().await.unwrap();
+        assert_eq!(from_a_page.status(), 403, "the Runtime API answered a page");
+        let rebound = http.get(&next).header("host", "evil.example").send().await.unwrap();
+        assert_eq!(rebound.status(), 403, "the Runtime API answered a foreign Host");
+
         // 2. The same over plain HTTP.
         let emulator = &dev.running.emulator_url;
         let target = [("x-amz-target", "secretsmanager.ListSecrets"), ("content-type", "application/x-amz-json-1.1")];
@@ -237,6 +262,18 @@ fn pages_and_strangers_are_refused_and_functions_run_as_their_roles() {
         println!("dev printed: {denial}");
         assert!(denial.contains("backend"), "the denial names the function: {denial}");
     });
+}
+
+/// `host:port` of the Runtime API of the function process whose name contains `function`.
+fn runtime_api_of(data: &std::path::Path, function: &str) -> Option<String> {
+    support::dev::processes_mentioning(&data.display().to_string()).into_iter().find_map(|(pid, _)| {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        let variables: Vec<String> =
+            environ.split(|b| *b == 0).map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+        let named = variables.iter().any(|v| v.starts_with("AWS_LAMBDA_FUNCTION_NAME=") && v.contains(function));
+        let api = variables.iter().find_map(|v| v.strip_prefix("AWS_LAMBDA_RUNTIME_API=").map(str::to_owned));
+        if named { api } else { None }
+    })
 }
 
 async fn functions(aws: &xtask::aws::Aws) -> Vec<String> {

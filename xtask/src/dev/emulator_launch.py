@@ -1,7 +1,7 @@
 """How `cargo xtask dev` runs MiniStack (see emulator.rs, which writes this file into the data
 folder and starts it with the pinned MiniStack's Python).
 
-Four differences from `ministack`'s own entry point, each closing a gap named in emulator.rs:
+Five differences from `ministack`'s own entry point, each closing a gap named in emulator.rs:
 - it listens on a Unix socket only, never on TCP: the only way in is dev's guard (guard.rs),
   which web pages cannot get past (`--open-emulator`, for the benchmarks' comparison only,
   binds the TCP port instead, without AUTH);
@@ -11,12 +11,16 @@ Four differences from `ministack`'s own entry point, each closing a gap named in
   (PR_SET_PDEATHSIG delivers SIGINT, which hypercorn turns into a graceful shutdown);
 - a request the IAM evaluator denies answers with the header `x-brain2-denied: <action>
   <resource>`, which the guard prints and removes: MiniStack's messages, unlike AWS's, do not
-  always name the resource.
+  always name the resource;
+- each function's Lambda Runtime API, which MiniStack serves on a loopback port of its own
+  (http.server), refuses what a browser sends (`Origin`, `Sec-Fetch-*`) and foreign Hosts: a
+  page could otherwise take a function's next event, or answer in its place.
 """
 
 import asyncio
 import contextvars
 import ctypes
+import http.server
 import logging
 import os
 import resource
@@ -28,6 +32,8 @@ import time
 BIND = os.environ["BRAIN2_EMULATOR_BIND"]
 SAVE_INTERVAL = float(os.environ.get("BRAIN2_SAVE_INTERVAL", "1"))
 PARENT = int(os.environ["BRAIN2_DEV_PID"])
+# How often the periodic saves are summed up in the log (the dev benchmark asks for more often).
+SAVE_REPORT = float(os.environ.get("BRAIN2_SAVE_REPORT_SECONDS", "60"))
 
 # Before anything slow: if dev is already gone, do not start at all.
 PR_SET_PDEATHSIG = 1
@@ -48,15 +54,15 @@ logging.getLogger("persistence").setLevel(logging.WARNING)
 requests_seen = 0
 
 
-def save(reason):
+def save():
     started = time.monotonic()
     ministack.save_all(ministack._build_persistence_save_dict())
-    elapsed = (time.monotonic() - started) * 1000
-    log.debug("state saved (%s) in %.1f ms", reason, elapsed)
+    return (time.monotonic() - started) * 1000
 
 
 async def save_periodically():
     saved_at = 0
+    saves, longest, reported = 0, 0.0, time.monotonic()
     while True:
         await asyncio.sleep(SAVE_INTERVAL)
         seen = requests_seen
@@ -64,7 +70,12 @@ async def save_periodically():
             saved_at = seen
             # On the event loop, between requests: service handlers change state on this
             # thread, so the snapshot is consistent with every request it has answered.
-            save("periodic")
+            took = save()
+            saves, longest = saves + 1, max(longest, took)
+        if saves and time.monotonic() - reported >= SAVE_REPORT:
+            # What the bound on a crash's loss costs (BENCHMARKS.md reads these lines).
+            log.info("periodic saves: %d in %.0f s, the longest %.1f ms", saves, SAVE_REPORT, longest)
+            saves, longest, reported = 0, 0.0, time.monotonic()
 
 
 # The denials of the request being served: a list per request, shared with the threads the
@@ -83,6 +94,27 @@ def enforce(access_key_id, iam_action, service, region, resource_arn="*", servic
 
 # Every caller imports it when it calls, so replacing the module's attribute reaches them all.
 iam_evaluator.enforce = enforce
+
+
+original_parse_request = http.server.BaseHTTPRequestHandler.parse_request
+
+
+def parse_request(self):
+    """Every http.server listener in this process (the functions' Runtime APIs) answers only
+    the function processes: no browser, no name rebound to the loopback."""
+    if not original_parse_request(self):
+        return False
+    host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+    from_a_browser = "Origin" in self.headers or any(
+        name.lower().startswith("sec-fetch-") for name in self.headers.keys()
+    )
+    if from_a_browser or host not in ("127.0.0.1", "localhost"):
+        self.send_error(403, "refused by cargo xtask dev: a function's Runtime API answers its process only")
+        return False
+    return True
+
+
+http.server.BaseHTTPRequestHandler.parse_request = parse_request
 
 
 async def app(scope, receive, send):

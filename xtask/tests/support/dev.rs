@@ -77,12 +77,18 @@ impl Dev {
 
     /// With more arguments, such as `--env prod`.
     pub fn start_with(port: u16, data: &Path, arguments: &[&str]) -> Dev {
+        Dev::start_with_env(port, data, arguments, &[])
+    }
+
+    /// With more arguments and environment variables.
+    pub fn start_with_env(port: u16, data: &Path, arguments: &[&str], variables: &[(&str, &str)]) -> Dev {
         let output = data.with_extension("log");
         let log = std::fs::File::options().create(true).append(true).open(&output).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["dev", "--quiet", "--port", &port.to_string(), "--data"])
             .arg(data)
             .args(arguments)
+            .envs(variables.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
