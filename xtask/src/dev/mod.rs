@@ -213,13 +213,34 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     // Read early so that a bad dev.json stops the run before anything starts.
     let region = brain2_iac::config::EnvironmentConfig::load(workspace, &options.environment)?.region;
 
-    // Functions build while the emulator starts; both are the slow part of a cold start.
-    let builder = {
+    // Set-up runs side by side: the functions build, the web client (with the wasm target and
+    // wasm-bindgen-cli installed on a first run) and the emulator (installed on a first run).
+    // The two cargo builds share the target folder's lock; wasm-bindgen's install has its own.
+    let quiet = options.quiet;
+    let phase = move |what: &str, since: Instant| {
+        if !quiet {
+            eprintln!("dev: {what} in {:.1?}", since.elapsed());
+        }
+    };
+    if !quiet {
+        eprintln!("dev: building the functions and the web client, starting the emulator (a first run installs what they need)");
+    }
+    let functions = {
         let workspace = workspace.to_path_buf();
-        std::thread::spawn(move || -> Result<Vec<build::Package>> {
-            let packages = build::build_local(&workspace)?;
-            crate::web::build_if_changed(&workspace)?;
-            Ok(packages)
+        std::thread::spawn(move || {
+            let since = Instant::now();
+            let packages = build::build_local(&workspace);
+            phase("functions built", since);
+            packages
+        })
+    };
+    let web = {
+        let workspace = workspace.to_path_buf();
+        std::thread::spawn(move || {
+            let since = Instant::now();
+            let built = crate::web::build_if_changed(&workspace);
+            phase("web client built", since);
+            built
         })
     };
     if options.fresh {
@@ -228,13 +249,18 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     }
     let site_origin = format!("http://127.0.0.1:{}", options.port);
     let protection = if options.open_emulator {
-        eprintln!("dev: --open-emulator: no guard and no IAM, any web page may use the emulator; for benchmarks only");
+        eprintln!(
+            "dev: --open-emulator: no guard and no IAM, any web page may use the emulator; for benchmarks only"
+        );
         emulator::Protection::Open
     } else {
         emulator::Protection::Guarded { site_origin: Some(site_origin) }
     };
+    let since = Instant::now();
     let mut emulator = Emulator::start(workspace, &data, emulator_port, &region, protection)?;
-    let packages = builder.join().map_err(|_| anyhow::anyhow!("the build thread panicked"))??;
+    phase("emulator ready", since);
+    let packages = functions.join().map_err(|_| anyhow::anyhow!("the functions' build thread panicked"))??;
+    web.join().map_err(|_| anyhow::anyhow!("the web client's build thread panicked"))??;
     if !options.quiet {
         eprintln!("dev: emulator, functions and web client ready in {:.1?}", started.elapsed());
     }
