@@ -5,8 +5,12 @@ Five differences from `ministack`'s own entry point, each closing a gap named in
 - it listens on a Unix socket only, never on TCP: the only way in is dev's guard (guard.rs),
   which web pages cannot get past (`--open-emulator`, for the benchmarks' comparison only,
   binds the TCP port instead, without AUTH);
-- it saves its state every BRAIN2_SAVE_INTERVAL seconds when requests came in since the last
-  save, so a crash loses at most that much (MiniStack itself saves only at a clean stop);
+- it saves the state of the services that requests reached, BRAIN2_SAVE_INTERVAL seconds after
+  them, so a crash loses at most that much (MiniStack itself saves only at a clean stop). Log
+  events are left to the clean stop: they are no one's data, and the largest state by far (17 MB
+  after 100 memories). A save runs on the event loop, between requests; while saves take long,
+  the next waits ten times as long as the last took, so saving never takes over the emulator;
+
 - it stops cleanly, saving its state, when `cargo xtask dev` dies, however it dies
   (PR_SET_PDEATHSIG delivers SIGINT, which hypercorn turns into a graceful shutdown);
 - a request the IAM evaluator denies answers with the header `x-brain2-denied: <action>
@@ -27,6 +31,7 @@ import resource
 import signal
 import sys
 import time
+from urllib.parse import parse_qs
 
 # `unix:<path>` (behind the guard), or `127.0.0.1:<port>` for the open comparison benchmarks.
 BIND = os.environ["BRAIN2_EMULATOR_BIND"]
@@ -45,37 +50,83 @@ from hypercorn.asyncio import serve  # noqa: E402
 from hypercorn.config import Config  # noqa: E402
 
 from ministack import app as ministack  # noqa: E402
+from ministack.core.router import detect_service  # noqa: E402
 from ministack.core import iam_evaluator  # noqa: E402
 
 log = logging.getLogger("ministack")
 # Periodic saves would print a line per service per second.
 logging.getLogger("persistence").setLevel(logging.WARNING)
 
-requests_seen = 0
+
+# The state files a periodic save writes: those of the services requests reached since the last
+# one (`ALL` after a CloudFormation call, which reaches any service, or one not recognised).
+ALL = "all"
+dirty = set()
+# Log events are saved at the clean stop only (see the top of this file).
+NOT_PERIODIC = {"cloudwatch_logs"}
 
 
-def save():
+def state_keys(service):
+    """The state files a service's requests change, or `ALL` when that is not known."""
+    name = ministack.SERVICE_NAME_ALIASES.get(service, service)
+    config = ministack.SERVICE_REGISTRY.get(name)
+    if config is None or name == "cloudformation":
+        return ALL
+    return {config.get("state_key", config["module"]), *config.get("sub_modules", ())}
+
+
+def mark_dirty(scope):
+    global dirty
+    if dirty == ALL:
+        return
+    headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    try:
+        keys = state_keys(detect_service(scope.get("method", "GET"), scope.get("path", "/"), headers, query))
+    except Exception:
+        keys = ALL
+    dirty = ALL if keys == ALL else dirty | keys
+
+
+def save(keys):
+    """Saves the state files `keys` names; returns how long it took (ms) and the slowest file."""
     started = time.monotonic()
-    ministack.save_all(ministack._build_persistence_save_dict())
-    return (time.monotonic() - started) * 1000
+    slowest, slowest_ms = "", 0.0
+    for key, get in ministack._build_persistence_save_dict().items():
+        if key in NOT_PERIODIC or (keys != ALL and key not in keys):
+            continue
+        began = time.monotonic()
+        ministack.save_all({key: get})
+        took = (time.monotonic() - began) * 1000
+        if took > slowest_ms:
+            slowest, slowest_ms = key, took
+    return (time.monotonic() - started) * 1000, f"{slowest} {slowest_ms:.1f} ms"
 
 
 async def save_periodically():
-    saved_at = 0
-    saves, longest, reported = 0, 0.0, time.monotonic()
+    global dirty
+    saves, longest, longest_file, reported = 0, 0.0, "", time.monotonic()
+    wait = SAVE_INTERVAL
     while True:
-        await asyncio.sleep(SAVE_INTERVAL)
-        seen = requests_seen
-        if seen != saved_at:
-            saved_at = seen
+        await asyncio.sleep(wait)
+        keys, dirty = dirty, set()
+        if keys:
             # On the event loop, between requests: service handlers change state on this
             # thread, so the snapshot is consistent with every request it has answered.
-            took = save()
-            saves, longest = saves + 1, max(longest, took)
+            took, slowest = save(keys)
+            wait = max(SAVE_INTERVAL, 10 * took / 1000)
+            if slowest.startswith(" "):
+                continue  # only log events changed: nothing was written
+            if took > longest:
+                longest, longest_file = took, slowest
+            saves += 1
         if saves and time.monotonic() - reported >= SAVE_REPORT:
             # What the bound on a crash's loss costs (BENCHMARKS.md reads these lines).
-            log.info("periodic saves: %d in %.0f s, the longest %.1f ms", saves, SAVE_REPORT, longest)
-            saves, longest, reported = 0, 0.0, time.monotonic()
+            log.info(
+                "periodic saves: %d in %.0f s, the longest %.1f ms (slowest file: %s)",
+                saves, SAVE_REPORT, longest, longest_file,
+            )
+            saves, longest, longest_file, reported = 0, 0.0, "", time.monotonic()
 
 
 # The denials of the request being served: a list per request, shared with the threads the
@@ -118,11 +169,10 @@ http.server.BaseHTTPRequestHandler.parse_request = parse_request
 
 
 async def app(scope, receive, send):
-    global requests_seen
     if scope["type"] == "lifespan":
         await lifespan(scope, receive, send)
         return
-    requests_seen += 1
+    mark_dirty(scope)
     if scope["type"] != "http":
         await ministack.app(scope, receive, send)
         return
