@@ -4,9 +4,15 @@
 //!
 //! The result depends only on the stored state, never on the event: a duplicated, late or
 //! reordered delivery recomputes from what is stored now, and a second run finds nothing to do.
-//! Every edge write is a conditional transaction (`MemoryStore::add_edge` and friends), so a
-//! candidate the eventually consistent KeywordIndex still lists after its delete, or a node that
-//! another run filled to its cap meanwhile, is refused rather than linked.
+//!
+//! Every edge stays what its nodes' keywords give (`scoring::edge_between`). KeywordIndex, which
+//! lags the nodes, only suggests candidates; the run reads every node it may write an edge to
+//! (its current neighbours and the best suggestions, strongly consistent) and scores them from
+//! the keywords they have. Each add, reweigh and removal is a transaction conditioned on both
+//! nodes still being at the versions read (`MemoryStore::add_edge` and friends), so an update
+//! racing the run makes its write fail rather than store a weight its keywords no longer give;
+//! the update's own NodeUpdated run, which starts after the update and so sees every edge
+//! written before it, mends what the node now shares.
 //!
 //! Which edges: the node's candidates are the nodes sharing at least `min_shared_keywords`
 //! keywords, ranked by how many they share, then by id. It links to the top `max_edges_per_node`;
@@ -19,8 +25,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use brain2_shared::domain::{Edge, NodeId, UserId};
 use brain2_shared::events::{self, EdgeWeight, EdgesCreated, EdgesRemoved, NodeChanged, Publisher};
-use brain2_shared::memory::{AddEdge, EDGE_WRITE_PARALLELISM, MemoryStore};
-use brain2_shared::scoring::choose_edges;
+use brain2_shared::memory::{AddEdge, EDGE_WRITE_PARALLELISM, MemoryStore, Unlink, Versions};
+use brain2_shared::scoring;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 /// Keyword lookups in flight at once.
@@ -69,7 +75,7 @@ pub struct Plan {
     pub add: Vec<Edge>,
 }
 
-/// `ranked`: every candidate at or above the minimum, best first (see `choose_edges`).
+/// `ranked`: every candidate at or above the minimum, best first (see `scoring::rank`).
 pub fn plan(existing: &[Edge], ranked: &[Edge], max_edges: usize) -> Plan {
     let rank: BTreeMap<NodeId, usize> = ranked.iter().enumerate().map(|(i, e)| (e.target, i)).collect();
     let wanted: BTreeSet<NodeId> = ranked.iter().take(max_edges).map(|e| e.target).collect();
@@ -127,26 +133,51 @@ impl ConnectNode {
             .buffer_unordered(LOOKUP_PARALLELISM)
             .try_collect()
             .await?;
-        let ranked = choose_edges(node_id, &matches, self.min_shared_keywords, usize::MAX);
         let existing = self.store.edges(user, node_id).await?;
-        let plan = plan(&existing, &ranked, self.max_edges_per_node);
-
+        // Read every node an edge may be written to: the neighbours, and as many of the index's
+        // suggestions as the plan can add.
+        let neighbours: BTreeSet<NodeId> = existing.iter().map(|e| e.target).collect();
+        let suggested = scoring::suggest(node_id, &matches)
+            .into_iter()
+            .filter(|id| !neighbours.contains(id))
+            .take(self.max_edges_per_node);
         let store = &self.store;
+        let read: Vec<_> = stream::iter(neighbours.iter().copied().chain(suggested))
+            .map(|id| async move { store.get(user, id).await })
+            .buffer_unordered(LOOKUP_PARALLELISM)
+            .try_collect()
+            .await?;
+        let others: Vec<_> = read.into_iter().flatten().collect();
+        let version: BTreeMap<NodeId, u64> = others.iter().map(|n| (n.id, n.version)).collect();
+        let ranked = scoring::rank(&node, &others, self.min_shared_keywords);
+        let plan = plan(&existing, &ranked, self.max_edges_per_node);
+        // A neighbour missing or being deleted was not read: its edge goes whatever it holds.
+        let versions = |target: NodeId| version.get(&target).map(|v| Versions { source: node.version, target: *v });
+
         let removed: Vec<NodeId> = stream::iter(plan.remove)
-            .map(|target| async move { store.remove_edge(user, node_id, target).await.map(|_| target) })
+            .map(|target| async move {
+                let unlinked = match versions(target) {
+                    Some(versions) => store.remove_edge_at(user, node_id, target, versions).await?,
+                    None => store.remove_edge(user, node_id, target).await?,
+                };
+                Ok::<_, brain2_shared::dynamo::StoreError>((unlinked != Unlink::Moved).then_some(target))
+            })
             .buffer_unordered(EDGE_WRITE_PARALLELISM)
+            .try_filter_map(|target| async move { Ok(target) })
             .try_collect()
             .await?;
         let mut created: Vec<EdgeWeight> = Vec::new();
         let mut added = 0;
         for edge in &plan.reweigh {
-            if store.reweigh_edge(user, edge).await? {
+            let versions = versions(edge.target).expect("a reweighed edge's target was read");
+            if store.reweigh_edge(user, edge, versions).await? {
                 created.push(EdgeWeight { target: edge.target, weight: edge.weight });
             }
         }
         // In rank order, one at a time: the node's room is shared by every add.
         for edge in &plan.add {
-            match store.add_edge(user, edge, self.max_edges_per_node).await? {
+            let versions = versions(edge.target).expect("an added edge's target was read");
+            match store.add_edge(user, edge, versions, self.max_edges_per_node).await? {
                 AddEdge::Added => {
                     added += 1;
                     created.push(EdgeWeight { target: edge.target, weight: edge.weight });

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use crate::domain::{Edge, NodeId, UserId};
 use crate::dynamo::{self, StoreError};
-use crate::keys;
-use crate::memory::{MemoryStore, StoredNode};
+use crate::memory::{MemoryStore, StoredNode, Versions};
+use crate::{keys, scoring};
 
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,6 +24,11 @@ pub enum Violation {
     EdgeWithoutReverse { from: NodeId, to: NodeId },
     /// Both ends of every edge exist.
     EdgeToMissingNode { from: NodeId, to: NodeId },
+    /// Every edge is what its nodes' keywords give now (`scoring::edge_between`): this one's
+    /// nodes share no keyword.
+    UnsupportedEdge { from: NodeId, to: NodeId },
+    /// ... and this one's weight or shared keywords are not those of its nodes' keywords.
+    MisweightedEdge { from: NodeId, to: NodeId, stored: u32, expected: u32 },
     /// Every posting matches a live node's current keywords.
     OrphanPosting { node: NodeId, keyword: String },
     /// Every keyword of a node has its posting.
@@ -42,6 +47,12 @@ impl std::fmt::Display for Violation {
             Violation::UnfinishedDelete { node } => write!(f, "node {node} is half-deleted (marked deleting)"),
             Violation::EdgeWithoutReverse { from, to } => write!(f, "edge {from} → {to} has no reverse"),
             Violation::EdgeToMissingNode { from, to } => write!(f, "edge {from} → {to} has a missing end"),
+            Violation::UnsupportedEdge { from, to } => {
+                write!(f, "edge {from} → {to} joins nodes that share no keyword")
+            }
+            Violation::MisweightedEdge { from, to, stored, expected } => {
+                write!(f, "edge {from} → {to} weighs {stored}; its nodes' keywords give {expected}")
+            }
             Violation::OrphanPosting { node, keyword } => {
                 write!(f, "posting {keyword:?} of node {node} matches no live node's keywords")
             }
@@ -99,6 +110,23 @@ pub fn violations(snapshot: &Snapshot, max_edges: usize) -> Vec<Violation> {
             found.push(Violation::EdgeToMissingNode { from: *from, to: *to });
         } else if !snapshot.edges.contains_key(&(*to, *from)) {
             found.push(Violation::EdgeWithoutReverse { from: *from, to: *to });
+        } else if live(from) && live(to) {
+            // An edge of a node being deleted is the delete's to remove.
+            let stored = &snapshot.edges[&(*from, *to)];
+            match scoring::edge_between(&snapshot.nodes[from].node, &snapshot.nodes[to].node) {
+                None => found.push(Violation::UnsupportedEdge { from: *from, to: *to }),
+                Some(expected)
+                    if expected.weight != stored.weight || expected.shared_keywords != stored.shared_keywords =>
+                {
+                    found.push(Violation::MisweightedEdge {
+                        from: *from,
+                        to: *to,
+                        stored: stored.weight,
+                        expected: expected.weight,
+                    })
+                }
+                Some(_) => {}
+            }
         }
     }
     for (id, stored) in &snapshot.nodes {
@@ -191,6 +219,17 @@ async fn mend(store: &MemoryStore, user: UserId, snapshot: &Snapshot, violation:
         Violation::EdgeWithoutReverse { from, to } | Violation::EdgeToMissingNode { from, to } => {
             store.remove_edge(user, *from, *to).await.map(drop)
         }
+        // Conditioned on the versions read: a node that moved on meanwhile is left to its own
+        // connect-node run (or the next pass).
+        Violation::UnsupportedEdge { from, to } => {
+            store.remove_edge_at(user, *from, *to, versions_in(snapshot, *from, *to)).await.map(drop)
+        }
+        Violation::MisweightedEdge { from, to, .. } => {
+            match scoring::edge_between(&snapshot.nodes[from].node, &snapshot.nodes[to].node) {
+                Some(edge) => store.reweigh_edge(user, &edge, versions_in(snapshot, *from, *to)).await.map(drop),
+                None => Ok(()),
+            }
+        }
         Violation::OrphanPosting { node, keyword } => store.delete_posting(user, *node, keyword).await,
         Violation::MissingPosting { node, keyword } => store.put_posting(user, *node, keyword).await,
         Violation::OverCap { node, max, .. } => {
@@ -207,6 +246,10 @@ async fn mend(store: &MemoryStore, user: UserId, snapshot: &Snapshot, violation:
         // Nothing safe to do without the node's history; reported for a person to look at.
         Violation::BadVersion { .. } => Ok(()),
     }
+}
+
+fn versions_in(snapshot: &Snapshot, source: NodeId, target: NodeId) -> Versions {
+    Versions { source: snapshot.nodes[&source].node.version, target: snapshot.nodes[&target].node.version }
 }
 
 /// Every user with items in the table: a paginated Scan of the key attribute only, at most
@@ -264,7 +307,7 @@ mod tests {
             updated_at: at,
             version: 1,
         };
-        (id(n), StoredNode { node, edge_count, deleting: false })
+        (id(n), StoredNode { node, edge_count, edge_writes: None, deleting: false })
     }
 
     fn edge(a: u128, b: u128) -> ((NodeId, NodeId), Edge) {
@@ -300,6 +343,38 @@ mod tests {
                 Violation::MissingPosting { node: id(1), keyword: "m".into() },
                 Violation::OverCap { node: id(1), edges: 2, max: 1 },
                 Violation::WrongEdgeCount { node: id(2), stored: None, actual: 0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn every_edge_is_held_to_what_its_nodes_keywords_give_now() {
+        let weighted = |a: u128, b: u128, shared: &[&str]| {
+            let keywords: Vec<String> = shared.iter().map(|k| k.to_string()).collect();
+            (
+                (id(a), id(b)),
+                Edge { source: id(a), target: id(b), weight: shared.len() as u32, shared_keywords: keywords },
+            )
+        };
+        let postings = |pairs: &[(u128, &str)]| pairs.iter().map(|(n, k)| (id(*n), k.to_string())).collect();
+        let snapshot = Snapshot {
+            // 1 and 2 share nothing (an update dropped "k"); 3 and 4 share "k" and "m".
+            nodes: [
+                node(1, &["x"], Some(1)),
+                node(2, &["k"], Some(1)),
+                node(3, &["k", "m"], Some(1)),
+                node(4, &["k", "m"], Some(1)),
+            ]
+            .into(),
+            edges: [edge(1, 2), edge(2, 1), weighted(3, 4, &["k"]), weighted(4, 3, &["k", "m"])].into(),
+            postings: postings(&[(1, "x"), (2, "k"), (3, "k"), (3, "m"), (4, "k"), (4, "m")]),
+        };
+        assert_eq!(
+            violations(&snapshot, 5),
+            [
+                Violation::UnsupportedEdge { from: id(1), to: id(2) },
+                Violation::UnsupportedEdge { from: id(2), to: id(1) },
+                Violation::MisweightedEdge { from: id(3), to: id(4), stored: 1, expected: 2 },
             ]
         );
     }

@@ -10,6 +10,12 @@
 //!   nodes' `edgeCount`. Adding one is conditioned on both nodes existing, not being deleted, and
 //!   having room under the cap, so no edge lacks its reverse, points at a missing node, or takes
 //!   a node over its cap, whatever runs concurrently.
+//! - Every edge is what its nodes' keywords give now (`scoring::edge_between`: weight = the
+//!   number of keywords both have). A writer computes an edge from the two nodes as read, and
+//!   the add, reweigh or keyword-driven removal is conditioned on both nodes still being at the
+//!   versions read ([`Versions`]); keywords change only with the version. So an edge write never
+//!   commits on keywords that are gone, and an update after it announces NodeUpdated, whose
+//!   connect-node run starts after the update, reads the edge, and mends it.
 //! - A delete first marks the node `deleting` (a tombstone readers treat as gone and edge adds
 //!   refuse), then removes its edges pair by pair, and last the node together with its postings
 //!   in one transaction. Every step is idempotent, so a delete that failed part-way is finished
@@ -85,6 +91,10 @@ fn node_item(node: &Node) -> Item {
 
 /// The node attributes only the store manages.
 const EDGE_COUNT: &str = "edgeCount";
+/// Raised by every write to the node's edges (add, reweigh, remove), never lowered: unlike the
+/// count, which an add and a remove put back where it was, it tells a reader that any edge write
+/// came between its reads (graph-check's count repair).
+const EDGE_WRITES: &str = "edgeWrites";
 pub(crate) const DELETING: &str = "deleting";
 
 /// A node item as stored: the node, how many edges it has, and whether a delete has begun.
@@ -94,6 +104,8 @@ pub struct StoredNode {
     /// `None` for an item written before edges were counted; graph-check sets it. Signed: a
     /// count that older data left wrong can go below zero before graph-check mends it.
     pub edge_count: Option<i64>,
+    /// `None` until the node's edges are first written.
+    pub edge_writes: Option<u64>,
     pub deleting: bool,
 }
 
@@ -112,6 +124,10 @@ pub(crate) fn stored_from(user: UserId, item: &Item) -> Result<StoredNode, Store
                     problem: format!("{EDGE_COUNT} is not a number"),
                 });
             }
+        },
+        edge_writes: match item.get(EDGE_WRITES) {
+            None => None,
+            Some(_) => Some(dynamo::number(item, EDGE_WRITES)?),
         },
         deleting: dynamo::flag(item, DELETING),
         node,
@@ -182,15 +198,39 @@ pub enum AddEdge {
     Added,
     /// The pair was already there (another run added it).
     Exists,
-    /// The node the edge leaves is gone, being deleted, or at its cap.
+    /// The node the edge leaves is gone, being deleted, at its cap, or no longer at the version
+    /// read.
     SourceUnavailable,
-    /// The other node is gone, being deleted, or at its cap.
+    /// The other node is gone, being deleted, at its cap, or no longer at the version read.
     TargetUnavailable,
 }
 
-/// The condition under which a node may gain an edge.
+/// What became of an attempt to remove an edge pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlink {
+    Removed,
+    /// There was no whole pair (whatever was left of one is removed).
+    Absent,
+    /// A node was no longer at the version read: nothing was written.
+    Moved,
+}
+
+/// The versions of an edge's two nodes whose keywords the write was computed from. An edge
+/// write conditioned on them commits only while both nodes still have those keywords, so what
+/// it stores is what `scoring::edge_between` gives at that moment; a later update bumps the
+/// version and announces NodeUpdated, whose connect-node run reads the edge and mends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    pub source: u64,
+    pub target: u64,
+}
+
+/// The condition under which a node may gain an edge computed from its keywords at `:version`.
 const ROOM_FOR_AN_EDGE: &str = "attribute_exists(sk) AND attribute_not_exists(deleting) \
-     AND (attribute_not_exists(edgeCount) OR edgeCount < :max)";
+     AND (attribute_not_exists(edgeCount) OR edgeCount < :max) AND version = :version";
+
+/// An edge write, counted on a node.
+const EDGE_WRITTEN: &str = "edgeWrites = if_not_exists(edgeWrites, :zero) + :one";
 
 impl MemoryStore {
     pub fn new(client: Client, table: impl Into<String>, keyword_index: impl Into<String>) -> Self {
@@ -475,23 +515,30 @@ impl MemoryStore {
             .collect())
     }
 
-    /// Adds `edge` in both directions, counting it on both nodes, if both exist, neither is
-    /// being deleted, and both have fewer than `max_edges` edges. One transaction of 4 actions.
-    pub async fn add_edge(&self, user: UserId, edge: &Edge, max_edges: usize) -> Result<AddEdge, StoreError> {
+    /// Adds `edge` in both directions, counting it on both nodes, if both exist at `versions`,
+    /// neither is being deleted, and both have fewer than `max_edges` edges. One transaction of 4
+    /// actions.
+    pub async fn add_edge(
+        &self,
+        user: UserId,
+        edge: &Edge,
+        versions: Versions,
+        max_edges: usize,
+    ) -> Result<AddEdge, StoreError> {
         let reverse = Edge { source: edge.target, target: edge.source, ..edge.clone() };
-        let count = |node: NodeId| {
+        let count = |node: NodeId, version: u64| {
             self.transact_update(
                 key(user, keys::node(node)),
-                "SET edgeCount = if_not_exists(edgeCount, :zero) + :one",
+                &format!("SET edgeCount = if_not_exists(edgeCount, :zero) + :one, {EDGE_WRITTEN}"),
                 ROOM_FOR_AN_EDGE,
-                vec![(":zero", n(0)), (":one", n(1)), (":max", n(max_edges))],
+                vec![(":zero", n(0)), (":one", n(1)), (":max", n(max_edges)), (":version", n(version))],
             )
         };
         let actions = vec![
             self.transact_put(edge_item(user, edge), Some("attribute_not_exists(sk)")),
             self.transact_put(edge_item(user, &reverse), Some("attribute_not_exists(sk)")),
-            count(edge.source),
-            count(edge.target),
+            count(edge.source, versions.source),
+            count(edge.target, versions.target),
         ];
         match dynamo::transact_write(&self.client, actions).await {
             Ok(()) => Ok(AddEdge::Added),
@@ -502,13 +549,24 @@ impl MemoryStore {
         }
     }
 
-    /// Rewrites the weight and shared keywords of an existing pair, both directions at once.
-    /// Returns false when the pair is no longer there.
-    pub async fn reweigh_edge(&self, user: UserId, edge: &Edge) -> Result<bool, StoreError> {
+    /// Rewrites the weight and shared keywords of an existing pair, both directions at once, if
+    /// both nodes are at `versions` and neither is being deleted. Returns false when nothing was
+    /// written: the pair is gone, or a node moved on (its own connect-node run mends the edge).
+    pub async fn reweigh_edge(&self, user: UserId, edge: &Edge, versions: Versions) -> Result<bool, StoreError> {
         let reverse = Edge { source: edge.target, target: edge.source, ..edge.clone() };
+        let written = |node: NodeId, version: u64| {
+            self.transact_update(
+                key(user, keys::node(node)),
+                &format!("SET {EDGE_WRITTEN}"),
+                "version = :version AND attribute_not_exists(deleting)",
+                vec![(":zero", n(0)), (":one", n(1)), (":version", n(version))],
+            )
+        };
         let actions = vec![
             self.transact_put(edge_item(user, edge), Some("attribute_exists(sk)")),
             self.transact_put(edge_item(user, &reverse), Some("attribute_exists(sk)")),
+            written(edge.source, versions.source),
+            written(edge.target, versions.target),
         ];
         match dynamo::transact_write(&self.client, actions).await {
             Ok(()) => Ok(true),
@@ -518,32 +576,70 @@ impl MemoryStore {
     }
 
     /// Removes the edge between `a` and `b` in both directions and uncounts it on both nodes,
-    /// in one transaction. Returns false when there was no whole pair; then whatever is left of
-    /// one (a lone direction, from data written before pairs were atomic) is removed too.
-    pub async fn remove_edge(&self, user: UserId, a: NodeId, b: NodeId) -> Result<bool, StoreError> {
+    /// in one transaction, whatever the nodes hold (a delete, an edge to a missing node). When
+    /// there was no whole pair, whatever is left of one (a lone direction, from data written
+    /// before pairs were atomic) is removed too.
+    pub async fn remove_edge(&self, user: UserId, a: NodeId, b: NodeId) -> Result<Unlink, StoreError> {
+        self.unlink(user, a, b, None).await
+    }
+
+    /// Removes the pair like [`Self::remove_edge`], but only while `a` and `b` are at `versions`:
+    /// a removal decided from their keywords never undoes an edge that a newer version of either
+    /// supports.
+    pub async fn remove_edge_at(
+        &self,
+        user: UserId,
+        a: NodeId,
+        b: NodeId,
+        versions: Versions,
+    ) -> Result<Unlink, StoreError> {
+        self.unlink(user, a, b, Some(versions)).await
+    }
+
+    async fn unlink(
+        &self,
+        user: UserId,
+        a: NodeId,
+        b: NodeId,
+        versions: Option<Versions>,
+    ) -> Result<Unlink, StoreError> {
         let actions = vec![
             self.transact_delete(key(user, keys::edge(a, b)), Some("attribute_exists(sk)")),
             self.transact_delete(key(user, keys::edge(b, a)), Some("attribute_exists(sk)")),
-            self.uncount(user, a),
-            self.uncount(user, b),
+            self.uncount(user, a, versions.map(|v| v.source)),
+            self.uncount(user, b, versions.map(|v| v.target)),
         ];
         match dynamo::transact_write(&self.client, actions).await {
-            Ok(()) => Ok(true),
+            Ok(()) => Ok(Unlink::Removed),
+            // With versions, a node condition that failed means it moved on (or is gone, and
+            // then its delete took its edges): leave the pair to the run that sees it next.
+            Err(TransactError::ConditionFailed { failed }) if versions.is_some() && failed.iter().any(|i| *i >= 2) => {
+                Ok(Unlink::Moved)
+            }
             Err(TransactError::ConditionFailed { .. }) => {
                 self.remove_lone_direction(user, a, b).await?;
                 self.remove_lone_direction(user, b, a).await?;
-                Ok(false)
+                Ok(Unlink::Absent)
             }
             Err(TransactError::Store(e)) => Err(e),
         }
     }
 
-    fn uncount(&self, user: UserId, node: NodeId) -> TransactWriteItem {
+    /// Uncounts an edge on `node`, if it exists (and is at `version`, when given).
+    fn uncount(&self, user: UserId, node: NodeId, version: Option<u64>) -> TransactWriteItem {
+        let mut values = vec![(":zero", n(0)), (":one", n(1))];
+        let condition = match version {
+            Some(version) => {
+                values.push((":version", n(version)));
+                "attribute_exists(sk) AND version = :version"
+            }
+            None => "attribute_exists(sk)",
+        };
         self.transact_update(
             key(user, keys::node(node)),
-            "SET edgeCount = if_not_exists(edgeCount, :one) - :one",
-            "attribute_exists(sk)",
-            vec![(":one", n(1))],
+            &format!("SET edgeCount = if_not_exists(edgeCount, :one) - :one, {EDGE_WRITTEN}"),
+            condition,
+            values,
         )
     }
 
@@ -551,7 +647,7 @@ impl MemoryStore {
     async fn remove_lone_direction(&self, user: UserId, from: NodeId, to: NodeId) -> Result<(), StoreError> {
         let actions = vec![
             self.transact_delete(key(user, keys::edge(from, to)), Some("attribute_exists(sk)")),
-            self.uncount(user, from),
+            self.uncount(user, from, None),
         ];
         match dynamo::transact_write(&self.client, actions).await {
             Ok(()) => Ok(()),
