@@ -14,6 +14,12 @@
 //! the update's own NodeUpdated run, which starts after the update and so sees every edge
 //! written before it, mends what the node now shares.
 //!
+//! A delete that stopped after marking its node `deleting` leaves the node hidden but counted
+//! under its neighbours' caps. A run that meets such a node, as the node of its event or among
+//! the nodes it reads, finishes the delete once the mark is abandoned
+//! (`memory::DELETE_ABANDONED_AFTER`; before that, the delete that set it is still at work), at
+//! most [`MAX_DELETES_FINISHED`] per run, and announces the edges it removed (EdgesRemoved).
+//!
 //! Which edges: the node's candidates are the nodes sharing at least `min_shared_keywords`
 //! keywords, ranked by how many they share, then by id. It links to the top `max_edges_per_node`;
 //! edges that no longer hold are removed; an edge that still holds but is outside the top (one a
@@ -28,9 +34,14 @@ use brain2_shared::events::{self, EdgeWeight, EdgesCreated, EdgesRemoved, NodeCh
 use brain2_shared::memory::{AddEdge, EDGE_WRITE_PARALLELISM, MemoryStore, Unlink, Versions};
 use brain2_shared::scoring;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use time::OffsetDateTime;
 
 /// Keyword lookups in flight at once.
 pub const LOOKUP_PARALLELISM: usize = 8;
+
+/// Abandoned deletes of other nodes one run finishes at most: each costs a transaction per edge
+/// of the node, and the rest wait for the next run that meets them, or for graph-check.
+pub const MAX_DELETES_FINISHED: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct ConnectNode {
@@ -51,9 +62,13 @@ pub enum Outcome {
         created: Vec<EdgeWeight>,
         /// Nodes it is no longer linked to.
         removed: Vec<NodeId>,
+        /// Nodes whose abandoned deletes this run finished.
+        finished: Vec<NodeId>,
     },
-    /// The node was deleted before the event arrived: nothing to link.
+    /// The node was deleted before the event arrived (or is being deleted): nothing to link.
     NodeGone { node: NodeId },
+    /// The node's own delete had stopped after marking it; this run finished it.
+    DeleteFinished { node: NodeId, unlinked: Vec<NodeId> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,10 +135,20 @@ impl ConnectNode {
         self.connect(user, event.detail.node_id).await
     }
 
+    /// Recomputes `node_id`'s edges (see the module's documentation). Reads the clock to tell
+    /// an abandoned delete from one in progress.
     pub async fn connect(&self, user: UserId, node_id: NodeId) -> Result<Outcome, ConnectError> {
-        let Some(node) = self.store.get(user, node_id).await? else {
-            tracing::info!(node = %node_id, "node is gone; nothing to link");
-            return Ok(Outcome::NodeGone { node: node_id });
+        let now = OffsetDateTime::now_utc();
+        let node = match self.store.get_stored(user, node_id).await? {
+            Some(stored) if !stored.deleting => stored.node,
+            Some(stored) if stored.abandoned_delete(now) => {
+                let unlinked = self.finish_delete(user, node_id, now).await?;
+                return Ok(Outcome::DeleteFinished { node: node_id, unlinked });
+            }
+            _ => {
+                tracing::info!(node = %node_id, "node is gone or being deleted; nothing to link");
+                return Ok(Outcome::NodeGone { node: node_id });
+            }
         };
         let matches: BTreeMap<String, Vec<NodeId>> = stream::iter(node.keywords.iter().cloned())
             .map(|keyword| {
@@ -143,11 +168,27 @@ impl ConnectNode {
             .take(self.max_edges_per_node);
         let store = &self.store;
         let read: Vec<_> = stream::iter(neighbours.iter().copied().chain(suggested))
-            .map(|id| async move { store.get(user, id).await })
+            .map(|id| async move { store.get_stored(user, id).await })
             .buffer_unordered(LOOKUP_PARALLELISM)
             .try_collect()
             .await?;
-        let others: Vec<_> = read.into_iter().flatten().collect();
+        let mut others = Vec::with_capacity(read.len());
+        let mut abandoned = Vec::new();
+        for stored in read.into_iter().flatten() {
+            if !stored.deleting {
+                others.push(stored.node);
+            } else if stored.abandoned_delete(now) {
+                abandoned.push(stored.node.id);
+            }
+        }
+        let mut finished = Vec::new();
+        for id in abandoned.into_iter().take(MAX_DELETES_FINISHED) {
+            // Not this node's failure: the next run that meets it, or graph-check, tries again.
+            match self.finish_delete(user, id, now).await {
+                Ok(_) => finished.push(id),
+                Err(error) => tracing::warn!(node = %id, %error, "could not finish an abandoned delete"),
+            }
+        }
         let version: BTreeMap<NodeId, u64> = others.iter().map(|n| (n.id, n.version)).collect();
         let ranked = scoring::rank(&node, &others, self.min_shared_keywords);
         let plan = plan(&existing, &ranked, self.max_edges_per_node);
@@ -197,7 +238,19 @@ impl ConnectNode {
             self.publisher.publish(events::EDGES_REMOVED, &detail).await?;
         }
         tracing::info!(node = %node_id, edges, created = created.len(), removed = removed.len(), "linked");
-        Ok(Outcome::Linked { node: node_id, edges, created, removed })
+        Ok(Outcome::Linked { node: node_id, edges, created, removed, finished })
+    }
+
+    /// Finishes the delete of `id` that stopped after its mark, and announces the edges it
+    /// removed.
+    async fn finish_delete(&self, user: UserId, id: NodeId, now: OffsetDateTime) -> Result<Vec<NodeId>, ConnectError> {
+        let unlinked = self.store.delete(user, id, now).await?.unwrap_or_default();
+        tracing::info!(node = %id, unlinked = unlinked.len(), "finished a delete that had stopped");
+        if !unlinked.is_empty() {
+            let detail = EdgesRemoved { user_id: user.to_string(), node_id: id, targets: unlinked.clone() };
+            self.publisher.publish(events::EDGES_REMOVED, &detail).await?;
+        }
+        Ok(unlinked)
     }
 }
 

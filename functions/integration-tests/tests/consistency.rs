@@ -21,9 +21,10 @@ use brain2_api::graph::MAX_GRAPH_PAGE;
 use brain2_shared::check;
 use brain2_shared::domain::{NodeId, NodeInput, UserId};
 use brain2_shared::events::{API_SOURCE, NodeChanged};
-use brain2_shared::memory::MemoryStore;
+use brain2_shared::memory::{DELETE_ABANDONED_AFTER, MemoryStore};
+use connect_node::Outcome;
 use serde_json::{Value, json};
-use support::faults::{Dice, Elsewhere, FaultInjector, Faults, Interleave, Place};
+use support::faults::{Dice, Elsewhere, FaultInjector, Faults, Interleave, Killed, Place};
 use support::*;
 
 const VOCABULARY: &[&str] = &[
@@ -34,6 +35,7 @@ const OPERATIONS_PER_WRITER: usize = 20;
 const MAX_EDGES: usize = 4;
 /// connect-node runs in flight at once.
 const DELIVERY_CONCURRENCY: usize = 8;
+const MINUTE: time::Duration = time::Duration::minutes(1);
 /// The share of connect-node's edge writes that an update of the edge's other node races.
 const RACED_PERCENT: u64 = 15;
 /// A client gives up on a request after this many 5xx answers (it never needs to here).
@@ -98,9 +100,17 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
     let live: Arc<Mutex<Vec<NodeId>>> = Arc::default();
     let counts: Arc<Mutex<BTreeMap<&'static str, usize>>> = Arc::default();
     let retried = Arc::new(AtomicUsize::new(0));
+    // Deletes killed right after marking their node, and those the next delete finished.
+    let interrupted: Arc<Mutex<BTreeSet<NodeId>>> = Arc::default();
+    let unfinished: Arc<Mutex<Vec<NodeId>>> = Arc::default();
+    let finished_by_delete: Arc<Mutex<BTreeSet<NodeId>>> = Arc::default();
 
     let writers = (0..WRITERS).map(|writer| {
         let (router, live, counts, retried) = (router.clone(), live.clone(), counts.clone(), retried.clone());
+        let (interrupted, unfinished, finished_by_delete) =
+            (interrupted.clone(), unfinished.clone(), finished_by_delete.clone());
+        let (dynamodb_config, checked_store) = (dynamodb_config(), checked_store.clone());
+        let table = table.clone();
         async move {
             let dice = Dice::new(0x2545_f491_4f6c_dd1d ^ (writer as u64 + 1));
             for _ in 0..OPERATIONS_PER_WRITER {
@@ -136,12 +146,42 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
                             ("update", status)
                         }
                     }
-                    (_, Some(id)) => {
+                    (8, Some(id)) => {
+                        // Half the time, the next delete of a node whose delete was killed.
+                        let again = {
+                            let mut unfinished = unfinished.lock().unwrap();
+                            let pick = (!unfinished.is_empty() && dice.roll(2) == 0)
+                                .then(|| dice.roll(unfinished.len() as u64) as usize);
+                            pick.map(|i| unfinished.swap_remove(i))
+                        };
+                        let id = again.unwrap_or(id);
                         let make = || empty_request("DELETE", &format!("/api/nodes/{id}"));
                         let (status, body) = with_retries(&router, user, make, &retried).await;
                         assert!(matches!(status, 204 | 404), "{status} {body}");
                         live.lock().unwrap().retain(|n| *n != id);
+                        if again.is_some() && status == 204 {
+                            finished_by_delete.lock().unwrap().insert(id);
+                        }
                         ("delete", status)
+                    }
+                    (_, Some(id)) => {
+                        // A delete killed right after its mark; half of them long ago, so
+                        // connect-node and graph-check may finish them at once.
+                        live.lock().unwrap().retain(|n| *n != id);
+                        let killed = aws_sdk_dynamodb::Client::from_conf(
+                            dynamodb_config.clone().interceptor(Killed::after_writes(1)).build(),
+                        );
+                        let now = time::OffsetDateTime::now_utc();
+                        let marked_at = if dice.roll(2) == 0 { now - DELETE_ABANDONED_AFTER - MINUTE } else { now };
+                        let result = MemoryStore::new(killed, &table, KEYWORD_INDEX).delete(user, id, marked_at).await;
+                        assert!(result.is_err(), "the delete was killed after its mark");
+                        if checked_store.get_stored(user, id).await.unwrap().is_some_and(|n| n.deleting) {
+                            interrupted.lock().unwrap().insert(id);
+                            unfinished.lock().unwrap().push(id);
+                        } else {
+                            live.lock().unwrap().push(id); // the mark itself did not happen
+                        }
+                        ("delete killed after its mark", 500)
                     }
                 };
                 *counts.lock().unwrap().entry(kind).or_default() += 1;
@@ -160,6 +200,7 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
     let connect = Arc::new(connect);
     let mut delivered = 0;
     let mut redelivered = 0;
+    let mut finished_by_connect: Vec<NodeId> = Vec::new();
     let dice = Dice::new(0x1234_5678_9abc_def1);
     let writers_done = std::sync::atomic::AtomicBool::new(false);
     let delivering = async {
@@ -179,10 +220,15 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
                 }
             }
             while let Some(done) = running.try_join_next() {
-                let (event, ok): (EventBridgeEvent<NodeChanged>, bool) = done.unwrap();
-                if !ok {
-                    redelivered += 1;
-                    queue.push(event);
+                let (event, outcome) = done.unwrap();
+                match outcome {
+                    Err(_) => {
+                        redelivered += 1;
+                        queue.push(event);
+                    }
+                    Ok(Outcome::DeleteFinished { node, .. }) => finished_by_connect.push(node),
+                    Ok(Outcome::Linked { finished, .. }) => finished_by_connect.extend(finished),
+                    Ok(Outcome::NodeGone { .. }) => {}
                 }
             }
             while running.len() < DELIVERY_CONCURRENCY && !queue.is_empty() {
@@ -190,8 +236,8 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
                 let connect = connect.clone();
                 delivered += 1;
                 running.spawn(async move {
-                    let ok = connect.handle(event.clone()).await.is_ok();
-                    (event, ok)
+                    let outcome = connect.handle(event.clone()).await;
+                    (event, outcome)
                 });
             }
             if writing_over && quiet && queue.is_empty() && running.is_empty() {
@@ -207,7 +253,21 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
     };
     tokio::join!(writing, delivering);
 
-    let report = check::check_user(&checked_store, user, MAX_EDGES, false).await.unwrap();
+    // The interrupted deletes nobody met are graph-check's to finish (those marked long ago now,
+    // the others once their marks are abandoned); anything else found is a violation.
+    let now = time::OffsetDateTime::now_utc();
+    let report = check::check_user(&checked_store, user, MAX_EDGES, false, now).await.unwrap();
+    let interrupted = interrupted.lock().unwrap().clone();
+    let violations: Vec<String> = report
+        .found
+        .iter()
+        .filter(|v| !matches!(v, check::Violation::UnfinishedDelete { node } if interrupted.contains(node)))
+        .map(ToString::to_string)
+        .collect();
+    let later = now + DELETE_ABANDONED_AFTER + MINUTE;
+    let repaired = check::check_user(&checked_store, user, MAX_EDGES, true, later).await.unwrap();
+    let by_graph_check =
+        repaired.found.iter().filter(|v| matches!(v, check::Violation::UnfinishedDelete { .. })).count();
     println!(
         "stress: operations {:?}; client retries after a 5xx {}; connect-node deliveries {} ({} failed and \
          redelivered); updates raced into connect-node's edge writes {}",
@@ -224,16 +284,27 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
         faults.after.load(Ordering::Relaxed),
     );
     println!(
+        "stress: deletes killed after their mark {}: finished by the next delete {}, by connect-node {}, by \
+         graph-check --repair {}",
+        interrupted.len(),
+        finished_by_delete.lock().unwrap().len(),
+        finished_by_connect.iter().collect::<BTreeSet<_>>().len(),
+        by_graph_check,
+    );
+    println!(
         "stress: graph-check found {} violations in {} nodes, {} edges, {} postings",
-        report.found.len(),
+        violations.len(),
         report.nodes,
         report.edges,
         report.postings
     );
     assert!(faults.before.load(Ordering::Relaxed) > 0 && faults.after.load(Ordering::Relaxed) > 0);
     assert!(report.edges > 0, "the run linked memories");
-    let violations: Vec<String> = report.found.iter().map(ToString::to_string).collect();
     assert!(violations.is_empty(), "graph-check found:\n{}", violations.join("\n"));
+    assert_eq!(repaired.remaining, [], "graph-check --repair left violations");
+    for id in &interrupted {
+        assert_eq!(checked_store.get_stored(user, *id).await.unwrap(), None, "every interrupted delete is finished");
+    }
     let expected_live: BTreeSet<NodeId> = live.lock().unwrap().iter().copied().collect();
     let page = checked_store.graph_page(user, MAX_GRAPH_PAGE, None).await.unwrap().unwrap();
     let stored: BTreeSet<NodeId> = page.ids.into_iter().collect();
@@ -264,7 +335,10 @@ async fn graph_check_repairs_damage_from_before_the_invariants() {
     for id in &ids {
         connect.connect(user, *id).await.unwrap();
     }
-    assert_eq!(check::check_user(&world.memory, user, 3, false).await.unwrap().found, []);
+    assert_eq!(
+        check::check_user(&world.memory, user, 3, false, time::OffsetDateTime::now_utc()).await.unwrap().found,
+        []
+    );
 
     // Damage of every kind, written straight to the table as older code could leave it.
     let pk = brain2_shared::keys::partition(user);
@@ -313,7 +387,7 @@ async fn graph_check_repairs_damage_from_before_the_invariants() {
         .await
         .unwrap();
 
-    let found = check::check_user(&world.memory, user, 3, false).await.unwrap().found;
+    let found = check::check_user(&world.memory, user, 3, false, time::OffsetDateTime::now_utc()).await.unwrap().found;
     let kinds: BTreeSet<String> =
         found.iter().map(|v| format!("{v:?}").split([' ', '{']).next().unwrap().to_owned()).collect();
     for kind in [
@@ -326,10 +400,13 @@ async fn graph_check_repairs_damage_from_before_the_invariants() {
     ] {
         assert!(kinds.contains(kind), "{kind} not found in {found:?}");
     }
-    let repaired = check::check_user(&world.memory, user, 3, true).await.unwrap();
+    let repaired = check::check_user(&world.memory, user, 3, true, time::OffsetDateTime::now_utc()).await.unwrap();
     assert_eq!(repaired.remaining, [], "found {:?}", repaired.found);
     // Idempotent: a second repair finds nothing to do.
-    assert_eq!(check::check_user(&world.memory, user, 3, true).await.unwrap().found, []);
+    assert_eq!(
+        check::check_user(&world.memory, user, 3, true, time::OffsetDateTime::now_utc()).await.unwrap().found,
+        []
+    );
     // The half-deleted node is gone for good; the others are still there.
     let page = world.memory.graph_page(user, MAX_GRAPH_PAGE, None).await.unwrap().unwrap();
     assert_eq!(page.ids.len(), 3);
@@ -398,6 +475,66 @@ async fn an_update_that_drops_the_shared_keyword_while_a_link_is_made_leaves_no_
     let store = MemoryStore::new(client, &world.memory_table, KEYWORD_INDEX);
     let connect = connect_node::ConnectNode { store, ..world.connect_node(4) };
     connect.connect(user, b).await.unwrap();
-    let report = check::check_user(&world.memory, user, 4, false).await.unwrap();
+    let report = check::check_user(&world.memory, user, 4, false, time::OffsetDateTime::now_utc()).await.unwrap();
     assert_eq!(report.found, [], "{} edge items", report.edges);
+}
+
+#[tokio::test]
+async fn a_delete_killed_after_its_mark_is_finished_by_the_next_delete_connect_node_or_graph_check() {
+    let world = World::new().await;
+    let router = world.backend();
+    let user = user();
+    let mut ids = Vec::new();
+    for text in ["alpha one", "alpha two", "alpha three", "alpha four", "alpha five"] {
+        ids.push(create_node(&router, user, text).await);
+    }
+    let connect = world.connect_node(10);
+    for id in &ids {
+        connect.connect(user, *id).await.unwrap();
+    }
+    let killed_delete = |id: NodeId, marked_at: time::OffsetDateTime| {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&world.sdk).interceptor(Killed::after_writes(1)).build(),
+        );
+        let store = MemoryStore::new(client, &world.memory_table, KEYWORD_INDEX);
+        async move { assert!(store.delete(user, id, marked_at).await.is_err(), "killed after its mark") }
+    };
+    let edge_count = async |id: NodeId| world.memory.get_stored(user, id).await.unwrap().unwrap().edge_count;
+    let now = time::OffsetDateTime::now_utc();
+    let long_ago = now - DELETE_ABANDONED_AFTER - MINUTE;
+    let later = now + DELETE_ABANDONED_AFTER + MINUTE;
+
+    // Marked just now, it may be a delete still at work: hidden from its user, still counted by
+    // its neighbours, not finished by connect-node nor reported by graph-check.
+    killed_delete(ids[0], now).await;
+    let (status, _) = call(&router, Some(user), empty_request("GET", &format!("/api/nodes/{}", ids[0]))).await;
+    assert_eq!(status, 404);
+    assert_eq!(edge_count(ids[4]).await, Some(4));
+    let outcome = connect.connect(user, ids[1]).await.unwrap();
+    assert!(matches!(outcome, Outcome::Linked { ref finished, .. } if finished.is_empty()), "{outcome:?}");
+    assert_eq!(check::check_user(&world.memory, user, 10, false, now).await.unwrap().found, []);
+    // The next delete of the same id finishes it.
+    let (status, _) = call(&router, Some(user), empty_request("DELETE", &format!("/api/nodes/{}", ids[0]))).await;
+    assert_eq!(status, 204);
+    assert_eq!(world.memory.get_stored(user, ids[0]).await.unwrap(), None);
+    assert_eq!(edge_count(ids[4]).await, Some(3));
+
+    // Marked long ago, the delete stopped: connect-node finishes it, whether it meets the node as
+    // a neighbour or as its event's node.
+    killed_delete(ids[1], long_ago).await;
+    let outcome = connect.connect(user, ids[2]).await.unwrap();
+    assert!(matches!(outcome, Outcome::Linked { ref finished, .. } if finished == &[ids[1]]), "{outcome:?}");
+    killed_delete(ids[2], long_ago).await;
+    let outcome = connect.connect(user, ids[2]).await.unwrap();
+    assert!(matches!(outcome, Outcome::DeleteFinished { node, ref unlinked } if node == ids[2] && unlinked.len() == 2));
+
+    // graph-check finishes what nobody met, once its mark is abandoned.
+    killed_delete(ids[3], now).await;
+    assert_eq!(check::check_user(&world.memory, user, 10, true, now).await.unwrap().found, []);
+    let repaired = check::check_user(&world.memory, user, 10, true, later).await.unwrap();
+    assert_eq!(repaired.found, [check::Violation::UnfinishedDelete { node: ids[3] }]);
+    assert_eq!(repaired.remaining, []);
+    let page = world.memory.graph_page(user, MAX_GRAPH_PAGE, None).await.unwrap().unwrap();
+    assert_eq!(page.ids, [ids[4]]);
+    assert_eq!(edge_count(ids[4]).await, Some(0), "its neighbours' places under its cap are free again");
 }

@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use time::OffsetDateTime;
+
 use crate::domain::{Edge, NodeId, UserId};
 use crate::dynamo::{self, StoreError};
 use crate::memory::{MemoryStore, StoredNode, Versions};
@@ -18,7 +20,9 @@ use crate::{keys, scoring};
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Violation {
-    /// A delete stopped part-way: the node is marked `deleting` but still there.
+    /// A delete stopped part-way: the node is still there, marked `deleting` by a delete that
+    /// is no longer running (`memory::DELETE_ABANDONED_AFTER`). It is hidden from its user but
+    /// holds a place under its neighbours' caps.
     UnfinishedDelete { node: NodeId },
     /// Every edge has its reverse.
     EdgeWithoutReverse { from: NodeId, to: NodeId },
@@ -44,7 +48,9 @@ pub enum Violation {
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Violation::UnfinishedDelete { node } => write!(f, "node {node} is half-deleted (marked deleting)"),
+            Violation::UnfinishedDelete { node } => {
+                write!(f, "node {node} is half-deleted (marked deleting by a delete that stopped)")
+            }
             Violation::EdgeWithoutReverse { from, to } => write!(f, "edge {from} → {to} has no reverse"),
             Violation::EdgeToMissingNode { from, to } => write!(f, "edge {from} → {to} has a missing end"),
             Violation::UnsupportedEdge { from, to } => {
@@ -98,8 +104,9 @@ pub async fn snapshot(store: &MemoryStore, user: UserId) -> Result<Snapshot, Sto
     Ok(snapshot)
 }
 
-/// Every violation in `snapshot`, in a stable order.
-pub fn violations(snapshot: &Snapshot, max_edges: usize) -> Vec<Violation> {
+/// Every violation in `snapshot`, in a stable order. A node a delete is still working on (marked
+/// less than `memory::DELETE_ABANDONED_AFTER` before `now`) is that delete's to finish.
+pub fn violations(snapshot: &Snapshot, max_edges: usize, now: OffsetDateTime) -> Vec<Violation> {
     let mut found = Vec::new();
     let live = |id: &NodeId| snapshot.nodes.get(id).is_some_and(|n| !n.deleting);
     let mut degree: BTreeMap<NodeId, i64> = BTreeMap::new();
@@ -131,8 +138,10 @@ pub fn violations(snapshot: &Snapshot, max_edges: usize) -> Vec<Violation> {
     }
     for (id, stored) in &snapshot.nodes {
         if stored.deleting {
-            // Its edges and postings are the unfinished delete's to remove.
-            found.push(Violation::UnfinishedDelete { node: *id });
+            // Its edges and postings are the delete's to remove.
+            if stored.abandoned_delete(now) {
+                found.push(Violation::UnfinishedDelete { node: *id });
+            }
             continue;
         }
         let node = &stored.node;
@@ -175,15 +184,16 @@ pub struct UserReport {
     pub remaining: Vec<Violation>,
 }
 
-/// Checks one user; with `repair`, mends what it found and checks again.
+/// Checks one user at `now`; with `repair`, mends what it found and checks again.
 pub async fn check_user(
     store: &MemoryStore,
     user: UserId,
     max_edges: usize,
     repair: bool,
+    now: OffsetDateTime,
 ) -> Result<UserReport, StoreError> {
     let first = snapshot(store, user).await?;
-    let found = violations(&first, max_edges);
+    let found = violations(&first, max_edges, now);
     let mut report = UserReport {
         user: Some(user),
         nodes: first.nodes.len(),
@@ -198,24 +208,31 @@ pub async fn check_user(
     // Structure first (deletes, edges, postings, the cap), then the counts those writes leave.
     for pass in 0..3 {
         let current = snapshot(store, user).await?;
-        let found = violations(&current, max_edges);
+        let found = violations(&current, max_edges, now);
         if found.is_empty() {
             break;
         }
         let (counts, structural): (Vec<&Violation>, Vec<&Violation>) =
             found.iter().partition(|v| matches!(v, Violation::WrongEdgeCount { .. }));
-        let now = if structural.is_empty() || pass == 2 { counts } else { structural };
-        for violation in now {
-            mend(store, user, &current, violation).await?;
+        let mending = if structural.is_empty() || pass == 2 { counts } else { structural };
+        for violation in mending {
+            mend(store, user, &current, violation, now).await?;
         }
     }
-    report.remaining = violations(&snapshot(store, user).await?, max_edges);
+    report.remaining = violations(&snapshot(store, user).await?, max_edges, now);
     Ok(report)
 }
 
-async fn mend(store: &MemoryStore, user: UserId, snapshot: &Snapshot, violation: &Violation) -> Result<(), StoreError> {
+/// Mends one violation found in `snapshot` (read at about `now`).
+pub async fn mend(
+    store: &MemoryStore,
+    user: UserId,
+    snapshot: &Snapshot,
+    violation: &Violation,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     match violation {
-        Violation::UnfinishedDelete { node } => store.delete(user, *node).await.map(drop),
+        Violation::UnfinishedDelete { node } => store.delete(user, *node, now).await.map(drop),
         Violation::EdgeWithoutReverse { from, to } | Violation::EdgeToMissingNode { from, to } => {
             store.remove_edge(user, *from, *to).await.map(drop)
         }
@@ -307,7 +324,11 @@ mod tests {
             updated_at: at,
             version: 1,
         };
-        (id(n), StoredNode { node, edge_count, edge_writes: None, deleting: false })
+        (id(n), StoredNode { node, edge_count, edge_writes: None, deleting: false, deleting_since: None })
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + time::Duration::days(1)
     }
 
     fn edge(a: u128, b: u128) -> ((NodeId, NodeId), Edge) {
@@ -321,20 +342,31 @@ mod tests {
             edges: [edge(1, 2), edge(2, 1)].into(),
             postings: [(id(1), "k".to_owned()), (id(2), "k".to_owned())].into(),
         };
-        assert_eq!(violations(&snapshot, 5), []);
+        assert_eq!(violations(&snapshot, 5, now()), []);
     }
 
     #[test]
     fn each_invariant_has_its_violation() {
+        // A mark from before marks were dated is abandoned; one a delete set a moment ago is
+        // that delete's to finish.
         let mut deleting = node(4, &[], Some(0));
         deleting.1.deleting = true;
+        let mut in_progress = node(5, &["k"], Some(0));
+        in_progress.1.deleting = true;
+        in_progress.1.deleting_since = Some(now() - time::Duration::seconds(5));
         let snapshot = Snapshot {
-            nodes: [node(1, &["k", "m"], Some(2)), node(2, &["k"], None), deleting].into(),
+            nodes: [node(1, &["k", "m"], Some(2)), node(2, &["k"], None), deleting, in_progress].into(),
             edges: [edge(1, 2), edge(1, 3)].into(),
-            postings: [(id(1), "k".to_owned()), (id(2), "k".to_owned()), (id(2), "old".to_owned())].into(),
+            postings: [
+                (id(1), "k".to_owned()),
+                (id(2), "k".to_owned()),
+                (id(2), "old".to_owned()),
+                (id(5), "k".to_owned()),
+            ]
+            .into(),
         };
         assert_eq!(
-            violations(&snapshot, 1),
+            violations(&snapshot, 1, now()),
             [
                 Violation::UnfinishedDelete { node: id(4) },
                 Violation::EdgeWithoutReverse { from: id(1), to: id(2) },
@@ -370,7 +402,7 @@ mod tests {
             postings: postings(&[(1, "x"), (2, "k"), (3, "k"), (3, "m"), (4, "k"), (4, "m")]),
         };
         assert_eq!(
-            violations(&snapshot, 5),
+            violations(&snapshot, 5, now()),
             [
                 Violation::UnsupportedEdge { from: id(1), to: id(2) },
                 Violation::UnsupportedEdge { from: id(2), to: id(1) },

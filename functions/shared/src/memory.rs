@@ -16,10 +16,12 @@
 //!   versions read ([`Versions`]); keywords change only with the version. So an edge write never
 //!   commits on keywords that are gone, and an update after it announces NodeUpdated, whose
 //!   connect-node run starts after the update, reads the edge, and mends it.
-//! - A delete first marks the node `deleting` (a tombstone readers treat as gone and edge adds
-//!   refuse), then removes its edges pair by pair, and last the node together with its postings
-//!   in one transaction. Every step is idempotent, so a delete that failed part-way is finished
-//!   by retrying it.
+//! - A delete first marks the node `deleting` with the time (`deletingAt`; a tombstone readers
+//!   treat as gone and edge writes refuse), then removes its edges pair by pair, and last the
+//!   node together with its postings in one transaction. Every step is idempotent, so a delete
+//!   that stopped part-way is finished by running it again: the next delete of the node, or,
+//!   once the mark is older than [`DELETE_ABANDONED_AFTER`] (no Lambda that set it can still be
+//!   running), connect-node when it meets the node and `graph-check --repair`.
 
 use std::collections::BTreeSet;
 
@@ -96,6 +98,13 @@ const EDGE_COUNT: &str = "edgeCount";
 /// came between its reads (graph-check's count repair).
 const EDGE_WRITES: &str = "edgeWrites";
 pub(crate) const DELETING: &str = "deleting";
+/// When the delete that set `deleting` began (RFC 3339); marks from before it was kept have none.
+const DELETING_AT: &str = "deletingAt";
+
+/// A `deleting` mark older than this belongs to a delete that stopped: Lambda ends every
+/// invocation within 15 minutes, so no function that set it can still be working on it. Until
+/// then the mark is a delete in progress, which connect-node and graph-check leave to it.
+pub const DELETE_ABANDONED_AFTER: time::Duration = time::Duration::minutes(15);
 
 /// A node item as stored: the node, how many edges it has, and whether a delete has begun.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +116,16 @@ pub struct StoredNode {
     /// `None` until the node's edges are first written.
     pub edge_writes: Option<u64>,
     pub deleting: bool,
+    /// When the delete that marked it began; `None` for a mark written before this was kept.
+    pub deleting_since: Option<OffsetDateTime>,
+}
+
+impl StoredNode {
+    /// Whether the node is marked `deleting` by a delete that stopped (see
+    /// [`DELETE_ABANDONED_AFTER`]): one the next delete, connect-node or graph-check finishes.
+    pub fn abandoned_delete(&self, now: OffsetDateTime) -> bool {
+        self.deleting && self.deleting_since.is_none_or(|since| now - since >= DELETE_ABANDONED_AFTER)
+    }
 }
 
 pub(crate) fn stored_from(user: UserId, item: &Item) -> Result<StoredNode, StoreError> {
@@ -130,6 +149,10 @@ pub(crate) fn stored_from(user: UserId, item: &Item) -> Result<StoredNode, Store
             Some(_) => Some(dynamo::number(item, EDGE_WRITES)?),
         },
         deleting: dynamo::flag(item, DELETING),
+        deleting_since: match item.get(DELETING_AT) {
+            None => None,
+            Some(_) => Some(time_of(item, DELETING_AT)?),
+        },
         node,
     })
 }
@@ -435,17 +458,24 @@ impl MemoryStore {
     }
 
     /// Deletes the node, its postings, and its edges in both directions; returns the nodes it
-    /// was linked to, or `None` when there was no such node. The node is marked `deleting`
-    /// first and removed last, so a delete that failed part-way is finished by a retry, and
-    /// nothing links to the node in between.
-    pub async fn delete(&self, user: UserId, id: NodeId) -> Result<Option<Vec<NodeId>>, StoreError> {
+    /// was linked to, or `None` when there was no such node. The node is marked `deleting` (at
+    /// `now`) first and removed last, so nothing links to the node in between, and a delete
+    /// that stopped part-way is finished by running it again: the next delete of the node, or
+    /// connect-node and graph-check once the mark is abandoned.
+    pub async fn delete(
+        &self,
+        user: UserId,
+        id: NodeId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Vec<NodeId>>, StoreError> {
         // Single-action transactions rather than UpdateItem and DeleteItem: the same writes, and
-        // the backend links two fewer SDK operations (its zip is at the size budget).
+        // the backend links two fewer SDK operations (its zip is at the size budget). Marking
+        // again dates the mark anew: this delete is in progress now.
         let mark = self.transact_update(
             key(user, keys::node(id)),
-            "SET deleting = :yes",
+            "SET deleting = :yes, deletingAt = :now",
             "attribute_exists(sk)",
-            vec![(":yes", AttributeValue::Bool(true))],
+            vec![(":yes", AttributeValue::Bool(true)), (":now", s(crate::domain::rfc3339(now)))],
         );
         match dynamo::transact_write(&self.client, vec![mark]).await {
             Ok(()) => {}

@@ -193,3 +193,45 @@ impl Place {
         })
     }
 }
+
+/// A process killed part-way: its first `writes` write calls go out, and every call after them
+/// fails unsent.
+#[derive(Debug)]
+pub struct Killed {
+    writes_left: AtomicUsize,
+    dead: std::sync::atomic::AtomicBool,
+}
+
+impl Killed {
+    pub fn after_writes(writes: usize) -> Self {
+        Killed { writes_left: AtomicUsize::new(writes), dead: std::sync::atomic::AtomicBool::new(false) }
+    }
+}
+
+impl Intercept for Killed {
+    fn name(&self) -> &'static str {
+        "Killed"
+    }
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let killed = || Err("injected fault: the process was killed".into());
+        if self.dead.load(Ordering::SeqCst) {
+            return killed();
+        }
+        if cfg.load::<Metadata>().is_some_and(|m| WRITES.contains(&m.name())) {
+            let left = self.writes_left.load(Ordering::SeqCst);
+            if left == 0 {
+                self.dead.store(true, Ordering::SeqCst);
+                return killed();
+            }
+            self.writes_left.store(left - 1, Ordering::SeqCst);
+            // The last write allowed goes out; the process dies right after it.
+            self.dead.store(left == 1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
