@@ -3,9 +3,11 @@
 //!
 //! A check reads one user's whole partition with a strongly consistent Query, so on a quiet
 //! graph it sees a consistent picture; on a busy one a write in flight (a delete between its
-//! steps) can show as a violation that the writer itself is about to mend. Every mend is a
-//! conditional or idempotent write through the same operations the functions use, so running
-//! a repair twice, or beside the functions, never does harm.
+//! steps) can show as a violation that the writer itself is about to mend. Every mend is
+//! idempotent and conditioned on what it was decided from (the versions of the nodes it read;
+//! for a count, the count and `edgeWrites` it read), so running a repair twice, or beside the
+//! functions, never undoes what they wrote meanwhile: a mend whose condition fails is left to
+//! the next pass or the next run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -247,8 +249,13 @@ pub async fn mend(
                 None => Ok(()),
             }
         }
-        Violation::OrphanPosting { node, keyword } => store.delete_posting(user, *node, keyword).await,
-        Violation::MissingPosting { node, keyword } => store.put_posting(user, *node, keyword).await,
+        Violation::OrphanPosting { node, keyword } => {
+            let version = snapshot.nodes.get(node).map(|n| n.node.version);
+            store.delete_posting(user, *node, keyword, version).await.map(drop)
+        }
+        Violation::MissingPosting { node, keyword } => {
+            store.put_posting(user, *node, keyword, snapshot.nodes[node].node.version).await.map(drop)
+        }
         Violation::OverCap { node, max, .. } => {
             let mut edges: Vec<&Edge> = snapshot.edges.values().filter(|e| e.source == *node).collect();
             // The weakest go first, the larger id first among equals: what connect-node evicts.
@@ -259,7 +266,8 @@ pub async fn mend(
             }
             Ok(())
         }
-        Violation::WrongEdgeCount { node, actual, .. } => store.set_edge_count(user, *node, *actual).await,
+        // Counted afresh, not from the snapshot: see `MemoryStore::repair_edge_count`.
+        Violation::WrongEdgeCount { node, .. } => store.repair_edge_count(user, *node).await.map(drop),
         // Nothing safe to do without the node's history; reported for a person to look at.
         Violation::BadVersion { .. } => Ok(()),
     }

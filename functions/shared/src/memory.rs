@@ -26,9 +26,7 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
@@ -201,18 +199,6 @@ pub fn edge_from(item: &Item) -> Result<Edge, StoreError> {
         weight: dynamo::number(item, "weight")?.try_into().unwrap_or(u32::MAX),
         shared_keywords: dynamo::strings(item, "sharedKeywords")?,
     })
-}
-
-fn put(item: Item) -> WriteRequest {
-    WriteRequest::builder()
-        .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item is set"))
-        .build()
-}
-
-fn delete(key: Item) -> WriteRequest {
-    WriteRequest::builder()
-        .delete_request(DeleteRequest::builder().set_key(Some(key)).build().expect("key is set"))
-        .build()
 }
 
 /// What became of an attempt to add an edge pair.
@@ -695,29 +681,115 @@ impl MemoryStore {
     }
 }
 
+/// Reads and writes of one count repair at most: a node whose edges keep changing meanwhile is
+/// left for the next check rather than retried on end.
+pub const COUNT_REPAIR_ATTEMPTS: u32 = 3;
+
+/// graph-check's repairs: each write is conditioned on what it was decided from, so a repair
+/// running beside the functions never undoes what they wrote meanwhile.
 impl MemoryStore {
-    /// Writes the posting of `keyword` for `node` (graph-check's repair).
-    pub async fn put_posting(&self, user: UserId, node: NodeId, keyword: &str) -> Result<(), StoreError> {
-        dynamo::batch_write(&self.client, &self.table, vec![put(posting_item(user, node, keyword))]).await
+    fn transact_check(&self, key: Item, condition: &str, values: Vec<(&str, AttributeValue)>) -> TransactWriteItem {
+        let mut builder =
+            ConditionCheck::builder().table_name(&self.table).set_key(Some(key)).condition_expression(condition);
+        for (name, value) in values {
+            builder = builder.expression_attribute_values(name, value);
+        }
+        TransactWriteItem::builder().condition_check(builder.build().expect("table, key and condition are set")).build()
     }
 
-    /// Sets the node's edge count to `count`, if the node exists (graph-check's repair).
-    pub async fn set_edge_count(&self, user: UserId, node: NodeId, count: i64) -> Result<(), StoreError> {
-        let set = self.transact_update(
-            key(user, keys::node(node)),
-            "SET edgeCount = :count",
-            "attribute_exists(sk)",
-            vec![(":count", n(count))],
-        );
-        match dynamo::transact_write(&self.client, vec![set]).await {
-            Ok(()) | Err(TransactError::ConditionFailed { .. }) => Ok(()),
+    /// Writes the posting of `keyword` for `node` if the node is still at `version` (whose
+    /// keywords hold it) and not being deleted. Returns whether it wrote.
+    pub async fn put_posting(
+        &self,
+        user: UserId,
+        node: NodeId,
+        keyword: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let actions = vec![
+            self.transact_put(posting_item(user, node, keyword), None),
+            self.transact_check(
+                key(user, keys::node(node)),
+                "version = :version AND attribute_not_exists(deleting)",
+                vec![(":version", n(version))],
+            ),
+        ];
+        self.repair(actions).await
+    }
+
+    /// Deletes the posting of `keyword` for `node` if the node is still at `version` (whose
+    /// keywords lack it), or, with `None`, if the node does not exist. Returns whether it wrote.
+    pub async fn delete_posting(
+        &self,
+        user: UserId,
+        node: NodeId,
+        keyword: &str,
+        version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let node_key = key(user, keys::node(node));
+        let check = match version {
+            Some(version) => self.transact_check(
+                node_key,
+                "version = :version AND attribute_not_exists(deleting)",
+                vec![(":version", n(version))],
+            ),
+            None => self.transact_check(node_key, "attribute_not_exists(sk)", Vec::new()),
+        };
+        let actions = vec![self.transact_delete(key(user, keys::posting(node, keyword)), None), check];
+        self.repair(actions).await
+    }
+
+    /// Sets the node's `edgeCount` to the number of its edge items. The node is read first, then
+    /// its edges, and the write is conditioned on the count and `edgeWrites` read: an edge write
+    /// after the node read raises `edgeWrites` (the count alone could be back where it was after
+    /// an add and a remove), so the write fails rather than store a count a link or unlink made
+    /// meanwhile has changed, and the repair reads again, at most [`COUNT_REPAIR_ATTEMPTS`] times
+    /// with backoff. Returns whether the count is right as far as the last reads tell.
+    pub async fn repair_edge_count(&self, user: UserId, node: NodeId) -> Result<bool, StoreError> {
+        for attempt in 0..COUNT_REPAIR_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(dynamo::backoff(attempt)).await;
+            }
+            let Some(stored) = self.get_stored(user, node).await? else { return Ok(true) };
+            let actual = i64::try_from(self.edges(user, node).await?.len()).unwrap_or(i64::MAX);
+            if stored.edge_count == Some(actual) {
+                return Ok(true);
+            }
+            let mut values = vec![(":count", n(actual))];
+            let count_read = match stored.edge_count {
+                Some(count) => {
+                    values.push((":read", n(count)));
+                    "edgeCount = :read"
+                }
+                None => "attribute_not_exists(edgeCount)",
+            };
+            let writes_read = match stored.edge_writes {
+                Some(writes) => {
+                    values.push((":writes", n(writes)));
+                    "edgeWrites = :writes"
+                }
+                None => "attribute_not_exists(edgeWrites)",
+            };
+            let set = self.transact_update(
+                key(user, keys::node(node)),
+                "SET edgeCount = :count",
+                &format!("{count_read} AND {writes_read}"),
+                values,
+            );
+            if self.repair(vec![set]).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Runs a repair's transaction: `false` when its conditions no longer held.
+    async fn repair(&self, actions: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        match dynamo::transact_write(&self.client, actions).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::ConditionFailed { .. }) => Ok(false),
             Err(TransactError::Store(e)) => Err(e),
         }
-    }
-
-    /// Deletes the posting of `keyword` for `node` (graph-check's repair).
-    pub async fn delete_posting(&self, user: UserId, node: NodeId, keyword: &str) -> Result<(), StoreError> {
-        dynamo::batch_write(&self.client, &self.table, vec![delete(key(user, keys::posting(node, keyword)))]).await
     }
 }
 
