@@ -192,7 +192,8 @@ impl ConnectNode {
         let version: BTreeMap<NodeId, u64> = others.iter().map(|n| (n.id, n.version)).collect();
         let ranked = scoring::rank(&node, &others, self.min_shared_keywords);
         let plan = plan(&existing, &ranked, self.max_edges_per_node);
-        // A neighbour missing or being deleted was not read: its edge goes whatever it holds.
+        // A neighbour that is missing or being deleted has no version here: its edge goes
+        // whatever it holds (a delete in progress removes it too; both are idempotent).
         let versions = |target: NodeId| version.get(&target).map(|v| Versions { source: node.version, target: *v });
 
         let removed: Vec<NodeId> = stream::iter(plan.remove)
