@@ -127,7 +127,7 @@ impl AppState {
 
     /// Deletes one node and announces it; `Ok(false)` when there was no such node.
     async fn delete_and_announce(&self, user: UserId, id: NodeId) -> Result<bool, brain2_shared::dynamo::StoreError> {
-        if self.store.delete(user, id).await?.is_none() {
+        if self.store.delete(user, id, self.now()).await?.is_none() {
             return Ok(false);
         }
         self.announce(events::NODE_DELETED, id, &NodeDeleted { user_id: user.to_string(), node_id: id }).await;

@@ -4,9 +4,21 @@
 //!
 //! The result depends only on the stored state, never on the event: a duplicated, late or
 //! reordered delivery recomputes from what is stored now, and a second run finds nothing to do.
-//! Every edge write is a conditional transaction (`MemoryStore::add_edge` and friends), so a
-//! candidate the eventually consistent KeywordIndex still lists after its delete, or a node that
-//! another run filled to its cap meanwhile, is refused rather than linked.
+//!
+//! Every edge stays what its nodes' keywords give (`scoring::edge_between`). KeywordIndex, which
+//! lags the nodes, only suggests candidates; the run reads every node it may write an edge to
+//! (its current neighbours and the best suggestions, strongly consistent) and scores them from
+//! the keywords they have. Each add, reweigh and removal is a transaction conditioned on both
+//! nodes still being at the versions read (`MemoryStore::add_edge` and friends), so an update
+//! racing the run makes its write fail rather than store a weight its keywords no longer give;
+//! the update's own NodeUpdated run, which starts after the update and so sees every edge
+//! written before it, mends what the node now shares.
+//!
+//! A delete that stopped after marking its node `deleting` leaves the node hidden but counted
+//! under its neighbours' caps. A run that meets such a node, as the node of its event or among
+//! the nodes it reads, finishes the delete once the mark is abandoned
+//! (`memory::DELETE_ABANDONED_AFTER`; before that, the delete that set it is still at work), at
+//! most [`MAX_DELETES_FINISHED`] per run, and announces the edges it removed (EdgesRemoved).
 //!
 //! Which edges: the node's candidates are the nodes sharing at least `min_shared_keywords`
 //! keywords, ranked by how many they share, then by id. It links to the top `max_edges_per_node`;
@@ -19,12 +31,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use brain2_shared::domain::{Edge, NodeId, UserId};
 use brain2_shared::events::{self, EdgeWeight, EdgesCreated, EdgesRemoved, NodeChanged, Publisher};
-use brain2_shared::memory::{AddEdge, EDGE_WRITE_PARALLELISM, MemoryStore};
-use brain2_shared::scoring::choose_edges;
+use brain2_shared::memory::{AddEdge, EDGE_WRITE_PARALLELISM, MemoryStore, Unlink, Versions};
+use brain2_shared::scoring;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use time::OffsetDateTime;
 
 /// Keyword lookups in flight at once.
 pub const LOOKUP_PARALLELISM: usize = 8;
+
+/// Abandoned deletes of other nodes one run finishes at most: each costs a transaction per edge
+/// of the node, and the rest wait for the next run that meets them, or for graph-check.
+pub const MAX_DELETES_FINISHED: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct ConnectNode {
@@ -45,9 +62,13 @@ pub enum Outcome {
         created: Vec<EdgeWeight>,
         /// Nodes it is no longer linked to.
         removed: Vec<NodeId>,
+        /// Nodes whose abandoned deletes this run finished.
+        finished: Vec<NodeId>,
     },
-    /// The node was deleted before the event arrived: nothing to link.
+    /// The node was deleted before the event arrived (or is being deleted): nothing to link.
     NodeGone { node: NodeId },
+    /// The node's own delete had stopped after marking it; this run finished it.
+    DeleteFinished { node: NodeId, unlinked: Vec<NodeId> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +90,7 @@ pub struct Plan {
     pub add: Vec<Edge>,
 }
 
-/// `ranked`: every candidate at or above the minimum, best first (see `choose_edges`).
+/// `ranked`: every candidate at or above the minimum, best first (see `scoring::rank`).
 pub fn plan(existing: &[Edge], ranked: &[Edge], max_edges: usize) -> Plan {
     let rank: BTreeMap<NodeId, usize> = ranked.iter().enumerate().map(|(i, e)| (e.target, i)).collect();
     let wanted: BTreeSet<NodeId> = ranked.iter().take(max_edges).map(|e| e.target).collect();
@@ -114,10 +135,20 @@ impl ConnectNode {
         self.connect(user, event.detail.node_id).await
     }
 
+    /// Recomputes `node_id`'s edges (see the module's documentation). Reads the clock to tell
+    /// an abandoned delete from one in progress.
     pub async fn connect(&self, user: UserId, node_id: NodeId) -> Result<Outcome, ConnectError> {
-        let Some(node) = self.store.get(user, node_id).await? else {
-            tracing::info!(node = %node_id, "node is gone; nothing to link");
-            return Ok(Outcome::NodeGone { node: node_id });
+        let now = OffsetDateTime::now_utc();
+        let node = match self.store.get_stored(user, node_id).await? {
+            Some(stored) if !stored.deleting => stored.node,
+            Some(stored) if stored.abandoned_delete(now) => {
+                let unlinked = self.finish_delete(user, node_id, now).await?;
+                return Ok(Outcome::DeleteFinished { node: node_id, unlinked });
+            }
+            _ => {
+                tracing::info!(node = %node_id, "node is gone or being deleted; nothing to link");
+                return Ok(Outcome::NodeGone { node: node_id });
+            }
         };
         let matches: BTreeMap<String, Vec<NodeId>> = stream::iter(node.keywords.iter().cloned())
             .map(|keyword| {
@@ -127,26 +158,68 @@ impl ConnectNode {
             .buffer_unordered(LOOKUP_PARALLELISM)
             .try_collect()
             .await?;
-        let ranked = choose_edges(node_id, &matches, self.min_shared_keywords, usize::MAX);
         let existing = self.store.edges(user, node_id).await?;
-        let plan = plan(&existing, &ranked, self.max_edges_per_node);
-
+        // Read every node an edge may be written to: the neighbours, and as many of the index's
+        // suggestions as the plan can add.
+        let neighbours: BTreeSet<NodeId> = existing.iter().map(|e| e.target).collect();
+        let suggested = scoring::suggest(node_id, &matches)
+            .into_iter()
+            .filter(|id| !neighbours.contains(id))
+            .take(self.max_edges_per_node);
         let store = &self.store;
+        let read: Vec<_> = stream::iter(neighbours.iter().copied().chain(suggested))
+            .map(|id| async move { store.get_stored(user, id).await })
+            .buffer_unordered(LOOKUP_PARALLELISM)
+            .try_collect()
+            .await?;
+        let mut others = Vec::with_capacity(read.len());
+        let mut abandoned = Vec::new();
+        for stored in read.into_iter().flatten() {
+            if !stored.deleting {
+                others.push(stored.node);
+            } else if stored.abandoned_delete(now) {
+                abandoned.push(stored.node.id);
+            }
+        }
+        let mut finished = Vec::new();
+        for id in abandoned.into_iter().take(MAX_DELETES_FINISHED) {
+            // Not this node's failure: the next run that meets it, or graph-check, tries again.
+            match self.finish_delete(user, id, now).await {
+                Ok(_) => finished.push(id),
+                Err(error) => tracing::warn!(node = %id, %error, "could not finish an abandoned delete"),
+            }
+        }
+        let version: BTreeMap<NodeId, u64> = others.iter().map(|n| (n.id, n.version)).collect();
+        let ranked = scoring::rank(&node, &others, self.min_shared_keywords);
+        let plan = plan(&existing, &ranked, self.max_edges_per_node);
+        // A neighbour that is missing or being deleted has no version here: its edge goes
+        // whatever it holds (a delete in progress removes it too; both are idempotent).
+        let versions = |target: NodeId| version.get(&target).map(|v| Versions { source: node.version, target: *v });
+
         let removed: Vec<NodeId> = stream::iter(plan.remove)
-            .map(|target| async move { store.remove_edge(user, node_id, target).await.map(|_| target) })
+            .map(|target| async move {
+                let unlinked = match versions(target) {
+                    Some(versions) => store.remove_edge_at(user, node_id, target, versions).await?,
+                    None => store.remove_edge(user, node_id, target).await?,
+                };
+                Ok::<_, brain2_shared::dynamo::StoreError>((unlinked != Unlink::Moved).then_some(target))
+            })
             .buffer_unordered(EDGE_WRITE_PARALLELISM)
+            .try_filter_map(|target| async move { Ok(target) })
             .try_collect()
             .await?;
         let mut created: Vec<EdgeWeight> = Vec::new();
         let mut added = 0;
         for edge in &plan.reweigh {
-            if store.reweigh_edge(user, edge).await? {
+            let versions = versions(edge.target).expect("a reweighed edge's target was read");
+            if store.reweigh_edge(user, edge, versions).await? {
                 created.push(EdgeWeight { target: edge.target, weight: edge.weight });
             }
         }
         // In rank order, one at a time: the node's room is shared by every add.
         for edge in &plan.add {
-            match store.add_edge(user, edge, self.max_edges_per_node).await? {
+            let versions = versions(edge.target).expect("an added edge's target was read");
+            match store.add_edge(user, edge, versions, self.max_edges_per_node).await? {
                 AddEdge::Added => {
                     added += 1;
                     created.push(EdgeWeight { target: edge.target, weight: edge.weight });
@@ -166,7 +239,19 @@ impl ConnectNode {
             self.publisher.publish(events::EDGES_REMOVED, &detail).await?;
         }
         tracing::info!(node = %node_id, edges, created = created.len(), removed = removed.len(), "linked");
-        Ok(Outcome::Linked { node: node_id, edges, created, removed })
+        Ok(Outcome::Linked { node: node_id, edges, created, removed, finished })
+    }
+
+    /// Finishes the delete of `id` that stopped after its mark, and announces the edges it
+    /// removed.
+    async fn finish_delete(&self, user: UserId, id: NodeId, now: OffsetDateTime) -> Result<Vec<NodeId>, ConnectError> {
+        let unlinked = self.store.delete(user, id, now).await?.unwrap_or_default();
+        tracing::info!(node = %id, unlinked = unlinked.len(), "finished a delete that had stopped");
+        if !unlinked.is_empty() {
+            let detail = EdgesRemoved { user_id: user.to_string(), node_id: id, targets: unlinked.clone() };
+            self.publisher.publish(events::EDGES_REMOVED, &detail).await?;
+        }
+        Ok(unlinked)
     }
 }
 

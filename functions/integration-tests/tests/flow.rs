@@ -74,7 +74,10 @@ async fn create_connect_notify_update_and_delete() {
 
     // Redelivery changes nothing and announces nothing.
     let outcome = connect.handle(node_changed(&events[0])).await.unwrap();
-    assert_eq!(outcome, connect_node::Outcome::Linked { node: a_id, edges: 1, created: vec![], removed: vec![] });
+    assert_eq!(
+        outcome,
+        connect_node::Outcome::Linked { node: a_id, edges: 1, created: vec![], removed: vec![], finished: vec![] }
+    );
     assert_eq!(sort_keys(&world.items_of(user).await), keys);
     settle().await;
     assert!(world.drain_events().await.is_empty());

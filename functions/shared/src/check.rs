@@ -3,27 +3,38 @@
 //!
 //! A check reads one user's whole partition with a strongly consistent Query, so on a quiet
 //! graph it sees a consistent picture; on a busy one a write in flight (a delete between its
-//! steps) can show as a violation that the writer itself is about to mend. Every mend is a
-//! conditional or idempotent write through the same operations the functions use, so running
-//! a repair twice, or beside the functions, never does harm.
+//! steps) can show as a violation that the writer itself is about to mend. Every mend is
+//! idempotent and conditioned on what it was decided from (the versions of the nodes it read;
+//! for a count, the count and `edgeWrites` it read), so running a repair twice, or beside the
+//! functions, never undoes what they wrote meanwhile: a mend whose condition fails is left to
+//! the next pass or the next run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use time::OffsetDateTime;
+
 use crate::domain::{Edge, NodeId, UserId};
 use crate::dynamo::{self, StoreError};
-use crate::keys;
-use crate::memory::{MemoryStore, StoredNode};
+use crate::memory::{MemoryStore, StoredNode, Versions};
+use crate::{keys, scoring};
 
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Violation {
-    /// A delete stopped part-way: the node is marked `deleting` but still there.
+    /// A delete stopped part-way: the node is still there, marked `deleting` by a delete that
+    /// is no longer running (`memory::DELETE_ABANDONED_AFTER`). It is hidden from its user but
+    /// holds a place under its neighbours' caps.
     UnfinishedDelete { node: NodeId },
     /// Every edge has its reverse.
     EdgeWithoutReverse { from: NodeId, to: NodeId },
     /// Both ends of every edge exist.
     EdgeToMissingNode { from: NodeId, to: NodeId },
+    /// Every edge is what its nodes' keywords give now (`scoring::edge_between`): this one's
+    /// nodes share no keyword.
+    UnsupportedEdge { from: NodeId, to: NodeId },
+    /// ... and this one's weight or shared keywords are not those of its nodes' keywords.
+    MisweightedEdge { from: NodeId, to: NodeId, stored: u32, expected: u32 },
     /// Every posting matches a live node's current keywords.
     OrphanPosting { node: NodeId, keyword: String },
     /// Every keyword of a node has its posting.
@@ -39,9 +50,17 @@ pub enum Violation {
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Violation::UnfinishedDelete { node } => write!(f, "node {node} is half-deleted (marked deleting)"),
+            Violation::UnfinishedDelete { node } => {
+                write!(f, "node {node} is half-deleted (marked deleting by a delete that stopped)")
+            }
             Violation::EdgeWithoutReverse { from, to } => write!(f, "edge {from} → {to} has no reverse"),
             Violation::EdgeToMissingNode { from, to } => write!(f, "edge {from} → {to} has a missing end"),
+            Violation::UnsupportedEdge { from, to } => {
+                write!(f, "edge {from} → {to} joins nodes that share no keyword")
+            }
+            Violation::MisweightedEdge { from, to, stored, expected } => {
+                write!(f, "edge {from} → {to} weighs {stored}; its nodes' keywords give {expected}")
+            }
             Violation::OrphanPosting { node, keyword } => {
                 write!(f, "posting {keyword:?} of node {node} matches no live node's keywords")
             }
@@ -87,8 +106,9 @@ pub async fn snapshot(store: &MemoryStore, user: UserId) -> Result<Snapshot, Sto
     Ok(snapshot)
 }
 
-/// Every violation in `snapshot`, in a stable order.
-pub fn violations(snapshot: &Snapshot, max_edges: usize) -> Vec<Violation> {
+/// Every violation in `snapshot`, in a stable order. A node a delete is still working on (marked
+/// less than `memory::DELETE_ABANDONED_AFTER` before `now`) is that delete's to finish.
+pub fn violations(snapshot: &Snapshot, max_edges: usize, now: OffsetDateTime) -> Vec<Violation> {
     let mut found = Vec::new();
     let live = |id: &NodeId| snapshot.nodes.get(id).is_some_and(|n| !n.deleting);
     let mut degree: BTreeMap<NodeId, i64> = BTreeMap::new();
@@ -99,12 +119,31 @@ pub fn violations(snapshot: &Snapshot, max_edges: usize) -> Vec<Violation> {
             found.push(Violation::EdgeToMissingNode { from: *from, to: *to });
         } else if !snapshot.edges.contains_key(&(*to, *from)) {
             found.push(Violation::EdgeWithoutReverse { from: *from, to: *to });
+        } else if live(from) && live(to) {
+            // An edge of a node being deleted is the delete's to remove.
+            let stored = &snapshot.edges[&(*from, *to)];
+            match scoring::edge_between(&snapshot.nodes[from].node, &snapshot.nodes[to].node) {
+                None => found.push(Violation::UnsupportedEdge { from: *from, to: *to }),
+                Some(expected)
+                    if expected.weight != stored.weight || expected.shared_keywords != stored.shared_keywords =>
+                {
+                    found.push(Violation::MisweightedEdge {
+                        from: *from,
+                        to: *to,
+                        stored: stored.weight,
+                        expected: expected.weight,
+                    })
+                }
+                Some(_) => {}
+            }
         }
     }
     for (id, stored) in &snapshot.nodes {
         if stored.deleting {
-            // Its edges and postings are the unfinished delete's to remove.
-            found.push(Violation::UnfinishedDelete { node: *id });
+            // Its edges and postings are the delete's to remove.
+            if stored.abandoned_delete(now) {
+                found.push(Violation::UnfinishedDelete { node: *id });
+            }
             continue;
         }
         let node = &stored.node;
@@ -147,15 +186,16 @@ pub struct UserReport {
     pub remaining: Vec<Violation>,
 }
 
-/// Checks one user; with `repair`, mends what it found and checks again.
+/// Checks one user at `now`; with `repair`, mends what it found and checks again.
 pub async fn check_user(
     store: &MemoryStore,
     user: UserId,
     max_edges: usize,
     repair: bool,
+    now: OffsetDateTime,
 ) -> Result<UserReport, StoreError> {
     let first = snapshot(store, user).await?;
-    let found = violations(&first, max_edges);
+    let found = violations(&first, max_edges, now);
     let mut report = UserReport {
         user: Some(user),
         nodes: first.nodes.len(),
@@ -170,29 +210,52 @@ pub async fn check_user(
     // Structure first (deletes, edges, postings, the cap), then the counts those writes leave.
     for pass in 0..3 {
         let current = snapshot(store, user).await?;
-        let found = violations(&current, max_edges);
+        let found = violations(&current, max_edges, now);
         if found.is_empty() {
             break;
         }
         let (counts, structural): (Vec<&Violation>, Vec<&Violation>) =
             found.iter().partition(|v| matches!(v, Violation::WrongEdgeCount { .. }));
-        let now = if structural.is_empty() || pass == 2 { counts } else { structural };
-        for violation in now {
-            mend(store, user, &current, violation).await?;
+        let mending = if structural.is_empty() || pass == 2 { counts } else { structural };
+        for violation in mending {
+            mend(store, user, &current, violation, now).await?;
         }
     }
-    report.remaining = violations(&snapshot(store, user).await?, max_edges);
+    report.remaining = violations(&snapshot(store, user).await?, max_edges, now);
     Ok(report)
 }
 
-async fn mend(store: &MemoryStore, user: UserId, snapshot: &Snapshot, violation: &Violation) -> Result<(), StoreError> {
+/// Mends one violation found in `snapshot` (read at about `now`).
+pub async fn mend(
+    store: &MemoryStore,
+    user: UserId,
+    snapshot: &Snapshot,
+    violation: &Violation,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     match violation {
-        Violation::UnfinishedDelete { node } => store.delete(user, *node).await.map(drop),
+        Violation::UnfinishedDelete { node } => store.delete(user, *node, now).await.map(drop),
         Violation::EdgeWithoutReverse { from, to } | Violation::EdgeToMissingNode { from, to } => {
             store.remove_edge(user, *from, *to).await.map(drop)
         }
-        Violation::OrphanPosting { node, keyword } => store.delete_posting(user, *node, keyword).await,
-        Violation::MissingPosting { node, keyword } => store.put_posting(user, *node, keyword).await,
+        // Conditioned on the versions read: a node that moved on meanwhile is left to its own
+        // connect-node run (or the next pass).
+        Violation::UnsupportedEdge { from, to } => {
+            store.remove_edge_at(user, *from, *to, versions_in(snapshot, *from, *to)).await.map(drop)
+        }
+        Violation::MisweightedEdge { from, to, .. } => {
+            match scoring::edge_between(&snapshot.nodes[from].node, &snapshot.nodes[to].node) {
+                Some(edge) => store.reweigh_edge(user, &edge, versions_in(snapshot, *from, *to)).await.map(drop),
+                None => Ok(()),
+            }
+        }
+        Violation::OrphanPosting { node, keyword } => {
+            let version = snapshot.nodes.get(node).map(|n| n.node.version);
+            store.delete_posting(user, *node, keyword, version).await.map(drop)
+        }
+        Violation::MissingPosting { node, keyword } => {
+            store.put_posting(user, *node, keyword, snapshot.nodes[node].node.version).await.map(drop)
+        }
         Violation::OverCap { node, max, .. } => {
             let mut edges: Vec<&Edge> = snapshot.edges.values().filter(|e| e.source == *node).collect();
             // The weakest go first, the larger id first among equals: what connect-node evicts.
@@ -203,10 +266,15 @@ async fn mend(store: &MemoryStore, user: UserId, snapshot: &Snapshot, violation:
             }
             Ok(())
         }
-        Violation::WrongEdgeCount { node, actual, .. } => store.set_edge_count(user, *node, *actual).await,
+        // Counted afresh, not from the snapshot: see `MemoryStore::repair_edge_count`.
+        Violation::WrongEdgeCount { node, .. } => store.repair_edge_count(user, *node).await.map(drop),
         // Nothing safe to do without the node's history; reported for a person to look at.
         Violation::BadVersion { .. } => Ok(()),
     }
+}
+
+fn versions_in(snapshot: &Snapshot, source: NodeId, target: NodeId) -> Versions {
+    Versions { source: snapshot.nodes[&source].node.version, target: snapshot.nodes[&target].node.version }
 }
 
 /// Every user with items in the table: a paginated Scan of the key attribute only, at most
@@ -264,7 +332,11 @@ mod tests {
             updated_at: at,
             version: 1,
         };
-        (id(n), StoredNode { node, edge_count, deleting: false })
+        (id(n), StoredNode { node, edge_count, edge_writes: None, deleting: false, deleting_since: None })
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + time::Duration::days(1)
     }
 
     fn edge(a: u128, b: u128) -> ((NodeId, NodeId), Edge) {
@@ -278,20 +350,31 @@ mod tests {
             edges: [edge(1, 2), edge(2, 1)].into(),
             postings: [(id(1), "k".to_owned()), (id(2), "k".to_owned())].into(),
         };
-        assert_eq!(violations(&snapshot, 5), []);
+        assert_eq!(violations(&snapshot, 5, now()), []);
     }
 
     #[test]
     fn each_invariant_has_its_violation() {
+        // A mark from before marks were dated is abandoned; one a delete set a moment ago is
+        // that delete's to finish.
         let mut deleting = node(4, &[], Some(0));
         deleting.1.deleting = true;
+        let mut in_progress = node(5, &["k"], Some(0));
+        in_progress.1.deleting = true;
+        in_progress.1.deleting_since = Some(now() - time::Duration::seconds(5));
         let snapshot = Snapshot {
-            nodes: [node(1, &["k", "m"], Some(2)), node(2, &["k"], None), deleting].into(),
+            nodes: [node(1, &["k", "m"], Some(2)), node(2, &["k"], None), deleting, in_progress].into(),
             edges: [edge(1, 2), edge(1, 3)].into(),
-            postings: [(id(1), "k".to_owned()), (id(2), "k".to_owned()), (id(2), "old".to_owned())].into(),
+            postings: [
+                (id(1), "k".to_owned()),
+                (id(2), "k".to_owned()),
+                (id(2), "old".to_owned()),
+                (id(5), "k".to_owned()),
+            ]
+            .into(),
         };
         assert_eq!(
-            violations(&snapshot, 1),
+            violations(&snapshot, 1, now()),
             [
                 Violation::UnfinishedDelete { node: id(4) },
                 Violation::EdgeWithoutReverse { from: id(1), to: id(2) },
@@ -300,6 +383,38 @@ mod tests {
                 Violation::MissingPosting { node: id(1), keyword: "m".into() },
                 Violation::OverCap { node: id(1), edges: 2, max: 1 },
                 Violation::WrongEdgeCount { node: id(2), stored: None, actual: 0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn every_edge_is_held_to_what_its_nodes_keywords_give_now() {
+        let weighted = |a: u128, b: u128, shared: &[&str]| {
+            let keywords: Vec<String> = shared.iter().map(|k| k.to_string()).collect();
+            (
+                (id(a), id(b)),
+                Edge { source: id(a), target: id(b), weight: shared.len() as u32, shared_keywords: keywords },
+            )
+        };
+        let postings = |pairs: &[(u128, &str)]| pairs.iter().map(|(n, k)| (id(*n), k.to_string())).collect();
+        let snapshot = Snapshot {
+            // 1 and 2 share nothing (an update dropped "k"); 3 and 4 share "k" and "m".
+            nodes: [
+                node(1, &["x"], Some(1)),
+                node(2, &["k"], Some(1)),
+                node(3, &["k", "m"], Some(1)),
+                node(4, &["k", "m"], Some(1)),
+            ]
+            .into(),
+            edges: [edge(1, 2), edge(2, 1), weighted(3, 4, &["k"]), weighted(4, 3, &["k", "m"])].into(),
+            postings: postings(&[(1, "x"), (2, "k"), (3, "k"), (3, "m"), (4, "k"), (4, "m")]),
+        };
+        assert_eq!(
+            violations(&snapshot, 5, now()),
+            [
+                Violation::UnsupportedEdge { from: id(1), to: id(2) },
+                Violation::UnsupportedEdge { from: id(2), to: id(1) },
+                Violation::MisweightedEdge { from: id(3), to: id(4), stored: 1, expected: 2 },
             ]
         );
     }

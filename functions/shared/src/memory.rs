@@ -10,17 +10,23 @@
 //!   nodes' `edgeCount`. Adding one is conditioned on both nodes existing, not being deleted, and
 //!   having room under the cap, so no edge lacks its reverse, points at a missing node, or takes
 //!   a node over its cap, whatever runs concurrently.
-//! - A delete first marks the node `deleting` (a tombstone readers treat as gone and edge adds
-//!   refuse), then removes its edges pair by pair, and last the node together with its postings
-//!   in one transaction. Every step is idempotent, so a delete that failed part-way is finished
-//!   by retrying it.
+//! - Every edge is what its nodes' keywords give now (`scoring::edge_between`: weight = the
+//!   number of keywords both have). A writer computes an edge from the two nodes as read, and
+//!   the add, reweigh or keyword-driven removal is conditioned on both nodes still being at the
+//!   versions read ([`Versions`]); keywords change only with the version. So an edge write never
+//!   commits on keywords that are gone, and an update after it announces NodeUpdated, whose
+//!   connect-node run starts after the update, reads the edge, and mends it.
+//! - A delete first marks the node `deleting` with the time (`deletingAt`; a tombstone readers
+//!   treat as gone and edge writes refuse), then removes its edges pair by pair, and last the
+//!   node together with its postings in one transaction. Every step is idempotent, so a delete
+//!   that stopped part-way is finished by running it again: the next delete of the node, or,
+//!   once the mark is older than [`DELETE_ABANDONED_AFTER`] (no Lambda that set it can still be
+//!   running), connect-node when it meets the node and `graph-check --repair`.
 
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
@@ -85,7 +91,18 @@ fn node_item(node: &Node) -> Item {
 
 /// The node attributes only the store manages.
 const EDGE_COUNT: &str = "edgeCount";
+/// Raised by every write to the node's edges (add, reweigh, remove), never lowered: unlike the
+/// count, which an add and a remove put back where it was, it tells a reader that any edge write
+/// came between its reads (graph-check's count repair).
+const EDGE_WRITES: &str = "edgeWrites";
 pub(crate) const DELETING: &str = "deleting";
+/// When the delete that set `deleting` began (RFC 3339); marks from before it was kept have none.
+const DELETING_AT: &str = "deletingAt";
+
+/// A `deleting` mark older than this belongs to a delete that stopped: Lambda ends every
+/// invocation within 15 minutes, so no function that set it can still be working on it. Until
+/// then the mark is a delete in progress, which connect-node and graph-check leave to it.
+pub const DELETE_ABANDONED_AFTER: time::Duration = time::Duration::minutes(15);
 
 /// A node item as stored: the node, how many edges it has, and whether a delete has begun.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +111,19 @@ pub struct StoredNode {
     /// `None` for an item written before edges were counted; graph-check sets it. Signed: a
     /// count that older data left wrong can go below zero before graph-check mends it.
     pub edge_count: Option<i64>,
+    /// `None` until the node's edges are first written.
+    pub edge_writes: Option<u64>,
     pub deleting: bool,
+    /// When the delete that marked it began; `None` for a mark written before this was kept.
+    pub deleting_since: Option<OffsetDateTime>,
+}
+
+impl StoredNode {
+    /// Whether the node is marked `deleting` by a delete that stopped (see
+    /// [`DELETE_ABANDONED_AFTER`]): one the next delete, connect-node or graph-check finishes.
+    pub fn abandoned_delete(&self, now: OffsetDateTime) -> bool {
+        self.deleting && self.deleting_since.is_none_or(|since| now - since >= DELETE_ABANDONED_AFTER)
+    }
 }
 
 pub(crate) fn stored_from(user: UserId, item: &Item) -> Result<StoredNode, StoreError> {
@@ -113,7 +142,15 @@ pub(crate) fn stored_from(user: UserId, item: &Item) -> Result<StoredNode, Store
                 });
             }
         },
+        edge_writes: match item.get(EDGE_WRITES) {
+            None => None,
+            Some(_) => Some(dynamo::number(item, EDGE_WRITES)?),
+        },
         deleting: dynamo::flag(item, DELETING),
+        deleting_since: match item.get(DELETING_AT) {
+            None => None,
+            Some(_) => Some(time_of(item, DELETING_AT)?),
+        },
         node,
     })
 }
@@ -164,33 +201,45 @@ pub fn edge_from(item: &Item) -> Result<Edge, StoreError> {
     })
 }
 
-fn put(item: Item) -> WriteRequest {
-    WriteRequest::builder()
-        .put_request(PutRequest::builder().set_item(Some(item)).build().expect("item is set"))
-        .build()
-}
-
-fn delete(key: Item) -> WriteRequest {
-    WriteRequest::builder()
-        .delete_request(DeleteRequest::builder().set_key(Some(key)).build().expect("key is set"))
-        .build()
-}
-
 /// What became of an attempt to add an edge pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddEdge {
     Added,
     /// The pair was already there (another run added it).
     Exists,
-    /// The node the edge leaves is gone, being deleted, or at its cap.
+    /// The node the edge leaves is gone, being deleted, at its cap, or no longer at the version
+    /// read.
     SourceUnavailable,
-    /// The other node is gone, being deleted, or at its cap.
+    /// The other node is gone, being deleted, at its cap, or no longer at the version read.
     TargetUnavailable,
 }
 
-/// The condition under which a node may gain an edge.
+/// What became of an attempt to remove an edge pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlink {
+    Removed,
+    /// There was no whole pair (whatever was left of one is removed).
+    Absent,
+    /// A node was no longer at the version read: nothing was written.
+    Moved,
+}
+
+/// The versions of an edge's two nodes whose keywords the write was computed from. An edge
+/// write conditioned on them commits only while both nodes still have those keywords, so what
+/// it stores is what `scoring::edge_between` gives at that moment; a later update bumps the
+/// version and announces NodeUpdated, whose connect-node run reads the edge and mends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    pub source: u64,
+    pub target: u64,
+}
+
+/// The condition under which a node may gain an edge computed from its keywords at `:version`.
 const ROOM_FOR_AN_EDGE: &str = "attribute_exists(sk) AND attribute_not_exists(deleting) \
-     AND (attribute_not_exists(edgeCount) OR edgeCount < :max)";
+     AND (attribute_not_exists(edgeCount) OR edgeCount < :max) AND version = :version";
+
+/// An edge write, counted on a node.
+const EDGE_WRITTEN: &str = "edgeWrites = if_not_exists(edgeWrites, :zero) + :one";
 
 impl MemoryStore {
     pub fn new(client: Client, table: impl Into<String>, keyword_index: impl Into<String>) -> Self {
@@ -395,17 +444,24 @@ impl MemoryStore {
     }
 
     /// Deletes the node, its postings, and its edges in both directions; returns the nodes it
-    /// was linked to, or `None` when there was no such node. The node is marked `deleting`
-    /// first and removed last, so a delete that failed part-way is finished by a retry, and
-    /// nothing links to the node in between.
-    pub async fn delete(&self, user: UserId, id: NodeId) -> Result<Option<Vec<NodeId>>, StoreError> {
+    /// was linked to, or `None` when there was no such node. The node is marked `deleting` (at
+    /// `now`) first and removed last, so nothing links to the node in between, and a delete
+    /// that stopped part-way is finished by running it again: the next delete of the node, or
+    /// connect-node and graph-check once the mark is abandoned.
+    pub async fn delete(
+        &self,
+        user: UserId,
+        id: NodeId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Vec<NodeId>>, StoreError> {
         // Single-action transactions rather than UpdateItem and DeleteItem: the same writes, and
-        // the backend links two fewer SDK operations (its zip is at the size budget).
+        // the backend links two fewer SDK operations (its zip is at the size budget). Marking
+        // again dates the mark anew: this delete is in progress now.
         let mark = self.transact_update(
             key(user, keys::node(id)),
-            "SET deleting = :yes",
+            "SET deleting = :yes, deletingAt = :now",
             "attribute_exists(sk)",
-            vec![(":yes", AttributeValue::Bool(true))],
+            vec![(":yes", AttributeValue::Bool(true)), (":now", s(crate::domain::rfc3339(now)))],
         );
         match dynamo::transact_write(&self.client, vec![mark]).await {
             Ok(()) => {}
@@ -475,23 +531,30 @@ impl MemoryStore {
             .collect())
     }
 
-    /// Adds `edge` in both directions, counting it on both nodes, if both exist, neither is
-    /// being deleted, and both have fewer than `max_edges` edges. One transaction of 4 actions.
-    pub async fn add_edge(&self, user: UserId, edge: &Edge, max_edges: usize) -> Result<AddEdge, StoreError> {
+    /// Adds `edge` in both directions, counting it on both nodes, if both exist at `versions`,
+    /// neither is being deleted, and both have fewer than `max_edges` edges. One transaction of 4
+    /// actions.
+    pub async fn add_edge(
+        &self,
+        user: UserId,
+        edge: &Edge,
+        versions: Versions,
+        max_edges: usize,
+    ) -> Result<AddEdge, StoreError> {
         let reverse = Edge { source: edge.target, target: edge.source, ..edge.clone() };
-        let count = |node: NodeId| {
+        let count = |node: NodeId, version: u64| {
             self.transact_update(
                 key(user, keys::node(node)),
-                "SET edgeCount = if_not_exists(edgeCount, :zero) + :one",
+                &format!("SET edgeCount = if_not_exists(edgeCount, :zero) + :one, {EDGE_WRITTEN}"),
                 ROOM_FOR_AN_EDGE,
-                vec![(":zero", n(0)), (":one", n(1)), (":max", n(max_edges))],
+                vec![(":zero", n(0)), (":one", n(1)), (":max", n(max_edges)), (":version", n(version))],
             )
         };
         let actions = vec![
             self.transact_put(edge_item(user, edge), Some("attribute_not_exists(sk)")),
             self.transact_put(edge_item(user, &reverse), Some("attribute_not_exists(sk)")),
-            count(edge.source),
-            count(edge.target),
+            count(edge.source, versions.source),
+            count(edge.target, versions.target),
         ];
         match dynamo::transact_write(&self.client, actions).await {
             Ok(()) => Ok(AddEdge::Added),
@@ -502,13 +565,24 @@ impl MemoryStore {
         }
     }
 
-    /// Rewrites the weight and shared keywords of an existing pair, both directions at once.
-    /// Returns false when the pair is no longer there.
-    pub async fn reweigh_edge(&self, user: UserId, edge: &Edge) -> Result<bool, StoreError> {
+    /// Rewrites the weight and shared keywords of an existing pair, both directions at once, if
+    /// both nodes are at `versions` and neither is being deleted. Returns false when nothing was
+    /// written: the pair is gone, or a node moved on (its own connect-node run mends the edge).
+    pub async fn reweigh_edge(&self, user: UserId, edge: &Edge, versions: Versions) -> Result<bool, StoreError> {
         let reverse = Edge { source: edge.target, target: edge.source, ..edge.clone() };
+        let written = |node: NodeId, version: u64| {
+            self.transact_update(
+                key(user, keys::node(node)),
+                &format!("SET {EDGE_WRITTEN}"),
+                "version = :version AND attribute_not_exists(deleting)",
+                vec![(":zero", n(0)), (":one", n(1)), (":version", n(version))],
+            )
+        };
         let actions = vec![
             self.transact_put(edge_item(user, edge), Some("attribute_exists(sk)")),
             self.transact_put(edge_item(user, &reverse), Some("attribute_exists(sk)")),
+            written(edge.source, versions.source),
+            written(edge.target, versions.target),
         ];
         match dynamo::transact_write(&self.client, actions).await {
             Ok(()) => Ok(true),
@@ -518,32 +592,70 @@ impl MemoryStore {
     }
 
     /// Removes the edge between `a` and `b` in both directions and uncounts it on both nodes,
-    /// in one transaction. Returns false when there was no whole pair; then whatever is left of
-    /// one (a lone direction, from data written before pairs were atomic) is removed too.
-    pub async fn remove_edge(&self, user: UserId, a: NodeId, b: NodeId) -> Result<bool, StoreError> {
+    /// in one transaction, whatever the nodes hold (a delete, an edge to a missing node). When
+    /// there was no whole pair, whatever is left of one (a lone direction, from data written
+    /// before pairs were atomic) is removed too.
+    pub async fn remove_edge(&self, user: UserId, a: NodeId, b: NodeId) -> Result<Unlink, StoreError> {
+        self.unlink(user, a, b, None).await
+    }
+
+    /// Removes the pair like [`Self::remove_edge`], but only while `a` and `b` are at `versions`:
+    /// a removal decided from their keywords never undoes an edge that a newer version of either
+    /// supports.
+    pub async fn remove_edge_at(
+        &self,
+        user: UserId,
+        a: NodeId,
+        b: NodeId,
+        versions: Versions,
+    ) -> Result<Unlink, StoreError> {
+        self.unlink(user, a, b, Some(versions)).await
+    }
+
+    async fn unlink(
+        &self,
+        user: UserId,
+        a: NodeId,
+        b: NodeId,
+        versions: Option<Versions>,
+    ) -> Result<Unlink, StoreError> {
         let actions = vec![
             self.transact_delete(key(user, keys::edge(a, b)), Some("attribute_exists(sk)")),
             self.transact_delete(key(user, keys::edge(b, a)), Some("attribute_exists(sk)")),
-            self.uncount(user, a),
-            self.uncount(user, b),
+            self.uncount(user, a, versions.map(|v| v.source)),
+            self.uncount(user, b, versions.map(|v| v.target)),
         ];
         match dynamo::transact_write(&self.client, actions).await {
-            Ok(()) => Ok(true),
+            Ok(()) => Ok(Unlink::Removed),
+            // With versions, a node condition that failed means it moved on (or is gone, and
+            // then its delete took its edges): leave the pair to the run that sees it next.
+            Err(TransactError::ConditionFailed { failed }) if versions.is_some() && failed.iter().any(|i| *i >= 2) => {
+                Ok(Unlink::Moved)
+            }
             Err(TransactError::ConditionFailed { .. }) => {
                 self.remove_lone_direction(user, a, b).await?;
                 self.remove_lone_direction(user, b, a).await?;
-                Ok(false)
+                Ok(Unlink::Absent)
             }
             Err(TransactError::Store(e)) => Err(e),
         }
     }
 
-    fn uncount(&self, user: UserId, node: NodeId) -> TransactWriteItem {
+    /// Uncounts an edge on `node`, if it exists (and is at `version`, when given).
+    fn uncount(&self, user: UserId, node: NodeId, version: Option<u64>) -> TransactWriteItem {
+        let mut values = vec![(":zero", n(0)), (":one", n(1))];
+        let condition = match version {
+            Some(version) => {
+                values.push((":version", n(version)));
+                "attribute_exists(sk) AND version = :version"
+            }
+            None => "attribute_exists(sk)",
+        };
         self.transact_update(
             key(user, keys::node(node)),
-            "SET edgeCount = if_not_exists(edgeCount, :one) - :one",
-            "attribute_exists(sk)",
-            vec![(":one", n(1))],
+            &format!("SET edgeCount = if_not_exists(edgeCount, :one) - :one, {EDGE_WRITTEN}"),
+            condition,
+            values,
         )
     }
 
@@ -551,7 +663,7 @@ impl MemoryStore {
     async fn remove_lone_direction(&self, user: UserId, from: NodeId, to: NodeId) -> Result<(), StoreError> {
         let actions = vec![
             self.transact_delete(key(user, keys::edge(from, to)), Some("attribute_exists(sk)")),
-            self.uncount(user, from),
+            self.uncount(user, from, None),
         ];
         match dynamo::transact_write(&self.client, actions).await {
             Ok(()) => Ok(()),
@@ -569,29 +681,115 @@ impl MemoryStore {
     }
 }
 
+/// Reads and writes of one count repair at most: a node whose edges keep changing meanwhile is
+/// left for the next check rather than retried on end.
+pub const COUNT_REPAIR_ATTEMPTS: u32 = 3;
+
+/// graph-check's repairs: each write is conditioned on what it was decided from, so a repair
+/// running beside the functions never undoes what they wrote meanwhile.
 impl MemoryStore {
-    /// Writes the posting of `keyword` for `node` (graph-check's repair).
-    pub async fn put_posting(&self, user: UserId, node: NodeId, keyword: &str) -> Result<(), StoreError> {
-        dynamo::batch_write(&self.client, &self.table, vec![put(posting_item(user, node, keyword))]).await
+    fn transact_check(&self, key: Item, condition: &str, values: Vec<(&str, AttributeValue)>) -> TransactWriteItem {
+        let mut builder =
+            ConditionCheck::builder().table_name(&self.table).set_key(Some(key)).condition_expression(condition);
+        for (name, value) in values {
+            builder = builder.expression_attribute_values(name, value);
+        }
+        TransactWriteItem::builder().condition_check(builder.build().expect("table, key and condition are set")).build()
     }
 
-    /// Sets the node's edge count to `count`, if the node exists (graph-check's repair).
-    pub async fn set_edge_count(&self, user: UserId, node: NodeId, count: i64) -> Result<(), StoreError> {
-        let set = self.transact_update(
-            key(user, keys::node(node)),
-            "SET edgeCount = :count",
-            "attribute_exists(sk)",
-            vec![(":count", n(count))],
-        );
-        match dynamo::transact_write(&self.client, vec![set]).await {
-            Ok(()) | Err(TransactError::ConditionFailed { .. }) => Ok(()),
+    /// Writes the posting of `keyword` for `node` if the node is still at `version` (whose
+    /// keywords hold it) and not being deleted. Returns whether it wrote.
+    pub async fn put_posting(
+        &self,
+        user: UserId,
+        node: NodeId,
+        keyword: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let actions = vec![
+            self.transact_put(posting_item(user, node, keyword), None),
+            self.transact_check(
+                key(user, keys::node(node)),
+                "version = :version AND attribute_not_exists(deleting)",
+                vec![(":version", n(version))],
+            ),
+        ];
+        self.repair(actions).await
+    }
+
+    /// Deletes the posting of `keyword` for `node` if the node is still at `version` (whose
+    /// keywords lack it), or, with `None`, if the node does not exist. Returns whether it wrote.
+    pub async fn delete_posting(
+        &self,
+        user: UserId,
+        node: NodeId,
+        keyword: &str,
+        version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let node_key = key(user, keys::node(node));
+        let check = match version {
+            Some(version) => self.transact_check(
+                node_key,
+                "version = :version AND attribute_not_exists(deleting)",
+                vec![(":version", n(version))],
+            ),
+            None => self.transact_check(node_key, "attribute_not_exists(sk)", Vec::new()),
+        };
+        let actions = vec![self.transact_delete(key(user, keys::posting(node, keyword)), None), check];
+        self.repair(actions).await
+    }
+
+    /// Sets the node's `edgeCount` to the number of its edge items. The node is read first, then
+    /// its edges, and the write is conditioned on the count and `edgeWrites` read: an edge write
+    /// after the node read raises `edgeWrites` (the count alone could be back where it was after
+    /// an add and a remove), so the write fails rather than store a count a link or unlink made
+    /// meanwhile has changed, and the repair reads again, at most [`COUNT_REPAIR_ATTEMPTS`] times
+    /// with backoff. Returns whether the count is right as far as the last reads tell.
+    pub async fn repair_edge_count(&self, user: UserId, node: NodeId) -> Result<bool, StoreError> {
+        for attempt in 0..COUNT_REPAIR_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(dynamo::backoff(attempt)).await;
+            }
+            let Some(stored) = self.get_stored(user, node).await? else { return Ok(true) };
+            let actual = i64::try_from(self.edges(user, node).await?.len()).unwrap_or(i64::MAX);
+            if stored.edge_count == Some(actual) {
+                return Ok(true);
+            }
+            let mut values = vec![(":count", n(actual))];
+            let count_read = match stored.edge_count {
+                Some(count) => {
+                    values.push((":read", n(count)));
+                    "edgeCount = :read"
+                }
+                None => "attribute_not_exists(edgeCount)",
+            };
+            let writes_read = match stored.edge_writes {
+                Some(writes) => {
+                    values.push((":writes", n(writes)));
+                    "edgeWrites = :writes"
+                }
+                None => "attribute_not_exists(edgeWrites)",
+            };
+            let set = self.transact_update(
+                key(user, keys::node(node)),
+                "SET edgeCount = :count",
+                &format!("{count_read} AND {writes_read}"),
+                values,
+            );
+            if self.repair(vec![set]).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Runs a repair's transaction: `false` when its conditions no longer held.
+    async fn repair(&self, actions: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        match dynamo::transact_write(&self.client, actions).await {
+            Ok(()) => Ok(true),
+            Err(TransactError::ConditionFailed { .. }) => Ok(false),
             Err(TransactError::Store(e)) => Err(e),
         }
-    }
-
-    /// Deletes the posting of `keyword` for `node` (graph-check's repair).
-    pub async fn delete_posting(&self, user: UserId, node: NodeId, keyword: &str) -> Result<(), StoreError> {
-        dynamo::batch_write(&self.client, &self.table, vec![delete(key(user, keys::posting(node, keyword)))]).await
     }
 }
 

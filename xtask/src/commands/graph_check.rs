@@ -83,7 +83,8 @@ impl Args {
             };
             let mut reports = Vec::with_capacity(users.len());
             for user in users {
-                let report = check::check_user(&store, user, max_edges, self.repair).await?;
+                let now = time::OffsetDateTime::now_utc();
+                let report = check::check_user(&store, user, max_edges, self.repair, now).await?;
                 print_report(&report, self.repair);
                 reports.push(report);
             }

@@ -3,6 +3,7 @@
 //! parallel against one server.
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod moto;
 
 use std::collections::HashMap;
