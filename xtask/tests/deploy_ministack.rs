@@ -3,6 +3,10 @@
 //! order, a no-op redeploy (no change set), a configuration change through exactly one change
 //! set, and a destroy. moto cannot host compute, api or frontend (see `deploy_moto.rs`).
 //!
+//! Then the faults, each made to happen: an object S3 refuses to delete (an object lock's legal
+//! hold) during destroy, an operation that ends between watch's reads, and a stack left in
+//! ROLLBACK_COMPLETE by a failed first creation.
+//!
 //! The function code here is stand-in bytes: this test is about the stacks; `dev_e2e.rs` runs
 //! the real functions.
 
@@ -23,12 +27,13 @@ fn synthesize(config: &EnvironmentConfig) -> Synthesized {
     output.synthesized
 }
 
-fn stand_in_code(dir: &std::path::Path) -> Vec<Package> {
+/// Stand-in zips of the six functions; another `build` gives other bytes, as new code does.
+fn stand_in_code(dir: &std::path::Path, build: &str) -> Vec<Package> {
     FUNCTIONS
         .iter()
         .map(|function| {
-            let path = dir.join(format!("{function}.bootstrap"));
-            std::fs::write(&path, format!("stand-in bootstrap of {function}")).unwrap();
+            let path = dir.join(format!("{function}-{build}.bootstrap"));
+            std::fs::write(&path, format!("stand-in bootstrap of {function}, build {build}")).unwrap();
             package(function, &path, &dir.join("zips")).unwrap()
         })
         .collect()
@@ -54,7 +59,7 @@ fn the_four_stacks_deploy_update_and_destroy_on_the_emulator() {
         // The region toolkit: API Gateway's CloudWatch role, set once for the account and region.
         let region_toolkit = xtask::aws::stack::describe(&aws.cloudformation(None), "brain2-region-toolkit").await;
         assert!(region_toolkit.unwrap().is_some(), "bootstrap created brain2-region-toolkit");
-        let code = stand_in_code(&data);
+        let code = stand_in_code(&data, "a");
         let upload = deploy::upload_code(&aws, &assets, &code).await.unwrap();
         assert_eq!(upload, (6, 0));
         let parameters = deploy::code_parameters(&assets.name, &code);
@@ -139,7 +144,7 @@ fn deploying_only_the_frontend_keeps_the_api_urls_in_the_site_config() {
     runtime.block_on(async {
         let aws = Aws::emulator(&emulator.endpoint, &config.region).await;
         let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
-        let code = stand_in_code(&data);
+        let code = stand_in_code(&data, "a");
         let synthesized = synthesize(&config);
         let out = data.join("out");
         let all =
@@ -169,4 +174,205 @@ fn deploying_only_the_frontend_keeps_the_api_urls_in_the_site_config() {
     });
     emulator.stop().unwrap();
     std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// One MiniStack for one test: `work` gets its endpoint and home region.
+fn on_the_emulator<F, Fut>(name: &str, work: F)
+where
+    F: FnOnce(String, String, std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let workspace = xtask::workspace_root();
+    let data = support::dev::temporary_folder(name);
+    let port = support::dev::free_port_pair();
+    let region = EnvironmentConfig::load(&workspace, "dev").unwrap().region;
+    let mut emulator = Emulator::start(&workspace, &data, port, &region).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(work(emulator.endpoint.clone(), region, data.to_path_buf()));
+    emulator.stop().unwrap();
+}
+
+/// An object S3 refuses to delete (here under an object lock's legal hold) stops destroy with
+/// its name instead of a loop that lists and deletes it forever; the stack is left as it was,
+/// and once the hold is lifted destroy finishes.
+#[test]
+fn destroy_stops_at_an_object_that_cannot_be_deleted_and_names_it() {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold,
+        ObjectLockLegalHoldStatus, VersioningConfiguration,
+    };
+    on_the_emulator("deploy-destroy", |endpoint, region, _data| async move {
+        let aws = Aws::emulator(&endpoint, &region).await;
+        let mut app = brain2_iac::cfn::App::new("files", "dev").unwrap();
+        let stack = app.add_stack("store", "a bucket destroy empties").unwrap();
+        app.add(stack, "Files", brain2_iac::aws::s3::Bucket::new()).unwrap();
+        let synthesized = app.synth().unwrap();
+        let ctx = Context::new(aws.clone(), Settings::new("dev"), None, Arc::new(|_| true)).unwrap();
+        deploy::deploy_all(Arc::new(ctx), deploy::plans(&synthesized, &Default::default()).unwrap()).await.unwrap();
+        let cfn = aws.cloudformation(None);
+        let bucket = cfn
+            .describe_stack_resource()
+            .stack_name("files-dev-store")
+            .logical_resource_id("Files")
+            .send()
+            .await
+            .unwrap()
+            .stack_resource_detail()
+            .and_then(|d| d.physical_resource_id().map(str::to_owned))
+            .unwrap();
+        let s3 = aws.s3(None);
+        let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+        s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
+        let lock = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).build();
+        s3.put_object_lock_configuration().bucket(&bucket).object_lock_configuration(lock).send().await.unwrap();
+        for key in ["loose.txt", "held.txt"] {
+            s3.put_object().bucket(&bucket).key(key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
+        }
+        let hold = |status| ObjectLockLegalHold::builder().status(status).build();
+        s3.put_object_legal_hold()
+            .bucket(&bucket)
+            .key("held.txt")
+            .legal_hold(hold(ObjectLockLegalHoldStatus::On))
+            .send()
+            .await
+            .unwrap();
+
+        let ctx = Context::new(aws.clone(), Settings::new("dev"), None, Arc::new(|_| true)).unwrap();
+        let outcome = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            xtask::operate::destroy(&ctx, &synthesized, false),
+        )
+        .await
+        .expect("destroy returned instead of deleting the same object again and again");
+        let error = format!("{:#}", outcome.unwrap_err());
+        assert!(error.contains("files-dev-store was not deleted"), "{error}");
+        assert!(error.contains(&format!("s3://{bucket}/held.txt")) && error.contains("AccessDenied"), "{error}");
+        assert!(error.contains("legal hold"), "the error says what to remove: {error}");
+        let left = xtask::aws::stack::describe(&cfn, "files-dev-store").await.unwrap().unwrap();
+        assert_eq!(left.status.as_str(), "CREATE_COMPLETE");
+
+        s3.put_object_legal_hold()
+            .bucket(&bucket)
+            .key("held.txt")
+            .legal_hold(hold(ObjectLockLegalHoldStatus::Off))
+            .send()
+            .await
+            .unwrap();
+        let destroyed = xtask::operate::destroy(&ctx, &synthesized, false).await.unwrap();
+        assert_eq!(destroyed.deleted, ["files-dev-store"]);
+    });
+}
+
+/// A template whose only resource waits one second for a signal that never comes: its first
+/// creation fails and rolls back (ROLLBACK_COMPLETE) with the reason in its events.
+const NEVER_SIGNALLED: &str = r#"{"Resources": {
+  "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
+  "Wait": {"Type": "AWS::CloudFormation::WaitCondition", "Properties": {"Handle": {"Ref": "Handle"}, "Timeout": "1"}}
+}}"#;
+
+/// Holds the first DescribeStacks until the stack has finished: the fault where an operation
+/// ends between watch's reads, so its final status arrives before the events that explain it.
+#[derive(Debug)]
+struct FinishBeforeFirstStatusRead {
+    held: std::sync::atomic::AtomicBool,
+    endpoint: String,
+    region: String,
+    stack: String,
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for FinishBeforeFirstStatusRead {
+    fn name(&self) -> &'static str {
+        "FinishBeforeFirstStatusRead"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use aws_smithy_runtime_api::client::orchestrator::Metadata;
+        let status_read = cfg.load::<Metadata>().is_some_and(|m| m.name() == "DescribeStacks");
+        if !status_read || self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        // Wait on a thread of its own, with its own client, until the stack has finished.
+        let (endpoint, region, stack) = (self.endpoint.clone(), self.region.clone(), self.stack.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let cfn = Aws::emulator(&endpoint, &region).await.cloudformation(None);
+                while xtask::aws::stack::describe(&cfn, &stack).await.unwrap().unwrap().phase()
+                    == xtask::aws::stack::Phase::InProgress
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+        Ok(())
+    }
+}
+
+/// The operation ends between watch's reading the events and reading the status: the events
+/// that came with the end (the failure and its reason) are still read before watching stops.
+/// Then the stack, left in ROLLBACK_COMPLETE by its failed first creation, is deleted and created
+/// again by the next deploy, outside dev too.
+#[test]
+fn the_last_events_are_read_and_a_failed_first_create_starts_over() {
+    on_the_emulator("deploy-events", |endpoint, region, _data| async move {
+        let stack = "brain2-staging-waits";
+        let aws = Aws::emulator(&endpoint, &region).await;
+        let cfn = aws.cloudformation(None);
+        let created = cfn.create_stack().stack_name(stack).template_body(NEVER_SIGNALLED).send().await.unwrap();
+        let id = created.stack_id().unwrap().to_owned();
+        let config = aws_sdk_cloudformation::config::Builder::from(&aws_config_for(&endpoint, &region).await)
+            .interceptor(FinishBeforeFirstStatusRead {
+                held: Default::default(),
+                endpoint: endpoint.clone(),
+                region: region.clone(),
+                stack: stack.to_owned(),
+            })
+            .build();
+        let watched = aws_sdk_cloudformation::Client::from_conf(config);
+        let poll = std::time::Duration::from_millis(100);
+        let outcome = xtask::aws::events::watch(&watched, &id, "waits", None, poll).await.unwrap();
+        assert_eq!(outcome.status.as_str(), "ROLLBACK_COMPLETE");
+        let failure = outcome.first_failure.expect("the failing resource was read");
+        assert_eq!(failure.logical_id, "Wait");
+        assert!(failure.reason.contains("timed out"), "{failure:?}");
+
+        let template = r#"{"Resources": {"Jobs": {"Type": "AWS::SQS::Queue"}}}"#;
+        let plan = deploy::StackPlan {
+            name: stack.to_owned(),
+            short_name: "waits".to_owned(),
+            region: None,
+            template: template.to_owned(),
+            tags: Default::default(),
+            parameters: Default::default(),
+            output_parameters: Default::default(),
+            depends_on: Vec::new(),
+            resource_types: [("Jobs".to_owned(), "AWS::SQS::Queue".to_owned())].into(),
+            stateful: Default::default(),
+        };
+        let ctx = Context::new(aws.clone(), Settings::new("staging"), None, Arc::new(|_| true)).unwrap();
+        let result = deploy::apply::deploy_stack(&ctx, &plan).await.unwrap();
+        assert_eq!(result.action, Action::Created);
+        let now = xtask::aws::stack::describe(&cfn, stack).await.unwrap().unwrap();
+        assert_eq!(now.status.as_str(), "CREATE_COMPLETE");
+        assert_ne!(now.id, id, "a new stack");
+    });
+}
+
+/// The SDK configuration `Aws::emulator` uses, for a client with an interceptor of the test's.
+async fn aws_config_for(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    let credentials = aws_sdk_cloudformation::config::Credentials::new("test", "test", None, None, "test");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .region(aws_config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await
 }
