@@ -3,9 +3,10 @@
 //! order, a no-op redeploy (no change set), a configuration change through exactly one change
 //! set, and a destroy. moto cannot host compute, api or frontend (see `deploy_moto.rs`).
 //!
-//! Then the faults, each made to happen: an object S3 refuses to delete (an object lock's legal
-//! hold) during destroy, an operation that ends between watch's reads, and a stack left in
-//! ROLLBACK_COMPLETE by a failed first creation.
+//! Then the faults, each made to happen: a rollback after a deploy that changed only the
+//! frontend, a rollback across two regions, an object S3 refuses to delete (an object lock's
+//! legal hold) during destroy, an operation that ends between watch's reads, and a stack left
+//! in ROLLBACK_COMPLETE by a failed first creation.
 //!
 //! The function code here is stand-in bytes: this test is about the stacks; `dev_e2e.rs` runs
 //! the real functions.
@@ -190,6 +191,110 @@ where
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(work(emulator.endpoint.clone(), region, data.to_path_buf()));
     emulator.stop().unwrap();
+}
+
+async fn is_retired(aws: &Aws, assets: &deploy::AssetsBucket, key: &str) -> bool {
+    let s3 = aws.s3(Some(&assets.region));
+    xtask::aws::assets::has_tag(&s3, &assets.name, key, brain2_stacks::RELEASE_STATE_TAG, brain2_stacks::RETIRED)
+        .await
+        .unwrap()
+}
+
+/// Deploy A, deploy B (new code), then a deploy that changed only the frontend (it records B's
+/// code again): A's zips stay live throughout, and `rollback` brings A's code back rather than
+/// the B that is already running.
+#[test]
+fn rollback_after_a_frontend_only_deploy_brings_back_the_code_before() {
+    on_the_emulator("deploy-rollback", |endpoint, region, data| async move {
+        let workspace = xtask::workspace_root();
+        let mut config = EnvironmentConfig::load(&workspace, "dev").unwrap();
+        config.frontend.site_dir = data.join("no-site").to_string_lossy().into_owned();
+        let aws = Aws::emulator(&endpoint, &region).await;
+        let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
+        let out = data.join("out");
+        let (a, b) = (stand_in_code(&data, "a"), stand_in_code(&data, "b"));
+        let run = |config: EnvironmentConfig, code: Vec<Package>| {
+            let (workspace, out, ctx) = (workspace.clone(), out.clone(), context(&aws, &assets));
+            async move { deploy::run(&workspace, &out, ctx, &config, &synthesize(&config), &code, &[]).await.unwrap() }
+        };
+        run(config.clone(), a.clone()).await;
+        run(config.clone(), b.clone()).await;
+        config.frontend.price_class = brain2_iac::config::PriceClassConfig::PriceClass200;
+        let frontend_only = run(config.clone(), b.clone()).await;
+        let actions: Vec<_> = frontend_only.stacks.iter().map(|(name, action)| (name.as_str(), *action)).collect();
+        assert!(actions.contains(&("brain2-dev-frontend", Action::Updated)), "{actions:?}");
+        assert!(actions.contains(&("brain2-dev-compute", Action::Unchanged)), "{actions:?}");
+        let releases = deploy::release::list(&aws, &assets, "dev").await.unwrap();
+        assert_eq!(releases.len(), 3, "three deploys, three releases");
+        for package in &a {
+            assert!(
+                !is_retired(&aws, &assets, &deploy::code_key(package)).await,
+                "A's {} was retired",
+                package.function
+            );
+        }
+
+        let rolled = deploy::release::rollback(context(&aws, &assets), None).await.unwrap();
+        assert_eq!(rolled.rolled_back_to.as_deref(), Some(releases[0].id.as_str()), "back to A's release");
+        let compute =
+            xtask::aws::stack::describe(&aws.cloudformation(None), "brain2-dev-compute").await.unwrap().unwrap();
+        let parameters = deploy::code_parameters(&assets.name, &a);
+        for (name, value) in parameters.iter().filter(|(k, _)| k.ends_with("CodeKey")) {
+            assert_eq!(compute.parameters.get(name), Some(value), "{name} after the rollback");
+        }
+        for package in a.iter().chain(&b) {
+            assert!(
+                !is_retired(&aws, &assets, &deploy::code_key(package)).await,
+                "{} was retired",
+                package.zip.display()
+            );
+        }
+    });
+}
+
+/// A stack `home` in the emulator's region and `edge` in us-east-1, each taking the backend's
+/// code key as a parameter (on a queue's tag).
+fn two_region_app() -> Synthesized {
+    use brain2_iac::aws::sqs::{Queue, queue::Tag};
+    let mut app = brain2_iac::cfn::App::new("regions", "dev").unwrap();
+    let home = app.add_stack("home", "in the home region").unwrap();
+    let edge = app.add_stack("edge", "in us-east-1").unwrap();
+    app.set_stack_region(edge, "us-east-1");
+    for stack in [home, edge] {
+        let code = app.add_parameter(stack, "BackendCodeKey", brain2_iac::cfn::ParameterSpec::string()).unwrap();
+        app.add(stack, "Jobs", Queue::new().tags(vec![Tag::new("code", code.ref_())])).unwrap();
+    }
+    app.synth().unwrap()
+}
+
+/// Rollback reads and changes each stack in the region it lives in: the release records it.
+#[test]
+fn rollback_puts_the_code_back_in_each_stack_s_own_region() {
+    on_the_emulator("deploy-regions", |endpoint, region, data| async move {
+        let workspace = xtask::workspace_root();
+        let config = EnvironmentConfig::load(&workspace, "dev").unwrap();
+        let aws = Aws::emulator(&endpoint, &region).await;
+        let assets = xtask::operate::bootstrap_environment(&aws, "dev").await.unwrap();
+        let synthesized = two_region_app();
+        let out = data.join("out");
+        let (a, b) = (stand_in_code(&data, "a"), stand_in_code(&data, "b"));
+        for code in [&a, &b] {
+            deploy::run(&workspace, &out, context(&aws, &assets), &config, &synthesized, code, &[]).await.unwrap();
+        }
+        let home_cfn = aws.cloudformation(None);
+        let edge_cfn = aws.cloudformation(Some("us-east-1"));
+        assert!(
+            xtask::aws::stack::describe(&home_cfn, "regions-dev-edge").await.unwrap().is_none(),
+            "the emulator keeps regions apart: edge is not found at home"
+        );
+
+        deploy::release::rollback(context(&aws, &assets), None).await.unwrap();
+        let a_key = deploy::code_key(a.iter().find(|p| p.function == "backend").unwrap());
+        for (cfn, name) in [(&home_cfn, "regions-dev-home"), (&edge_cfn, "regions-dev-edge")] {
+            let stack = xtask::aws::stack::describe(cfn, name).await.unwrap().unwrap();
+            assert_eq!(stack.parameters["BackendCodeKey"], a_key, "{name} runs A's code again");
+        }
+    });
 }
 
 /// An object S3 refuses to delete (here under an object lock's legal hold) stops destroy with

@@ -571,7 +571,7 @@ pub async fn run(
     }
     let changed = results.iter().any(|r| matches!(r.action, Action::Created | Action::Updated)) || zips_uploaded > 0;
     if changed {
-        let record = release::Release::new(workspace, &environment, &plans);
+        let record = release::Release::new(workspace, &environment, ctx.default_region(), &plans);
         let key = release::record(&ctx.aws, &assets, &record).await?;
         println!("release {} recorded in s3://{}/{key}", record.id, assets.name);
         let deployed = deployed_parameters(&ctx, &all_plans).await?;
