@@ -438,7 +438,9 @@ pub async fn assets_bucket(aws: &Aws, environment: &str) -> Result<AssetsBucket>
     match bucket {
         Some(bucket) => Ok(AssetsBucket { name: bucket, region }),
         None => bail!(
-            "the toolkit stack {name} is missing or not ready in {region}; run `cargo xtask bootstrap --env {environment}` first"
+            "the toolkit stack {name} is missing or not ready in {region}, so {environment} is not bootstrapped there: \
+             run `cargo xtask bootstrap --env {environment}` (with this command's --region and --profile), \
+             or pass the --region it was bootstrapped in"
         ),
     }
 }
