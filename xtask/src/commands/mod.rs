@@ -8,6 +8,7 @@ pub mod dev;
 pub mod diff;
 pub mod graph_check;
 pub mod operate;
+pub mod pr_comment;
 pub mod schema;
 pub mod synth;
 pub mod test;
