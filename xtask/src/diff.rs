@@ -305,8 +305,8 @@ pub const BASE_TREE: &str = "target/diff/base";
 /// revision rewriting only the files that differ, and synthesized there by its own
 /// `brain2-synth` (no AWS SDK), built in this workspace's target folder: dependencies come from
 /// the build cache, and only the workspace crates that changed since the last diff rebuild.
-/// Revisions from before `brain2-synth` run their xtask's synth instead, in `target/diff-base`.
-/// Progress goes to stderr; stdout stays the report's.
+/// Revisions from before `brain2-synth` run their xtask's synth instead (the AWS SDK from the same
+/// cache). Progress goes to stderr; stdout stays the report's.
 pub fn synthesize_at(workspace: &Path, git_ref: &str, environment: &str) -> Result<PathBuf> {
     let started = std::time::Instant::now();
     let resolved = Command::new("git")
@@ -333,25 +333,19 @@ pub fn synthesize_at(workspace: &Path, git_ref: &str, environment: &str) -> Resu
     let current_synth = std::fs::read_to_string(tree.join("brain2-stacks/Cargo.toml"))
         .is_ok_and(|manifest| manifest.contains("\"brain2-synth\""));
     let mut command = crate::cargo(&tree);
+    // The base is built to run synth once: no debug info and no incremental state, which cost
+    // about a third more CPU on the first build of brain2-iac (BENCHMARKS.md). Dependencies
+    // keep their cache: their profile (`package."*"`) already has no debug info.
+    command.env("CARGO_INCREMENTAL", "0").env("CARGO_PROFILE_DEV_DEBUG", "0");
+    command.env("CARGO_TARGET_DIR", target_dir(workspace));
     if current_synth {
         eprintln!("diff: building brain2-synth at {short} (only what changed since the last diff is rebuilt)");
-        command.env("CARGO_TARGET_DIR", target_dir(workspace)).args([
-            "run",
-            "--package",
-            "brain2-stacks",
-            "--bin",
-            "brain2-synth",
-            "--",
-        ]);
+        command.args(["run", "--package", "brain2-stacks", "--bin", "brain2-synth", "--"]);
     } else {
-        eprintln!("diff: {short} predates brain2-synth; building its xtask (with the AWS SDK) in target/diff-base");
-        command.env("CARGO_TARGET_DIR", workspace.join("target/diff-base")).args([
-            "run",
-            "--package",
-            "xtask",
-            "--",
-            "synth",
-        ]);
+        // Its binary stands in target/debug/xtask until the next `cargo xtask` links this
+        // workspace's again (cargo links fresh units too); the running one is not touched.
+        eprintln!("diff: {short} predates brain2-synth; building its xtask, AWS SDK included");
+        command.args(["run", "--package", "xtask", "--", "synth"]);
     }
     // The tool's table goes to stderr with cargo's progress; stdout is the report.
     let status = command
