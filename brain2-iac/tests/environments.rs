@@ -127,6 +127,30 @@ fn cross_field_rules_are_enforced() {
     assert!(error.contains(".api.corsOrigins[0]"), "{error}");
 }
 
+/// Every environment publishes a site, whose config.json carries the anon key: without it
+/// Supabase refuses every sign-in. A secret key would be published, so it is refused too.
+#[test]
+fn the_site_needs_the_anon_key_and_never_a_secret_one() {
+    for edit in [
+        (|j: &mut serde_json::Value| {
+            j["auth"].as_object_mut().unwrap().remove("supabaseAnonKey");
+        }) as fn(&mut serde_json::Value),
+        |j| j["auth"]["supabaseAnonKey"] = " ".into(),
+    ] {
+        let error = error_for(edit);
+        assert!(error.starts_with("environments/dev.json: at .auth.supabaseAnonKey: missing"), "{error}");
+    }
+    let service_role = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJlZiI6ImJyYWluMnByb2QiLCJyb2xlIjoic2VydmljZV9yb2xlIn0.c2ln";
+    for secret in ["sb_secret_0123456789abcdef", service_role] {
+        let error = error_for(|j| j["auth"]["supabaseAnonKey"] = secret.into());
+        assert!(error.contains(".auth.supabaseAnonKey") && error.contains("secret key"), "{error}");
+    }
+    let anon = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJlZiI6ImJyYWluMnByb2QiLCJyb2xlIjoiYW5vbiJ9.c2ln";
+    let mut json = dev_json();
+    json["auth"]["supabaseAnonKey"] = anon.into();
+    EnvironmentConfig::parse(Path::new("environments/dev.json"), &json.to_string()).unwrap();
+}
+
 #[test]
 fn malformed_json_is_reported_with_the_file() {
     let error = EnvironmentConfig::parse(Path::new("environments/dev.json"), "{ \"region\": ").unwrap_err().to_string();

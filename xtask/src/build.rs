@@ -167,17 +167,19 @@ fn package_bytes(function: &str, binary: &[u8], out: &Path, level: i64) -> Resul
 
 /// A digest of everything a Lambda build reads: the architecture, the compiler, the lock file,
 /// the workspace manifests and cargo config, the linker script, the zip level, and every file
-/// under `functions/`.
+/// of the functions and of each package they depend on by path (`brain2-shared`, `brain2-api`,
+/// whatever `cargo metadata` lists).
 pub fn sources_fingerprint(workspace: &Path, arch: Arch) -> Result<String> {
     let mut salt = format!("{} zopfli {ZOPFLI_LEVEL}", arch.name()).into_bytes();
     if let Ok(output) = Command::new("rustc").arg("-V").output() {
         salt.extend(output.stdout);
     }
+    let folders = crate::fingerprint::path_dependency_folders(workspace, FUNCTIONS)?;
     crate::fingerprint::digest(
         workspace,
         &salt,
         &["Cargo.lock", "Cargo.toml", ".cargo/config.toml", LINKER_SCRIPT],
-        &["functions"],
+        &folders.iter().map(String::as_str).collect::<Vec<_>>(),
     )
 }
 
@@ -393,6 +395,89 @@ mod tests {
         let binary = b"xxGLIBC_2.17\0GLIBC_2.34\0GLIBC_2.2.5\0GLIBC_PRIVATE\0";
         assert_eq!(max_glibc(binary), Some((2, 34)));
         assert_eq!(max_glibc(b"static binary"), None);
+    }
+
+    #[test]
+    fn the_functions_are_built_from_their_path_dependencies_too() {
+        let folders = crate::fingerprint::path_dependency_folders(&crate::workspace_root(), FUNCTIONS).unwrap();
+        for expected in ["brain2-api", "functions/shared", "functions/backend", "functions/ws-send-message"] {
+            assert!(folders.iter().any(|f| f == expected), "{expected} missing from {folders:?}");
+        }
+        for unexpected in ["xtask", "web", "brain2-iac", "functions/integration-tests"] {
+            assert!(!folders.iter().any(|f| f == unexpected), "{unexpected} in {folders:?}");
+        }
+    }
+
+    /// A workspace of six stand-in functions, one of which reaches `contract` and through it
+    /// `deeper` by path; `tools` is a member no function depends on, `test-helpers` only a
+    /// dev-dependency.
+    fn stand_in_workspace(dir: &Path) {
+        let write = |path: &str, text: &str| {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "Cargo.toml",
+            "[workspace]\nresolver = \"3\"\nmembers = [\"functions/*\", \"contract\", \"deeper\", \"tools\", \"test-helpers\"]\n",
+        );
+        let package = |name: &str, extra: &str| {
+            format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n{extra}")
+        };
+        for function in FUNCTIONS {
+            let dependencies = if *function == "backend" {
+                "[dependencies]\ncontract = { path = \"../../contract\" }\n[dev-dependencies]\ntest-helpers = { path = \"../../test-helpers\" }\n"
+            } else {
+                ""
+            };
+            write(&format!("functions/{function}/Cargo.toml"), &package(function, dependencies));
+            write(&format!("functions/{function}/src/main.rs"), "fn main() {}\n");
+        }
+        write("contract/Cargo.toml", &package("contract", "[dependencies]\ndeeper = { path = \"../deeper\" }\n"));
+        for lib in ["contract", "deeper", "tools", "test-helpers"] {
+            if lib != "contract" {
+                write(&format!("{lib}/Cargo.toml"), &package(lib, ""));
+            }
+            write(&format!("{lib}/src/lib.rs"), "pub fn f() {}\n");
+        }
+    }
+
+    #[test]
+    fn a_change_in_any_path_dependency_of_a_function_rebuilds_it() {
+        let dir = std::env::temp_dir().join(format!("brain2-fingerprint-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        stand_in_workspace(&dir);
+        let arch = Arch::X8664;
+        // The last build: its manifest and zips, made from the sources as they are now.
+        let zips = dir.join("target/lambda/x86_64/zips");
+        let packages: Vec<Package> =
+            FUNCTIONS.iter().map(|f| package_bytes(f, f.as_bytes(), &zips, 1).unwrap()).collect();
+        let manifest = serde_json::json!({
+            "sourceFingerprint": sources_fingerprint(&dir, arch).unwrap(),
+            "functions": packages.iter().map(|p| (p.function.clone(), serde_json::json!({
+                "zip": p.zip.strip_prefix(&dir).unwrap(), "sha256": p.sha256_hex,
+                "codeSha256": p.code_sha256, "bytes": p.bytes,
+            }))).collect::<serde_json::Map<_, _>>(),
+        });
+        std::fs::write(dir.join("target/lambda/x86_64/manifest.json"), manifest.to_string()).unwrap();
+        let reused = || previous_build(&dir, arch, &sources_fingerprint(&dir, arch).unwrap()).is_some();
+        assert!(reused(), "unchanged sources reuse the last build");
+
+        for (file, rebuilds) in [
+            ("deeper/src/lib.rs", true),
+            ("contract/src/lib.rs", true),
+            ("functions/authorizer/src/main.rs", true),
+            ("tools/src/lib.rs", false),
+            ("test-helpers/src/lib.rs", false),
+        ] {
+            let path = dir.join(file);
+            let before = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, format!("{before}// changed\n")).unwrap();
+            assert_eq!(!reused(), rebuilds, "after a change to {file}");
+            std::fs::write(&path, before).unwrap();
+            assert!(reused(), "{file} back as it was");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -294,9 +294,21 @@ pub fn read_templates(dir: &Path) -> Result<BTreeMap<String, Value>> {
     Ok(templates)
 }
 
-/// Synthesizes `environment` as it is at `git_ref`, in a temporary worktree, with a build cache
-/// of its own under `target/diff-base`. Returns the folder holding its templates.
+/// Where a git revision's files are checked out for `diff`, kept between runs (a plain folder
+/// with an index of its own, not a registered git worktree, so nothing is left behind in git
+/// when a diff is stopped).
+pub const BASE_TREE: &str = "target/diff/base";
+
+/// Synthesizes `environment` as it is at `git_ref` and returns the folder holding its templates.
+///
+/// The revision's files are checked out into [`BASE_TREE`], which moves from revision to
+/// revision rewriting only the files that differ, and synthesized there by its own
+/// `brain2-synth` (no AWS SDK), built in this workspace's target folder: dependencies come from
+/// the build cache, and only the workspace crates that changed since the last diff rebuild.
+/// Revisions from before `brain2-synth` run their xtask's synth instead (the AWS SDK from the same
+/// cache). Progress goes to stderr; stdout stays the report's.
 pub fn synthesize_at(workspace: &Path, git_ref: &str, environment: &str) -> Result<PathBuf> {
+    let started = std::time::Instant::now();
     let resolved = Command::new("git")
         .current_dir(workspace)
         .args(["rev-parse", "--verify", &format!("{git_ref}^{{commit}}")])
@@ -306,36 +318,110 @@ pub fn synthesize_at(workspace: &Path, git_ref: &str, environment: &str) -> Resu
         bail!("{git_ref:?} is not a commit of this repository");
     }
     let commit = String::from_utf8(resolved.stdout)?.trim().to_owned();
+    let short = &commit[..12];
     let base = workspace.join("target/diff");
-    let tree = base.join(format!("tree-{}", &commit[..12]));
-    let out = base.join(format!("out-{}", &commit[..12]));
-    let _ = Command::new("git").current_dir(workspace).args(["worktree", "remove", "--force"]).arg(&tree).output();
-    let _ = std::fs::remove_dir_all(&tree);
     std::fs::create_dir_all(&base)?;
-    let added = Command::new("git")
-        .current_dir(workspace)
-        .args(["worktree", "add", "--detach", "--quiet"])
-        .arg(&tree)
-        .arg(&commit)
-        .status()?;
-    if !added.success() {
-        bail!("could not check out {git_ref} into {}", tree.display());
+    // One diff at a time uses the checkout; another waits here.
+    let lock = std::fs::File::create(base.join("base.lock"))?;
+    lock.lock().context("waiting for another diff's checkout")?;
+    remove_old_worktrees(workspace, &base);
+    let tree = workspace.join(BASE_TREE);
+    let moved = check_out(workspace, &base, &tree, &commit)?;
+    eprintln!("diff: {git_ref} is {short}; checked out in {BASE_TREE} ({moved})");
+
+    let out = base.join(format!("out-{short}"));
+    let current_synth = std::fs::read_to_string(tree.join("brain2-stacks/Cargo.toml"))
+        .is_ok_and(|manifest| manifest.contains("\"brain2-synth\""));
+    let mut command = crate::cargo(&tree);
+    // The base is built to run synth once: no debug info and no incremental state, which cost
+    // about a third more CPU on the first build of brain2-iac (BENCHMARKS.md). Dependencies
+    // keep their cache: their profile (`package."*"`) already has no debug info.
+    command.env("CARGO_INCREMENTAL", "0").env("CARGO_PROFILE_DEV_DEBUG", "0");
+    command.env("CARGO_TARGET_DIR", target_dir(workspace));
+    if current_synth {
+        eprintln!("diff: building brain2-synth at {short} (only what changed since the last diff is rebuilt)");
+        command.args(["run", "--package", "brain2-stacks", "--bin", "brain2-synth", "--"]);
+    } else {
+        // Its binary stands in target/debug/xtask until the next `cargo xtask` links this
+        // workspace's again (cargo links fresh units too); the running one is not touched.
+        eprintln!("diff: {short} predates brain2-synth; building its xtask, AWS SDK included");
+        command.args(["run", "--package", "xtask", "--", "synth"]);
     }
-    let synth = crate::cargo(&tree)
-        .env("CARGO_TARGET_DIR", workspace.join("target/diff-base"))
-        .args(["run", "--quiet", "--package", "xtask", "--", "synth", "--env", environment, "--out"])
+    // The tool's table goes to stderr with cargo's progress; stdout is the report.
+    let status = command
+        .args(["--env", environment, "--out"])
         .arg(&out)
-        .output();
-    let _ = Command::new("git").current_dir(workspace).args(["worktree", "remove", "--force"]).arg(&tree).output();
-    let synth = synth.context("running the base revision's synth")?;
-    if !synth.status.success() {
-        bail!(
-            "could not synthesize {environment} at {git_ref} ({}):\n{}",
-            &commit[..12],
-            String::from_utf8_lossy(&synth.stderr)
-        );
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()
+        .context("running the base revision's synth")?;
+    if !status.success() {
+        bail!("could not synthesize {environment} at {git_ref} ({short}); its output is above");
     }
+    eprintln!("diff: {environment} at {short} synthesized in {:.1} s", started.elapsed().as_secs_f64());
     Ok(out.join(environment))
+}
+
+/// The target folder of this workspace's builds, which the base revision's build shares.
+fn target_dir(workspace: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => workspace.join(dir),
+        None => workspace.join("target"),
+    }
+}
+
+/// Makes `tree` hold `commit`'s files: `git read-tree --reset -u` with an index of its own
+/// rewrites only the files that differ from what is there (a file left half-written by a stopped
+/// run differs too), so cargo sees only those as changed. Says how far it moved.
+fn check_out(workspace: &Path, base: &Path, tree: &Path, commit: &str) -> Result<String> {
+    std::fs::create_dir_all(tree)?;
+    let stamp = base.join("base.commit");
+    let previous = std::fs::read_to_string(&stamp).ok().map(|c| c.trim().to_owned());
+    let git = || {
+        let mut git = Command::new("git");
+        git.current_dir(workspace).env("GIT_INDEX_FILE", base.join("base.index"));
+        git
+    };
+    let status = git()
+        .arg(format!("--work-tree={}", tree.display()))
+        .args(["read-tree", "--reset", "-u", commit])
+        .status()
+        .context("running git read-tree")?;
+    if !status.success() {
+        bail!("could not check out {commit} into {}", tree.display());
+    }
+    std::fs::write(&stamp, commit)?;
+    Ok(match previous {
+        Some(previous) if previous == commit => "unchanged since the last diff".to_owned(),
+        Some(previous) => {
+            let changed = git()
+                .args(["diff", "--name-only", "--no-renames", &previous, commit])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+                .unwrap_or(0);
+            format!("{changed} file(s) differ from the last diff's {}", &previous[..previous.len().min(12)])
+        }
+        None => "first checkout".to_owned(),
+    })
+}
+
+/// Earlier versions of diff made a git worktree per revision (`target/diff/tree-<commit>`) and
+/// left it registered when stopped; they go, and git forgets them.
+fn remove_old_worktrees(workspace: &Path, base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else { return };
+    let old: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("tree-")))
+        .collect();
+    if old.is_empty() {
+        return;
+    }
+    for tree in &old {
+        let _ = std::fs::remove_dir_all(tree);
+    }
+    let _ = Command::new("git").current_dir(workspace).args(["worktree", "prune"]).status();
+    eprintln!("diff: removed {} worktree(s) an earlier diff left in {}", old.len(), base.display());
 }
 
 /// The deployed templates of `stacks` (absent stacks are left out), read from CloudFormation.
@@ -519,6 +605,57 @@ pub fn text(report: &Report) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn git(repository: &Path, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .current_dir(repository)
+            .args(["-c", "user.name=brain2", "-c", "user.email=brain2@example.com", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// The base checkout moves between revisions rewriting only the files that differ (so cargo
+    /// rebuilds only what changed), mends a file a stopped run left half-written, and is no git
+    /// worktree, so stopping a diff leaves nothing registered in git.
+    #[test]
+    fn the_base_checkout_rewrites_only_what_differs_and_mends_a_stopped_one() {
+        let scratch = std::env::temp_dir().join(format!("brain2-diff-checkout-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        let repository = scratch.join("repository");
+        std::fs::create_dir_all(repository.join("src")).unwrap();
+        git(&repository, &["init", "--quiet"]);
+        let mut commits = Vec::new();
+        for version in ["one", "two"] {
+            std::fs::write(repository.join("src/changed.rs"), format!("// {version}\n")).unwrap();
+            std::fs::write(repository.join("kept.rs"), "// the same in both\n").unwrap();
+            git(&repository, &["add", "."]);
+            git(&repository, &["commit", "--quiet", "-m", version]);
+            commits.push(git(&repository, &["rev-parse", "HEAD"]).trim().to_owned());
+        }
+        let (base, tree) = (scratch.join("diff"), scratch.join("diff/base"));
+        let modified = |file: &str| std::fs::metadata(tree.join(file)).unwrap().modified().unwrap();
+
+        assert_eq!(check_out(&repository, &base, &tree, &commits[0]).unwrap(), "first checkout");
+        let (kept_at, changed_at) = (modified("kept.rs"), modified("src/changed.rs"));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let moved = check_out(&repository, &base, &tree, &commits[1]).unwrap();
+        assert!(moved.starts_with("1 file(s) differ from the last diff's"), "{moved}");
+        assert_eq!(modified("kept.rs"), kept_at, "the same in both: not rewritten");
+        assert_ne!(modified("src/changed.rs"), changed_at, "different: rewritten");
+        assert_eq!(std::fs::read_to_string(tree.join("src/changed.rs")).unwrap(), "// two\n");
+
+        // A run stopped while writing: the file is mended by the next checkout.
+        std::fs::write(tree.join("src/changed.rs"), "// tw").unwrap();
+        assert_eq!(check_out(&repository, &base, &tree, &commits[1]).unwrap(), "unchanged since the last diff");
+        assert_eq!(std::fs::read_to_string(tree.join("src/changed.rs")).unwrap(), "// two\n");
+
+        let worktrees = git(&repository, &["worktree", "list", "--porcelain"]);
+        assert_eq!(worktrees.lines().filter(|l| l.starts_with("worktree ")).count(), 1, "{worktrees}");
+        std::fs::remove_dir_all(&scratch).unwrap();
+    }
 
     fn table(key: &str) -> Value {
         json!({ "Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": {

@@ -45,3 +45,55 @@ pub fn digest(workspace: &Path, salt: &[u8], files: &[&str], folders: &[&str]) -
     }
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
+
+/// The folders of `packages` and of every package they reach through path dependencies,
+/// transitively, relative to the workspace and sorted: what their binaries are compiled from.
+/// Read from `cargo metadata`, so a new path dependency (such as `brain2-api` in the functions)
+/// is covered without anyone listing it. Dev-dependencies are left out: they never reach a binary.
+pub fn path_dependency_folders(workspace: &Path, packages: &[&str]) -> Result<Vec<String>> {
+    let output = crate::cargo(workspace)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        anyhow::bail!("cargo metadata failed in {}:\n{}", workspace.display(), String::from_utf8_lossy(&output.stderr));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading cargo metadata")?;
+    let listed = metadata["packages"].as_array().cloned().unwrap_or_default();
+    let folder = |package: &serde_json::Value| -> Option<PathBuf> {
+        Path::new(package["manifest_path"].as_str()?).parent().map(Path::to_path_buf)
+    };
+    let mut pending: Vec<PathBuf> = Vec::new();
+    for name in packages {
+        let package = listed
+            .iter()
+            .find(|p| p["name"] == *name)
+            .with_context(|| format!("cargo metadata lists no package {name} in {}", workspace.display()))?;
+        pending.extend(folder(package));
+    }
+    let mut found = std::collections::BTreeSet::new();
+    while let Some(dir) = pending.pop() {
+        if !found.insert(dir.clone()) {
+            continue;
+        }
+        let Some(package) = listed.iter().find(|p| folder(p).as_deref() == Some(dir.as_path())) else { continue };
+        for dependency in package["dependencies"].as_array().into_iter().flatten() {
+            if dependency["kind"] == "dev" {
+                continue;
+            }
+            if let Some(path) = dependency["path"].as_str() {
+                pending.push(PathBuf::from(path));
+            }
+        }
+    }
+    let root = PathBuf::from(metadata["workspace_root"].as_str().unwrap_or_default());
+    found
+        .iter()
+        .map(|dir| {
+            let relative = dir.strip_prefix(&root).with_context(|| {
+                format!("{} is a path dependency outside the workspace {}", dir.display(), root.display())
+            })?;
+            Ok(relative.to_string_lossy().into_owned())
+        })
+        .collect()
+}

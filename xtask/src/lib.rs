@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod dev;
 pub mod diff;
 pub mod fingerprint;
+pub mod github;
 pub mod moto;
 pub mod operate;
 pub mod pytools;

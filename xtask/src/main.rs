@@ -35,6 +35,9 @@ enum Cmd {
     /// 2 changes (with --fail-on any), 3 destructive changes (a table or bucket replaced or
     /// removed), 1 error.
     Diff(commands::diff::Args),
+    /// Put an environment's template diff in its own comment on a pull request, editing the
+    /// one an earlier run made (GITHUB_TOKEN, GITHUB_API_URL, GITHUB_REPOSITORY).
+    PrComment(commands::pr_comment::Args),
     /// Create or update the toolkit stack brain2-<env>-toolkit: the assets bucket deploy needs.
     Bootstrap(commands::operate::BootstrapArgs),
     /// Build (when sources changed), upload, and deploy an environment's stacks in dependency
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Cmd::Synth(args) => args.run(&workspace),
         Cmd::Build(args) => args.run(&workspace),
         Cmd::Diff(args) => args.run(&workspace),
+        Cmd::PrComment(args) => args.run(&workspace),
         Cmd::Bootstrap(args) => args.run(&workspace),
         Cmd::Deploy(args) => args.run(&workspace),
         Cmd::Destroy(args) => args.run(&workspace),

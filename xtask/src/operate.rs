@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDriftStatus};
 use brain2_iac::cfn::Synthesized;
 use brain2_stacks::{ASSETS_BUCKET_OUTPUT, REGION_SCOPE, region_toolkit_app, toolkit_app};
@@ -89,7 +89,9 @@ pub async fn destroy(ctx: &Context, synthesized: &Synthesized, i_mean_prod: bool
                 .and_then(|d| d.physical_resource_id().map(str::to_owned));
             if let Some(bucket) = physical {
                 let region = planned.region.clone().unwrap_or_else(|| ctx.default_region().to_owned());
-                let count = assets::empty(&ctx.aws.s3(Some(&region)), &bucket).await?;
+                let count = assets::empty(&ctx.aws.s3(Some(&region)), &bucket)
+                    .await
+                    .with_context(|| format!("{} was not deleted", planned.name))?;
                 println!("  [{}] emptied bucket {bucket} ({count} object version(s))", planned.short_name);
                 report.objects_deleted += count;
             }

@@ -82,13 +82,15 @@ pub fn ensure_wasm_bindgen(workspace: &Path) -> Result<PathBuf> {
     Ok(binary)
 }
 
-/// A digest of what the client is built from.
+/// A digest of what the client is built from: the lock file and manifests, this build step, and
+/// the files of `brain2-web` and of every package it depends on by path (`cargo metadata`).
 pub fn sources_fingerprint(workspace: &Path) -> Result<String> {
+    let folders = crate::fingerprint::path_dependency_folders(workspace, &["brain2-web"])?;
     crate::fingerprint::digest(
         workspace,
         b"",
         &["Cargo.lock", "Cargo.toml", "xtask/src/web.rs"],
-        &["web", "brain2-api"],
+        &folders.iter().map(String::as_str).collect::<Vec<_>>(),
     )
 }
 

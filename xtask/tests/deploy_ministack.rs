@@ -3,6 +3,11 @@
 //! order, a no-op redeploy (no change set), a configuration change through exactly one change
 //! set, and a destroy. moto cannot host compute, api or frontend (see `deploy_moto.rs`).
 //!
+//! Then the faults, each made to happen: a rollback after a deploy that changed only the
+//! frontend, a rollback across two regions, an object S3 refuses to delete (an object lock's
+//! legal hold) during destroy, an operation that ends between watch's reads, and a stack left
+//! in ROLLBACK_COMPLETE by a failed first creation.
+//!
 //! The function code here is stand-in bytes: this test is about the stacks; `dev_e2e.rs` runs
 //! the real functions.
 
@@ -23,12 +28,13 @@ fn synthesize(config: &EnvironmentConfig) -> Synthesized {
     output.synthesized
 }
 
-fn stand_in_code(dir: &std::path::Path) -> Vec<Package> {
+/// Stand-in zips of the six functions; another `build` gives other bytes, as new code does.
+fn stand_in_code(dir: &std::path::Path, build: &str) -> Vec<Package> {
     FUNCTIONS
         .iter()
         .map(|function| {
-            let path = dir.join(format!("{function}.bootstrap"));
-            std::fs::write(&path, format!("stand-in bootstrap of {function}")).unwrap();
+            let path = dir.join(format!("{function}-{build}.bootstrap"));
+            std::fs::write(&path, format!("stand-in bootstrap of {function}, build {build}")).unwrap();
             package(function, &path, &dir.join("zips")).unwrap()
         })
         .collect()
@@ -55,7 +61,7 @@ fn the_four_stacks_deploy_update_and_destroy_on_the_emulator() {
         // The region toolkit: API Gateway's CloudWatch role, set once for the account and region.
         let region_toolkit = xtask::aws::stack::describe(&aws.cloudformation(None), "brain2-region-toolkit").await;
         assert!(region_toolkit.unwrap().is_some(), "bootstrap created brain2-region-toolkit");
-        let code = stand_in_code(&data);
+        let code = stand_in_code(&data, "a");
         let upload = deploy::upload_code(&aws, &assets, &code).await.unwrap();
         assert_eq!(upload, (6, 0));
         let parameters = deploy::code_parameters(&assets.name, &code);
@@ -141,7 +147,7 @@ fn deploying_only_the_frontend_keeps_the_api_urls_in_the_site_config() {
     runtime.block_on(async {
         let aws = emulator.aws().await;
         let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
-        let code = stand_in_code(&data);
+        let code = stand_in_code(&data, "a");
         let synthesized = synthesize(&config);
         let out = data.join("out");
         let all =
@@ -171,4 +177,326 @@ fn deploying_only_the_frontend_keeps_the_api_urls_in_the_site_config() {
     });
     emulator.stop().unwrap();
     std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// One MiniStack for one test: `work` gets its endpoint and home region.
+fn on_the_emulator<F, Fut>(name: &str, work: F)
+where
+    F: FnOnce(String, String, std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let workspace = xtask::workspace_root();
+    let data = support::dev::temporary_folder(name);
+    let port = support::dev::free_port_pair();
+    let region = EnvironmentConfig::load(&workspace, "dev").unwrap().region;
+    let mut emulator =
+        Emulator::start(&workspace, &data, port, &region, Protection::Guarded { site_origin: None }).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(work(emulator.endpoint.clone(), region, data.to_path_buf()));
+    emulator.stop().unwrap();
+}
+
+async fn is_retired(aws: &Aws, assets: &deploy::AssetsBucket, key: &str) -> bool {
+    let s3 = aws.s3(Some(&assets.region));
+    xtask::aws::assets::has_tag(&s3, &assets.name, key, brain2_stacks::RELEASE_STATE_TAG, brain2_stacks::RETIRED)
+        .await
+        .unwrap()
+}
+
+/// Deploy A, deploy B (new code), then a deploy that changed only the frontend (it records B's
+/// code again): A's zips stay live throughout, and `rollback` brings A's code back rather than
+/// the B that is already running.
+#[test]
+fn rollback_after_a_frontend_only_deploy_brings_back_the_code_before() {
+    on_the_emulator("deploy-rollback", |endpoint, region, data| async move {
+        let workspace = xtask::workspace_root();
+        let mut config = EnvironmentConfig::load(&workspace, "dev").unwrap();
+        config.frontend.site_dir = data.join("no-site").to_string_lossy().into_owned();
+        let aws = local_aws(&endpoint, &region, &data).await;
+        let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
+        let out = data.join("out");
+        let (a, b) = (stand_in_code(&data, "a"), stand_in_code(&data, "b"));
+        let run = |config: EnvironmentConfig, code: Vec<Package>| {
+            let (workspace, out, ctx) = (workspace.clone(), out.clone(), context(&aws, &assets));
+            async move { deploy::run(&workspace, &out, ctx, &config, &synthesize(&config), &code, &[]).await.unwrap() }
+        };
+        run(config.clone(), a.clone()).await;
+        run(config.clone(), b.clone()).await;
+        config.frontend.price_class = brain2_iac::config::PriceClassConfig::PriceClass200;
+        let frontend_only = run(config.clone(), b.clone()).await;
+        let actions: Vec<_> = frontend_only.stacks.iter().map(|(name, action)| (name.as_str(), *action)).collect();
+        assert!(actions.contains(&("brain2-dev-frontend", Action::Updated)), "{actions:?}");
+        assert!(actions.contains(&("brain2-dev-compute", Action::Unchanged)), "{actions:?}");
+        let releases = deploy::release::list(&aws, &assets, "dev").await.unwrap();
+        assert_eq!(releases.len(), 3, "three deploys, three releases");
+        for package in &a {
+            assert!(
+                !is_retired(&aws, &assets, &deploy::code_key(package)).await,
+                "A's {} was retired",
+                package.function
+            );
+        }
+
+        let rolled = deploy::release::rollback(context(&aws, &assets), None).await.unwrap();
+        assert_eq!(rolled.rolled_back_to.as_deref(), Some(releases[0].id.as_str()), "back to A's release");
+        let compute =
+            xtask::aws::stack::describe(&aws.cloudformation(None), "brain2-dev-compute").await.unwrap().unwrap();
+        let parameters = deploy::code_parameters(&assets.name, &a);
+        for (name, value) in parameters.iter().filter(|(k, _)| k.ends_with("CodeKey")) {
+            assert_eq!(compute.parameters.get(name), Some(value), "{name} after the rollback");
+        }
+        for package in a.iter().chain(&b) {
+            assert!(
+                !is_retired(&aws, &assets, &deploy::code_key(package)).await,
+                "{} was retired",
+                package.zip.display()
+            );
+        }
+    });
+}
+
+/// A stack `home` in the emulator's region and `edge` in us-east-1, each taking the backend's
+/// code key as a parameter (on a queue's tag).
+fn two_region_app() -> Synthesized {
+    use brain2_iac::aws::sqs::{Queue, queue::Tag};
+    let mut app = brain2_iac::cfn::App::new("regions", "dev").unwrap();
+    let home = app.add_stack("home", "in the home region").unwrap();
+    let edge = app.add_stack("edge", "in us-east-1").unwrap();
+    app.set_stack_region(edge, "us-east-1");
+    for stack in [home, edge] {
+        let code = app.add_parameter(stack, "BackendCodeKey", brain2_iac::cfn::ParameterSpec::string()).unwrap();
+        app.add(stack, "Jobs", Queue::new().tags(vec![Tag::new("code", code.ref_())])).unwrap();
+    }
+    app.synth().unwrap()
+}
+
+/// Rollback reads and changes each stack in the region it lives in: the release records it.
+#[test]
+fn rollback_puts_the_code_back_in_each_stack_s_own_region() {
+    on_the_emulator("deploy-regions", |endpoint, region, data| async move {
+        let workspace = xtask::workspace_root();
+        let config = EnvironmentConfig::load(&workspace, "dev").unwrap();
+        let aws = local_aws(&endpoint, &region, &data).await;
+        let assets = xtask::operate::bootstrap_environment(&aws, "dev").await.unwrap();
+        let synthesized = two_region_app();
+        let out = data.join("out");
+        let (a, b) = (stand_in_code(&data, "a"), stand_in_code(&data, "b"));
+        for code in [&a, &b] {
+            deploy::run(&workspace, &out, context(&aws, &assets), &config, &synthesized, code, &[]).await.unwrap();
+        }
+        let home_cfn = aws.cloudformation(None);
+        let edge_cfn = aws.cloudformation(Some("us-east-1"));
+        assert!(
+            xtask::aws::stack::describe(&home_cfn, "regions-dev-edge").await.unwrap().is_none(),
+            "the emulator keeps regions apart: edge is not found at home"
+        );
+
+        deploy::release::rollback(context(&aws, &assets), None).await.unwrap();
+        let a_key = deploy::code_key(a.iter().find(|p| p.function == "backend").unwrap());
+        for (cfn, name) in [(&home_cfn, "regions-dev-home"), (&edge_cfn, "regions-dev-edge")] {
+            let stack = xtask::aws::stack::describe(cfn, name).await.unwrap().unwrap();
+            assert_eq!(stack.parameters["BackendCodeKey"], a_key, "{name} runs A's code again");
+        }
+    });
+}
+
+/// An object S3 refuses to delete (here under an object lock's legal hold) stops destroy with
+/// its name instead of a loop that lists and deletes it forever; the stack is left as it was,
+/// and once the hold is lifted destroy finishes.
+#[test]
+fn destroy_stops_at_an_object_that_cannot_be_deleted_and_names_it() {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold,
+        ObjectLockLegalHoldStatus, VersioningConfiguration,
+    };
+    on_the_emulator("deploy-destroy", |endpoint, region, data| async move {
+        let aws = local_aws(&endpoint, &region, &data).await;
+        let mut app = brain2_iac::cfn::App::new("files", "dev").unwrap();
+        let stack = app.add_stack("store", "a bucket destroy empties").unwrap();
+        app.add(stack, "Files", brain2_iac::aws::s3::Bucket::new()).unwrap();
+        let synthesized = app.synth().unwrap();
+        let ctx = Context::new(aws.clone(), Settings::new("dev"), None, Arc::new(|_| true)).unwrap();
+        deploy::deploy_all(Arc::new(ctx), deploy::plans(&synthesized, &Default::default()).unwrap()).await.unwrap();
+        let cfn = aws.cloudformation(None);
+        let bucket = cfn
+            .describe_stack_resource()
+            .stack_name("files-dev-store")
+            .logical_resource_id("Files")
+            .send()
+            .await
+            .unwrap()
+            .stack_resource_detail()
+            .and_then(|d| d.physical_resource_id().map(str::to_owned))
+            .unwrap();
+        let s3 = aws.s3(None);
+        let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+        s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning).send().await.unwrap();
+        let lock = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).build();
+        s3.put_object_lock_configuration().bucket(&bucket).object_lock_configuration(lock).send().await.unwrap();
+        for key in ["loose.txt", "held.txt"] {
+            s3.put_object().bucket(&bucket).key(key).body(key.as_bytes().to_vec().into()).send().await.unwrap();
+        }
+        let hold = |status| ObjectLockLegalHold::builder().status(status).build();
+        s3.put_object_legal_hold()
+            .bucket(&bucket)
+            .key("held.txt")
+            .legal_hold(hold(ObjectLockLegalHoldStatus::On))
+            .send()
+            .await
+            .unwrap();
+
+        let ctx = Context::new(aws.clone(), Settings::new("dev"), None, Arc::new(|_| true)).unwrap();
+        let outcome = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            xtask::operate::destroy(&ctx, &synthesized, false),
+        )
+        .await
+        .expect("destroy returned instead of deleting the same object again and again");
+        let error = format!("{:#}", outcome.unwrap_err());
+        assert!(error.contains("files-dev-store was not deleted"), "{error}");
+        assert!(error.contains(&format!("s3://{bucket}/held.txt")) && error.contains("AccessDenied"), "{error}");
+        assert!(error.contains("legal hold"), "the error says what to remove: {error}");
+        let left = xtask::aws::stack::describe(&cfn, "files-dev-store").await.unwrap().unwrap();
+        assert_eq!(left.status.as_str(), "CREATE_COMPLETE");
+
+        s3.put_object_legal_hold()
+            .bucket(&bucket)
+            .key("held.txt")
+            .legal_hold(hold(ObjectLockLegalHoldStatus::Off))
+            .send()
+            .await
+            .unwrap();
+        let destroyed = xtask::operate::destroy(&ctx, &synthesized, false).await.unwrap();
+        assert_eq!(destroyed.deleted, ["files-dev-store"]);
+    });
+}
+
+/// A template whose only resource waits one second for a signal that never comes: its first
+/// creation fails and rolls back (ROLLBACK_COMPLETE) with the reason in its events.
+const NEVER_SIGNALLED: &str = r#"{"Resources": {
+  "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
+  "Wait": {"Type": "AWS::CloudFormation::WaitCondition", "Properties": {"Handle": {"Ref": "Handle"}, "Timeout": "1"}}
+}}"#;
+
+/// Holds the first DescribeStacks until the stack has finished: the fault where an operation
+/// ends between watch's reads, so its final status arrives before the events that explain it.
+#[derive(Debug)]
+struct FinishBeforeFirstStatusRead {
+    held: std::sync::atomic::AtomicBool,
+    endpoint: String,
+    region: String,
+    data: std::path::PathBuf,
+    stack: String,
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for FinishBeforeFirstStatusRead {
+    fn name(&self) -> &'static str {
+        "FinishBeforeFirstStatusRead"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use aws_smithy_runtime_api::client::orchestrator::Metadata;
+        let status_read = cfg.load::<Metadata>().is_some_and(|m| m.name() == "DescribeStacks");
+        if !status_read || self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        // Wait on a thread of its own, with its own client, until the stack has finished.
+        let (endpoint, region, stack) = (self.endpoint.clone(), self.region.clone(), self.stack.clone());
+        let data = self.data.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let cfn = local_aws(&endpoint, &region, &data).await.cloudformation(None);
+                while xtask::aws::stack::describe(&cfn, &stack).await.unwrap().unwrap().phase()
+                    == xtask::aws::stack::Phase::InProgress
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+        Ok(())
+    }
+}
+
+/// The operation ends between watch's reading the events and reading the status: the events
+/// that came with the end (the failure and its reason) are still read before watching stops.
+/// Then the stack, left in ROLLBACK_COMPLETE by its failed first creation, is deleted and created
+/// again by the next deploy, outside dev too.
+#[test]
+fn the_last_events_are_read_and_a_failed_first_create_starts_over() {
+    on_the_emulator("deploy-events", |endpoint, region, data| async move {
+        let stack = "brain2-staging-waits";
+        let aws = local_aws(&endpoint, &region, &data).await;
+        let cfn = aws.cloudformation(None);
+        let created = cfn.create_stack().stack_name(stack).template_body(NEVER_SIGNALLED).send().await.unwrap();
+        let id = created.stack_id().unwrap().to_owned();
+        let config = aws_sdk_cloudformation::config::Builder::from(&aws_config_for(&endpoint, &region, &data).await)
+            .interceptor(FinishBeforeFirstStatusRead {
+                held: Default::default(),
+                endpoint: endpoint.clone(),
+                region: region.clone(),
+                data: data.clone(),
+                stack: stack.to_owned(),
+            })
+            .build();
+        let watched = aws_sdk_cloudformation::Client::from_conf(config);
+        let poll = std::time::Duration::from_millis(100);
+        let outcome = xtask::aws::events::watch(&watched, &id, "waits", None, poll).await.unwrap();
+        assert_eq!(outcome.status.as_str(), "ROLLBACK_COMPLETE");
+        let failure = outcome.first_failure.expect("the failing resource was read");
+        assert_eq!(failure.logical_id, "Wait");
+        assert!(failure.reason.contains("timed out"), "{failure:?}");
+
+        let template = r#"{"Resources": {"Jobs": {"Type": "AWS::SQS::Queue"}}}"#;
+        let plan = deploy::StackPlan {
+            name: stack.to_owned(),
+            short_name: "waits".to_owned(),
+            region: None,
+            template: template.to_owned(),
+            tags: Default::default(),
+            parameters: Default::default(),
+            output_parameters: Default::default(),
+            depends_on: Vec::new(),
+            resource_types: [("Jobs".to_owned(), "AWS::SQS::Queue".to_owned())].into(),
+            stateful: Default::default(),
+        };
+        let ctx = Context::new(aws.clone(), Settings::new("staging"), None, Arc::new(|_| true)).unwrap();
+        let result = deploy::apply::deploy_stack(&ctx, &plan).await.unwrap();
+        assert_eq!(result.action, Action::Created);
+        let now = xtask::aws::stack::describe(&cfn, stack).await.unwrap().unwrap();
+        assert_eq!(now.status.as_str(), "CREATE_COMPLETE");
+        assert_ne!(now.id, id, "a new stack");
+    });
+}
+
+/// The emulator's root, with the credentials `cargo xtask dev` made in its data folder.
+async fn local_aws(endpoint: &str, region: &str, data: &std::path::Path) -> Aws {
+    let keys = xtask::dev::credentials::Credentials::load(data).unwrap();
+    Aws::with_keys(endpoint, region, &keys.access_key_id, &keys.secret_access_key).await
+}
+
+/// The SDK configuration [`local_aws`] uses, for a client with an interceptor of the test's.
+async fn aws_config_for(endpoint: &str, region: &str, data: &std::path::Path) -> aws_config::SdkConfig {
+    let keys = xtask::dev::credentials::Credentials::load(data).unwrap();
+    let credentials = aws_sdk_cloudformation::config::Credentials::new(
+        keys.access_key_id,
+        keys.secret_access_key,
+        None,
+        None,
+        "test",
+    );
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .region(aws_config::Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await
 }

@@ -222,8 +222,9 @@ async fn staging_refuses_to_destroy_prod_and_deploy_needs_bootstrap() {
 }
 
 /// Zips expire only when no live release uses them: deploy tags the others retired (the
-/// bucket's lifecycle expires only those), keeps what is deployed and what the two latest
-/// releases of each stack name, and untags a retired zip that becomes live again.
+/// bucket's lifecycle expires only those), keeps what is deployed and the two latest codes each
+/// stack's releases name, and untags a retired zip that becomes live again. The records are
+/// the ones deploy writes: every stack of the deploy, whether it changed or not.
 #[tokio::test(flavor = "multi_thread")]
 async fn only_zips_no_live_release_uses_are_retired() {
     use xtask::deploy::release::{self, Release, StackRelease};
@@ -232,30 +233,35 @@ async fn only_zips_no_live_release_uses_are_retired() {
     let assets = xtask::operate::bootstrap_environment(&aws, "prod").await.unwrap();
     let s3 = aws.s3(Some(&assets.region));
     let zip = |name: &str| format!("functions/backend/{name}.zip");
-    for name in ["a", "b", "c", "d", "site"] {
+    for name in ["a", "b", "c", "d"] {
         xtask::aws::assets::put(&s3, &assets.name, &zip(name), b"zip".to_vec(), "application/zip", None).await.unwrap();
     }
-    let release = |id: &str, stacks: &[(&str, &str)]| Release {
+    let release = |id: &str, code: &str, site: &str| Release {
         id: id.to_owned(),
         created_at: id.to_owned(),
         environment: "prod".to_owned(),
         git_commit: None,
-        stacks: stacks
-            .iter()
-            .map(|(stack, code)| {
-                let parameters = [("BackendCodeKey".to_owned(), zip(code))].into();
-                (stack.to_string(), StackRelease { template_sha256: String::new(), parameters })
-            })
-            .collect(),
+        stacks: [
+            ("brain2-prod-compute", [("BackendCodeKey".to_owned(), zip(code))].into(), "eu-west-1"),
+            ("brain2-prod-frontend", BTreeMap::new(), "us-east-1"),
+        ]
+        .into_iter()
+        .map(|(stack, parameters, region)| {
+            let stack_release =
+                StackRelease { template_sha256: site.to_owned(), parameters, region: Some(region.to_owned()) };
+            (stack.to_owned(), stack_release)
+        })
+        .collect(),
         rolled_back_to: None,
     };
-    // Three releases of compute (a, b, c), then one of the frontend alone, which must not
-    // push compute's releases out of the live window.
+    // Three codes of compute (a, b, c), then two deploys that changed only the frontend: they
+    // record c again, and must not push b out of the live window.
     for record in [
-        release("20261101T000000Z", &[("brain2-prod-compute", "a")]),
-        release("20261102T000000Z", &[("brain2-prod-compute", "b")]),
-        release("20261103T000000Z", &[("brain2-prod-compute", "c")]),
-        release("20261104T000000Z", &[("brain2-prod-frontend", "site")]),
+        release("20261101T000000.000Z", "a", "site-1"),
+        release("20261102T000000.000Z", "b", "site-1"),
+        release("20261103T000000.000Z", "c", "site-1"),
+        release("20261104T000000.000Z", "c", "site-2"),
+        release("20261105T000000.000Z", "c", "site-3"),
     ] {
         release::record(&aws, &assets, &record).await.unwrap();
     }
@@ -270,8 +276,8 @@ async fn only_zips_no_live_release_uses_are_retired() {
     };
 
     let first = release::retire_unreferenced(&aws, &assets, "prod", &deployed).await.unwrap();
-    assert_eq!((first.retired, first.live, first.revived, first.already_retired), (2, 3, 0, 0), "{first:?}");
-    for (name, expected) in [("a", true), ("b", false), ("c", false), ("d", true), ("site", false)] {
+    assert_eq!((first.retired, first.live, first.revived, first.already_retired), (2, 2, 0, 0), "{first:?}");
+    for (name, expected) in [("a", true), ("b", false), ("c", false), ("d", true)] {
         assert_eq!(retired(name).await, expected, "{name}");
     }
     // Again: nothing changes.
@@ -279,9 +285,42 @@ async fn only_zips_no_live_release_uses_are_retired() {
     assert_eq!((again.retired, again.already_retired), (0, 2));
 
     // A rollback to a (a new release naming it) makes it live again; b leaves the window.
-    release::record(&aws, &assets, &release("20261105T000000Z", &[("brain2-prod-compute", "a")])).await.unwrap();
+    release::record(&aws, &assets, &release("20261106T000000.000Z", "a", "site-3")).await.unwrap();
     let deployed = vec![[("BackendCodeKey".to_owned(), zip("a"))].into()];
     let after = release::retire_unreferenced(&aws, &assets, "prod", &deployed).await.unwrap();
     assert_eq!((after.revived, after.retired), (1, 1), "{after:?}");
     assert!(!retired("a").await && retired("b").await && !retired("c").await);
+}
+
+/// Which release a rollback goes back to by default: the newest whose code differs from the
+/// deployed code, however many records since named the same code.
+#[test]
+fn rollback_goes_back_to_the_newest_other_code() {
+    use xtask::deploy::release::{Release, StackRelease, previous_code};
+    let release = |id: &str, code: &str| Release {
+        id: id.to_owned(),
+        created_at: id.to_owned(),
+        environment: "prod".to_owned(),
+        git_commit: None,
+        stacks: [(
+            "brain2-prod-compute".to_owned(),
+            StackRelease {
+                template_sha256: String::new(),
+                parameters: [("BackendCodeKey".to_owned(), code.to_owned())].into(),
+                region: None,
+            },
+        )]
+        .into(),
+        rolled_back_to: None,
+    };
+    let releases = [release("1", "a"), release("2", "b"), release("3", "b"), release("4", "b")];
+    let deployed = |code: &str| {
+        BTreeMap::from([(
+            "brain2-prod-compute".to_owned(),
+            BTreeMap::from([("BackendCodeKey".to_owned(), code.to_owned())]),
+        )])
+    };
+    assert_eq!(previous_code(&releases, &deployed("b")).unwrap().id, "1");
+    assert_eq!(previous_code(&releases, &deployed("a")).unwrap().id, "4", "after a rollback, back to b");
+    assert!(previous_code(&releases[1..], &deployed("b")).is_none(), "no other code was ever released");
 }

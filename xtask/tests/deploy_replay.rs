@@ -67,9 +67,10 @@ fn events(list: &[(&str, &str, &str, &str)]) -> ReplayEvent {
     let members: String = list
         .iter()
         .map(|(id, logical, status, reason)| {
+            let resource_type = if *logical == STACK { "AWS::CloudFormation::Stack" } else { "AWS::DynamoDB::Table" };
             format!(
                 "<member><EventId>{id}</EventId><StackId>{STACK_ID}</StackId><StackName>{STACK}</StackName>\
-                 <LogicalResourceId>{logical}</LogicalResourceId><ResourceType>AWS::DynamoDB::Table</ResourceType>\
+                 <LogicalResourceId>{logical}</LogicalResourceId><ResourceType>{resource_type}</ResourceType>\
                  <Timestamp>2026-11-28T00:00:00Z</Timestamp><ResourceStatus>{status}</ResourceStatus>\
                  <ResourceStatusReason>{reason}</ResourceStatusReason></member>"
             )
@@ -189,6 +190,7 @@ async fn a_failed_update_names_the_first_failing_resource_and_what_to_do() {
             ),
             [
                 ok("ExecuteChangeSet", ""),
+                stack("UPDATE_ROLLBACK_COMPLETE", ""),
                 events(&[
                     ("e4", STACK, "UPDATE_ROLLBACK_COMPLETE", ""),
                     ("e3", "MemoryTable", "CREATE_FAILED", "Resource creation cancelled"),
@@ -196,7 +198,6 @@ async fn a_failed_update_names_the_first_failing_resource_and_what_to_do() {
                     ("e1", STACK, "UPDATE_IN_PROGRESS", "User Initiated"),
                     ("e0", STACK, "UPDATE_COMPLETE", ""),
                 ]),
-                stack("UPDATE_ROLLBACK_COMPLETE", ""),
             ],
         ),
     );
@@ -217,55 +218,106 @@ async fn a_failed_update_names_the_first_failing_resource_and_what_to_do() {
             "DescribeChangeSet",
             "DescribeChangeSet",
             "ExecuteChangeSet",
-            "DescribeStackEvents",
-            "DescribeStacks"
+            "DescribeStacks",
+            "DescribeStackEvents"
         ]
     );
 }
 
+/// CloudFormation can report the final status before it lists the events that explain it; the
+/// watch reads on until the stack's own final event is there, so the failure is not lost.
 #[tokio::test]
-async fn rollback_complete_is_deleted_and_created_again_in_dev() {
+async fn events_listed_after_the_final_status_are_still_read() {
+    let old = serde_json::json!({ "Resources": {} });
     let (ctx, client) = replay(
-        "dev",
+        "staging",
+        then(
+            up_to_a_change_set(
+                &old,
+                "<member><Type>Resource</Type><ResourceChange><Action>Add</Action><LogicalResourceId>MemoryTable</LogicalResourceId><ResourceType>AWS::DynamoDB::Table</ResourceType></ResourceChange></member>",
+            ),
+            [
+                ok("ExecuteChangeSet", ""),
+                stack("UPDATE_ROLLBACK_COMPLETE", ""),
+                events(&[("e1", STACK, "UPDATE_IN_PROGRESS", "User Initiated"), ("e0", STACK, "UPDATE_COMPLETE", "")]),
+                stack("UPDATE_ROLLBACK_COMPLETE", ""),
+                events(&[
+                    ("e3", STACK, "UPDATE_ROLLBACK_COMPLETE", ""),
+                    ("e2", "MemoryTable", "CREATE_FAILED", "Table already exists: brain2-staging-memory"),
+                    ("e1", STACK, "UPDATE_IN_PROGRESS", "User Initiated"),
+                ]),
+            ],
+        ),
+    );
+    let error = apply::deploy_stack(&ctx, &plan()).await.unwrap_err();
+    let failed = error.downcast_ref::<StackFailed>().expect("a StackFailed");
+    assert_eq!(failed.failure.as_ref().unwrap().reason, "Table already exists: brain2-staging-memory");
+    let sent = actions(&client);
+    assert_eq!(
+        sent[sent.len() - 4..],
+        ["DescribeStacks", "DescribeStackEvents", "DescribeStacks", "DescribeStackEvents"]
+    );
+}
+
+/// A stack whose first creation failed holds nothing: deploy says so, deletes it and creates it
+/// again, in every environment (prod after its confirmation, with its stack policy).
+#[tokio::test]
+async fn rollback_complete_is_deleted_and_created_again_in_every_environment() {
+    for environment in ["dev", "staging", "prod"] {
+        let (ctx, client) = replay(
+            environment,
+            vec![
+                stack("ROLLBACK_COMPLETE", ""),
+                events(&[("e1", STACK, "ROLLBACK_COMPLETE", "")]),
+                ok("DeleteStack", ""),
+                stack("DELETE_COMPLETE", ""),
+                events(&[("e2", STACK, "DELETE_COMPLETE", ""), ("e1", STACK, "ROLLBACK_COMPLETE", "")]),
+                ok("CreateStack", &format!("<StackId>{STACK_ID}2</StackId>")),
+                stack("CREATE_COMPLETE", ""),
+                events(&[("f2", STACK, "CREATE_COMPLETE", ""), ("f1", "MemoryTable", "CREATE_COMPLETE", "")]),
+                stack("CREATE_COMPLETE", ""),
+            ],
+        );
+        let result = apply::deploy_stack(&ctx, &plan()).await.unwrap();
+        assert_eq!(result.action, Action::Created, "{environment}");
+        assert_eq!(
+            actions(&client),
+            [
+                "DescribeStacks",
+                "DescribeStackEvents",
+                "DeleteStack",
+                "DescribeStacks",
+                "DescribeStackEvents",
+                "CreateStack",
+                "DescribeStacks",
+                "DescribeStackEvents",
+                "DescribeStacks"
+            ],
+            "{environment}"
+        );
+    }
+}
+
+/// A first creation that fails names the resource, and says that the next deploy cleans up: no
+/// other tool is needed.
+#[tokio::test]
+async fn a_failed_first_create_says_the_next_deploy_starts_over() {
+    let (ctx, _client) = replay(
+        "staging",
         vec![
+            error(400, "ValidationError", &format!("Stack with id {STACK} does not exist")),
+            ok("CreateStack", &format!("<StackId>{STACK_ID}</StackId>")),
             stack("ROLLBACK_COMPLETE", ""),
-            events(&[("e1", STACK, "ROLLBACK_COMPLETE", "")]),
-            ok("DeleteStack", ""),
-            events(&[("e2", STACK, "DELETE_COMPLETE", ""), ("e1", STACK, "ROLLBACK_COMPLETE", "")]),
-            stack("DELETE_COMPLETE", ""),
-            ok("CreateStack", &format!("<StackId>{STACK_ID}2</StackId>")),
-            events(&[("f1", "MemoryTable", "CREATE_COMPLETE", "")]),
-            stack("CREATE_COMPLETE", ""),
-            stack("CREATE_COMPLETE", ""),
+            events(&[
+                ("e3", STACK, "ROLLBACK_COMPLETE", ""),
+                ("e2", "MemoryTable", "CREATE_FAILED", "Table already exists: brain2-staging-memory"),
+                ("e1", STACK, "CREATE_IN_PROGRESS", "User Initiated"),
+            ]),
         ],
     );
-    let result = apply::deploy_stack(&ctx, &plan()).await.unwrap();
-    assert_eq!(result.action, Action::Created);
-    assert_eq!(
-        actions(&client),
-        [
-            "DescribeStacks",
-            "DescribeStackEvents",
-            "DeleteStack",
-            "DescribeStackEvents",
-            "DescribeStacks",
-            "CreateStack",
-            "DescribeStackEvents",
-            "DescribeStacks",
-            "DescribeStacks"
-        ]
-    );
-}
-
-#[tokio::test]
-async fn rollback_complete_outside_dev_says_how_to_delete_it() {
-    let (ctx, client) = replay("staging", vec![stack("ROLLBACK_COMPLETE", "")]);
     let text = apply::deploy_stack(&ctx, &plan()).await.unwrap_err().to_string();
-    assert!(
-        text.contains(&format!("aws cloudformation delete-stack --stack-name {STACK} --region eu-west-1")),
-        "{text}"
-    );
-    assert_eq!(actions(&client), ["DescribeStacks"]);
+    assert!(text.contains("Table already exists") && text.contains("ROLLBACK_COMPLETE"), "{text}");
+    assert!(text.contains("cargo xtask deploy --env staging") && !text.contains("aws cloudformation"), "{text}");
 }
 
 #[tokio::test]

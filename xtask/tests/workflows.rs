@@ -73,6 +73,24 @@ fn prod_deploys_only_from_tags_behind_the_prod_environment() {
     assert!(!pull_request.contains("id-token"), "pull requests get no AWS access");
 }
 
+/// Each environment's diff has its own comment, edited in place by later pushes
+/// (`cargo xtask pr-comment`, tested in pr_comment.rs): `gh pr comment --edit-last` from three
+/// jobs made every job overwrite the same comment. One job diffs all three environments, so
+/// xtask and the base revision's synth are built once.
+#[test]
+fn each_environment_s_diff_has_a_comment_of_its_own() {
+    let all = workflows();
+    let pull_request = &all.iter().find(|(n, _)| n == "pull-request.yml").unwrap().1;
+    assert!(!pull_request.contains("--edit-last") && !pull_request.contains("gh pr comment"));
+    assert!(pull_request.contains("cargo xtask pr-comment --env \"$environment\""));
+    assert!(pull_request.contains("for environment in dev staging prod"));
+    assert!(!pull_request.contains("matrix:"), "one job for the three environments");
+    for environment in ["dev", "staging", "prod"] {
+        assert!(pull_request.contains(&format!("steps.diff.outputs.{environment} == '3'")), "{environment}");
+        assert!(pull_request.contains(&format!("steps.diff.outputs.{environment} == '1'")), "{environment}");
+    }
+}
+
 /// The jobs of a workflow: name → (its text, the jobs it needs). A line-based reading of the
 /// two-space-indented `jobs:` map these workflows are written in.
 fn jobs(text: &str) -> std::collections::BTreeMap<String, (String, Vec<String>)> {

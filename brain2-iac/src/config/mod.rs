@@ -324,8 +324,10 @@ pub struct AuthConfig {
     /// The project's JWKS URL, for ES256/RS256 tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_url: Option<String>,
-    /// The project's anon (publishable) key, which the web client sends to Supabase Auth. It is
-    /// public by design: it grants nothing beyond what sign-in itself allows.
+    /// The project's anon (publishable) key, which the web client sends to Supabase Auth.
+    /// Required: the site's config.json carries it, and Supabase refuses every sign-in without
+    /// it. It is public by design (it grants nothing beyond what sign-in itself allows); a
+    /// secret or service-role key is refused, since the site would publish it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supabase_anon_key: Option<String>,
 }
@@ -370,6 +372,38 @@ fn https_url(path: &Path, json_path: &str, value: &str) -> Result<(), ConfigErro
         return Err(invalid(path, json_path, format!("{value:?} is not an https:// URL")));
     }
     Ok(())
+}
+
+/// The anon key every published site needs: present, and not a key that must stay secret.
+fn anon_key(path: &Path, key: Option<&str>) -> Result<(), ConfigError> {
+    const AT: &str = ".auth.supabaseAnonKey";
+    let key = key.map(str::trim).unwrap_or_default();
+    if key.is_empty() {
+        return Err(invalid(
+            path,
+            AT,
+            "missing: the site's config.json carries it, and Supabase Auth refuses every sign-in without it; \
+             set the project's anon (publishable) key from the Supabase dashboard (Project Settings, API Keys)",
+        ));
+    }
+    if key.starts_with("sb_secret_") || jwt_role(key).as_deref() == Some("service_role") {
+        return Err(invalid(
+            path,
+            AT,
+            "this is a secret key (it bypasses row-level security), and the site would publish it; \
+             use the anon (publishable) key, and rotate this one if it was ever committed",
+        ));
+    }
+    Ok(())
+}
+
+/// The `role` claim of a legacy Supabase key (a JWT), if `key` is one.
+fn jwt_role(key: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = key.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims["role"].as_str().map(str::to_owned)
 }
 
 impl EnvironmentConfig {
@@ -587,6 +621,7 @@ impl EnvironmentConfig {
                 }
             }
         }
+        anon_key(path, self.auth.supabase_anon_key.as_deref())?;
         in_range(path, ".connections.minSharedKeywords", self.connections.min_shared_keywords, 1, 50)?;
         in_range(path, ".connections.maxEdgesPerNode", self.connections.max_edges_per_node, 1, 1_000)?;
         Ok(())

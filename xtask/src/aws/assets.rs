@@ -144,13 +144,60 @@ pub async fn empty(s3: &Client, bucket: &str) -> Result<usize> {
         if identifiers.is_empty() {
             return Ok(deleted);
         }
-        deleted += identifiers.len();
+        let count = identifiers.len();
         let delete = Delete::builder().set_objects(Some(identifiers)).quiet(true).build()?;
-        s3.delete_objects()
+        let response = s3
+            .delete_objects()
             .bucket(bucket)
             .delete(delete)
             .send()
             .await
             .map_err(|e| explain(&format!("emptying s3://{bucket}"), e))?;
+        // S3 answers 200 and lists the objects it refused (object lock, a bucket policy): the
+        // listing would return them again, so they end the emptying instead of a loop.
+        if !response.errors().is_empty() {
+            return Err(NotEmptied { bucket: bucket.to_owned(), refused: response.errors().to_vec() }.into());
+        }
+        deleted += count;
     }
 }
+
+/// Objects S3 refused to delete while emptying a bucket.
+#[derive(Debug)]
+pub struct NotEmptied {
+    pub bucket: String,
+    pub refused: Vec<aws_sdk_s3::types::Error>,
+}
+
+impl std::fmt::Display for NotEmptied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 5;
+        let names: Vec<String> = self
+            .refused
+            .iter()
+            .take(SHOWN)
+            .map(|e| {
+                let version = e.version_id().map(|v| format!(" (version {v})")).unwrap_or_default();
+                format!(
+                    "s3://{}/{}{version}: {}: {}",
+                    self.bucket,
+                    e.key().unwrap_or_default(),
+                    e.code().unwrap_or("error"),
+                    e.message().unwrap_or("no message")
+                )
+            })
+            .collect();
+        let more = self.refused.len().saturating_sub(SHOWN);
+        write!(
+            f,
+            "S3 refused to delete {} object version(s) of s3://{}, so the bucket cannot be emptied: {}{}. \
+             Remove what holds them (an object lock's legal hold or retention, a bucket policy) and run the command again",
+            self.refused.len(),
+            self.bucket,
+            names.join("; "),
+            if more > 0 { format!("; and {more} more") } else { String::new() }
+        )
+    }
+}
+
+impl std::error::Error for NotEmptied {}

@@ -20,7 +20,9 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction, RetryClassifierPriority};
 use aws_smithy_types::config_bag::ConfigBag;
 
 /// Attempts per call, the first included: throttling and transient errors are retried with
@@ -84,6 +86,9 @@ impl Intercept for CountCalls {
 pub struct Aws {
     config: SdkConfig,
     calls: Arc<CallCounter>,
+    /// Calls that cannot reach AWS (a name that does not resolve, a refused connection) fail
+    /// at once: retrying them for a minute tells the user nothing new.
+    fail_unreachable: bool,
 }
 
 impl Aws {
@@ -102,7 +107,21 @@ impl Aws {
         if let Some(endpoint) = &options.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
-        Self::from_config(loader.load().await)
+        let from_environment = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let connection = errors::Connection {
+            profile: options.profile.clone().or_else(|| from_environment("AWS_PROFILE")),
+            region: options.region.clone(),
+            endpoint: options.endpoint_url.clone().or_else(|| from_environment("AWS_ENDPOINT_URL")),
+        };
+        Self::reaching_aws(loader.load().await, connection)
+    }
+
+    /// A ready configuration that reaches AWS (tests give one whose name lookups fail, as they
+    /// do without a network). Records `connection` for error messages, and makes a call that
+    /// cannot reach AWS fail at once instead of retrying.
+    pub fn reaching_aws(config: SdkConfig, connection: errors::Connection) -> Self {
+        errors::set_connection(connection);
+        Self { fail_unreachable: true, ..Self::from_config(config) }
     }
 
     /// A configuration for a local emulator at `endpoint` that takes any credentials (moto):
@@ -149,7 +168,7 @@ impl Aws {
 
     /// Wraps a ready configuration (tests give one with a replaying HTTP client).
     pub fn from_config(config: SdkConfig) -> Self {
-        Self { config, calls: Arc::new(CallCounter::default()) }
+        Self { config, calls: Arc::new(CallCounter::default()), fail_unreachable: false }
     }
 
     pub fn calls(&self) -> &CallCounter {
@@ -172,10 +191,16 @@ impl Aws {
         self.config.endpoint_url()
     }
 
+    /// A client configuration builder's common part: the call counter, and for AWS (not an
+    /// emulator) no retries of calls that cannot reach it.
+    fn prepare<B: ClientBuilder>(&self, builder: B) -> B {
+        let builder = builder.counted(CountCalls(self.calls.clone()));
+        if self.fail_unreachable { builder.classified(NoRetryWhenUnreachable) } else { builder }
+    }
+
     /// A CloudFormation client, in `region` when the stack lives outside the default one.
     pub fn cloudformation(&self, region: Option<&str>) -> aws_sdk_cloudformation::Client {
-        let mut builder =
-            aws_sdk_cloudformation::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
+        let mut builder = self.prepare(aws_sdk_cloudformation::config::Builder::from(&self.config));
         if let Some(region) = region {
             builder = builder.region(Region::new(region.to_owned()));
         }
@@ -184,9 +209,8 @@ impl Aws {
 
     /// An S3 client; path-style addressing against an emulator, which has no DNS per bucket.
     pub fn s3(&self, region: Option<&str>) -> aws_sdk_s3::Client {
-        let mut builder = aws_sdk_s3::config::Builder::from(&self.config)
-            .interceptor(CountCalls(self.calls.clone()))
-            .force_path_style(self.uses_custom_endpoint());
+        let mut builder =
+            self.prepare(aws_sdk_s3::config::Builder::from(&self.config)).force_path_style(self.uses_custom_endpoint());
         if let Some(region) = region {
             builder = builder.region(Region::new(region.to_owned()));
         }
@@ -194,31 +218,84 @@ impl Aws {
     }
 
     pub fn secretsmanager(&self) -> aws_sdk_secretsmanager::Client {
-        let builder =
-            aws_sdk_secretsmanager::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
-        aws_sdk_secretsmanager::Client::from_conf(builder.build())
+        aws_sdk_secretsmanager::Client::from_conf(
+            self.prepare(aws_sdk_secretsmanager::config::Builder::from(&self.config)).build(),
+        )
     }
 
     pub fn apigatewayv2(&self) -> aws_sdk_apigatewayv2::Client {
-        let builder =
-            aws_sdk_apigatewayv2::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
-        aws_sdk_apigatewayv2::Client::from_conf(builder.build())
+        aws_sdk_apigatewayv2::Client::from_conf(
+            self.prepare(aws_sdk_apigatewayv2::config::Builder::from(&self.config)).build(),
+        )
     }
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
-        let builder =
-            aws_sdk_cloudwatchlogs::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
-        aws_sdk_cloudwatchlogs::Client::from_conf(builder.build())
+        aws_sdk_cloudwatchlogs::Client::from_conf(
+            self.prepare(aws_sdk_cloudwatchlogs::config::Builder::from(&self.config)).build(),
+        )
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let builder = aws_sdk_dynamodb::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
-        aws_sdk_dynamodb::Client::from_conf(builder.build())
+        aws_sdk_dynamodb::Client::from_conf(self.prepare(aws_sdk_dynamodb::config::Builder::from(&self.config)).build())
     }
 
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
-        let builder =
-            aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(CountCalls(self.calls.clone()));
-        aws_sdk_cloudfront::Client::from_conf(builder.build())
+        aws_sdk_cloudfront::Client::from_conf(
+            self.prepare(aws_sdk_cloudfront::config::Builder::from(&self.config)).build(),
+        )
+    }
+}
+
+/// What [`Aws::prepare`] needs of each service's configuration builder.
+trait ClientBuilder: Sized {
+    fn counted(self, interceptor: CountCalls) -> Self;
+    fn classified(self, classifier: NoRetryWhenUnreachable) -> Self;
+}
+
+macro_rules! client_builder {
+    ($($service:ident),*) => {$(
+        impl ClientBuilder for $service::config::Builder {
+            fn counted(self, interceptor: CountCalls) -> Self {
+                self.interceptor(interceptor)
+            }
+            fn classified(self, classifier: NoRetryWhenUnreachable) -> Self {
+                self.retry_classifier(classifier)
+            }
+        }
+    )*};
+}
+
+client_builder!(
+    aws_sdk_cloudformation,
+    aws_sdk_s3,
+    aws_sdk_secretsmanager,
+    aws_sdk_apigatewayv2,
+    aws_sdk_cloudwatchlogs,
+    aws_sdk_dynamodb,
+    aws_sdk_cloudfront
+);
+
+/// Forbids retrying a call whose endpoint name did not resolve or whose connection was
+/// refused: without a network, or with a region that does not exist, eight attempts under
+/// backoff only delay the message by a minute. Timeouts and throttling keep their retries.
+#[derive(Debug, Clone)]
+struct NoRetryWhenUnreachable;
+
+impl ClassifyRetry for NoRetryWhenUnreachable {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.output_or_error() {
+            Some(Err(error)) if error.as_connector_error().is_some_and(errors::is_unreachable) => {
+                RetryAction::RetryForbidden
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "NoRetryWhenUnreachable"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
     }
 }

@@ -16,8 +16,8 @@ pub enum Phase {
     InProgress,
     /// Created or updated (or rolled back to the previous template); updates may start.
     Stable,
-    /// The first creation failed and was rolled back: the stack holds nothing and cannot be
-    /// updated, only deleted.
+    /// The first creation failed and was rolled back (`ROLLBACK_COMPLETE`): the stack holds
+    /// nothing and cannot be updated, only deleted.
     FailedCreate,
     /// A rollback or deletion failed: a person has to look.
     Stuck,
@@ -32,11 +32,16 @@ pub fn phase(status: &StackStatus) -> Phase {
         | S::UpdateRollbackComplete
         | S::ImportComplete
         | S::ImportRollbackComplete => Phase::Stable,
-        S::RollbackComplete | S::CreateFailed => Phase::FailedCreate,
+        S::RollbackComplete => Phase::FailedCreate,
         S::DeleteComplete => Phase::Deleted,
-        S::RollbackFailed | S::DeleteFailed | S::UpdateRollbackFailed | S::UpdateFailed | S::ImportRollbackFailed => {
-            Phase::Stuck
-        }
+        // CREATE_FAILED (a create with rollback disabled, which deploy never asks for) keeps
+        // what it created.
+        S::CreateFailed
+        | S::RollbackFailed
+        | S::DeleteFailed
+        | S::UpdateRollbackFailed
+        | S::UpdateFailed
+        | S::ImportRollbackFailed => Phase::Stuck,
         other if other.as_str().ends_with("_IN_PROGRESS") => Phase::InProgress,
         _ => Phase::Stuck,
     }

@@ -28,7 +28,12 @@ impl Args {
     pub fn run(self, workspace: &Path) -> Result<ExitCode> {
         let Args { env, against, aws, format, fail_on } = self;
         synth::check_names(&env, None)?;
-        let current = synth::synthesize(workspace, &env)?;
+        // `--region` moves the deployed stacks; a git revision is compared as its file says.
+        let current = if against == "deployed" {
+            aws.synthesize(workspace, &env)?.1
+        } else {
+            synth::synthesize(workspace, &env)?
+        };
         let new = current
             .synthesized
             .stacks

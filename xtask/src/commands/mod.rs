@@ -8,13 +8,18 @@ pub mod dev;
 pub mod diff;
 pub mod graph_check;
 pub mod operate;
+pub mod pr_comment;
 pub mod schema;
 pub mod synth;
 pub mod test;
 pub mod web;
 
-use anyhow::Result;
+use std::path::Path;
 
+use anyhow::Result;
+use brain2_iac::config::EnvironmentConfig;
+
+use crate::synth::EnvironmentOutput;
 use crate::workspace_root;
 
 /// Where AWS is: the standard chain, unless these say otherwise.
@@ -32,12 +37,31 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
+    /// The environment's file as this command deploys it: `--region` replaces the region of the
+    /// database, compute and api stacks everywhere, the templates included (the site's
+    /// Content-Security-Policy names the APIs' region, and its `config.json` the region).
+    pub fn config(&self, workspace: &Path, environment: &str) -> Result<EnvironmentConfig> {
+        let mut config = EnvironmentConfig::load(workspace, environment)?;
+        if let Some(region) = &self.region {
+            config.region = region.clone();
+            config.validate(Path::new("--region"))?;
+        }
+        Ok(config)
+    }
+
+    /// [`Self::config`], synthesized and checked by the policy pack.
+    pub fn synthesize(&self, workspace: &Path, environment: &str) -> Result<(EnvironmentConfig, EnvironmentOutput)> {
+        let config = self.config(workspace, environment)?;
+        let output = crate::synth::synthesize_config(environment, &config, std::time::Instant::now())?;
+        Ok((config, output))
+    }
+
     /// The SDK configuration; the region defaults to the environment file's.
     pub fn connect(&self, runtime: &tokio::runtime::Runtime, environment: &str) -> Result<crate::aws::Aws> {
-        let config = brain2_iac::config::EnvironmentConfig::load(&workspace_root(), environment)?;
+        let config = self.config(&workspace_root(), environment)?;
         let options = crate::aws::AwsOptions {
             profile: self.profile.clone(),
-            region: Some(self.region.clone().unwrap_or(config.region)),
+            region: Some(config.region),
             endpoint_url: self.endpoint_url.clone(),
         };
         Ok(runtime.block_on(crate::aws::Aws::connect(&options)))
@@ -119,4 +143,26 @@ pub enum DiffFormat {
 pub enum FailOn {
     Any,
     Destructive,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `deploy --region` moves the APIs, so the site must be allowed to call them there: the
+    /// CSP (and everything else synthesized) takes the region the command deploys to.
+    #[test]
+    fn the_region_flag_reaches_the_site_s_content_security_policy() {
+        let args = AwsArgs { profile: None, region: Some("eu-central-1".to_owned()), endpoint_url: None };
+        let (config, output) = args.synthesize(&workspace_root(), "dev").unwrap();
+        assert_eq!(config.region, "eu-central-1");
+        let frontend = &output.synthesized.stack("frontend").unwrap().template;
+        assert!(frontend.contains("https://*.execute-api.eu-central-1.amazonaws.com"), "{frontend}");
+        assert!(frontend.contains("wss://*.execute-api.eu-central-1.amazonaws.com"));
+        assert!(!frontend.contains("execute-api.eu-west-1"), "the file's region is gone");
+
+        let typo = AwsArgs { region: Some("Frankfurt".to_owned()), ..args };
+        let error = typo.config(&workspace_root(), "dev").unwrap_err().to_string();
+        assert!(error.contains("--region") && error.contains("Frankfurt"), "{error}");
+    }
 }

@@ -58,7 +58,7 @@ impl DeployArgs {
             synth::check_names(&env, Some(stack))?;
         }
         let out = if out.is_absolute() { out } else { workspace.join(out) };
-        let output = synth::synthesize(workspace, &env)?;
+        let (config, output) = aws.synthesize(workspace, &env)?;
         for finding in &output.report.findings {
             eprintln!("policy: {finding}");
         }
@@ -68,7 +68,6 @@ impl DeployArgs {
         let runtime = runtime()?;
         let aws = aws.connect(&runtime, &env)?;
         let assets = runtime.block_on(crate::deploy::assets_bucket(&aws, &env))?;
-        let config = brain2_iac::config::EnvironmentConfig::load(workspace, &env)?;
         let arch = match config.lambda.architecture {
             brain2_iac::config::Architecture::Arm64 => build::Arch::Arm64,
             brain2_iac::config::Architecture::X8664 => build::Arch::X8664,
@@ -119,7 +118,7 @@ impl DestroyArgs {
     pub fn run(self, workspace: &Path) -> Result<ExitCode> {
         let DestroyArgs { env, i_mean_prod, aws } = self;
         synth::check_names(&env, None)?;
-        let output = synth::synthesize(workspace, &env)?;
+        let (_, output) = aws.synthesize(workspace, &env)?;
         let runtime = runtime()?;
         let aws = aws.connect(&runtime, &env)?;
         let ctx = crate::deploy::Context::new(aws, crate::deploy::Settings::new(&env), None, std::sync::Arc::new(ask))?;
@@ -158,7 +157,7 @@ impl StatusArgs {
     pub fn run(self, workspace: &Path) -> Result<ExitCode> {
         let StatusArgs { env, drift, aws } = self;
         synth::check_names(&env, None)?;
-        let output = synth::synthesize(workspace, &env)?;
+        let (_, output) = aws.synthesize(workspace, &env)?;
         let runtime = runtime()?;
         let aws = aws.connect(&runtime, &env)?;
         runtime.block_on(crate::operate::status(&aws, &output.synthesized, drift))?;

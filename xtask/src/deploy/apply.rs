@@ -92,12 +92,9 @@ impl std::error::Error for ReplacementRefused {}
 /// What to do about a stack in `status`.
 pub fn next_step(stack: &str, region: &str, environment: &str, status: &str) -> String {
     match status {
-        "ROLLBACK_COMPLETE" | "CREATE_FAILED" if environment == "dev" => {
-            "fix the cause and run `cargo xtask deploy --env dev` again: in dev, deploy deletes the empty stack and creates it anew".to_owned()
-        }
-        "ROLLBACK_COMPLETE" | "CREATE_FAILED" => format!(
-            "its first creation failed, so it holds nothing and cannot be updated. Fix the cause, delete it with \
-             `aws cloudformation delete-stack --stack-name {stack} --region {region}`, then run `cargo xtask deploy --env {environment}`"
+        "ROLLBACK_COMPLETE" => format!(
+            "its first creation failed, so it holds nothing. Fix the cause and run `cargo xtask deploy --env {environment}` again: \
+             deploy deletes the empty stack and creates it anew"
         ),
         "UPDATE_ROLLBACK_COMPLETE" => format!(
             "CloudFormation rolled it back to the previous template, which is running. Fix the cause and run `cargo xtask deploy --env {environment}`"
@@ -141,9 +138,12 @@ fn failed(ctx: &Context, plan: &StackPlan, outcome: Outcome) -> anyhow::Error {
     .into()
 }
 
+/// Deletes a stack whose first creation failed (`ROLLBACK_COMPLETE`), as the CDK does: it holds
+/// nothing (CloudFormation deleted what the create made, or kept it outside the stack where its
+/// DeletionPolicy said so), and CloudFormation can only delete it.
 async fn delete_failed_create(ctx: &Context, cfn: &Client, plan: &StackPlan, id: &str) -> Result<()> {
     println!(
-        "  [{}] its first creation failed earlier (ROLLBACK_COMPLETE); deleting it to create it again (dev)",
+        "  [{}] its first creation failed earlier (ROLLBACK_COMPLETE), so it holds nothing: deleting it to create it again",
         plan.short_name
     );
     let after = events::newest(cfn, id).await?;
@@ -171,11 +171,12 @@ pub async fn deploy_stack(ctx: &Context, plan: &StackPlan) -> Result<StackResult
                 plan.name,
                 ctx.settings.environment
             ),
-            Phase::FailedCreate if ctx.settings.environment == "dev" => {
+            Phase::FailedCreate => {
+                let _operation = ctx.operation_on(&plan.name, &region);
                 delete_failed_create(ctx, &cfn, plan, &current.id).await?;
                 existing = None;
             }
-            Phase::FailedCreate | Phase::Stuck => bail!(
+            Phase::Stuck => bail!(
                 "{} is {status} and cannot be updated; next: {}",
                 plan.name,
                 next_step(&plan.name, &region, &ctx.settings.environment, status)

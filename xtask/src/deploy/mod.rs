@@ -438,7 +438,9 @@ pub async fn assets_bucket(aws: &Aws, environment: &str) -> Result<AssetsBucket>
     match bucket {
         Some(bucket) => Ok(AssetsBucket { name: bucket, region }),
         None => bail!(
-            "the toolkit stack {name} is missing or not ready in {region}; run `cargo xtask bootstrap --env {environment}` first"
+            "the toolkit stack {name} is missing or not ready in {region}, so {environment} is not bootstrapped there: \
+             run `cargo xtask bootstrap --env {environment}` (with this command's --region and --profile), \
+             or pass the --region it was bootstrapped in"
         ),
     }
 }
@@ -571,7 +573,7 @@ pub async fn run(
     }
     let changed = results.iter().any(|r| matches!(r.action, Action::Created | Action::Updated)) || zips_uploaded > 0;
     if changed {
-        let record = release::Release::new(workspace, &environment, &plans);
+        let record = release::Release::new(workspace, &environment, ctx.default_region(), &plans);
         let key = release::record(&ctx.aws, &assets, &record).await?;
         println!("release {} recorded in s3://{}/{key}", record.id, assets.name);
         let deployed = deployed_parameters(&ctx, &all_plans).await?;

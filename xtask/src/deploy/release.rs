@@ -25,12 +25,27 @@ use crate::aws::{Aws, assets, events, stack};
 pub struct StackRelease {
     pub template_sha256: String,
     pub parameters: BTreeMap<String, String>,
+    /// Where the stack lives (records from before it was kept: the home region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl StackRelease {
+    /// The function zips it names (`<Function>CodeKey` → key): what "its code" means.
+    pub fn code(&self) -> BTreeMap<&str, &str> {
+        code_keys(&self.parameters)
+    }
+}
+
+/// The `…CodeKey` parameters among `parameters`.
+pub fn code_keys(parameters: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    parameters.iter().filter(|(k, _)| k.ends_with("CodeKey")).map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Release {
-    /// `YYYYMMDDTHHMMSSZ`: sorts in time order.
+    /// `YYYYMMDDTHHMMSS.mmmZ` (`YYYYMMDDTHHMMSSZ` in older records): sorts in time order.
     pub id: String,
     pub created_at: String,
     pub environment: String,
@@ -40,11 +55,13 @@ pub struct Release {
     pub rolled_back_to: Option<String>,
 }
 
+/// A new release's id and time. Milliseconds keep two deploys in the same second apart.
 fn now() -> (String, String) {
-    let created_at =
-        aws_smithy_types::DateTime::from(std::time::SystemTime::now()).fmt(Format::DateTime).unwrap_or_default();
+    let now = std::time::SystemTime::now();
+    let created_at = aws_smithy_types::DateTime::from(now).fmt(Format::DateTime).unwrap_or_default();
     let seconds = created_at.split('.').next().unwrap_or_default().trim_end_matches('Z');
-    let id = format!("{}Z", seconds.replace(['-', ':'], ""));
+    let millis = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_millis());
+    let id = format!("{}.{millis:03}Z", seconds.replace(['-', ':'], ""));
     (id, created_at)
 }
 
@@ -54,7 +71,8 @@ fn git_commit(workspace: &Path) -> Option<String> {
 }
 
 impl Release {
-    pub fn new(workspace: &Path, environment: &str, plans: &[StackPlan]) -> Self {
+    /// The release of `plans`; stacks without a region of their own live in `home_region`.
+    pub fn new(workspace: &Path, environment: &str, home_region: &str, plans: &[StackPlan]) -> Self {
         let (id, created_at) = now();
         Self {
             id,
@@ -66,7 +84,12 @@ impl Release {
                 .map(|p| {
                     let digest: String =
                         Sha256::digest(p.template.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-                    (p.name.clone(), StackRelease { template_sha256: digest, parameters: p.parameters.clone() })
+                    let stack = StackRelease {
+                        template_sha256: digest,
+                        parameters: p.parameters.clone(),
+                        region: Some(p.region.clone().unwrap_or_else(|| home_region.to_owned())),
+                    };
+                    (p.name.clone(), stack)
                 })
                 .collect(),
             rolled_back_to: None,
@@ -114,23 +137,24 @@ impl Retirement {
     }
 }
 
-/// The code keys live releases use: for each stack, what is deployed now and what its two
-/// latest release records name (the current release and the one CloudFormation, or
-/// `cargo xtask rollback`, goes back to). Per stack, because a deploy of one stack records a
-/// release without the others.
+/// The code keys live releases use: for each stack, what is deployed now and the two latest
+/// codes its release records name (the current one and the one before it, which CloudFormation's
+/// own rollback or `cargo xtask rollback` goes back to). Codes, not records: a deploy that
+/// changed only another stack, or only templates, records the same code again. Per stack,
+/// because a deploy of one stack records a release without the others.
 pub fn live_code_keys(releases: &[Release], deployed: &[BTreeMap<String, String>]) -> BTreeSet<String> {
-    let code_keys = |parameters: &BTreeMap<String, String>| -> Vec<String> {
-        parameters.iter().filter(|(k, _)| k.ends_with("CodeKey")).map(|(_, v)| v.clone()).collect()
-    };
-    let mut live: BTreeSet<String> = deployed.iter().flat_map(code_keys).collect();
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut live: BTreeSet<String> =
+        deployed.iter().flat_map(|p| code_keys(p).into_values().map(str::to_owned)).collect();
+    let mut codes: BTreeMap<&str, Vec<BTreeMap<&str, &str>>> = BTreeMap::new();
     for release in releases.iter().rev() {
         for (stack, stack_release) in &release.stacks {
-            let count = seen.entry(stack.as_str()).or_default();
-            if *count < 2 {
-                *count += 1;
-                live.extend(code_keys(&stack_release.parameters));
+            let code = stack_release.code();
+            let seen = codes.entry(stack.as_str()).or_default();
+            if code.is_empty() || seen.len() >= 2 || seen.contains(&code) {
+                continue;
             }
+            live.extend(code.values().map(|k| (*k).to_owned()));
+            seen.push(code);
         }
     }
     live
@@ -199,28 +223,81 @@ pub async fn list(aws: &Aws, bucket: &AssetsBucket, environment: &str) -> Result
     Ok(releases)
 }
 
-/// Puts the code of release `to` (default: the one before the latest) back: for each stack
-/// whose code parameters differ, a change set on the deployed template with that release's
-/// parameters, reviewed and executed like a deploy. Records the result as a new release.
+/// Whether `deployed` (stack name → parameters as deployed) runs the code `release` names, for
+/// every stack of it that is deployed.
+pub fn runs(release: &Release, deployed: &BTreeMap<String, BTreeMap<String, String>>) -> bool {
+    release.stacks.iter().all(|(name, stack)| {
+        deployed.get(name).is_none_or(|parameters| {
+            stack.code().iter().all(|(k, v)| parameters.get(*k).map(String::as_str) == Some(*v))
+        })
+    })
+}
+
+/// The release a rollback without `--to` goes back to: the newest whose code differs from the
+/// code deployed now. Not simply the one before the latest: a deploy that changed only the
+/// frontend (or only templates) records the same code again.
+pub fn previous_code<'a>(
+    releases: &'a [Release],
+    deployed: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Option<&'a Release> {
+    releases.iter().rev().find(|release| !runs(release, deployed))
+}
+
+/// Puts the code of release `to` (default: the newest release whose code differs from what is
+/// deployed, see [`previous_code`]) back: for each stack whose code parameters differ, a change
+/// set on the deployed template with that release's parameters, reviewed and executed like a
+/// deploy. Each stack is read and changed in its own region. Records the result as a new release.
 pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
     let environment = ctx.settings.environment.clone();
     let bucket = ctx.assets.clone().context("rollback needs the assets bucket")?;
     let releases = list(&ctx.aws, &bucket, &environment).await?;
+    let region_of = |stack: &StackRelease| stack.region.clone().unwrap_or_else(|| ctx.default_region().to_owned());
+    // Every stack a release names, in the region its newest record gives, as deployed now.
+    let mut regions: BTreeMap<&str, String> = BTreeMap::new();
+    for release in &releases {
+        for (name, stack) in &release.stacks {
+            regions.insert(name, region_of(stack));
+        }
+    }
+    let mut deployed: BTreeMap<String, stack::Deployed> = BTreeMap::new();
+    for (name, region) in &regions {
+        if let Some(current) = stack::describe(&ctx.aws.cloudformation(Some(region)), name).await? {
+            deployed.insert((*name).to_owned(), current);
+        }
+    }
+    let deployed_parameters: BTreeMap<String, BTreeMap<String, String>> =
+        deployed.iter().map(|(name, d)| (name.clone(), d.parameters.clone())).collect();
+    let ids = || releases.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ");
     let target = match to {
-        Some(id) => releases.iter().find(|r| r.id == id).with_context(|| {
-            format!(
-                "no release {id} in {environment}; releases: {}",
-                releases.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
-            )
+        Some(id) => releases
+            .iter()
+            .find(|r| r.id == id)
+            .with_context(|| format!("no release {id} in {environment}; releases: {}", ids()))?,
+        None => previous_code(&releases, &deployed_parameters).with_context(|| {
+            if releases.is_empty() {
+                format!("{environment} has no release yet; rollback needs one with other code than is deployed")
+            } else {
+                format!(
+                    "every release of {environment} names the function code deployed now, so there is none to go back to (releases: {})",
+                    ids()
+                )
+            }
         })?,
-        None if releases.len() >= 2 => &releases[releases.len() - 2],
-        None => bail!("{environment} has {} release(s); rollback needs a previous one", releases.len()),
     };
-    println!("rolling {environment} back to release {} ({})", target.id, target.created_at);
+    println!(
+        "rolling {environment} back to release {} ({}{})",
+        target.id,
+        target.created_at,
+        target.git_commit.as_deref().map(|c| format!(", commit {}", &c[..c.len().min(12)])).unwrap_or_default()
+    );
     let s3 = ctx.aws.s3(Some(&bucket.region));
     for (stack_name, release) in &target.stacks {
-        let cfn = ctx.aws.cloudformation(None);
-        let Some(deployed) = stack::describe(&cfn, stack_name).await? else { continue };
+        let region = region_of(release);
+        let cfn = ctx.aws.cloudformation(Some(&region));
+        let Some(deployed) = deployed.get(stack_name) else {
+            println!("  [{stack_name}] not deployed in {region}; skipped");
+            continue;
+        };
         let code: BTreeMap<&String, &String> = release
             .parameters
             .iter()
@@ -277,7 +354,7 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
         let plan = StackPlan {
             name: stack_name.clone(),
             short_name: stack_name.rsplit('-').next().unwrap_or(stack_name).to_owned(),
-            region: None,
+            region: Some(region.clone()),
             template: String::new(),
             tags: deployed.tags.clone(),
             parameters: BTreeMap::new(),
@@ -286,7 +363,7 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
             stateful: super::apply::stateful_resources(&resource_types),
             resource_types,
         };
-        let _operation = ctx.operation_on(stack_name, ctx.default_region());
+        let _operation = ctx.operation_on(stack_name, &region);
         execute_reviewed(&ctx, &cfn, &plan, &id, &changes, after.as_deref()).await?;
     }
     let mut record_of = target.clone();
@@ -296,8 +373,8 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
     record_of.created_at = created_at;
     record(&ctx.aws, &bucket, &record_of).await?;
     let mut deployed = Vec::new();
-    for stack_name in target.stacks.keys() {
-        if let Some(stack) = stack::describe(&ctx.aws.cloudformation(None), stack_name).await? {
+    for (stack_name, release) in &target.stacks {
+        if let Some(stack) = stack::describe(&ctx.aws.cloudformation(Some(&region_of(release))), stack_name).await? {
             deployed.push(stack.parameters);
         }
     }

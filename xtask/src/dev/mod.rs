@@ -223,7 +223,9 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
         }
     };
     if !quiet {
-        eprintln!("dev: building the functions and the web client, starting the emulator (a first run installs what they need)");
+        eprintln!(
+            "dev: building the functions and the web client, starting the emulator (a first run installs what they need)"
+        );
     }
     let functions = {
         let workspace = workspace.to_path_buf();
@@ -249,9 +251,7 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     }
     let site_origin = format!("http://127.0.0.1:{}", options.port);
     let protection = if options.open_emulator {
-        eprintln!(
-            "dev: --open-emulator: no guard and no IAM, any web page may use the emulator; for benchmarks only"
-        );
+        eprintln!("dev: --open-emulator: no guard and no IAM, any web page may use the emulator; for benchmarks only");
         emulator::Protection::Open
     } else {
         emulator::Protection::Guarded { site_origin: Some(site_origin) }
