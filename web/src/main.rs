@@ -7,6 +7,8 @@ mod app;
 mod auth;
 mod graph;
 mod live;
+mod state;
+mod views;
 
 fn main() {
     leptos::mount::mount_to_body(app::App);
