@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::auth::{self, RuntimeConfig};
+use crate::auth::RuntimeConfig;
 use crate::live::{self, LiveEvent};
-use crate::state::{REFRESH_MARGIN_SECONDS, State, mark};
+use crate::state::{State, mark};
 use crate::views::{SignIn, Workspace};
 
 #[component]
@@ -20,51 +20,56 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    // Signed in with a configuration: load, keep the token fresh, and listen. A new session (a
-    // renewal included) runs this again; what the old one started stops on its own.
+    // Signed in with a configuration: load, keep the token fresh, and listen. Runs again at each
+    // sign-in and sign-out (not at a renewal); what the previous session started stops by itself.
     Effect::new(move |_| {
-        let (Some(config), Some(session)) = (state.config.get(), state.session.get()) else { return };
-        if session.expires_at - auth::now_seconds() <= REFRESH_MARGIN_SECONDS {
-            // A session saved long ago is renewed before anything uses it, or the user signs in again.
-            spawn_local(async move { state.renew(&config, &session).await });
+        let epoch = state.epoch.get();
+        let Some(config) = state.config.get() else { return };
+        if state.session.with_untracked(Option::is_none) {
             return;
         }
-        spawn_local(async move { state.refresh_all().await });
-        let (renewal_config, renewal_session) = (config.clone(), session.clone());
         spawn_local(async move {
-            let wait = renewal_session.expires_at - REFRESH_MARGIN_SECONDS - auth::now_seconds();
-            gloo_timers::future::TimeoutFuture::new((wait.clamp(0, 86_400) * 1_000) as u32).await;
-            if state.session.get_untracked().as_ref() == Some(&renewal_session) {
-                state.renew(&renewal_config, &renewal_session).await;
+            if !state.renew_if_due(&config, epoch).await {
+                return;
             }
-        });
-        let url = config.web_socket_url.clone();
-        let wanted = session.refresh_token.clone();
-        spawn_local(async move {
-            live::run(
-                url,
-                move || state.session.get_untracked().map(|s| s.access_token).unwrap_or_default(),
-                move || state.session.get_untracked().is_some_and(|s| s.refresh_token == wanted),
-                move |event| match event {
-                    LiveEvent::Connected { after_reconnect } => {
-                        state.live.set("live".to_owned());
-                        if after_reconnect {
-                            spawn_local(async move { state.refresh_all().await });
+            state.resync();
+            let url = config.web_socket_url.clone();
+            spawn_local(async move {
+                live::run(
+                    url,
+                    move || state.session.get_untracked().map(|s| s.access_token).unwrap_or_default(),
+                    move || state.epoch.get_untracked() == epoch,
+                    move |event| match event {
+                        LiveEvent::Connected { after_reconnect } => {
+                            state.live.set("live".to_owned());
+                            // Pushes sent while the socket was away were missed.
+                            if after_reconnect {
+                                state.resync();
+                            }
                         }
-                    }
-                    LiveEvent::Message(message) => {
-                        // User Timing marks: the browser benchmarks read them; they cost nothing.
-                        mark("brain2:live-message");
-                        spawn_local(async move { state.apply(message).await })
-                    }
-                    LiveEvent::Disconnected { retry_in_ms } => {
-                        state.live.set(format!("offline, retrying in {} s", retry_in_ms / 1000));
-                    }
-                },
-            )
-            .await;
+                        LiveEvent::Message(message) => {
+                            // User Timing marks: the browser benchmarks read them; they cost nothing.
+                            mark("brain2:live-message");
+                            spawn_local(async move { state.apply(message).await })
+                        }
+                        LiveEvent::Disconnected { retry_in_ms } => {
+                            state.live.set(format!("offline, retrying in {} s", retry_in_ms.div_ceil(1000)));
+                        }
+                    },
+                )
+                .await;
+            });
+            state.keep_fresh(&config, epoch).await;
         });
     });
+
+    // The browser says it is online again: load now instead of waiting out a backoff.
+    let online = window_event_listener(leptos::ev::online, move |_| {
+        if state.session.with_untracked(Option::is_some) {
+            state.resync_now();
+        }
+    });
+    on_cleanup(move || online.remove());
 
     view! {
         <Show

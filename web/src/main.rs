@@ -7,7 +7,9 @@ mod app;
 mod auth;
 mod graph;
 mod live;
+mod session;
 mod state;
+mod sync;
 mod views;
 
 fn main() {

@@ -18,6 +18,7 @@ pub fn DetailPanel(state: State) -> impl IntoView {
                         <button class="link close" on:click=move |_| spawn_local(async move { state.open(None).await }) aria-label="Close">"×"</button>
                         <p class="detail-content" id="detail-content">{node.content.clone()}</p>
                         <p class="muted">"Keywords: "{node.keywords.join(", ")}</p>
+                        {(!node.tags.is_empty()).then(|| view! { <p class="muted" id="detail-tags">"Tags: "{node.tags.join(", ")}</p> })}
                         <h3>{format!("Linked memories ({})", links.len())}</h3>
                         <ul class="links" id="detail-links">
                             {links.into_iter().map(|other| {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use brain2_api::{BulkDeleteStatus, NodeId};
+use brain2_api::{BulkDeleteStatus, NodeId, NodeView};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -41,11 +41,18 @@ pub fn MemoryList(state: State) -> impl IntoView {
         }
         observer_closure.set_value(Some(callback));
     });
+    let deleting = RwSignal::new(false);
     let bulk_delete = move |_| {
         let ids: Vec<NodeId> = state.checked.get_untracked().into_iter().collect();
         let Some(api) = state.api() else { return };
+        if deleting.get_untracked() || ids.is_empty() {
+            return;
+        }
+        deleting.set(true);
         spawn_local(async move {
-            match api.bulk_delete(&ids).await {
+            let result = api.bulk_delete(&ids).await;
+            deleting.set(false);
+            match result {
                 Ok(result) => {
                     let failed: BTreeSet<NodeId> = result
                         .results
@@ -72,17 +79,28 @@ pub fn MemoryList(state: State) -> impl IntoView {
                     }
                     state.reload_graph().await;
                 }
-                Err(error) => state.failed("delete the selected memories", error),
+                Err(error) => state.write_failed("delete the selected memories", error),
             }
         });
     };
     view! {
         <div class="list-head">
             <h2>"Memories"</h2>
-            <button id="bulk-delete" disabled=move || state.checked.with(BTreeSet::is_empty) on:click=bulk_delete>
+            <button id="bulk-delete" disabled=move || deleting.get() || state.checked.with(BTreeSet::is_empty) on:click=bulk_delete>
                 {move || format!("Delete selected ({})", state.checked.with(BTreeSet::len))}
             </button>
         </div>
+        {move || state.tag_filter.get().map(|tag| {
+            let loaded = state.nodes.with(Vec::len);
+            let partial = state.cursor.with(Option::is_some);
+            view! {
+                <p class="tag-filter" role="status" id="tag-filter">
+                    {format!("Tagged “{tag}”")}
+                    {partial.then(|| format!(", among the {loaded} loaded so far"))}
+                    " "<button class="link" id="clear-tag-filter" on:click=move |_| state.tag_filter.set(None)>"Show all"</button>
+                </p>
+            }
+        })}
         // Until a first page arrives the list says it is loading (the banner says when the API
         // cannot be reached), so a failed load never looks like an empty account.
         <Show when=move || state.loaded_once.get() fallback=|| view! { <p role="status" id="list-loading">"Loading your memories…"</p> }>
@@ -92,7 +110,7 @@ pub fn MemoryList(state: State) -> impl IntoView {
                 <ul class="memories" id="memories">
                     // Keyed by id alone: a memory that changes (a live update, a save) updates its item in
                     // place, so an open editor keeps its element, its focus and what is being typed.
-                    <For each=move || state.nodes.get() key=|n| n.node_id let:node>
+                    <For each=move || shown(state) key=|n| n.node_id let:node>
                         <MemoryItem state id=node.node_id/>
                     </For>
                 </ul>
@@ -103,4 +121,12 @@ pub fn MemoryList(state: State) -> impl IntoView {
             <button id="load-more" on:click=move |_| spawn_local(async move { state.load_more().await })>"Load more"</button>
         </Show>
     }
+}
+
+/// The loaded memories the list shows: all, or those with the chosen tag.
+fn shown(state: State) -> Vec<NodeView> {
+    let tag = state.tag_filter.get();
+    state
+        .nodes
+        .with(|nodes| nodes.iter().filter(|n| tag.as_ref().is_none_or(|t| n.tags.contains(t))).cloned().collect())
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::auth;
+use crate::auth::{self, AuthError, SignUp};
 use crate::state::State;
 
 #[component]
@@ -19,20 +19,29 @@ pub fn SignIn(state: State) -> impl IntoView {
         busy.set(true);
         message.set(None);
         spawn_local(async move {
-            let result = if creating.get_untracked() {
-                auth::sign_up(&config, &email_text, &password_text).await
-            } else {
-                auth::sign_in(&config, &email_text, &password_text).await
-            };
-            busy.set(false);
-            match result {
-                Ok(session) => {
-                    auth::save(&session);
-                    state.notice.set(None);
-                    state.session.set(Some(session));
+            if creating.get_untracked() {
+                match auth::sign_up(&config, &email_text, &password_text).await {
+                    Ok(SignUp::Session(session)) => state.begin_session(session),
+                    Ok(SignUp::ConfirmEmail) => {
+                        creating.set(false);
+                        state.notice.set(Some(format!(
+                            "Check your e-mail: we sent a confirmation link to {email_text}. Open it, then sign in here."
+                        )));
+                    }
+                    Err(error) => message.set(Some(error.to_string())),
                 }
-                Err(error) => message.set(Some(error)),
+            } else {
+                match auth::sign_in(&config, &email_text, &password_text).await {
+                    Ok(session) => state.begin_session(session),
+                    Err(AuthError::Refused { code: Some(code), .. }) if code == "email_not_confirmed" => {
+                        message.set(Some(format!(
+                            "Please confirm your e-mail address first: open the link we sent to {email_text}, then sign in."
+                        )))
+                    }
+                    Err(error) => message.set(Some(error.to_string())),
+                }
             }
+            busy.set(false);
         });
     };
     view! {

@@ -13,13 +13,7 @@ pub fn Workspace(state: State) -> impl IntoView {
         let (Some(config), Some(session)) = (state.config.get_untracked(), state.session.get_untracked()) else {
             return;
         };
-        auth::forget();
-        state.session.set(None);
-        state.nodes.set(vec![]);
-        state.elements.set(vec![]);
-        state.selected.set(None);
-        state.detail.set(None);
-        state.loaded_once.set(false);
+        state.end_session(None);
         spawn_local(async move { auth::sign_out(&config, &session).await });
     };
     view! {
