@@ -111,6 +111,7 @@ impl State {
         self.selected.set(None);
         self.detail.set(None);
         self.checked.set(BTreeSet::new());
+        self.tag_filter.set(None);
         self.api_down.set(None);
         self.loaded_once.set(false);
     }

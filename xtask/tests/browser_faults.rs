@@ -165,11 +165,12 @@ fn expected(nodes: &[Value]) -> Vec<(String, String, Vec<String>)> {
 }
 
 /// Waits until the tab's list and graph equal the server's and no banner says the API is down;
-/// returns how long that took.
+/// returns how long that took. The server is read again each round: a write the tab sent while
+/// the API was stopped may land after the first look.
 async fn converged(browser: &Browser, elsewhere: &Elsewhere<'_>, what: &str) -> Duration {
     let started = Instant::now();
-    let server = expected(&elsewhere.list().await);
     loop {
+        let server = expected(&elsewhere.list().await);
         let graph_nodes = browser.eval("return document.querySelector('#graph')?.dataset.nodes;").await;
         let banner = browser.eval("return document.querySelector('#api-down') !== null;").await;
         let list = shown(browser).await;
