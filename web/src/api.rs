@@ -38,6 +38,10 @@ pub struct Api {
     pub token: String,
 }
 
+/// A read that has not answered in this long is treated as a lost connection: a stopped or
+/// overloaded API otherwise leaves a fetch waiting for minutes, and the page with it.
+const READ_TIMEOUT_MS: u32 = 15_000;
+
 async fn check(response: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
     let response = response.map_err(|e| ApiError::Down(e.to_string()))?;
     match response.status() {
@@ -49,14 +53,19 @@ async fn check(response: Result<Response, gloo_net::Error>) -> Result<Response, 
             Ok(body) => Err(ApiError::Failed(body.error)),
             Err(_) => Err(ApiError::Failed("conflict".to_owned())),
         },
-        // API Gateway answers 5xx itself when the function or the emulator fails.
-        status @ (502..=504) => Err(ApiError::Down(format!("HTTP {status}"))),
+        // API Gateway answers 5xx itself when the function or the emulator fails; 429 is its
+        // throttling. Both pass, so they are retried like a lost connection.
+        status @ (429 | 502..=504) => Err(ApiError::Down(format!("HTTP {status}"))),
         status => {
             let message =
                 response.json::<ErrorBody>().await.map(|b| b.error).unwrap_or_else(|_| format!("HTTP {status}"));
             Err(ApiError::Failed(message))
         }
     }
+}
+
+async fn json<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
 }
 
 impl Api {
@@ -68,38 +77,53 @@ impl Api {
         builder.header("Authorization", &format!("Bearer {}", self.token))
     }
 
+    /// A GET, given up after [`READ_TIMEOUT_MS`] (body included). Writes have no such limit:
+    /// a write given up on may still happen, and sending it again would do it twice.
+    async fn read<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
+        let controller = web_sys::AbortController::new().ok();
+        let signal = controller.as_ref().map(web_sys::AbortController::signal);
+        let timed_out = std::rc::Rc::new(std::cell::Cell::new(false));
+        let _deadline = controller.map(|controller| {
+            let timed_out = timed_out.clone();
+            gloo_timers::callback::Timeout::new(READ_TIMEOUT_MS, move || {
+                timed_out.set(true);
+                controller.abort();
+            })
+        });
+        let request = self.authorized(Request::get(url)).abort_signal(signal.as_ref());
+        let answer = async { json(check(request.send().await).await?).await }.await;
+        match answer {
+            Err(_) if timed_out.get() => Err(ApiError::Down(format!("no answer within {} s", READ_TIMEOUT_MS / 1000))),
+            answer => answer,
+        }
+    }
+
     pub async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<NodePage, ApiError> {
         let mut url = self.url(&format!("/api/nodes?limit={limit}"));
         if let Some(cursor) = cursor {
             url.push_str("&cursor=");
             url.push_str(&String::from(js_sys::encode_uri_component(cursor)));
         }
-        let response = check(self.authorized(Request::get(&url)).send().await).await?;
-        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+        self.read(&url).await
     }
 
-    pub async fn create(&self, content: &str) -> Result<NodeView, ApiError> {
-        let body = NodeInput { content: content.to_owned(), tags: vec![] };
-        let request = self.authorized(Request::post(&self.url("/api/nodes"))).json(&body);
-        let response = check(request.map_err(|e| ApiError::Failed(e.to_string()))?.send().await).await?;
-        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+    pub async fn create(&self, input: &NodeInput) -> Result<NodeView, ApiError> {
+        let request = self.authorized(Request::post(&self.url("/api/nodes"))).json(input);
+        json(check(request.map_err(|e| ApiError::Failed(e.to_string()))?.send().await).await?).await
     }
 
     pub async fn get(&self, id: NodeId) -> Result<NodeView, ApiError> {
-        let response =
-            check(self.authorized(Request::get(&self.url(&format!("/api/nodes/{id}")))).send().await).await?;
-        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+        self.read(&self.url(&format!("/api/nodes/{id}"))).await
     }
 
-    /// Sends the version the edit started from; a 409 carries the newer stored node.
-    pub async fn update(&self, id: NodeId, content: &str, version: u64) -> Result<NodeView, ApiError> {
-        let body = NodeInput { content: content.to_owned(), tags: vec![] };
+    /// Replaces content and tags; sends the version the edit started from, and a 409 carries
+    /// the newer stored node.
+    pub async fn update(&self, id: NodeId, input: &NodeInput, version: u64) -> Result<NodeView, ApiError> {
         let request = self
             .authorized(Request::put(&self.url(&format!("/api/nodes/{id}"))))
             .header(brain2_api::IF_MATCH, &version.to_string())
-            .json(&body);
-        let response = check(request.map_err(|e| ApiError::Failed(e.to_string()))?.send().await).await?;
-        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+            .json(input);
+        json(check(request.map_err(|e| ApiError::Failed(e.to_string()))?.send().await).await?).await
     }
 
     pub async fn delete(&self, id: NodeId) -> Result<(), ApiError> {
@@ -109,8 +133,7 @@ impl Api {
     pub async fn bulk_delete(&self, ids: &[NodeId]) -> Result<BulkDeleteResponse, ApiError> {
         let body = BulkDeleteRequest { node_ids: ids.iter().map(ToString::to_string).collect() };
         let request = self.authorized(Request::post(&self.url("/api/nodes/bulk-delete"))).json(&body);
-        let response = check(request.map_err(|e| ApiError::Failed(e.to_string()))?.send().await).await?;
-        response.json().await.map_err(|e| ApiError::Failed(e.to_string()))
+        json(check(request.map_err(|e| ApiError::Failed(e.to_string()))?.send().await).await?).await
     }
 
     /// The whole graph, every page of graph-data.
@@ -119,11 +142,12 @@ impl Api {
         let mut cursor: Option<String> = None;
         loop {
             let url = match &cursor {
-                Some(cursor) => self.url(&format!("/api/graph-data?cursor={cursor}")),
+                Some(cursor) => {
+                    self.url(&format!("/api/graph-data?cursor={}", String::from(js_sys::encode_uri_component(cursor))))
+                }
                 None => self.url("/api/graph-data"),
             };
-            let response = check(self.authorized(Request::get(&url)).send().await).await?;
-            let page: GraphPage = response.json().await.map_err(|e| ApiError::Failed(e.to_string()))?;
+            let page: GraphPage = self.read(&url).await?;
             nodes.extend(page.nodes().map_err(|e| ApiError::Failed(e.to_string()))?);
             edges.extend(page.edges().map_err(|e| ApiError::Failed(e.to_string()))?);
             match page.next_cursor {

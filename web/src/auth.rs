@@ -32,7 +32,9 @@ impl RuntimeConfig {
 pub struct Session {
     pub access_token: String,
     pub refresh_token: String,
-    /// Unix seconds.
+    /// Unix seconds by this device's clock: when the request for the token was sent plus the
+    /// token's `expires_in`. Never the server's `expires_at`, which a device whose clock is off
+    /// would misread (ahead: renewing in a loop; behind: using a lapsed token).
     pub expires_at: i64,
     pub email: String,
 }
@@ -75,11 +77,36 @@ pub fn now_seconds() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
+/// Why a call to the sign-in service failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthError {
+    /// The service answered no; `code` is GoTrue's `error_code` when it gave one.
+    Refused { message: String, code: Option<String> },
+    /// No answer, or a transient one (429, 5xx): worth trying again later.
+    Unreachable(String),
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthError::Refused { message, .. } => f.write_str(message),
+            AuthError::Unreachable(why) => write!(f, "the sign-in service cannot be reached ({why})"),
+        }
+    }
+}
+
+/// What a sign-up gives: a session, or (when the service confirms e-mail addresses first, as
+/// Supabase does by default) nothing until the user opens the link it mailed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignUp {
+    Session(Session),
+    ConfirmEmail,
+}
+
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
     refresh_token: String,
-    expires_at: Option<i64>,
     expires_in: Option<i64>,
     user: Option<User>,
 }
@@ -94,53 +121,77 @@ struct AuthErrorBody {
     msg: Option<String>,
     message: Option<String>,
     error_description: Option<String>,
+    error_code: Option<String>,
 }
 
-async fn token_call(
+/// Supabase's access tokens live an hour unless the answer says otherwise.
+const DEFAULT_LIFETIME_SECONDS: i64 = 3600;
+
+/// A POST to the sign-in service; the answer's body, and the device time the request was sent.
+async fn call(
     config: &RuntimeConfig,
     path: &str,
     body: serde_json::Value,
-    email: &str,
-) -> Result<Session, String> {
+) -> Result<(serde_json::Value, i64), AuthError> {
     let url = format!("{}/auth/v1/{path}", config.supabase_url.trim_end_matches('/'));
-    let response = Request::post(&url)
+    let sent_at = now_seconds();
+    let request = Request::post(&url)
         .header("apikey", &config.supabase_anon_key)
         .json(&body)
-        .map_err(|e| e.to_string())?
-        .send()
-        .await
-        .map_err(|e| format!("the sign-in service cannot be reached: {e}"))?;
+        .map_err(|e| AuthError::Refused { message: e.to_string(), code: None })?;
+    let response = request.send().await.map_err(|e| AuthError::Unreachable(e.to_string()))?;
+    let status = response.status();
     if !response.ok() {
-        let status = response.status();
         let body: Option<AuthErrorBody> = response.json().await.ok();
+        let code = body.as_ref().and_then(|b| b.error_code.clone());
         let message = body
             .and_then(|b| b.msg.or(b.message).or(b.error_description))
             .unwrap_or_else(|| format!("the sign-in service answered {status}"));
-        return Err(message);
+        return Err(if status == 429 || status >= 500 {
+            AuthError::Unreachable(message)
+        } else {
+            AuthError::Refused { message, code }
+        });
     }
-    let token: TokenResponse = response.json().await.map_err(|e| format!("unexpected sign-in answer: {e}"))?;
-    let expires_at = token.expires_at.unwrap_or_else(|| now_seconds() + token.expires_in.unwrap_or(3600));
-    let email = token.user.and_then(|u| u.email).unwrap_or_else(|| email.to_owned());
-    Ok(Session { access_token: token.access_token, refresh_token: token.refresh_token, expires_at, email })
-}
-
-pub async fn sign_in(config: &RuntimeConfig, email: &str, password: &str) -> Result<Session, String> {
-    token_call(config, "token?grant_type=password", serde_json::json!({ "email": email, "password": password }), email)
+    let answer = response
+        .json()
         .await
+        .map_err(|e| AuthError::Refused { message: format!("unexpected sign-in answer: {e}"), code: None })?;
+    Ok((answer, sent_at))
 }
 
-pub async fn sign_up(config: &RuntimeConfig, email: &str, password: &str) -> Result<Session, String> {
-    token_call(config, "signup", serde_json::json!({ "email": email, "password": password }), email).await
+fn session_from(answer: serde_json::Value, sent_at: i64, email: &str) -> Result<Session, AuthError> {
+    let token: TokenResponse = serde_json::from_value(answer)
+        .map_err(|e| AuthError::Refused { message: format!("unexpected sign-in answer: {e}"), code: None })?;
+    let lifetime = token.expires_in.unwrap_or(DEFAULT_LIFETIME_SECONDS);
+    let email = token.user.and_then(|u| u.email).unwrap_or_else(|| email.to_owned());
+    Ok(Session {
+        access_token: token.access_token,
+        refresh_token: token.refresh_token,
+        expires_at: sent_at + lifetime,
+        email,
+    })
 }
 
-pub async fn refresh(config: &RuntimeConfig, session: &Session) -> Result<Session, String> {
-    token_call(
-        config,
-        "token?grant_type=refresh_token",
-        serde_json::json!({ "refresh_token": session.refresh_token }),
-        &session.email,
-    )
-    .await
+pub async fn sign_in(config: &RuntimeConfig, email: &str, password: &str) -> Result<Session, AuthError> {
+    let body = serde_json::json!({ "email": email, "password": password });
+    let (answer, sent_at) = call(config, "token?grant_type=password", body).await?;
+    session_from(answer, sent_at, email)
+}
+
+pub async fn sign_up(config: &RuntimeConfig, email: &str, password: &str) -> Result<SignUp, AuthError> {
+    let (answer, sent_at) = call(config, "signup", serde_json::json!({ "email": email, "password": password })).await?;
+    // With confirmation on, GoTrue answers the new user alone: no tokens.
+    if answer.get("access_token").is_none() {
+        return Ok(SignUp::ConfirmEmail);
+    }
+    session_from(answer, sent_at, email).map(SignUp::Session)
+}
+
+pub async fn refresh(config: &RuntimeConfig, session: &Session) -> Result<Session, AuthError> {
+    let body = serde_json::json!({ "refresh_token": session.refresh_token });
+    let (answer, sent_at) = call(config, "token?grant_type=refresh_token", body).await?;
+    session_from(answer, sent_at, &session.email)
 }
 
 pub async fn sign_out(config: &RuntimeConfig, session: &Session) {

@@ -82,6 +82,8 @@ export function updateGraph(cy, elements) {
     }
     for (const element of elements) {
       if (!element.data.source || cy.getElementById(element.data.id).nonempty()) continue;
+      // Cytoscape throws on a link to a node it does not have; the client never sends one.
+      if (cy.getElementById(element.data.source).empty() || cy.getElementById(element.data.target).empty()) continue;
       cy.add({ group: "edges", data: element.data });
       changed += 1;
     }

@@ -1,8 +1,9 @@
-//! The live connection: a WebSocket opened with the user's token, reopened with backoff when it
-//! drops. After a reconnect the client refetches, since pushes sent meanwhile were missed.
+//! The live connection: a WebSocket opened with the user's token, reopened with jittered backoff
+//! when it drops. After a reconnect the client reloads, since pushes sent meanwhile were missed.
 
 use brain2_api::LiveMessage;
 use futures::StreamExt;
+use futures::future::{Either, select};
 use gloo_net::websocket::{Message, State, futures::WebSocket};
 
 /// What the connection reports.
@@ -15,6 +16,8 @@ pub enum LiveEvent {
 
 const FIRST_RETRY_MS: u32 = 1_000;
 const MAX_RETRY_MS: u32 = 30_000;
+/// How often an open, quiet socket checks that it is still wanted (sign-out closes it).
+const WANTED_CHECK_MS: u32 = 1_000;
 
 /// Runs until `still_wanted` says no (sign-out): connects, reports, reconnects.
 pub async fn run(url: String, token: impl Fn() -> String, still_wanted: impl Fn() -> bool, report: impl Fn(LiveEvent)) {
@@ -34,26 +37,32 @@ pub async fn run(url: String, token: impl Fn() -> String, still_wanted: impl Fn(
                 report(LiveEvent::Connected { after_reconnect: connected_before });
                 connected_before = true;
             }
-            while let Some(message) = socket.next().await {
-                if !still_wanted() {
-                    return;
-                }
-                match message {
-                    Ok(Message::Text(text)) => {
+            loop {
+                let unwanted = Box::pin(async {
+                    while still_wanted() {
+                        gloo_timers::future::TimeoutFuture::new(WANTED_CHECK_MS).await;
+                    }
+                });
+                match select(socket.next(), unwanted).await {
+                    // Dropping the socket closes it.
+                    Either::Right(_) => return,
+                    Either::Left((Some(Ok(Message::Text(text))), _)) => {
                         if let Ok(message) = serde_json::from_str::<LiveMessage>(&text) {
                             report(LiveEvent::Message(message));
                         }
                     }
-                    Ok(Message::Bytes(_)) => {}
-                    Err(_) => break,
+                    Either::Left((Some(Ok(Message::Bytes(_))), _)) => {}
+                    Either::Left((Some(Err(_)) | None, _)) => break,
                 }
             }
         }
         if !still_wanted() {
             return;
         }
-        report(LiveEvent::Disconnected { retry_in_ms: retry });
-        gloo_timers::future::TimeoutFuture::new(retry).await;
+        // Jittered, so the tabs a server restart dropped do not all come back at once.
+        let wait = (f64::from(retry) * (0.5 + js_sys::Math::random() * 0.5)) as u32;
+        report(LiveEvent::Disconnected { retry_in_ms: wait });
+        gloo_timers::future::TimeoutFuture::new(wait).await;
         retry = (retry * 2).min(MAX_RETRY_MS);
     }
 }

@@ -7,6 +7,10 @@ mod app;
 mod auth;
 mod graph;
 mod live;
+mod session;
+mod state;
+mod sync;
+mod views;
 
 fn main() {
     leptos::mount::mount_to_body(app::App);

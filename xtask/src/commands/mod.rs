@@ -128,7 +128,8 @@ pub enum BenchTarget {
     /// deploy (the ignored test xtask/tests/dev_bench.rs).
     Dev,
     /// The web client's budgets in headless Chromium: first load, first render, a 2,000-node
-    /// graph, pushed changes (the ignored test xtask/tests/browser_bench.rs).
+    /// graph, pushed changes (the ignored test xtask/tests/browser_bench.rs); then its requests
+    /// during 60 s outages and time to converge after them (xtask/tests/browser_faults.rs).
     Web,
 }
 

@@ -1,7 +1,10 @@
 //! The local sign-in: the subset of Supabase Auth's REST API (GoTrue) that the web client uses,
 //! so Brain2 runs without a Supabase project.
 //!
-//! - `POST /auth/v1/signup` `{email, password}`: creates a confirmed user and a session;
+//! - `POST /auth/v1/signup` `{email, password}`: creates a confirmed user and a session; or, when
+//!   `settings.json` beside the users says `{"mailer_autoconfirm": false}` (Supabase's default:
+//!   e-mail confirmation on), an unconfirmed user and no session, as GoTrue answers, and that
+//!   user's sign-in is refused with `email_not_confirmed` (no e-mail is sent; nothing confirms);
 //! - `POST /auth/v1/token?grant_type=password` `{email, password}`: a session;
 //! - `POST /auth/v1/token?grant_type=refresh_token` `{refresh_token}`: a new session; the refresh
 //!   token is rotated (the old one stops working);
@@ -37,6 +40,8 @@ pub const REFRESH_TOKEN_SECONDS: i64 = 30 * 24 * 3600;
 /// Supabase's minimum password length.
 pub const MIN_PASSWORD_CHARS: usize = 6;
 const USERS_FILE: &str = "users.json";
+/// GoTrue's settings the stand-in reads at each sign-up (only `mailer_autoconfirm`, default on).
+const SETTINGS_FILE: &str = "settings.json";
 
 /// A failed call, in GoTrue's error shape: `{code, error_code, msg}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +67,9 @@ struct StoredUser {
     password_hash: String,
     created_at: String,
     last_sign_in_at: String,
+    /// Set while the user has not confirmed their e-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    confirmation_sent_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,6 +202,15 @@ impl SignIn {
         write().map_err(|e| AuthError::new(500, "unexpected_failure", format!("saving the user store: {e:#}")))
     }
 
+    /// Whether sign-up waits for the e-mail address to be confirmed (`settings.json`).
+    fn confirms_email(&self) -> bool {
+        let Some(folder) = self.file.parent() else { return false };
+        std::fs::read_to_string(folder.join(SETTINGS_FILE))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .is_some_and(|settings| settings["mailer_autoconfirm"] == json!(false))
+    }
+
     /// Checks the `apikey` header.
     pub fn check_api_key(&self, apikey: Option<&str>) -> Result<(), AuthError> {
         match apikey {
@@ -220,6 +237,7 @@ impl SignIn {
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| AuthError::new(500, "unexpected_failure", format!("hashing the password: {e}")))?
             .to_string();
+        let confirm = self.confirms_email();
         let mut store = self.store.lock().expect("sign-in store");
         if store.users.iter().any(|u| u.email == email) {
             return Err(AuthError::new(422, "user_already_exists", "User already registered"));
@@ -231,8 +249,13 @@ impl SignIn {
             password_hash,
             created_at: timestamp(created),
             last_sign_in_at: timestamp(created),
+            confirmation_sent_at: confirm.then(|| timestamp(created)),
         };
         store.users.push(user.clone());
+        if confirm {
+            self.save(&store)?;
+            return Ok(user_json(&user));
+        }
         let session = self.new_session(&mut store, &user, uuid::Uuid::new_v4().to_string())?;
         self.save(&store)?;
         Ok(session)
@@ -246,6 +269,9 @@ impl SignIn {
         let hash = PasswordHash::new(&store.users[index].password_hash)
             .map_err(|e| AuthError::new(500, "unexpected_failure", format!("stored password hash: {e}")))?;
         Argon2::default().verify_password(password.as_bytes(), &hash).map_err(|_| invalid())?;
+        if store.users[index].confirmation_sent_at.is_some() {
+            return Err(AuthError::new(400, "email_not_confirmed", "Email not confirmed"));
+        }
         store.users[index].last_sign_in_at = timestamp(now());
         let user = store.users[index].clone();
         let session = self.new_session(&mut store, &user, uuid::Uuid::new_v4().to_string())?;
@@ -344,13 +370,15 @@ impl SignIn {
 }
 
 fn user_json(user: &StoredUser) -> Value {
+    let confirmed_at = if user.confirmation_sent_at.is_some() { Value::Null } else { json!(user.created_at) };
     json!({
         "id": user.id,
         "aud": "authenticated",
         "role": "authenticated",
         "email": user.email,
-        "email_confirmed_at": user.created_at,
-        "confirmed_at": user.created_at,
+        "email_confirmed_at": confirmed_at,
+        "confirmed_at": confirmed_at,
+        "confirmation_sent_at": user.confirmation_sent_at,
         "phone": "",
         "last_sign_in_at": user.last_sign_in_at,
         "app_metadata": { "provider": "email", "providers": ["email"] },
@@ -412,6 +440,22 @@ mod tests {
         assert_eq!(signin.user(Some("not.a.jwt")).unwrap_err().error_code, "bad_jwt");
         assert_eq!(signin.check_api_key(None).unwrap_err().status, 401);
         assert!(signin.check_api_key(Some(signin.anon_key())).is_ok());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn sign_up_with_email_confirmation_answers_without_a_session() {
+        let dir = temporary();
+        let signin = service(&dir);
+        std::fs::write(dir.join(SETTINGS_FILE), r#"{"mailer_autoconfirm": false}"#).unwrap();
+        let user = signin.sign_up("wait@example.com", "a password").unwrap();
+        assert!(user.get("access_token").is_none(), "no session: {user}");
+        assert_eq!(user["email"], "wait@example.com");
+        assert_eq!(user["email_confirmed_at"], Value::Null);
+        let refused = signin.sign_in_with_password("wait@example.com", "a password").unwrap_err();
+        assert_eq!((refused.status, refused.error_code), (400, "email_not_confirmed"));
+        std::fs::remove_file(dir.join(SETTINGS_FILE)).unwrap();
+        assert!(signin.sign_up("now@example.com", "a password").unwrap()["access_token"].is_string());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -43,6 +43,15 @@ impl Driver {
 
     /// A new browser with its own empty profile.
     pub async fn browser(&self, profile: &std::path::Path) -> Browser {
+        self.start_browser(profile, false).await
+    }
+
+    /// A new browser that also records its network requests (`Browser::network_requests`).
+    pub async fn browser_recording_requests(&self, profile: &std::path::Path) -> Browser {
+        self.start_browser(profile, true).await
+    }
+
+    async fn start_browser(&self, profile: &std::path::Path, record_requests: bool) -> Browser {
         self.profiles.lock().unwrap().push(profile.to_path_buf());
         let capabilities = json!({
             "browserName": "chrome",
@@ -54,7 +63,11 @@ impl Driver {
                     "--disable-sync", "--disable-quic", "--window-size=1280,900",
                     format!("--user-data-dir={}", profile.display())],
             },
-            "goog:loggingPrefs": { "browser": "ALL" },
+            "goog:loggingPrefs": if record_requests {
+                json!({ "browser": "ALL", "performance": "ALL" })
+            } else {
+                json!({ "browser": "ALL" })
+            },
         });
         let capabilities = match capabilities {
             Value::Object(map) => map,
@@ -118,6 +131,63 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// A DevTools command, through chromedriver's CDP endpoint.
+    pub async fn cdp(&self, command: &str, params: Value) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("{}/session/{}/goog/cdp/execute", self.driver, self.session))
+            .json(&json!({ "cmd": command, "params": params }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{command} failed: {body}");
+        body["value"].clone()
+    }
+
+    /// ChromeDriver's own network emulation: offline, or online with `latency_ms` added.
+    pub async fn network_conditions(&self, offline: bool, latency_ms: u64) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/session/{}/chromium/network_conditions", self.driver, self.session))
+            .json(&json!({ "network_conditions": {
+                "offline": offline, "latency": latency_ms,
+                "download_throughput": -1, "upload_throughput": -1,
+            } }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(status.is_success(), "network conditions: {}", response.text().await.unwrap());
+    }
+
+    /// The requests the page sent since the last call, as `(method, url)`, CORS preflights left
+    /// out (a browser made with `Driver::browser_recording_requests`).
+    pub async fn network_requests(&self) -> Vec<(String, String)> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/session/{}/se/log", self.driver, self.session))
+            .json(&json!({ "type": "performance" }))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap();
+        let mut requests = Vec::new();
+        for entry in body["value"].as_array().cloned().unwrap_or_default() {
+            let Some(message) = entry["message"].as_str() else { continue };
+            let Ok(message) = serde_json::from_str::<Value>(message) else { continue };
+            let message = &message["message"];
+            if message["method"] != "Network.requestWillBeSent" || message["params"]["type"] == "Preflight" {
+                continue;
+            }
+            let request = &message["params"]["request"];
+            if let (Some(method), Some(url)) = (request["method"].as_str(), request["url"].as_str())
+                && method != "OPTIONS"
+            {
+                requests.push((method.to_owned(), url.to_owned()));
+            }
+        }
+        requests
     }
 
     pub async fn eval(&self, script: &str) -> Value {

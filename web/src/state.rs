@@ -1,0 +1,354 @@
+//! What the views share: the signed-in session, the memories and the graph as last loaded, the
+//! drafts, and the operations that change them. Loading everything again is `sync.rs`; keeping
+//! the session fresh is `session.rs`.
+
+use std::collections::BTreeSet;
+
+use brain2_api::{Change, LiveMessage, NodeId, NodeView};
+use leptos::prelude::*;
+
+use crate::api::{Api, ApiError};
+use crate::auth::{self, RuntimeConfig, Session};
+use crate::graph::{self, GraphElement};
+use crate::sync::SyncFlags;
+
+pub const PAGE_SIZE: usize = 20;
+const DRAFT_KEY: &str = "brain2.draft";
+const DRAFT_TAGS_KEY: &str = "brain2.draft-tags";
+
+/// An edit in progress, and what the server said when it conflicted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Editing {
+    pub id: NodeId,
+    pub text: String,
+    /// As typed: comma-separated.
+    pub tags: String,
+    pub version: u64,
+    pub conflict: Option<NodeView>,
+}
+
+/// Everything the views share. Signals are `Copy`, so the whole state is too.
+#[derive(Clone, Copy)]
+pub struct State {
+    pub config: RwSignal<Option<RuntimeConfig>>,
+    pub session: RwSignal<Option<Session>>,
+    /// Changes at each sign-in and sign-out (not at a renewal): what a session started stops
+    /// when it changes.
+    pub epoch: RwSignal<u64>,
+    pub notice: RwSignal<Option<String>>,
+    pub error: RwSignal<Option<String>>,
+    pub api_down: RwSignal<Option<String>>,
+    pub nodes: RwSignal<Vec<NodeView>>,
+    pub cursor: RwSignal<Option<String>>,
+    pub loading: RwSignal<bool>,
+    pub loaded_once: RwSignal<bool>,
+    pub elements: RwSignal<Vec<GraphElement>>,
+    pub selected: RwSignal<Option<NodeId>>,
+    pub detail: RwSignal<Option<NodeView>>,
+    pub checked: RwSignal<BTreeSet<NodeId>>,
+    pub editing: RwSignal<Option<Editing>>,
+    /// The list shows only memories with this tag.
+    pub tag_filter: RwSignal<Option<String>>,
+    /// The composer's text and tags, kept in localStorage until saved.
+    pub draft: RwSignal<String>,
+    pub draft_tags: RwSignal<String>,
+    pub live: RwSignal<String>,
+    pub dark: RwSignal<bool>,
+    pub sync: StoredValue<SyncFlags>,
+}
+
+impl State {
+    /// A signed-out state (or the session saved in localStorage), before `config.json` arrives.
+    pub fn new() -> Self {
+        Self {
+            config: RwSignal::new(None),
+            session: RwSignal::new(auth::load_saved()),
+            epoch: RwSignal::new(0),
+            notice: RwSignal::new(None),
+            error: RwSignal::new(None),
+            api_down: RwSignal::new(None),
+            nodes: RwSignal::new(vec![]),
+            cursor: RwSignal::new(None),
+            loading: RwSignal::new(false),
+            loaded_once: RwSignal::new(false),
+            elements: RwSignal::new(vec![]),
+            selected: RwSignal::new(None),
+            detail: RwSignal::new(None),
+            checked: RwSignal::new(BTreeSet::new()),
+            editing: RwSignal::new(None),
+            tag_filter: RwSignal::new(None),
+            draft: RwSignal::new(auth::unstash(DRAFT_KEY)),
+            draft_tags: RwSignal::new(auth::unstash(DRAFT_TAGS_KEY)),
+            live: RwSignal::new("connecting".to_owned()),
+            dark: RwSignal::new(prefers_dark()),
+            sync: StoredValue::new(SyncFlags::default()),
+        }
+    }
+
+    pub fn api(&self) -> Option<Api> {
+        let config = self.config.get_untracked()?;
+        let session = self.session.get_untracked()?;
+        Some(Api { base: config.http_api_url, token: session.access_token })
+    }
+
+    /// A new session from signing in: everything the previous one started stops.
+    pub fn begin_session(&self, session: Session) {
+        auth::save(&session);
+        self.notice.set(None);
+        self.session.set(Some(session));
+        self.epoch.update(|e| *e += 1);
+    }
+
+    /// Signs out locally; `notice` says why on the sign-in form. Drafts stay (in localStorage).
+    pub fn end_session(&self, notice: Option<String>) {
+        auth::forget();
+        self.session.set(None);
+        self.epoch.update(|e| *e += 1);
+        self.notice.set(notice);
+        self.nodes.set(vec![]);
+        self.cursor.set(None);
+        self.elements.set(vec![]);
+        self.selected.set(None);
+        self.detail.set(None);
+        self.checked.set(BTreeSet::new());
+        self.tag_filter.set(None);
+        self.api_down.set(None);
+        self.loaded_once.set(false);
+    }
+
+    pub fn set_draft(&self, text: String, tags: String) {
+        auth::stash(DRAFT_KEY, &text);
+        auth::stash(DRAFT_TAGS_KEY, &tags);
+        self.draft.set(text);
+        self.draft_tags.set(tags);
+    }
+
+    /// What a failed read does: a refused token returns the user to sign-in (their draft is
+    /// kept), an unreachable API shows the banner and hands over to the one retry loop
+    /// (`sync.rs`), anything else is an error message that says what failed.
+    pub fn failed(&self, doing: &str, error: ApiError) {
+        match error {
+            ApiError::Unauthorized => {
+                self.end_session(Some("Your session has ended. Sign in again; your draft is kept.".to_owned()))
+            }
+            ApiError::Down(why) => {
+                if self.api_down.get_untracked().is_none() {
+                    self.api_down.set(Some(format!("The Brain2 API cannot be reached ({why}). Retrying…")));
+                }
+                self.resync();
+            }
+            other => self.error.set(Some(format!("Could not {doing}: {other}"))),
+        }
+    }
+
+    /// What a failed write does: as a failed read, and when the API could not be reached, says
+    /// that nothing was saved. Writes are never retried by themselves: one that got no answer
+    /// may have happened, and sending it again could do it twice.
+    pub fn write_failed(&self, doing: &str, error: ApiError) {
+        if let ApiError::Down(why) = &error {
+            self.error.set(Some(format!(
+                "Could not {doing}: the Brain2 API cannot be reached ({why}). Nothing you wrote is lost; try again once it is back."
+            )));
+        }
+        self.failed(doing, error);
+    }
+
+    pub async fn load_more(&self) {
+        let (Some(api), Some(cursor)) = (self.api(), self.cursor.get_untracked()) else { return };
+        if self.loading.get_untracked() {
+            return;
+        }
+        self.loading.set(true);
+        let result = api.list(Some(&cursor), PAGE_SIZE).await;
+        self.loading.set(false);
+        match result {
+            Ok(page) => {
+                self.nodes.update(|nodes| {
+                    let known: BTreeSet<NodeId> = nodes.iter().map(|n| n.node_id).collect();
+                    nodes.extend(page.nodes.into_iter().filter(|n| !known.contains(&n.node_id)));
+                });
+                self.cursor.set(page.next_cursor);
+            }
+            Err(error) => self.failed("load more memories", error),
+        }
+    }
+
+    pub async fn reload_graph(&self) {
+        let Some(api) = self.api() else { return };
+        match api.graph().await {
+            Ok((nodes, edges)) => self.elements.set(graph::elements(nodes, &edges)),
+            Err(error) => self.failed("load the graph", error),
+        }
+    }
+
+    pub async fn open(&self, id: Option<NodeId>) {
+        self.selected.set(id);
+        let (Some(id), Some(api)) = (id, self.api()) else {
+            self.detail.set(None);
+            return;
+        };
+        match api.get(id).await {
+            Ok(node) => self.detail.set(Some(node)),
+            Err(ApiError::NotFound) => {
+                self.detail.set(None);
+                self.selected.set(None);
+            }
+            Err(error) => self.failed("open the memory", error),
+        }
+    }
+
+    /// Shows `view` in the list: replaces an older version, or inserts it where its id (newest
+    /// first) puts it, unless that is below what the list has loaded so far.
+    pub fn upsert(&self, view: NodeView) {
+        let more_below = self.cursor.get_untracked().is_some();
+        self.nodes.update(|nodes| match nodes.iter_mut().find(|n| n.node_id == view.node_id) {
+            Some(shown) if shown.version < view.version => *shown = view,
+            Some(_) => {}
+            None => {
+                let at = nodes.iter().position(|n| n.node_id < view.node_id).unwrap_or(nodes.len());
+                if at < nodes.len() || !more_below {
+                    nodes.insert(at, view);
+                }
+            }
+        });
+    }
+
+    /// Applies a live message in place: the graph from the message alone, the list by fetching
+    /// the one node that changed. A message of another format version reloads everything, and
+    /// so does one that arrives while the API cannot be reached (through the retry loop).
+    pub async fn apply(&self, message: LiveMessage) {
+        if message.version != brain2_api::LIVE_FORMAT_VERSION {
+            return self.resync();
+        }
+        match message.change {
+            Change::NodeCreated { node } | Change::NodeUpdated { node } => {
+                let id = node.node_id;
+                self.elements.update(|elements| upsert_node(elements, &node));
+                if self.api_down.get_untracked().is_some() {
+                    return self.resync();
+                }
+                let Some(api) = self.api() else { return };
+                match api.get(id).await {
+                    Ok(view) => self.upsert(view),
+                    Err(ApiError::NotFound) => self.forget_nodes(&BTreeSet::from([id])),
+                    Err(error) => return self.failed("load a changed memory", error),
+                }
+                if self.selected.get_untracked() == Some(id) {
+                    self.open(Some(id)).await;
+                }
+            }
+            Change::NodeDeleted { node_id } => {
+                let id = node_id.to_string();
+                self.elements.update(|elements| {
+                    elements
+                        .retain(|e| e.data.id != id && e.data.source != Some(node_id) && e.data.target != Some(node_id))
+                });
+                self.forget_nodes(&BTreeSet::from([node_id]));
+            }
+            Change::EdgesChanged { node_id, added, removed } => {
+                let mut unknown_end = false;
+                self.elements.update(|elements| {
+                    for other in removed {
+                        let id = GraphElement::edge_id(node_id, other);
+                        elements.retain(|e| e.data.id != id);
+                    }
+                    for edge in added {
+                        // Messages arrive out of order: a link may come before the memory at its
+                        // other end, which the graph cannot draw yet; a reload brings both.
+                        let known = |id: NodeId| elements.iter().any(|e| !e.is_edge() && e.data.id == id.to_string());
+                        if !known(node_id) || !known(edge.target) {
+                            unknown_end = true;
+                            continue;
+                        }
+                        let element = GraphElement::edge(node_id, edge.target, edge.weight);
+                        match elements.iter_mut().find(|e| e.data.id == element.data.id) {
+                            Some(shown) => *shown = element,
+                            None => elements.push(element),
+                        }
+                    }
+                });
+                if unknown_end {
+                    self.resync();
+                }
+                if self.selected.get_untracked() == Some(node_id) && self.api_down.get_untracked().is_none() {
+                    self.open(Some(node_id)).await;
+                }
+            }
+        }
+    }
+
+    /// Removes memories that no longer exist. An edit in progress on one of them is not lost:
+    /// its text moves to the composer.
+    pub fn forget_nodes(&self, gone: &BTreeSet<NodeId>) {
+        self.nodes.update(|nodes| nodes.retain(|n| !gone.contains(&n.node_id)));
+        self.checked.update(|checked| checked.retain(|id| !gone.contains(id)));
+        if self.selected.get_untracked().is_some_and(|id| gone.contains(&id)) {
+            self.selected.set(None);
+            self.detail.set(None);
+        }
+        if let Some(edit) = self.editing.get_untracked().filter(|e| gone.contains(&e.id)) {
+            self.editing.set(None);
+            let joined = |kept: String, moved: String| {
+                if kept.trim().is_empty() { moved } else { format!("{kept}\n\n{moved}") }
+            };
+            let text = joined(self.draft.get_untracked(), edit.text);
+            let tags = match self.draft_tags.get_untracked() {
+                kept if kept.trim().is_empty() => edit.tags,
+                kept => format!("{kept}, {}", edit.tags),
+            };
+            self.set_draft(text, tags);
+            self.error.set(Some(
+                "The memory you were editing was deleted elsewhere; your text is in the composer.".to_owned(),
+            ));
+        }
+    }
+}
+
+fn upsert_node(elements: &mut Vec<GraphElement>, node: &brain2_api::NodeSummary) {
+    let id = node.node_id.to_string();
+    match elements.iter_mut().find(|e| e.data.id == id) {
+        Some(shown) => shown.data.label = Some(node.label.clone()),
+        None => elements.insert(0, GraphElement::node(node.node_id, node.label.clone())),
+    }
+}
+
+/// Tags as typed (comma-separated), blanks dropped; `NodeInput::validate` checks the rest.
+pub fn parse_tags(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
+}
+
+/// A tag longer than the API allows, named, before anything is sent.
+pub fn check_tags(tags: &[String]) -> Result<(), String> {
+    match tags.iter().find(|t| t.chars().count() > brain2_api::MAX_TAG_CHARS) {
+        Some(long) => Err(format!(
+            "The tag “{long}” has {} characters; a tag has at most {}.",
+            long.chars().count(),
+            brain2_api::MAX_TAG_CHARS
+        )),
+        None if tags.len() > brain2_api::MAX_TAGS => {
+            Err(format!("{} tags; a memory has at most {}.", tags.len(), brain2_api::MAX_TAGS))
+        }
+        None => Ok(()),
+    }
+}
+
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark(name);
+    }
+}
+
+pub fn label_of(elements: &[GraphElement], id: NodeId) -> String {
+    let id = id.to_string();
+    elements
+        .iter()
+        .find(|e| e.data.id == id)
+        .and_then(|e| e.data.label.clone())
+        .unwrap_or_else(|| "(a memory)".to_owned())
+}
+
+fn prefers_dark() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}

@@ -1,0 +1,165 @@
+//! Bringing the tab to the server's state: the list (as far down as it was loaded) and the graph.
+//!
+//! Whatever asks for it (signing in, a reconnected WebSocket, a failed call, the browser coming
+//! back online) joins one loop per tab. While the API cannot be reached the loop retries with
+//! exponential backoff capped at [`MAX_RETRY_MS`] and jittered, one request per attempt (the list
+//! first; the graph once the list answers), so a tab sends a few requests a minute whatever
+//! fails, and tabs that lost the API together do not return together. The cap is also how long
+//! a tab may take to notice that the API is back.
+
+use std::collections::BTreeSet;
+
+use brain2_api::{NodeId, NodeView};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{Api, ApiError};
+use crate::graph;
+use crate::state::{PAGE_SIZE, State};
+
+const FIRST_RETRY_MS: f64 = 1_000.0;
+const MAX_RETRY_MS: f64 = 4_000.0;
+/// How often a waiting loop checks whether it was woken.
+const TICK_MS: u32 = 250;
+
+/// The loop's flags: whether it runs, whether another load is wanted, and whether the current
+/// wait should end now.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SyncFlags {
+    running: bool,
+    wanted: bool,
+    wake: bool,
+}
+
+/// The wait before retry number `failures` (from 0): doubling from 1 s up to [`MAX_RETRY_MS`],
+/// times a factor in [0.5, 1) from `random` (in [0, 1)).
+pub fn backoff_ms(failures: u32, random: f64) -> u32 {
+    let capped = (FIRST_RETRY_MS * 2f64.powi(failures.min(16) as i32)).min(MAX_RETRY_MS);
+    (capped * (0.5 + random.clamp(0.0, 1.0) * 0.5)) as u32
+}
+
+impl State {
+    /// Asks for everything to be loaded again; joins the running loop if there is one.
+    pub fn resync(&self) {
+        let start = self.sync.try_update_value(|flags| {
+            flags.wanted = true;
+            !std::mem::replace(&mut flags.running, true)
+        });
+        if start == Some(true) {
+            let state = *self;
+            spawn_local(async move {
+                state.sync_loop().await;
+                state.sync.update_value(|flags| flags.running = false);
+            });
+        }
+    }
+
+    /// The same, and a loop waiting out a backoff tries at once (the browser is back online).
+    pub fn resync_now(&self) {
+        self.sync.update_value(|flags| flags.wake = true);
+        self.resync();
+    }
+
+    async fn sync_loop(&self) {
+        let mut failures = 0;
+        loop {
+            let wanted = self.sync.try_update_value(|flags| std::mem::take(&mut flags.wanted)).unwrap_or(false);
+            if !wanted || self.session.get_untracked().is_none() {
+                return;
+            }
+            self.sync.update_value(|flags| flags.wake = false);
+            match self.load_everything().await {
+                Ok(()) => {
+                    failures = 0;
+                    self.api_down.set(None);
+                }
+                Err(ApiError::Down(why)) => {
+                    let wait = backoff_ms(failures, js_sys::Math::random());
+                    failures += 1;
+                    self.api_down.set(Some(format!(
+                        "The Brain2 API cannot be reached ({why}). Trying again in {} s…",
+                        wait.div_ceil(1000)
+                    )));
+                    self.sync.update_value(|flags| flags.wanted = true);
+                    self.pause(wait).await;
+                }
+                Err(error) => self.failed("load your memories", error),
+            }
+        }
+    }
+
+    /// Waits `ms`, or less if woken.
+    async fn pause(&self, ms: u32) {
+        let mut waited = 0;
+        while waited < ms && !self.sync.try_with_value(|flags| flags.wake).unwrap_or(true) {
+            gloo_timers::future::TimeoutFuture::new(TICK_MS.min(ms - waited)).await;
+            waited += TICK_MS;
+        }
+    }
+
+    /// The list, then the graph. When the API answered last time they are fetched together;
+    /// when it did not, the list goes alone first, so a failed attempt costs one request.
+    async fn load_everything(&self) -> Result<(), ApiError> {
+        let Some(api) = self.api() else { return Ok(()) };
+        let epoch = self.epoch.get_untracked();
+        self.loading.set(true);
+        let (list, graph) = if self.api_down.get_untracked().is_some() {
+            match self.fetch_list(&api).await {
+                Ok(list) => (Ok(list), api.graph().await),
+                Err(error) => (Err(error), Ok(Default::default())),
+            }
+        } else {
+            futures::join!(self.fetch_list(&api), api.graph())
+        };
+        self.loading.set(false);
+        if self.epoch.get_untracked() != epoch {
+            return Ok(());
+        }
+        let (nodes, cursor) = list?;
+        self.show_list(nodes, cursor);
+        let (graph_nodes, edges) = graph?;
+        self.elements.set(graph::elements(graph_nodes, &edges));
+        if let Some(selected) = self.selected.get_untracked() {
+            self.open(Some(selected)).await;
+        }
+        Ok(())
+    }
+
+    /// The list from the top down to the oldest memory the tab shows (all of it when the tab
+    /// had loaded everything), so that whatever changed anywhere in it shows: created, edited
+    /// or deleted. Ids are UUIDv7, so the newest-first order is the ids' order.
+    async fn fetch_list(&self, api: &Api) -> Result<(Vec<NodeView>, Option<String>), ApiError> {
+        let (shown, oldest) = self.nodes.with_untracked(|nodes| (nodes.len(), nodes.last().map(|n| n.node_id)));
+        let everything = self.loaded_once.get_untracked() && self.cursor.get_untracked().is_none();
+        let limit = shown.clamp(PAGE_SIZE, brain2_api::MAX_PAGE_SIZE);
+        let mut nodes: Vec<NodeView> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = api.list(cursor.as_deref(), limit).await?;
+            nodes.extend(page.nodes);
+            cursor = page.next_cursor;
+            let reached = |oldest: NodeId| nodes.last().is_some_and(|n| n.node_id <= oldest);
+            let deep_enough = match (&cursor, oldest) {
+                (None, _) => true,
+                (Some(_), _) if everything => false,
+                (Some(_), None) => true,
+                (Some(_), Some(oldest)) => reached(oldest),
+            };
+            if deep_enough {
+                return Ok((nodes, cursor));
+            }
+        }
+    }
+
+    /// Replaces the list with what the server holds down to the same depth.
+    fn show_list(&self, nodes: Vec<NodeView>, cursor: Option<String>) {
+        let present: BTreeSet<NodeId> = nodes.iter().map(|n| n.node_id).collect();
+        let gone: BTreeSet<NodeId> = self
+            .nodes
+            .with_untracked(|shown| shown.iter().map(|n| n.node_id).filter(|id| !present.contains(id)).collect());
+        self.forget_nodes(&gone);
+        self.nodes.set(nodes);
+        self.cursor.set(cursor);
+        self.loaded_once.set(true);
+    }
+}
