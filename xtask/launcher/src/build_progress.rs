@@ -65,7 +65,7 @@ pub fn build(cargo: &mut Command, package: &str, binary: &str) -> Result<(), Exi
             let _ = write!(out, "\r\x1b[2Kcargo xtask: building {binary}: {compiled} crates, {elapsed} s: {word:.60}");
             let _ = out.flush();
             status_drawn = true;
-        } else if compiled == 1 || compiled % EVERY == 0 || shown.elapsed() >= HEARTBEAT {
+        } else if compiled == 1 || compiled.is_multiple_of(EVERY) || shown.elapsed() >= HEARTBEAT {
             let _ = writeln!(out, "cargo xtask: building {binary}: {compiled} crates, {elapsed} s: {word}");
             shown = Instant::now();
         }
