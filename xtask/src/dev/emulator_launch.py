@@ -8,8 +8,9 @@ Five differences from `ministack`'s own entry point, each closing a gap named in
 - it saves the state of the services that requests reached, BRAIN2_SAVE_INTERVAL seconds after
   them, so a crash loses at most that much (MiniStack itself saves only at a clean stop). Log
   events are left to the clean stop: they are no one's data, and the largest state by far (17 MB
-  after 100 memories). A save runs on the event loop, between requests; while saves take long,
-  the next waits ten times as long as the last took, so saving never takes over the emulator;
+  after 100 memories). A save runs on the event loop, between requests; once saves take longer
+  than half a second, the next waits twice as long as the last took, so saving never takes
+  more than a third of the emulator's time;
 
 - it stops cleanly, saving its state, when `cargo xtask dev` dies, however it dies
   (PR_SET_PDEATHSIG delivers SIGINT, which hypercorn turns into a graceful shutdown);
@@ -115,7 +116,7 @@ async def save_periodically():
             # On the event loop, between requests: service handlers change state on this
             # thread, so the snapshot is consistent with every request it has answered.
             took, slowest = save(keys)
-            wait = max(SAVE_INTERVAL, 10 * took / 1000)
+            wait = max(SAVE_INTERVAL, 2 * took / 1000)
             if slowest.startswith(" "):
                 continue  # only log events changed: nothing was written
             if took > longest:
