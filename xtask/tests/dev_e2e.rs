@@ -118,6 +118,7 @@ async fn expired_token(dev: &Dev, user: &User) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = json!({ "iss": dev.running.signin_url, "aud": "authenticated", "sub": user.id,
         "role": "authenticated", "iat": now - 7200, "exp": now - 3600 });
+    brain2_shared::jwt_crypto::install();
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
 }
 

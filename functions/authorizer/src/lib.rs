@@ -7,7 +7,6 @@
 //! `$connect` REQUEST authorizer's (an IAM policy). It denies by default and never panics on
 //! malformed input.
 
-pub mod crypto;
 pub mod jwks;
 pub mod secret;
 pub mod verify;

@@ -63,7 +63,7 @@ impl std::fmt::Debug for DecodingKeyDebug {
 impl Verifier {
     /// `supabase_url` without a trailing slash; tokens must carry `iss = <url>/auth/v1`.
     pub fn new(supabase_url: &str, hs256_secret: Option<&[u8]>, jwks: Option<Jwks>) -> Self {
-        crate::crypto::install();
+        brain2_shared::jwt_crypto::install();
         Self {
             issuer: format!("{}/auth/v1", supabase_url.trim_end_matches('/')),
             secret: hs256_secret.map(|s| DecodingKeyDebug(DecodingKey::from_secret(s))),

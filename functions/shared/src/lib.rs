@@ -11,6 +11,8 @@ pub mod dynamo;
 pub mod events;
 pub mod graph_page;
 pub mod http;
+#[cfg(feature = "jwt")]
+pub mod jwt_crypto;
 pub mod keys;
 pub mod keywords;
 pub mod memory;

@@ -129,6 +129,7 @@ pub fn new_secret() -> String {
 /// The anon key for `secret`: a JWT with `role: anon`, as Supabase issues, deterministic so that
 /// the site's configuration does not change between runs.
 pub fn anon_key(issuer: &str, secret: &[u8]) -> Result<String> {
+    brain2_shared::jwt_crypto::install();
     let claims = json!({ "iss": issuer, "role": "anon", "iat": 0, "exp": 4_102_444_800i64 });
     Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))?)
 }
@@ -170,6 +171,7 @@ impl SignIn {
     /// Opens (or creates) the user store in `folder`. `origin` is the site's origin; tokens are
     /// issued by `<origin>/auth/v1`.
     pub fn open(folder: &Path, origin: &str, secret: &[u8]) -> Result<Self> {
+        brain2_shared::jwt_crypto::install();
         std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
         let file = folder.join(USERS_FILE);
         let store = match std::fs::read_to_string(&file) {

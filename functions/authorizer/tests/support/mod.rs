@@ -58,19 +58,19 @@ pub fn claims() -> Value {
 }
 
 pub fn hs256(claims: &Value, secret: &[u8]) -> String {
-    authorizer::crypto::install();
+    brain2_shared::jwt_crypto::install();
     encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 
 pub fn es256(keys: &Keys, claims: &Value, kid: &str) -> String {
-    authorizer::crypto::install();
+    brain2_shared::jwt_crypto::install();
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(kid.to_owned());
     encode(&header, claims, &EncodingKey::from_ec_pem(keys.ec_private_pem.as_bytes()).unwrap()).unwrap()
 }
 
 pub fn rs256(keys: &Keys, claims: &Value, kid: &str) -> String {
-    authorizer::crypto::install();
+    brain2_shared::jwt_crypto::install();
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(kid.to_owned());
     encode(&header, claims, &EncodingKey::from_rsa_pem(keys.rsa_private_pem.as_bytes()).unwrap()).unwrap()
