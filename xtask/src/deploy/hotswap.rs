@@ -14,6 +14,7 @@
 //!   configuration changed too, the new version differs anyway;
 //! - puts CloudFormation's own code back (code and alias, no change set) when that is what is
 //!   wanted and a hotswap replaced it, which a change set could not see.
+//!
 //! Rollback goes through the same reconciliation. The versions a hotswap published are deleted
 //! once nothing points at them; CloudFormation's are never touched.
 
