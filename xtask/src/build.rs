@@ -296,15 +296,18 @@ pub const LOCAL_DIR: &str = "target/lambda/local";
 /// are stripped (with `strip`, when present) to keep the emulator's stored code small; a binary
 /// whose size and modification time are unchanged keeps its zip.
 pub fn build_local(workspace: &Path) -> Result<Vec<Package>> {
+    build_local_some(workspace, FUNCTIONS)
+}
+
+/// [`build_local`] building only `functions` (those an edit reached); the others' packages are
+/// the last build's. Returns all six.
+pub fn build_local_some(workspace: &Path, functions: &[&str]) -> Result<Vec<Package>> {
     let mut command = crate::cargo(workspace);
     command.args(["build", "--quiet"]);
-    for function in FUNCTIONS {
+    for function in functions {
         command.args(["--package", function, "--bin", function]);
     }
-    let status = command.status().context("running cargo build for the functions")?;
-    if !status.success() {
-        bail!("building the functions failed; see cargo's output above");
-    }
+    crate::run_teeing(command, "building the functions")?;
     let local = workspace.join(LOCAL_DIR);
     let manifest_path = local.join("manifest.json");
     let previous: serde_json::Value = std::fs::read_to_string(&manifest_path)
