@@ -1,23 +1,26 @@
 //! `cargo xtask dev` following edits, the way a person uses it: one `dev`, one tab in headless
-//! Chromium. A handler's answer is edited and the new answer comes without a restart, then the
-//! edit is undone; a client file is edited and the tab reloads itself with its draft and its
-//! session kept; the backend is broken and the tab shows the compiler's error while the old code
-//! still answers, until it is mended. The `#[ignore]`d benchmark (`cargo xtask bench watch`)
-//! times the same loops.
+//! Chromium. A handler's answer is edited and the new answer comes without a restart; the
+//! handler is then broken, and the tab shows the compiler's error while the edited code still
+//! answers; then it is put back, and the overlay goes. A stack is edited and deployed through
+//! a change set, then put back. A client file is edited and the tab reloads itself with its
+//! draft and its session kept. The `#[ignore]`d benchmark (`cargo xtask bench watch`) times the
+//! same loops.
 //!
 //! These tests edit the workspace's own files: a copy of the workspace would rebuild every
 //! workspace crate from nothing (cargo keys path packages by their folder), minutes on two
 //! cores, and xtask keeps its tools under the workspace's `target/`. So each edit is an
 //! [`Edit`], undone on every path: when dropped (a failed assertion too), on SIGINT, SIGTERM or
-//! SIGHUP of this process, and, after a SIGKILL, by the next run, from a backup under
-//! `target/dev-watch-edits/`. An edit is undone only while the file still holds it, so a
-//! person's own change made meanwhile is never overwritten. Tests of this file run one at a
-//! time ([`ONE_AT_A_TIME`]); other test files run `dev --no-watch`, and cargo runs test files
-//! one after the other.
+//! SIGHUP of this process (which end the test's body, so its edits are dropped, and then fail
+//! it, so dev and the browser stop as on any failure), and, after a SIGKILL, by the next run,
+//! from a backup under `target/dev-watch-edits/`. An edit is undone only while the file still
+//! holds it, so a person's own change made meanwhile is never overwritten. Tests of this file
+//! run one at a time ([`ONE_AT_A_TIME`]); other test files run `dev --no-watch`, and cargo runs
+//! test files one after the other.
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -36,19 +39,9 @@ const CLIENT: &str = "web/src/views/composer.rs";
 const CLIENT_LINE: &str = r#"<label for="composer">"New memory"</label>"#;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-/// An edit not yet undone: the file, its original bytes, its edited bytes.
-type OpenEdit = (PathBuf, Vec<u8>, Vec<u8>);
-static OPEN_EDITS: Mutex<Vec<OpenEdit>> = Mutex::new(Vec::new());
 
 fn backups() -> PathBuf {
     xtask::workspace_root().join("target/dev-watch-edits")
-}
-
-/// Puts `original` back into `path` if it still holds `edited`.
-fn undo(path: &Path, original: &[u8], edited: &[u8]) {
-    if std::fs::read(path).is_ok_and(|now| now == edited) {
-        std::fs::write(path, original).unwrap();
-    }
 }
 
 /// An edit of a workspace file, undone on every path (see the module's documentation).
@@ -60,34 +53,41 @@ struct Edit {
 }
 
 impl Edit {
+    /// Replaces the first `from` in the file (a workspace path) with `to`.
     fn new(relative: &str, from: &str, to: &str) -> Edit {
         let path = xtask::workspace_root().join(relative);
         let original = std::fs::read(&path).unwrap();
-        let text = String::from_utf8(original.clone()).unwrap();
-        assert!(text.contains(from), "{relative} no longer holds {from:?}; update this test");
-        assert!(to.contains(MARKER), "an edit carries the marker");
-        let edited = text.replacen(from, to, 1).into_bytes();
         std::fs::create_dir_all(backups()).unwrap();
         let backup = backups().join(relative.replace('/', "__"));
         // The backup first: a kill between the two writes leaves what the next run needs.
         std::fs::write(&backup, serde_json::to_vec(&(relative, &original)).unwrap()).unwrap();
-        OPEN_EDITS.lock().unwrap().push((path.clone(), original.clone(), edited.clone()));
-        std::fs::write(&path, &edited).unwrap();
-        Edit { path, original, edited, backup }
+        let mut edit = Edit { path, edited: original.clone(), original, backup };
+        edit.change(from, to);
+        edit
+    }
+
+    /// Edits the file again (it keeps its original for the undo).
+    fn change(&mut self, from: &str, to: &str) {
+        let text = String::from_utf8(self.edited.clone()).unwrap();
+        assert!(text.contains(from), "{} no longer holds {from:?}; update this test", self.path.display());
+        assert!(to.contains(MARKER), "an edit carries the marker");
+        assert_eq!(std::fs::read(&self.path).unwrap(), self.edited, "{} changed meanwhile", self.path.display());
+        self.edited = text.replacen(from, to, 1).into_bytes();
+        std::fs::write(&self.path, &self.edited).unwrap();
     }
 }
 
 impl Drop for Edit {
     fn drop(&mut self) {
-        undo(&self.path, &self.original, &self.edited);
-        OPEN_EDITS.lock().unwrap().retain(|(path, _, edited)| !(*path == self.path && *edited == self.edited));
+        if std::fs::read(&self.path).is_ok_and(|now| now == self.edited) {
+            std::fs::write(&self.path, &self.original).unwrap();
+        }
         let _ = std::fs::remove_file(&self.backup);
     }
 }
 
-/// Undoes what a killed run left (its backups), then undoes open edits on SIGINT, SIGTERM and
-/// SIGHUP before this process ends.
-fn guard_edits(runtime: &tokio::runtime::Runtime) {
+/// Undoes what a killed run left (its backups), where the file still carries the marker.
+fn undo_edits_left_by_a_killed_run() {
     for entry in std::fs::read_dir(backups()).into_iter().flatten().flatten() {
         if let Ok((relative, original)) =
             serde_json::from_slice::<(String, Vec<u8>)>(&std::fs::read(entry.path()).unwrap())
@@ -101,21 +101,20 @@ fn guard_edits(runtime: &tokio::runtime::Runtime) {
         }
         let _ = std::fs::remove_file(entry.path());
     }
-    runtime.spawn(async {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (mut terminate, mut hangup) =
-            (signal(SignalKind::terminate()).unwrap(), signal(SignalKind::hangup()).unwrap());
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-            _ = hangup.recv() => {}
-        }
-        for (path, original, edited) in OPEN_EDITS.lock().unwrap().drain(..) {
-            undo(&path, &original, &edited);
-        }
-        let _ = std::fs::remove_dir_all(backups());
-        std::process::exit(130);
-    });
+}
+
+/// Runs the test's `body` until it ends or this process gets SIGINT, SIGTERM or SIGHUP: then the
+/// body (and every edit it holds) is dropped, and the test fails, which stops dev and the browser.
+async fn unless_stopped(body: impl Future<Output = ()>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut terminate, mut hangup) = (signal(SignalKind::terminate()).unwrap(), signal(SignalKind::hangup()).unwrap());
+    let signal = tokio::select! {
+        () = body => return,
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+        _ = hangup.recv() => "SIGHUP",
+    };
+    panic!("stopped by {signal}; the edits are undone");
 }
 
 async fn health(http: &reqwest::Client, dev: &Dev) -> Option<Value> {
@@ -160,9 +159,26 @@ async fn until(browser: &Browser, dev: &Dev, what: &str, script: &str) -> Durati
     }
 }
 
-/// The last line dev printed about a reload.
-fn last_reload_line(dev: &Dev) -> String {
-    dev.log().lines().rev().find(|l| l.starts_with("dev: ") && l.contains(" changed → ")).unwrap_or_default().to_owned()
+/// The lines dev printed about reloads, one per reload.
+fn reload_lines(dev: &Dev) -> Vec<String> {
+    dev.log().lines().filter(|l| l.starts_with("dev: ") && l.contains(" changed → ")).map(str::to_owned).collect()
+}
+
+/// Waits for a reload line after the first `seen` that satisfies `check` (dev prints it once the
+/// reload is done, a moment after its change is live); returns it.
+async fn reload_line(dev: &Dev, seen: usize, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some(line) = reload_lines(dev).into_iter().skip(seen).find(|l| check(l)) {
+            return line;
+        }
+        assert!(
+            started.elapsed() < CHANGE_TIMEOUT,
+            "no reload line for {what} within {CHANGE_TIMEOUT:?}; dev's log:\n{}",
+            dev.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn sign_up(browser: &Browser, dev: &Dev) {
@@ -212,43 +228,60 @@ const LABEL: &str = "document.querySelector('label[for=composer]')?.textContent"
 #[test]
 fn edits_reach_the_running_system_without_a_restart() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    undo_edits_left_by_a_killed_run();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    guard_edits(&runtime);
     let data = temporary_folder("dev-watch");
     let dev = Dev::start_watching(free_port_pair(), &data);
     let driver = Driver::start();
-    runtime.block_on(async {
+    runtime.block_on(unless_stopped(async {
         let http = reqwest::Client::new();
         assert_eq!(health(&http, &dev).await, Some(serde_json::json!({ "status": "ok" })));
         let tab = driver.browser(&data.join("profile")).await;
         sign_up(&tab, &dev).await;
         tab.assert_no_console_errors("the first load, with the live-reload script").await;
 
-        // A handler's answer, edited while dev runs, then put back.
+        // A handler's answer, edited while dev runs; then broken: the overlay, and the edited
+        // code still answers; then put back: the overlay goes and the first answer comes back.
         {
-            let _edit = Edit::new(HANDLER, HANDLER_LINE, r#"Json(json!({ "status": "ok", "edit": "dev_watch" }))"#);
+            let seen = reload_lines(&dev).len();
+            let mut edit = Edit::new(HANDLER, HANDLER_LINE, r#"Json(json!({ "status": "ok", "edit": "dev_watch" }))"#);
             let took = answer(&http, &dev, "the edited answer", |b| b["edit"] == MARKER).await;
             println!("backend edit → new answer in {took:.1?}");
-            let line = last_reload_line(&dev);
-            assert!(line.contains(HANDLER) && line.contains("hotswapped backend"), "{line}");
+            reload_line(&dev, seen, "the backend edit", |l| l.contains(HANDLER) && l.contains("hotswapped backend"))
+                .await;
+
+            let seen = reload_lines(&dev).len();
+            edit.change(r#""edit": "dev_watch" }))"#, r#""edit": "dev_watch" })) dev_watch_broken"#);
+            until(&tab, &dev, "the overlay", OVERLAY_SHOWN).await;
+            let overlay = tab.eval("return document.getElementById('brain2-dev-overlay').textContent;").await;
+            assert!(overlay.as_str().unwrap().contains("dev_watch_broken"), "{overlay}");
+            reload_line(&dev, seen, "the broken build", |l| l.contains("did not build")).await;
+            let still = health(&http, &dev).await;
+            assert_eq!(still.as_ref().map(|b| &b["edit"]), Some(&Value::from(MARKER)), "the last good code answers");
+            tab.screenshot("dev-watch-overlay").await;
         }
         answer(&http, &dev, "the answer as it was", |b| b.get("edit").is_none()).await;
+        until(&tab, &dev, "the overlay gone", OVERLAY_GONE).await;
 
         // A stack: synthesized, checked and deployed through a change set; then put back.
         {
+            let seen = reload_lines(&dev).len();
             let _edit =
                 Edit::new(STACK, STACK_LINE, r#"description: "Brain2 HTTP API: memories and the graph (dev_watch)","#);
             let took = description(&dev, "the stack's change deployed", |d| d.contains(MARKER)).await;
             println!("stack edit → deployed in {took:.1?}");
-            let line = last_reload_line(&dev);
-            assert!(line.contains("deployed compute") && line.contains("policy passed"), "{line}");
+            reload_line(&dev, seen, "the stack edit", |l| {
+                l.contains("deployed compute") && l.contains("policy passed")
+            })
+            .await;
         }
         description(&dev, "the stack as it was", |d| !d.contains(MARKER)).await;
 
-        // A client file: the tab reloads itself, with its draft and session.
+        // A client file: the tab reloads itself, with its draft and session; then put back.
         tab.css("#composer").await.send_keys("a draft typed before the reload").await.unwrap();
         tab.eval("window.devWatchBeforeReload = true; return true;").await;
         {
+            let seen = reload_lines(&dev).len();
             let _edit = Edit::new(CLIENT, CLIENT_LINE, r#"<label for="composer">"New memory (dev_watch)"</label>"#);
             let took = until(
                 &tab,
@@ -260,38 +293,26 @@ fn edits_reach_the_running_system_without_a_restart() {
             println!("client edit → reloaded tab in {took:.1?}");
             let draft = tab.eval("return document.querySelector('#composer').value;").await;
             assert_eq!(draft, "a draft typed before the reload", "the draft survives the reload");
-            assert!(last_reload_line(&dev).contains("tab(s) reloading"), "{}", last_reload_line(&dev));
+            reload_line(&dev, seen, "the client edit", |l| l.contains(CLIENT) && l.contains("tab(s) reloading")).await;
             tab.assert_no_console_errors("after the reload").await;
         }
         until(&tab, &dev, "the label as it was", &format!("{LABEL} === 'New memory'")).await;
-        tab.css("#composer").await;
-
-        // A broken build: the overlay in the tab, the old code still answering; then mended.
-        {
-            let _edit = Edit::new(HANDLER, HANDLER_LINE, r#"Json(json!({ "status": "ok" })) dev_watch_broken"#);
-            until(&tab, &dev, "the overlay", OVERLAY_SHOWN).await;
-            let overlay = tab.eval("return document.getElementById('brain2-dev-overlay').textContent;").await;
-            assert!(overlay.as_str().unwrap().contains("dev_watch_broken"), "{overlay}");
-            assert_eq!(health(&http, &dev).await, Some(serde_json::json!({ "status": "ok" })), "the old code answers");
-            tab.screenshot("dev-watch-overlay").await;
-        }
-        until(&tab, &dev, "the overlay gone", OVERLAY_GONE).await;
         assert_eq!(health(&http, &dev).await, Some(serde_json::json!({ "status": "ok" })));
         tab.assert_no_console_errors("the end").await;
-    });
+    }));
     let mut dev = dev;
     assert!(dev.interrupt().success(), "{}", dev.log());
 }
 
 /// The benchmark (`cargo xtask bench watch`): ten one-line backend edits to their new answer,
-/// three client edits to the reloaded tab, three stack edits to their deploy. Prints each figure
-/// and the machine's load average.
+/// three client edits to the reloaded tab, three stack edits to their deploy, each edit from
+/// the last. Prints each figure and the machine's load average.
 #[test]
 #[ignore]
 fn bench_edits_to_live() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    undo_edits_left_by_a_killed_run();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    guard_edits(&runtime);
     let data = temporary_folder("dev-watch-bench");
     let dev = Dev::start_watching(free_port_pair(), &data);
     let driver = Driver::start();
@@ -315,71 +336,66 @@ fn bench_edits_to_live() {
             load()
         );
     };
-    runtime.block_on(async {
+    runtime.block_on(unless_stopped(async {
         let http = reqwest::Client::new();
-        // One edit first, so the first build of the edited crate is not counted.
+        println!("load average at the start: {}", load());
         {
-            let _warm =
-                Edit::new(HANDLER, HANDLER_LINE, r#"Json(json!({ "status": "ok", "edit": "dev_watch warm" }))"#);
-            answer(&http, &dev, "the warm-up answer", |b| b["edit"] == "dev_watch warm").await;
+            // One edit first, so the first build after dev's start is not counted.
+            let mut edit = Edit::new(HANDLER, HANDLER_LINE, r#"Json(json!({ "status": "ok", "edit": "dev_watch" }))"#);
+            answer(&http, &dev, "the warm-up answer", |b| b["edit"] == MARKER).await;
+            let mut backend = Vec::new();
+            let mut last = MARKER.to_owned();
+            for round in 0..10 {
+                let marker = format!("dev_watch {round}");
+                let seen = reload_lines(&dev).len();
+                edit.change(&format!(r#""edit": "{last}""#), &format!(r#""edit": "{marker}""#));
+                backend.push(answer(&http, &dev, "the edited answer", |b| b["edit"] == marker.as_str()).await);
+                println!("  {}", reload_line(&dev, seen, "the backend edit", |l| l.contains("hotswapped")).await);
+                last = marker;
+            }
+            summary("one-line backend edit → new answer", backend);
         }
         answer(&http, &dev, "the answer as it was", |b| b.get("edit").is_none()).await;
-        let mut backend = Vec::new();
-        for round in 0..10 {
-            let marker = format!("dev_watch {round}");
-            {
-                let _edit = Edit::new(
-                    HANDLER,
-                    HANDLER_LINE,
-                    &format!(r#"Json(json!({{ "status": "ok", "edit": "{marker}" }}))"#),
-                );
-                backend.push(answer(&http, &dev, "the edited answer", |b| b["edit"] == marker.as_str()).await);
-                println!("  backend edit {round}: {}", last_reload_line(&dev));
-            }
-            // Undone, and live again, before the next edit is timed.
-            answer(&http, &dev, "the answer as it was", |b| b.get("edit").is_none()).await;
-        }
-        summary("one-line backend edit → new answer", backend);
 
         let tab = driver.browser(&data.join("profile")).await;
         sign_up(&tab, &dev).await;
-        let mut client = Vec::new();
-        for round in 0..3 {
-            let text = format!("New memory (dev_watch {round})");
-            tab.eval("window.devWatchBeforeReload = true; return true;").await;
-            {
-                let _edit = Edit::new(CLIENT, CLIENT_LINE, &format!(r#"<label for="composer">"{text}"</label>"#));
-                client.push(
-                    until(
-                        &tab,
-                        &dev,
-                        "the reloaded tab",
-                        &format!("!window.devWatchBeforeReload && {LABEL} === '{text}'"),
-                    )
-                    .await,
-                );
-                println!("  client edit {round}: {}", last_reload_line(&dev));
+        {
+            let mut edit = Edit::new(CLIENT, CLIENT_LINE, r#"<label for="composer">"New memory (dev_watch)"</label>"#);
+            until(&tab, &dev, "the warm-up reload", &format!("{LABEL} === 'New memory (dev_watch)'")).await;
+            let mut client = Vec::new();
+            let mut last = "New memory (dev_watch)".to_owned();
+            for round in 0..3 {
+                let text = format!("New memory (dev_watch {round})");
+                tab.eval("window.devWatchBeforeReload = true; return true;").await;
+                let seen = reload_lines(&dev).len();
+                edit.change(&format!("\"{last}\""), &format!("\"{text}\""));
+                let reloaded = format!("!window.devWatchBeforeReload && {LABEL} === '{text}'");
+                client.push(until(&tab, &dev, "the reloaded tab", &reloaded).await);
+                println!("  {}", reload_line(&dev, seen, "the client edit", |l| l.contains("reloading")).await);
+                last = text;
             }
-            until(&tab, &dev, "the label as it was", &format!("{LABEL} === 'New memory'")).await;
+            summary("client edit → reloaded tab", client);
         }
-        summary("client edit → reloaded tab", client);
+        until(&tab, &dev, "the label as it was", &format!("{LABEL} === 'New memory'")).await;
 
-        let mut stack = Vec::new();
-        for round in 0..3 {
-            let marker = format!("dev_watch {round}");
-            {
-                let _edit = Edit::new(
-                    STACK,
-                    STACK_LINE,
-                    &format!(r#"description: "Brain2 HTTP API: memories and the graph ({marker})","#),
-                );
+        {
+            let mut edit =
+                Edit::new(STACK, STACK_LINE, r#"description: "Brain2 HTTP API: memories and the graph (dev_watch)","#);
+            description(&dev, "the warm-up deploy", |d| d.contains("(dev_watch)")).await;
+            let mut stack = Vec::new();
+            let mut last = MARKER.to_owned();
+            for round in 0..3 {
+                let marker = format!("dev_watch {round}");
+                let seen = reload_lines(&dev).len();
+                edit.change(&format!("graph ({last})"), &format!("graph ({marker})"));
                 stack.push(description(&dev, "the stack's change deployed", |d| d.contains(&marker)).await);
-                println!("  stack edit {round}: {}", last_reload_line(&dev));
+                println!("  {}", reload_line(&dev, seen, "the stack edit", |l| l.contains("deployed compute")).await);
+                last = marker;
             }
-            description(&dev, "the stack as it was", |d| !d.contains(MARKER)).await;
+            summary("stack edit → change deployed", stack);
         }
-        summary("stack edit → change deployed", stack);
-    });
+        description(&dev, "the stack as it was", |d| !d.contains(MARKER)).await;
+    }));
     let mut dev = dev;
     assert!(dev.interrupt().success(), "{}", dev.log());
 }

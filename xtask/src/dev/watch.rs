@@ -292,7 +292,7 @@ impl Reloader {
         let mut functions_built = false;
         if !affected.functions.is_empty() {
             let functions: Vec<&str> = affected.functions.iter().copied().collect();
-            match build::build_local_some(&self.workspace, &functions) {
+            match build::build_local(&self.workspace) {
                 Ok(packages) => {
                     let before: Vec<String> = self.packages.iter().map(|p| p.sha256_hex.clone()).collect();
                     let changed: Vec<&str> = packages
@@ -489,7 +489,7 @@ pub fn synthesize_with_synth(
         .arg("--out")
         .arg(folder.join("out"))
         .stdout(std::process::Stdio::null());
-    crate::run_teeing(command, "synthesizing the stacks (brain2-synth, with the policy pack)")?;
+    crate::run_quietly(command, "synthesizing the stacks (brain2-synth, with the policy pack)")?;
     Synthesized::read(&folder.join("out").join(environment)).map_err(|e| anyhow::anyhow!(e))
 }
 
