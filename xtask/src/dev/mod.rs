@@ -248,6 +248,8 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
             "dev: building the functions and the web client, starting the emulator (a first run installs what they need)"
         );
     }
+    // Edits saved from here on are followed once dev is ready, even those the builds miss.
+    let watcher = if options.watch { Some(watch::Watcher::register(workspace)?) } else { None };
     let functions = {
         let workspace = workspace.to_path_buf();
         std::thread::spawn(move || {
@@ -288,7 +290,7 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(serve(workspace, options, &data, &emulator, packages, started));
+    let result = runtime.block_on(serve(workspace, options, &data, &emulator, packages, watcher, started));
     // Everything below runs on every path: the emulator saves its state and takes its function
     // processes with it.
     let stopped = emulator.stop();
@@ -306,6 +308,7 @@ async fn serve(
     data: &Path,
     emulator: &Emulator,
     packages: Vec<build::Package>,
+    watcher: Option<watch::Watcher>,
     started: Instant,
 ) -> Result<()> {
     let aws = emulator.aws().await;
@@ -353,7 +356,7 @@ async fn serve(
     };
     let (report, values) = (deployed.report, deployed.values);
 
-    let live = options.watch.then(|| Arc::new(live_reload::LiveReload::default()));
+    let live = watcher.is_some().then(|| Arc::new(live_reload::LiveReload::default()));
     let site = Arc::new(server::Site {
         origin: site_origin.clone(),
         signin,
@@ -411,8 +414,8 @@ async fn serve(
     println!("Press Ctrl-C to stop.");
     println!();
 
-    let watching = match &live {
-        Some(live) => {
+    let watching = match (watcher, &live) {
+        (Some(watcher), Some(live)) => {
             let state = watch::Reloader {
                 workspace: workspace.to_path_buf(),
                 data: data.to_path_buf(),
@@ -428,9 +431,9 @@ async fn serve(
                 site: site.clone(),
                 live: live.clone(),
             };
-            Some(watch::start(state, tokio::runtime::Handle::current())?)
+            Some(watcher.start(state, tokio::runtime::Handle::current())?)
         }
-        None => None,
+        _ => None,
     };
     let tail = logs::tail(aws.clone(), &output.synthesized, options.quiet);
     let outcome = tokio::select! {

@@ -174,29 +174,55 @@ impl Watching {
     }
 }
 
-/// Starts watching. Reloads run one at a time on the watcher's thread; changes made meanwhile
-/// are taken together afterwards.
-pub fn start(reloader: Reloader, runtime: tokio::runtime::Handle) -> Result<Watching> {
-    let areas = Areas::read(&reloader.workspace)?;
-    let (events, received) = std::sync::mpsc::channel();
-    let mut debouncer =
-        notify_debouncer_full::new_debouncer(DEBOUNCE, None, events).context("starting the file watcher (inotify)")?;
-    for folder in areas.folders() {
-        if folder.is_dir() {
-            debouncer
-                .watch(&folder, RecursiveMode::Recursive)
-                .with_context(|| format!("watching {}", folder.display()))?;
-        }
+/// The file watcher, registered before dev builds anything, so an edit saved while dev starts
+/// is taken once it is ready (events wait in the channel until [`Watcher::start`]).
+pub struct Watcher {
+    areas: Areas,
+    debouncer: notify_debouncer_full::Debouncer<
+        notify_debouncer_full::notify::RecommendedWatcher,
+        notify_debouncer_full::RecommendedCache,
+    >,
+    received: Receiver<Events>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher").field("areas", &self.areas).finish_non_exhaustive()
     }
-    debouncer.watch(&reloader.workspace, RecursiveMode::NonRecursive).context("watching the workspace root")?;
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    let thread = std::thread::Builder::new().name("dev-watch".into()).spawn(move || {
-        // The debouncer lives as long as the loop.
-        let _debouncer = debouncer;
-        run(reloader, areas, received, stopped, runtime);
-    })?;
-    eprintln!("dev: following edits (--no-watch turns it off)");
-    Ok(Watching { stop, thread })
+}
+
+impl Watcher {
+    /// Watches the source folders (inotify, recursively) and the workspace root's own files.
+    pub fn register(workspace: &Path) -> Result<Self> {
+        let areas = Areas::read(workspace)?;
+        let (events, received) = std::sync::mpsc::channel();
+        let mut debouncer = notify_debouncer_full::new_debouncer(DEBOUNCE, None, events)
+            .context("starting the file watcher (inotify)")?;
+        for folder in areas.folders() {
+            if folder.is_dir() {
+                debouncer
+                    .watch(&folder, RecursiveMode::Recursive)
+                    .with_context(|| format!("watching {}", folder.display()))?;
+            }
+        }
+        debouncer.watch(workspace, RecursiveMode::NonRecursive).context("watching the workspace root")?;
+        Ok(Self { areas, debouncer, received })
+    }
+
+    /// Follows edits from now on, starting with those saved since [`Watcher::register`].
+    /// Reloads run one at a time on the watcher's thread; changes made meanwhile are taken
+    /// together afterwards.
+    pub fn start(self, reloader: Reloader, runtime: tokio::runtime::Handle) -> Result<Watching> {
+        let Watcher { areas, debouncer, received } = self;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new().name("dev-watch".into()).spawn(move || {
+            // The debouncer lives as long as the loop.
+            let _debouncer = debouncer;
+            run(reloader, areas, received, stopped, runtime);
+        })?;
+        eprintln!("dev: following edits (--no-watch turns it off)");
+        Ok(Watching { stop, thread })
+    }
 }
 
 type Events = notify_debouncer_full::DebounceEventResult;
