@@ -318,6 +318,7 @@ impl Reloader {
         let mut functions_built = false;
         if !affected.functions.is_empty() {
             let functions: Vec<&str> = affected.functions.iter().copied().collect();
+            let since = Instant::now();
             match build::build_local(&self.workspace) {
                 Ok(packages) => {
                     let before: Vec<String> = self.packages.iter().map(|p| p.sha256_hex.clone()).collect();
@@ -327,9 +328,9 @@ impl Reloader {
                         .map(|p| p.function.as_str())
                         .collect();
                     done.push(if changed.is_empty() {
-                        format!("rebuilt {} (same binaries)", functions.join(", "))
+                        format!("rebuilt {} (same binaries) in {}", functions.join(", "), seconds(since))
                     } else {
-                        format!("rebuilt {}", changed.join(", "))
+                        format!("rebuilt {} in {}", changed.join(", "), seconds(since))
                     });
                     functions_built = !changed.is_empty();
                     self.packages = packages;
@@ -343,9 +344,10 @@ impl Reloader {
         }
 
         if affected.stacks {
+            let since = Instant::now();
             match runtime.block_on(self.redeploy()) {
                 Ok(line) => {
-                    done.push(line);
+                    done.push(format!("{line} in {}", seconds(since)));
                     self.live.problem("stacks", None);
                 }
                 Err(error) => {
@@ -355,8 +357,9 @@ impl Reloader {
                 }
             }
         } else if functions_built {
+            let since = Instant::now();
             match runtime.block_on(self.hotswap()) {
-                Ok(line) => done.push(line),
+                Ok(line) => done.push(format!("{line} in {}", seconds(since))),
                 Err(error) => {
                     eprintln!("dev: {error:#}");
                     self.live.problem("functions", Some(&format!("hotswap: {error:#}")));
@@ -366,12 +369,13 @@ impl Reloader {
         }
 
         if affected.web {
+            let since = Instant::now();
             match crate::web::build_flavor(&self.workspace, self.flavor) {
                 Ok(_) => {
                     self.live.problem("web", None);
                     let tabs = self.live.tabs();
                     self.live.reload();
-                    done.push(format!("rebuilt the web client, {tabs} tab(s) reloading"));
+                    done.push(format!("rebuilt the web client in {}, {tabs} tab(s) reloading", seconds(since)));
                 }
                 Err(error) => {
                     self.live.problem("web", Some(&problem_text(&error)));
@@ -388,7 +392,7 @@ impl Reloader {
             line.push_str(&failed.join("; "));
             line.push_str(" (shown above and in the open tabs; the last good build keeps running)");
         }
-        line.push_str(&format!(", in {:.1} s", started.elapsed().as_secs_f64()));
+        line.push_str(&format!("; {} in all", seconds(started)));
         line
     }
 
@@ -486,6 +490,10 @@ impl Reloader {
             if config_changed { ", config.json changed (tabs reloading)" } else { "" }
         ))
     }
+}
+
+fn seconds(since: Instant) -> String {
+    format!("{:.1} s", since.elapsed().as_secs_f64())
 }
 
 /// `BackendFunction` → `backend`.
