@@ -35,6 +35,9 @@ const HANDLER: &str = "functions/backend/src/lib.rs";
 const HANDLER_LINE: &str = r#"Json(json!({ "status": "ok" }))"#;
 const STACK: &str = "brain2-stacks/src/compute.rs";
 const STACK_LINE: &str = r#"description: "Brain2 HTTP API: memories and the graph","#;
+/// In the backend's variables of the same file: a variable named like a secret fails the
+/// policy pack (rule lambda-no-secret-env).
+const STACK_ENVIRONMENT_LINE: &str = r#"("ENVIRONMENT", app.environment().into()),"#;
 const CLIENT: &str = "web/src/views/composer.rs";
 const CLIENT_LINE: &str = r#"<label for="composer">"New memory"</label>"#;
 
@@ -221,6 +224,7 @@ async fn description(dev: &Dev, what: &str, check: impl Fn(&str) -> bool) -> Dur
 }
 
 const OVERLAY_SHOWN: &str = "(() => { const o = document.getElementById('brain2-dev-overlay'); return o && !o.hidden && o.textContent.includes('error'); })()";
+const POLICY_OVERLAY_SHOWN: &str = "(() => { const o = document.getElementById('brain2-dev-overlay'); return o && !o.hidden && o.textContent.includes('lambda-no-secret-env'); })()";
 const OVERLAY_GONE: &str =
     "(() => { const o = document.getElementById('brain2-dev-overlay'); return !o || o.hidden; })()";
 const LABEL: &str = "document.querySelector('label[for=composer]')?.textContent";
@@ -263,10 +267,11 @@ fn edits_reach_the_running_system_without_a_restart() {
         answer(&http, &dev, "the answer as it was", |b| b.get("edit").is_none()).await;
         until(&tab, &dev, "the overlay gone", OVERLAY_GONE).await;
 
-        // A stack: synthesized, checked and deployed through a change set; then put back.
+        // A stack: synthesized, checked and deployed through a change set; then a policy
+        // finding: the overlay, and the last good deploy stays; then put back.
         {
             let seen = reload_lines(&dev).len();
-            let _edit =
+            let mut edit =
                 Edit::new(STACK, STACK_LINE, r#"description: "Brain2 HTTP API: memories and the graph (dev_watch)","#);
             let took = description(&dev, "the stack's change deployed", |d| d.contains(MARKER)).await;
             println!("stack edit → deployed in {took:.1?}");
@@ -274,8 +279,19 @@ fn edits_reach_the_running_system_without_a_restart() {
                 l.contains("deployed compute") && l.contains("policy passed")
             })
             .await;
+
+            let seen = reload_lines(&dev).len();
+            edit.change(
+                STACK_ENVIRONMENT_LINE,
+                r#"("ENVIRONMENT", app.environment().into()), ("DEV_WATCH_API_KEY", "dev_watch".into()),"#,
+            );
+            until(&tab, &dev, "the policy finding's overlay", POLICY_OVERLAY_SHOWN).await;
+            reload_line(&dev, seen, "the policy finding", |l| l.contains("the stacks were not deployed")).await;
+            assert!(dev.log().contains("lambda-no-secret-env"), "the finding is in the terminal:\n{}", dev.log());
+            assert!(backend_description(&dev).await.contains(MARKER), "the last good deploy stays");
         }
         description(&dev, "the stack as it was", |d| !d.contains(MARKER)).await;
+        until(&tab, &dev, "the overlay gone", OVERLAY_GONE).await;
 
         // A client file: the tab reloads itself, with its draft and session; then put back.
         tab.css("#composer").await.send_keys("a draft typed before the reload").await.unwrap();

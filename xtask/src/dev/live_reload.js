@@ -12,7 +12,7 @@
       element.id = 'brain2-dev-overlay';
       element.setAttribute('role', 'alert');
       const title = document.createElement('strong');
-      title.textContent = 'cargo xtask dev: the last change did not build; the last good build keeps running';
+      title.textContent = 'cargo xtask dev: the last change did not build or failed the policy pack; the last good build keeps running';
       const text = document.createElement('pre');
       element.append(title, text);
       document.body.append(element);
