@@ -343,12 +343,17 @@ impl Reloader {
             }
         }
 
+        // A deploy of the stacks takes the new code with it; where there is none (no stack
+        // change, or one that failed to synthesize or pass the policy pack), the new code goes
+        // in by hotswap, on the last good stacks.
+        let mut code_deployed = false;
         if affected.stacks {
             let since = Instant::now();
             match runtime.block_on(self.redeploy()) {
                 Ok(line) => {
                     done.push(format!("{line} in {}", seconds(since)));
                     self.live.problem("stacks", None);
+                    code_deployed = true;
                 }
                 Err(error) => {
                     eprintln!("dev: {error:#}");
@@ -356,7 +361,8 @@ impl Reloader {
                     failed.push("the stacks were not deployed".to_owned());
                 }
             }
-        } else if functions_built {
+        }
+        if functions_built && !code_deployed {
             let since = Instant::now();
             match runtime.block_on(self.hotswap()) {
                 Ok(line) => done.push(format!("{line} in {}", seconds(since))),
