@@ -25,8 +25,8 @@ use brain2_iac::config::EnvironmentConfig;
 pub use compute::Compute;
 pub use database::Database;
 pub use toolkit::{
-    ASSET_EXPIRY_DAYS, ASSETS_BUCKET_OUTPUT, FUNCTIONS_PREFIX, REGION_SCOPE, RELEASE_STATE_TAG, RELEASES_PREFIX,
-    RETIRED, TEMPLATES_PREFIX, TOOLKIT_STACK, region_toolkit_app, toolkit_app,
+    ASSET_EXPIRY_DAYS, ASSETS_BUCKET_OUTPUT, FUNCTIONS_PREFIX, HOTSWAPS_PREFIX, REGION_SCOPE, RELEASE_STATE_TAG,
+    RELEASES_PREFIX, RETIRED, TEMPLATES_PREFIX, TOOLKIT_STACK, region_toolkit_app, toolkit_app,
 };
 
 /// The app's name: the first part of every stack, export and physical name.

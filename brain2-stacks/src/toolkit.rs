@@ -24,6 +24,10 @@ pub const ASSETS_BUCKET_OUTPUT: &str = "AssetsBucketName";
 pub const FUNCTIONS_PREFIX: &str = "functions/";
 pub const TEMPLATES_PREFIX: &str = "templates/";
 pub const RELEASES_PREFIX: &str = "releases/";
+/// What `deploy --hotswap` (and `cargo xtask dev`'s edits) put live outside CloudFormation, one
+/// record per stack (`hotswaps/<env>/<stack>.json`), so the next deploy neither undoes it nor
+/// publishes a version twice. Never expires.
+pub const HOTSWAPS_PREFIX: &str = "hotswaps/";
 
 /// Days before a template nobody re-uploaded expires (CloudFormation keeps the templates it
 /// deployed; the upload only carries a large one to it), and before a retired zip does. Deploy

@@ -295,16 +295,19 @@ pub const LOCAL_DIR: &str = "target/lambda/local";
 /// bound applies, and an edit rebuilds in seconds instead of a release build's minutes. Symbols
 /// are stripped (with `strip`, when present) to keep the emulator's stored code small; a binary
 /// whose size and modification time are unchanged keeps its zip.
+///
+/// Always the six together, also after an edit that reaches one: cargo unifies dependencies'
+/// features over the packages of one invocation, so building one alone would build its
+/// dependencies a second time with other features (minutes, once), while with all six cargo
+/// compiles and links only the functions whose sources changed. A compile error's text is kept
+/// ([`crate::BuildFailed`]) for `cargo xtask dev`'s overlay.
 pub fn build_local(workspace: &Path) -> Result<Vec<Package>> {
     let mut command = crate::cargo(workspace);
     command.args(["build", "--quiet"]);
     for function in FUNCTIONS {
         command.args(["--package", function, "--bin", function]);
     }
-    let status = command.status().context("running cargo build for the functions")?;
-    if !status.success() {
-        bail!("building the functions failed; see cargo's output above");
-    }
+    crate::run_teeing(command, "building the functions")?;
     let local = workspace.join(LOCAL_DIR);
     let manifest_path = local.join("manifest.json");
     let previous: serde_json::Value = std::fs::read_to_string(&manifest_path)

@@ -51,6 +51,16 @@ pub fn digest(workspace: &Path, salt: &[u8], files: &[&str], folders: &[&str]) -
 /// Read from `cargo metadata`, so a new path dependency (such as `brain2-api` in the functions)
 /// is covered without anyone listing it. Dev-dependencies are left out: they never reach a binary.
 pub fn path_dependency_folders(workspace: &Path, packages: &[&str]) -> Result<Vec<String>> {
+    let each = path_dependency_map(workspace, packages)?;
+    let all: std::collections::BTreeSet<String> = each.into_values().flatten().collect();
+    Ok(all.into_iter().collect())
+}
+
+/// [`path_dependency_folders`] of each package on its own, from one `cargo metadata`.
+pub fn path_dependency_map(
+    workspace: &Path,
+    packages: &[&str],
+) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
     let output = crate::cargo(workspace)
         .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
         .output()
@@ -63,37 +73,39 @@ pub fn path_dependency_folders(workspace: &Path, packages: &[&str]) -> Result<Ve
     let folder = |package: &serde_json::Value| -> Option<PathBuf> {
         Path::new(package["manifest_path"].as_str()?).parent().map(Path::to_path_buf)
     };
-    let mut pending: Vec<PathBuf> = Vec::new();
+    let root = PathBuf::from(metadata["workspace_root"].as_str().unwrap_or_default());
+    let mut each = std::collections::BTreeMap::new();
     for name in packages {
         let package = listed
             .iter()
             .find(|p| p["name"] == *name)
             .with_context(|| format!("cargo metadata lists no package {name} in {}", workspace.display()))?;
-        pending.extend(folder(package));
-    }
-    let mut found = std::collections::BTreeSet::new();
-    while let Some(dir) = pending.pop() {
-        if !found.insert(dir.clone()) {
-            continue;
-        }
-        let Some(package) = listed.iter().find(|p| folder(p).as_deref() == Some(dir.as_path())) else { continue };
-        for dependency in package["dependencies"].as_array().into_iter().flatten() {
-            if dependency["kind"] == "dev" {
+        let mut pending: Vec<PathBuf> = folder(package).into_iter().collect();
+        let mut found = std::collections::BTreeSet::new();
+        while let Some(dir) = pending.pop() {
+            if !found.insert(dir.clone()) {
                 continue;
             }
-            if let Some(path) = dependency["path"].as_str() {
-                pending.push(PathBuf::from(path));
+            let Some(package) = listed.iter().find(|p| folder(p).as_deref() == Some(dir.as_path())) else { continue };
+            for dependency in package["dependencies"].as_array().into_iter().flatten() {
+                if dependency["kind"] == "dev" {
+                    continue;
+                }
+                if let Some(path) = dependency["path"].as_str() {
+                    pending.push(PathBuf::from(path));
+                }
             }
         }
+        let folders = found
+            .iter()
+            .map(|dir| {
+                let relative = dir.strip_prefix(&root).with_context(|| {
+                    format!("{} is a path dependency outside the workspace {}", dir.display(), root.display())
+                })?;
+                Ok(relative.to_string_lossy().into_owned())
+            })
+            .collect::<Result<Vec<String>>>()?;
+        each.insert((*name).to_owned(), folders);
     }
-    let root = PathBuf::from(metadata["workspace_root"].as_str().unwrap_or_default());
-    found
-        .iter()
-        .map(|dir| {
-            let relative = dir.strip_prefix(&root).with_context(|| {
-                format!("{} is a path dependency outside the workspace {}", dir.display(), root.display())
-            })?;
-            Ok(relative.to_string_lossy().into_owned())
-        })
-        .collect()
+    Ok(each)
 }

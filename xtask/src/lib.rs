@@ -40,3 +40,57 @@ pub fn cargo(workspace: &std::path::Path) -> std::process::Command {
     }
     command
 }
+
+/// A build step that failed, with what it printed on stderr (cargo's compiler errors): shown in
+/// the terminal as it came, and kept for `cargo xtask dev`'s overlay in the open tabs.
+#[derive(Debug)]
+pub struct BuildFailed {
+    pub what: String,
+    pub output: String,
+}
+
+impl std::fmt::Display for BuildFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed; see its output above", self.what)
+    }
+}
+
+impl std::error::Error for BuildFailed {}
+
+/// Runs `command`, passing its stderr through line by line and keeping it: a failure is a
+/// [`BuildFailed`] with that text.
+pub fn run_teeing(command: std::process::Command, what: &str) -> anyhow::Result<()> {
+    run_keeping_stderr(command, what, true)
+}
+
+/// Runs `command`, keeping its stderr, which is printed only when it fails (a tool that reports
+/// at length on success, such as synth's suppressed policy findings): a failure is a
+/// [`BuildFailed`] with that text.
+pub fn run_quietly(command: std::process::Command, what: &str) -> anyhow::Result<()> {
+    run_keeping_stderr(command, what, false)
+}
+
+fn run_keeping_stderr(mut command: std::process::Command, what: &str, echo: bool) -> anyhow::Result<()> {
+    use std::io::BufRead as _;
+    command.stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().map_err(|e| anyhow::anyhow!("{what}: cannot start {command:?}: {e}"))?;
+    let mut kept = String::new();
+    if let Some(stderr) = child.stderr.take() {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line?;
+            if echo {
+                eprintln!("{line}");
+            }
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        if !echo {
+            eprint!("{kept}");
+        }
+        return Err(BuildFailed { what: what.to_owned(), output: kept }.into());
+    }
+    Ok(())
+}

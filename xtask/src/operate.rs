@@ -120,8 +120,12 @@ pub async fn destroy(ctx: &Context, synthesized: &Synthesized, i_mean_prod: bool
     Ok(report)
 }
 
-/// Prints each stack's status, last update and outputs; with `drift`, runs drift detection.
+/// Prints each stack's status, last update and outputs, and the functions whose code a hotswap
+/// put live (CloudFormation's parameters still name the code before); with `drift`, runs drift
+/// detection.
 pub async fn status(aws: &Aws, synthesized: &Synthesized, drift: bool) -> Result<()> {
+    // Where hotswap records are; an environment not bootstrapped has none.
+    let assets = deploy::assets_bucket(aws, &synthesized.environment).await.ok();
     for planned in &synthesized.stacks {
         let cfn = aws.cloudformation(planned.region.as_deref());
         let Some(current) = stack::describe(&cfn, &planned.name).await? else {
@@ -138,6 +142,14 @@ pub async fn status(aws: &Aws, synthesized: &Synthesized, drift: bool) -> Result
         }
         for output in &current.outputs {
             println!("    {} = {}", output.key, output.value);
+        }
+        if let Some(bucket) = &assets
+            && let Some(record) =
+                crate::deploy::hotswap::load(aws, bucket, &synthesized.environment, &planned.name).await?
+        {
+            for line in record.lines(&current.parameters) {
+                println!("    hotswapped: {line}");
+            }
         }
         if drift {
             detect_drift(&cfn, &planned.name).await?;

@@ -12,12 +12,41 @@ use sha2::{Digest, Sha256};
 
 /// Where the built site goes (the environments' `frontend.siteDir`).
 pub const DIST_DIR: &str = "target/web/dist";
+/// Where the local build goes (see [`Flavor::Local`]).
+pub const LOCAL_DIR: &str = "target/web/local";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const CYTOSCAPE: &str = "cytoscape-3.34.4.min.js";
 /// The vendored file's sha256, as web/vendor/README.md records it.
 const CYTOSCAPE_SHA256: &str = "081591ab735b2b6a3b31a3c60f8f3a3e2fee8c92939e0c7820ad1208571b6cd8";
-/// Beside the site, not in it: deploy uploads every file of the site.
-const FINGERPRINT_FILE: &str = "target/web/dist.fingerprint";
+/// Which build of the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// What deploy ships: the release profile (size first, LTO), in [`DIST_DIR`].
+    Shipped,
+    /// What `cargo xtask dev` serves while it follows edits: the dev profile, incremental, so an
+    /// edit is rebuilt in seconds rather than the release build's half minute; in [`LOCAL_DIR`],
+    /// never deployed. Same sources and layout; dev's server adds its live-reload script.
+    Local,
+}
+
+impl Flavor {
+    pub fn dist(self) -> &'static str {
+        match self {
+            Flavor::Shipped => DIST_DIR,
+            Flavor::Local => LOCAL_DIR,
+        }
+    }
+    /// Beside the site, not in it: deploy uploads every file of the site.
+    fn fingerprint_file(self) -> String {
+        format!("{}.fingerprint", self.dist())
+    }
+    fn profile(self) -> &'static str {
+        match self {
+            Flavor::Shipped => "release",
+            Flavor::Local => "debug",
+        }
+    }
+}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -85,10 +114,18 @@ pub fn ensure_wasm_bindgen(workspace: &Path) -> Result<PathBuf> {
 /// A digest of what the client is built from: the lock file and manifests, this build step, and
 /// the files of `brain2-web` and of every package it depends on by path (`cargo metadata`).
 pub fn sources_fingerprint(workspace: &Path) -> Result<String> {
+    flavor_fingerprint(workspace, Flavor::Shipped)
+}
+
+fn flavor_fingerprint(workspace: &Path, flavor: Flavor) -> Result<String> {
     let folders = crate::fingerprint::path_dependency_folders(workspace, &["brain2-web"])?;
+    let salt: &[u8] = match flavor {
+        Flavor::Shipped => b"",
+        Flavor::Local => b"local",
+    };
     crate::fingerprint::digest(
         workspace,
-        b"",
+        salt,
         &["Cargo.lock", "Cargo.toml", "xtask/src/web.rs"],
         &folders.iter().map(String::as_str).collect::<Vec<_>>(),
     )
@@ -97,14 +134,19 @@ pub fn sources_fingerprint(workspace: &Path) -> Result<String> {
 /// Builds when the sources changed since the last build; returns the site folder and whether it
 /// built.
 pub fn build_if_changed(workspace: &Path) -> Result<(PathBuf, bool)> {
-    let dist = workspace.join(DIST_DIR);
-    let fingerprint = sources_fingerprint(workspace)?;
-    if std::fs::read_to_string(workspace.join(FINGERPRINT_FILE)).ok().as_deref() == Some(fingerprint.as_str())
+    build_flavor_if_changed(workspace, Flavor::Shipped)
+}
+
+/// [`build_if_changed`] for either build.
+pub fn build_flavor_if_changed(workspace: &Path, flavor: Flavor) -> Result<(PathBuf, bool)> {
+    let dist = workspace.join(flavor.dist());
+    let fingerprint = flavor_fingerprint(workspace, flavor)?;
+    if std::fs::read_to_string(workspace.join(flavor.fingerprint_file())).ok().as_deref() == Some(fingerprint.as_str())
         && dist.join("index.html").is_file()
     {
         return Ok((dist, false));
     }
-    build(workspace)?;
+    build_flavor(workspace, flavor)?;
     Ok((dist, true))
 }
 
@@ -120,18 +162,23 @@ fn hashed(stem: &str, extension: &str, bytes: Vec<u8>) -> Asset {
 
 /// Builds the client into `target/web/dist` (replaced whole).
 pub fn build(workspace: &Path) -> Result<PathBuf> {
+    build_flavor(workspace, Flavor::Shipped)
+}
+
+/// Builds either build of the client into its folder (replaced whole, so a request never sees
+/// half of it).
+pub fn build_flavor(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
     ensure_target()?;
-    let fingerprint = sources_fingerprint(workspace)?;
+    let fingerprint = flavor_fingerprint(workspace, flavor)?;
     let bindgen = ensure_wasm_bindgen(workspace)?;
-    let status = crate::cargo(workspace)
-        .args(["build", "--quiet", "--release", "--package", "brain2-web", "--target", WASM_TARGET])
-        .status()
-        .context("running cargo build for the web client")?;
-    if !status.success() {
-        bail!("building the web client failed; see cargo's output above");
+    let mut command = crate::cargo(workspace);
+    command.args(["build", "--quiet", "--package", "brain2-web", "--target", WASM_TARGET]);
+    if flavor == Flavor::Shipped {
+        command.arg("--release");
     }
-    let wasm = workspace.join("target").join(WASM_TARGET).join("release/brain2-web.wasm");
-    let glue = workspace.join("target/web/bindgen");
+    crate::run_teeing(command, "building the web client")?;
+    let wasm = workspace.join("target").join(WASM_TARGET).join(flavor.profile()).join("brain2-web.wasm");
+    let glue = workspace.join(format!("{}.bindgen", flavor.dist()));
     let _ = std::fs::remove_dir_all(&glue);
     let status = Command::new(&bindgen)
         .arg(&wasm)
@@ -209,8 +256,8 @@ pub fn build(workspace: &Path) -> Result<PathBuf> {
     )?;
     assets.extend([wasm_asset, glue_asset, boot, cytoscape, css]);
 
-    let dist = workspace.join(DIST_DIR);
-    let staging = workspace.join("target/web/.dist.partial");
+    let dist = workspace.join(flavor.dist());
+    let staging = workspace.join(format!("{}.partial", flavor.dist()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(staging.join("assets"))?;
     for asset in &assets {
@@ -220,7 +267,7 @@ pub fn build(workspace: &Path) -> Result<PathBuf> {
     std::fs::copy(workspace.join("web/vendor/cytoscape-LICENSE"), staging.join("assets/cytoscape-LICENSE.txt"))?;
     let _ = std::fs::remove_dir_all(&dist);
     std::fs::rename(&staging, &dist).with_context(|| format!("moving the site into {}", dist.display()))?;
-    std::fs::write(workspace.join(FINGERPRINT_FILE), fingerprint)?;
+    std::fs::write(workspace.join(flavor.fingerprint_file()), fingerprint)?;
     Ok(dist)
 }
 

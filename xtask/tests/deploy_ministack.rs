@@ -500,3 +500,183 @@ async fn aws_config_for(endpoint: &str, region: &str, data: &std::path::Path) ->
         .load()
         .await
 }
+
+/// `a` with the backend's zip taken from `other`: a change of one function's code.
+fn with_backend(a: &[Package], other: &[Package]) -> Vec<Package> {
+    a.iter().map(|p| if p.function == "backend" { other[0].clone() } else { p.clone() }).collect()
+}
+
+/// The backend's code as its `live` alias serves it: (version, CodeSha256).
+async fn live_backend(aws: &Aws) -> (String, String) {
+    let function = aws
+        .cloudformation(None)
+        .describe_stack_resource()
+        .stack_name("brain2-dev-compute")
+        .logical_resource_id("BackendFunction")
+        .send()
+        .await
+        .unwrap()
+        .stack_resource_detail()
+        .and_then(|d| d.physical_resource_id().map(str::to_owned))
+        .unwrap();
+    let lambda = aws.lambda(None);
+    let alias = lambda.get_alias().function_name(&function).name("live").send().await.unwrap();
+    let version = alias.function_version().unwrap().to_owned();
+    let configuration =
+        lambda.get_function_configuration().function_name(&function).qualifier("live").send().await.unwrap();
+    (version, configuration.code_sha256().unwrap().to_owned())
+}
+
+/// CloudFormation's drift verdict on the compute stack.
+async fn drift_of_compute(aws: &Aws) -> String {
+    let cfn = aws.cloudformation(None);
+    let id = cfn.detect_stack_drift().stack_name("brain2-dev-compute").send().await.unwrap();
+    let id = id.stack_drift_detection_id().unwrap().to_owned();
+    loop {
+        let status = cfn.describe_stack_drift_detection_status().stack_drift_detection_id(&id).send().await.unwrap();
+        if status.detection_status().map(|s| s.as_str()) != Some("DETECTION_IN_PROGRESS") {
+            return status.stack_drift_status().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// `deploy --hotswap` of the backend alone, then a normal deploy of the same code: no change set,
+/// no drift, no second version of that code (MiniStack refuses one, as Lambda does). Then two
+/// hotswaps, a rollback (to the first of them), a deploy of the second again through a change
+/// set, and a hotswap undone by a deploy of CloudFormation's own code.
+#[test]
+fn a_hotswap_is_recorded_so_the_next_deploy_agrees_with_it() {
+    on_the_emulator("deploy-hotswap", |endpoint, region, data| async move {
+        let workspace = xtask::workspace_root();
+        let mut config = EnvironmentConfig::load(&workspace, "dev").unwrap();
+        config.frontend.site_dir = data.join("no-site").to_string_lossy().into_owned();
+        let synthesized = synthesize(&config);
+        let aws = local_aws(&endpoint, &region, &data).await;
+        let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
+        let out = data.join("out");
+        let a = stand_in_code(&data, "a");
+        let [b, c, d, e] = ["b", "c", "d", "e"].map(|build| with_backend(&a, &stand_in_code(&data, build)));
+        let sha = |code: &[Package]| code[0].code_sha256.clone();
+        let deploy = |code: Vec<Package>| {
+            let (workspace, out, ctx, config, synthesized) =
+                (workspace.clone(), out.clone(), context(&aws, &assets), config.clone(), &synthesized);
+            async move {
+                let report = deploy::run(&workspace, &out, ctx, &config, synthesized, &code, &[]).await.unwrap();
+                (report.change_sets_created, report.stacks)
+            }
+        };
+        let hotswap = |code: Vec<Package>| {
+            let (workspace, out, ctx, config, synthesized) =
+                (workspace.clone(), out.clone(), context(&aws, &assets), config.clone(), &synthesized);
+            async move { deploy::run_hotswap(&workspace, &out, ctx, &config, synthesized, &code, &[]).await.unwrap() }
+        };
+        let cfn_backend_key = || async {
+            let compute =
+                xtask::aws::stack::describe(&aws.cloudformation(None), "brain2-dev-compute").await.unwrap().unwrap();
+            compute.parameters["BackendCodeKey"].clone()
+        };
+        deploy(a.clone()).await;
+        let (stack_version, live) = live_backend(&aws).await;
+        assert_eq!(live, sha(&a));
+
+        let report = hotswap(b.clone()).await;
+        assert_eq!(report.swapped.len(), 1, "{report:?}");
+        assert!(report.fell_back.is_empty() && report.deploy.is_none(), "{report:?}");
+        let (version, live) = live_backend(&aws).await;
+        assert_eq!(live, sha(&b), "the new code is live");
+        assert_ne!(version, stack_version, "on a version of its own");
+        assert_eq!(cfn_backend_key().await, deploy::code_key(&a[0]), "CloudFormation was not involved");
+        let record = deploy::hotswap::load(&aws, &assets, "dev", "brain2-dev-compute").await.unwrap().unwrap();
+        assert_eq!(record.functions.len(), 1, "{record:?}");
+
+        // The same code, deployed normally: nothing to do, nothing published twice, no drift.
+        let (change_sets, stacks) = deploy(b.clone()).await;
+        assert_eq!(change_sets, 0, "{stacks:?}");
+        assert!(stacks.iter().all(|(_, action)| *action == Action::Unchanged), "{stacks:?}");
+        assert_eq!(live_backend(&aws).await, (version.clone(), sha(&b)));
+        assert_eq!(drift_of_compute(&aws).await, "IN_SYNC");
+        // A hotswap of what is live does nothing.
+        let again = hotswap(b.clone()).await;
+        assert!(again.swapped.is_empty() && again.deploy.is_none(), "{again:?}");
+
+        // Twice more, then back: the rollback goes to the code before (c), through a change set.
+        hotswap(c.clone()).await;
+        hotswap(d.clone()).await;
+        assert_eq!(live_backend(&aws).await.1, sha(&d));
+        let releases = deploy::release::list(&aws, &assets, "dev").await.unwrap();
+        let c_release = releases
+            .iter()
+            .rev()
+            .find(|r| r.hotswap && r.stacks["brain2-dev-compute"].parameters["BackendCodeSha256"] == sha(&c))
+            .unwrap();
+        let rolled = deploy::release::rollback(context(&aws, &assets), None).await.unwrap();
+        assert_eq!(rolled.rolled_back_to.as_deref(), Some(c_release.id.as_str()));
+        assert_eq!(live_backend(&aws).await.1, sha(&c), "c is live again");
+        assert_eq!(cfn_backend_key().await, deploy::code_key(&c[0]), "and CloudFormation knows it");
+        assert!(deploy::hotswap::load(&aws, &assets, "dev", "brain2-dev-compute").await.unwrap().is_none());
+
+        // d again, through a change set this time: CloudFormation publishes it without a clash.
+        let (change_sets, _) = deploy(d.clone()).await;
+        assert_eq!(change_sets, 1);
+        assert_eq!(live_backend(&aws).await.1, sha(&d));
+
+        // A hotswap, then a deploy of the code CloudFormation has: its code and version come back.
+        let (stack_version, _) = live_backend(&aws).await;
+        hotswap(e.clone()).await;
+        assert_eq!(live_backend(&aws).await.1, sha(&e));
+        let (change_sets, _) = deploy(d.clone()).await;
+        assert_eq!(change_sets, 0);
+        assert_eq!(live_backend(&aws).await, (stack_version, sha(&d)));
+        assert!(deploy::hotswap::load(&aws, &assets, "dev", "brain2-dev-compute").await.unwrap().is_none());
+        assert_eq!(drift_of_compute(&aws).await, "IN_SYNC");
+    });
+}
+
+/// The benchmark (`cargo xtask bench watch`): one function's new code through `deploy --hotswap`,
+/// against the same kind of change through a change set, five rounds each.
+#[test]
+#[ignore]
+fn bench_hotswap_against_a_change_set() {
+    on_the_emulator("deploy-hotswap-bench", |endpoint, region, data| async move {
+        let workspace = xtask::workspace_root();
+        let mut config = EnvironmentConfig::load(&workspace, "dev").unwrap();
+        config.frontend.site_dir = data.join("no-site").to_string_lossy().into_owned();
+        let synthesized = synthesize(&config);
+        let aws = local_aws(&endpoint, &region, &data).await;
+        let assets = xtask::operate::bootstrap(&aws, "dev").await.unwrap();
+        let out = data.join("out");
+        let a = stand_in_code(&data, "a");
+        deploy::run(&workspace, &out, context(&aws, &assets), &config, &synthesized, &a, &[]).await.unwrap();
+        let (mut hotswaps, mut change_sets) = (Vec::new(), Vec::new());
+        for round in 0..5 {
+            let code = with_backend(&a, &stand_in_code(&data, &format!("hot{round}")));
+            let started = std::time::Instant::now();
+            let report =
+                deploy::run_hotswap(&workspace, &out, context(&aws, &assets), &config, &synthesized, &code, &[])
+                    .await
+                    .unwrap();
+            hotswaps.push(started.elapsed());
+            assert_eq!(report.swapped.len(), 1);
+            let code = with_backend(&a, &stand_in_code(&data, &format!("cfn{round}")));
+            let started = std::time::Instant::now();
+            let report =
+                deploy::run(&workspace, &out, context(&aws, &assets), &config, &synthesized, &code, &[]).await.unwrap();
+            change_sets.push(started.elapsed());
+            assert_eq!(report.change_sets_created, 1);
+        }
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        for (name, mut times) in
+            [("deploy --hotswap of one function", hotswaps), ("the same through a change set", change_sets)]
+        {
+            times.sort();
+            println!(
+                "{name}: p50 {:.2} s, min {:.2} s, max {:.2} s (load average {})",
+                times[2].as_secs_f64(),
+                times[0].as_secs_f64(),
+                times[4].as_secs_f64(),
+                load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+            );
+        }
+    });
+}

@@ -253,6 +253,7 @@ async fn only_zips_no_live_release_uses_are_retired() {
         })
         .collect(),
         rolled_back_to: None,
+        hotswap: false,
     };
     // Three codes of compute (a, b, c), then two deploys that changed only the frontend: they
     // record c again, and must not push b out of the live window.
@@ -312,6 +313,7 @@ fn rollback_goes_back_to_the_newest_other_code() {
         )]
         .into(),
         rolled_back_to: None,
+        hotswap: false,
     };
     let releases = [release("1", "a"), release("2", "b"), release("3", "b"), release("4", "b")];
     let deployed = |code: &str| {

@@ -134,6 +134,12 @@ async fn journey(http: &reqwest::Client, dev: &Dev) -> (User, Vec<String>) {
     assert_eq!(config["httpApiUrl"], dev.running.http_api_url);
     assert!(config["webSocketUrl"].as_str().unwrap().starts_with("ws://"), "{config}");
     assert_eq!(config["supabaseUrl"].as_str().unwrap(), dev.running.site_url.trim_end_matches('/'));
+    // A fixed system (`--no-watch`): the page is the shipped one, without dev's live reload.
+    let page = http.get(&dev.running.site_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<html") && !page.contains("/_dev/"), "{page}");
+    let events = http.get(format!("{}_dev/events", dev.running.site_url)).send().await.unwrap();
+    let kind = events.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    assert!(!kind.starts_with("text/event-stream"), "no live-reload channel: {kind}");
 
     // Both users listen; only Ada's changes may reach Ada, and nothing of hers reaches Bob.
     let mut ada_socket = open_socket(dev, &ada.token).await.expect("Ada's WebSocket");

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as JsonValue;
 
 use super::app::{App, StackData};
@@ -71,7 +71,7 @@ pub struct SynthesizedStack {
 }
 
 /// An output of another stack of the app, by the stack's full name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OutputSource {
     pub stack: String,
     pub output: String,
@@ -80,6 +80,55 @@ pub struct OutputSource {
 impl Synthesized {
     pub fn stack(&self, short_or_full_name: &str) -> Option<&SynthesizedStack> {
         self.stacks.iter().find(|s| s.short_name == short_or_full_name || s.name == short_or_full_name)
+    }
+
+    /// Reads back what `synth` wrote in `dir` (the manifest and each template), as `cargo xtask
+    /// dev` does with the templates of stacks edited while it runs. Synth wrote nothing that
+    /// failed the policy pack, so the report is empty.
+    pub fn read(dir: &std::path::Path) -> std::result::Result<Self, String> {
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name)).map_err(|e| format!("reading {}: {e}", dir.join(name).display()))
+        };
+        let manifest: JsonValue = serde_json::from_str(&read("manifest.json")?)
+            .map_err(|e| format!("manifest.json in {}: {e}", dir.display()))?;
+        let strings = |value: &JsonValue| -> Vec<String> {
+            value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+        };
+        let mut stacks = Vec::new();
+        for entry in manifest["stacks"].as_array().into_iter().flatten() {
+            let file = entry["template"].as_str().ok_or("a manifest entry without its template")?;
+            let template = read(file)?;
+            let parsed: JsonValue = serde_json::from_str(&template).map_err(|e| format!("{file}: {e}"))?;
+            let count = |section: &str| parsed[section].as_object().map_or(0, |o| o.len());
+            stacks.push(SynthesizedStack {
+                name: entry["name"].as_str().unwrap_or_default().to_owned(),
+                short_name: entry["shortName"].as_str().unwrap_or_default().to_owned(),
+                region: entry["region"].as_str().map(str::to_owned),
+                tags: serde_json::from_value(entry["tags"].clone()).unwrap_or_default(),
+                resource_count: count("Resources"),
+                parameter_count: count("Parameters"),
+                output_count: count("Outputs"),
+                requires_s3_upload: entry["requiresS3Upload"].as_bool().unwrap_or(false),
+                depends_on: strings(&entry["dependsOn"]),
+                exports: strings(&entry["exports"]),
+                imports: strings(&entry["imports"]),
+                output_parameters: serde_json::from_value(entry["outputParameters"].clone()).unwrap_or_default(),
+                resource_types: parsed["Resources"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(id, r)| (id.clone(), r["Type"].as_str().unwrap_or_default().to_owned()))
+                    .collect(),
+                template,
+                elapsed: std::time::Duration::ZERO,
+            });
+        }
+        Ok(Synthesized {
+            app: manifest["app"].as_str().unwrap_or_default().to_owned(),
+            environment: manifest["environment"].as_str().unwrap_or_default().to_owned(),
+            stacks,
+            policy: crate::policy::Report::default(),
+        })
     }
 
     /// The manifest deploy reads: stacks in order with their dependencies, regions and files.

@@ -41,6 +41,11 @@ pub struct EnvironmentConfig {
     pub api: ApiConfig,
     pub auth: AuthConfig,
     pub connections: ConnectionsConfig,
+    /// Whether `cargo xtask deploy --hotswap` may put function code straight into Lambda
+    /// (UpdateFunctionCode, PublishVersion, the `live` alias moved) instead of going through a
+    /// change set when only code changed. For dev and staging; prod may not set it.
+    #[serde(default)]
+    pub hotswap: bool,
 }
 
 fn default_frontend_region() -> String {
@@ -428,7 +433,15 @@ impl EnvironmentConfig {
         let path = root.join("environments").join(format!("{name}.json"));
         let text = std::fs::read_to_string(&path)
             .map_err(|e| ConfigError::Unreadable { path: path.clone(), reason: e.to_string() })?;
-        Self::parse(&path, &text)
+        let config = Self::parse(&path, &text)?;
+        if name == "prod" && config.hotswap {
+            return Err(invalid(
+                &path,
+                ".hotswap",
+                "prod never hotswaps: its code changes go through change sets, reviewed and recorded; set it to false",
+            ));
+        }
+        Ok(config)
     }
 
     /// The checks a JSON Schema cannot say well: ranges with gaps, cross-field rules, URLs.

@@ -239,6 +239,15 @@ impl Aws {
         aws_sdk_dynamodb::Client::from_conf(self.prepare(aws_sdk_dynamodb::config::Builder::from(&self.config)).build())
     }
 
+    /// A Lambda client, in `region` when the function's stack lives outside the default one.
+    pub fn lambda(&self, region: Option<&str>) -> aws_sdk_lambda::Client {
+        let mut builder = self.prepare(aws_sdk_lambda::config::Builder::from(&self.config));
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_owned()));
+        }
+        aws_sdk_lambda::Client::from_conf(builder.build())
+    }
+
     pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
         aws_sdk_cloudfront::Client::from_conf(
             self.prepare(aws_sdk_cloudfront::config::Builder::from(&self.config)).build(),
@@ -272,7 +281,8 @@ client_builder!(
     aws_sdk_apigatewayv2,
     aws_sdk_cloudwatchlogs,
     aws_sdk_dynamodb,
-    aws_sdk_cloudfront
+    aws_sdk_cloudfront,
+    aws_sdk_lambda
 );
 
 /// Forbids retrying a call whose endpoint name did not resolve or whose connection was

@@ -41,15 +41,20 @@ impl Args {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Args { what: what @ (BenchTarget::Dev | BenchTarget::Web), .. } => {
+            Args { what: what @ (BenchTarget::Dev | BenchTarget::Web | BenchTarget::Watch), .. } => {
                 crate::pytools::ensure_emulator(workspace)?;
                 // The web client's budgets, then its figures under faults (60 s outages).
-                let tests: &[&str] = if let BenchTarget::Web = what {
-                    crate::chromium::ensure()?;
-                    crate::web::build_if_changed(workspace)?;
-                    &["--test", "browser_bench", "--test", "browser_faults"]
-                } else {
-                    &["--test", "dev_bench"]
+                let tests: &[&str] = match what {
+                    BenchTarget::Web => {
+                        crate::chromium::ensure()?;
+                        crate::web::build_if_changed(workspace)?;
+                        &["--test", "browser_bench", "--test", "browser_faults"]
+                    }
+                    BenchTarget::Watch => {
+                        crate::chromium::ensure()?;
+                        &["--test", "dev_watch", "--test", "deploy_ministack"]
+                    }
+                    _ => &["--test", "dev_bench"],
                 };
                 let status = crate::cargo(workspace)
                     .args(["test", "--package", "xtask"])

@@ -28,13 +28,20 @@ pub struct Args {
     /// measure what the guard and enforcement cost.
     #[arg(long, hide = true)]
     pub open_emulator: bool,
+    /// Do not follow edits: no rebuilds, hotswaps, redeploys or tab reloads while it runs, and
+    /// the web client that deploy ships (release build) instead of the local one.
+    #[arg(long)]
+    pub no_watch: bool,
 }
 
 impl Args {
     pub fn run(self, workspace: &Path) -> Result<ExitCode> {
-        let Args { env, port, data, fresh, quiet, open_emulator } = self;
+        let Args { env, port, data, fresh, quiet, open_emulator, no_watch } = self;
         let data = data.unwrap_or_else(|| crate::dev::default_data_folder(&env));
-        crate::dev::run(workspace, &crate::dev::Options { environment: env, port, data, fresh, quiet, open_emulator })?;
+        crate::dev::run(
+            workspace,
+            &crate::dev::Options { environment: env, port, data, fresh, quiet, open_emulator, watch: !no_watch },
+        )?;
         Ok(ExitCode::SUCCESS)
     }
 }

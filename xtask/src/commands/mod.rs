@@ -131,6 +131,11 @@ pub enum BenchTarget {
     /// graph, pushed changes (the ignored test xtask/tests/browser_bench.rs); then its requests
     /// during 60 s outages and time to converge after them (xtask/tests/browser_faults.rs).
     Web,
+    /// `cargo xtask dev` following edits: one-line backend edits to their new answer, client
+    /// edits to the reloaded tab, stack edits to their deploy (the ignored test of
+    /// xtask/tests/dev_watch.rs); and `deploy --hotswap` of one function against the same change
+    /// through a change set, on MiniStack (the ignored test of xtask/tests/deploy_ministack.rs).
+    Watch,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

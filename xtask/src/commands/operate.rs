@@ -46,19 +46,30 @@ pub struct DeployArgs {
     pub allow_replace: Vec<String>,
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
+    /// Where only function code changed, put it straight into Lambda (UpdateFunctionCode, a new
+    /// version, the `live` alias moved) instead of a change set, and record it so the next
+    /// deploy agrees. Dev and staging only (`"hotswap": true` in the environment's file).
+    #[arg(long)]
+    pub hotswap: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
 
 impl DeployArgs {
     pub fn run(self, workspace: &Path) -> Result<ExitCode> {
-        let DeployArgs { env, stacks, yes, concurrency, allow_replace, out, aws } = self;
+        let DeployArgs { env, stacks, yes, concurrency, allow_replace, out, hotswap, aws } = self;
         synth::check_names(&env, None)?;
         for stack in &stacks {
             synth::check_names(&env, Some(stack))?;
         }
         let out = if out.is_absolute() { out } else { workspace.join(out) };
         let (config, output) = aws.synthesize(workspace, &env)?;
+        if hotswap && (env == "prod" || !config.hotswap) {
+            bail!(
+                "--hotswap is refused for {env}: environments/{env}.json has \"hotswap\": false{}; deploy without --hotswap, through change sets",
+                if env == "prod" { " (prod never hotswaps)" } else { "; set it to true to allow it" }
+            );
+        }
         for finding in &output.report.findings {
             eprintln!("policy: {finding}");
         }
@@ -88,6 +99,28 @@ impl DeployArgs {
         settings.allow_replace = allow_replace.into_iter().collect();
         let ctx =
             std::sync::Arc::new(crate::deploy::Context::new(aws, settings, Some(assets), std::sync::Arc::new(ask))?);
+        if hotswap {
+            let work = crate::deploy::run_hotswap(
+                workspace,
+                &out,
+                ctx.clone(),
+                &config,
+                &output.synthesized,
+                &packages,
+                &stacks,
+            );
+            let Some(report) = until_interrupted(&runtime, &ctx, work)? else {
+                return Ok(ExitCode::from(130));
+            };
+            let change_sets = report.deploy.as_ref().map_or(0, |d| d.change_sets_created);
+            println!(
+                "hotswapped {env} in {:.1?}: {} function(s) hotswapped, {} stack(s) through change sets ({change_sets} change set(s))",
+                report.elapsed,
+                report.swapped.len(),
+                report.fell_back.len(),
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         let work = crate::deploy::run(workspace, &out, ctx.clone(), &config, &output.synthesized, &packages, &stacks);
         let Some(report) = until_interrupted(&runtime, &ctx, work)? else {
             return Ok(ExitCode::from(130));

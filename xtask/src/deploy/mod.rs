@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod exports;
+pub mod hotswap;
 pub mod release;
 pub mod site;
 
@@ -39,11 +40,23 @@ pub struct Settings {
     pub yes: bool,
     pub concurrency: usize,
     pub allow_replace: BTreeSet<String>,
+    /// Whether a deploy that changed something records a release and retires unused zips
+    /// (`cargo xtask dev`'s hotswaps after each edit do not: they are not releases).
+    pub record_releases: bool,
+    /// Whether `run_hotswap` prints its progress (dev prints one line per edit instead).
+    pub progress: bool,
 }
 
 impl Settings {
     pub fn new(environment: &str) -> Self {
-        Self { environment: environment.to_owned(), yes: false, concurrency: 4, allow_replace: BTreeSet::new() }
+        Self {
+            environment: environment.to_owned(),
+            yes: false,
+            concurrency: 4,
+            allow_replace: BTreeSet::new(),
+            record_releases: true,
+            progress: true,
+        }
     }
     /// Staging and prod refuse to replace or delete tables and buckets unless allowed by name.
     pub fn guards_stateful(&self) -> bool {
@@ -362,10 +375,16 @@ pub async fn deploy_all(ctx: Arc<Context>, plans: Vec<StackPlan>) -> Result<Vec<
                 .collect();
             running.spawn(async move {
                 let name = plan.name.clone();
-                let result = match resolve_output_parameters(&ctx, plan, &known).await {
-                    Ok(plan) => apply::deploy_stack(&ctx, &plan).await,
-                    Err(error) => Err(error),
-                };
+                let result = async {
+                    let plan = resolve_output_parameters(&ctx, plan, &known).await?;
+                    // A stack with hotswapped functions: what is live counts, not only what
+                    // CloudFormation holds (hotswap.rs).
+                    let (plan, settlement) = hotswap::reconcile_plan(&ctx, plan).await?;
+                    let result = apply::deploy_stack(&ctx, &plan).await?;
+                    hotswap::settle(&ctx, settlement).await?;
+                    anyhow::Ok(result)
+                }
+                .await;
                 (name, result)
             });
         }
@@ -472,12 +491,17 @@ pub async fn upload_code(aws: &Aws, assets: &AssetsBucket, packages: &[Package])
     Ok((uploaded, skipped))
 }
 
-/// The parameters of each of `plans`' stacks as deployed now (stacks never deployed left out).
+/// The parameters of each of `plans`' stacks as deployed now (stacks never deployed left out):
+/// CloudFormation's, and, for a stack with hotswapped functions, also the code that is live.
 pub async fn deployed_parameters(ctx: &Context, plans: &[StackPlan]) -> Result<Vec<BTreeMap<String, String>>> {
     let mut found = Vec::new();
     for plan in plans {
         let cfn = ctx.aws.cloudformation(plan.region.as_deref());
         if let Some(deployed) = crate::aws::stack::describe(&cfn, &plan.name).await? {
+            let live = hotswap::effective_parameters(ctx, &plan.name, &deployed.parameters).await?;
+            if live != deployed.parameters {
+                found.push(live);
+            }
             found.push(deployed.parameters);
         }
     }
@@ -572,13 +596,9 @@ pub async fn run(
         site::publish(workspace, &ctx, config, &known).await?;
     }
     let changed = results.iter().any(|r| matches!(r.action, Action::Created | Action::Updated)) || zips_uploaded > 0;
-    if changed {
+    if changed && ctx.settings.record_releases {
         let record = release::Release::new(workspace, &environment, ctx.default_region(), &plans);
-        let key = release::record(&ctx.aws, &assets, &record).await?;
-        println!("release {} recorded in s3://{}/{key}", record.id, assets.name);
-        let deployed = deployed_parameters(&ctx, &all_plans).await?;
-        let zips = release::retire_unreferenced(&ctx.aws, &assets, &environment, &deployed).await?;
-        println!("{}", zips.line());
+        record_release(&ctx, &assets, &all_plans, &record).await?;
     }
     Ok(Report {
         stacks: results.iter().map(|r| (r.name.clone(), r.action)).collect(),
@@ -589,6 +609,114 @@ pub async fn run(
         api_calls: ctx.aws.calls().total(),
         elapsed: started.elapsed(),
     })
+}
+
+/// Stores a release record, then retires the zips no live release uses.
+async fn record_release(
+    ctx: &Context,
+    assets: &AssetsBucket,
+    all_plans: &[StackPlan],
+    record: &release::Release,
+) -> Result<()> {
+    let key = release::record(&ctx.aws, assets, record).await?;
+    println!("release {} recorded in s3://{}/{key}", record.id, assets.name);
+    let deployed = deployed_parameters(ctx, all_plans).await?;
+    let zips = release::retire_unreferenced(&ctx.aws, assets, &ctx.settings.environment, &deployed).await?;
+    println!("{}", zips.line());
+    Ok(())
+}
+
+/// What `deploy --hotswap` did.
+#[derive(Debug)]
+pub struct HotswapReport {
+    /// Each hotswapped function: stack short name and what was done.
+    pub swapped: Vec<(String, hotswap::Done)>,
+    /// Stacks that needed a change set, each with why.
+    pub fell_back: Vec<(String, String)>,
+    /// The deploy of those stacks, if any.
+    pub deploy: Option<Report>,
+    pub zips_uploaded: usize,
+    pub elapsed: Duration,
+}
+
+/// `deploy --hotswap`: each stack whose only change is its functions' code gets that code
+/// straight into Lambda (hotswap.rs); the others go through [`run`]'s change sets, and it says
+/// so. Stacks never deployed fall back too.
+pub async fn run_hotswap(
+    workspace: &Path,
+    out: &Path,
+    ctx: Arc<Context>,
+    config: &brain2_iac::config::EnvironmentConfig,
+    synthesized: &Synthesized,
+    packages: &[Package],
+    only: &[String],
+) -> Result<HotswapReport> {
+    let started = Instant::now();
+    let assets = ctx.assets.clone().context("deploy needs the assets bucket")?;
+    let say = |line: String| {
+        if ctx.settings.progress {
+            println!("{line}");
+        }
+    };
+    let (zips_uploaded, zips_skipped) = upload_code(&ctx.aws, &assets, packages).await?;
+    say(format!("code: {zips_uploaded} zip(s) uploaded, {zips_skipped} already in s3://{}", assets.name));
+    let all_plans = plans(synthesized, &code_parameters(&assets.name, packages))?;
+    let mut selected = all_plans.clone();
+    if !only.is_empty() {
+        selected.retain(|p| only.iter().any(|o| *o == p.short_name || *o == p.name));
+    }
+    let mut swapped = Vec::new();
+    let mut swapped_plans = Vec::new();
+    let mut fell_back = Vec::new();
+    for plan in selected {
+        let short = plan.short_name.clone();
+        let cfn = ctx.aws.cloudformation(Some(&ctx.region_of(&plan)));
+        let deployed = stack::describe(&cfn, &plan.name).await?.filter(|d| d.phase() == stack::Phase::Stable);
+        let Some(deployed) = deployed else {
+            say(format!("  [{short}] not deployed (or not stable): falls back to a deploy"));
+            fell_back.push((short, "not deployed".to_owned()));
+            continue;
+        };
+        let plan = match resolve_output_parameters(&ctx, plan, &BTreeMap::new()).await {
+            Ok(plan) => plan,
+            Err(error) => {
+                say(format!("  [{short}] {error:#}: falls back to a deploy"));
+                fell_back.push((short, format!("{error:#}")));
+                continue;
+            }
+        };
+        let template = stack::template(&cfn, &plan.name).await?;
+        let record = hotswap::load(&ctx.aws, &assets, &ctx.settings.environment, &plan.name).await?;
+        match hotswap::verdict(&plan, &deployed, &template, record.as_ref())? {
+            hotswap::Verdict::Unchanged => say(format!("  [{short}] unchanged")),
+            hotswap::Verdict::FallsBack(reason) => {
+                say(format!("  [{short}] {reason}: falls back to a change set"));
+                fell_back.push((short, reason));
+            }
+            hotswap::Verdict::Code(functions) => {
+                let _operation = ctx.operation_on(&plan.name, &ctx.region_of(&plan));
+                for done in hotswap::swap(&ctx, &plan, &deployed, &functions).await? {
+                    say(format!("  [{short}] hotswap: {}", done.line()));
+                    swapped.push((short.clone(), done));
+                }
+                swapped_plans.push(plan);
+            }
+        }
+    }
+    if !swapped_plans.is_empty() && ctx.settings.record_releases {
+        let mut record =
+            release::Release::new(workspace, &ctx.settings.environment, ctx.default_region(), &swapped_plans);
+        record.hotswap = true;
+        record_release(&ctx, &assets, &all_plans, &record).await?;
+    }
+    let deploy = if fell_back.is_empty() {
+        None
+    } else {
+        let stacks: Vec<String> = fell_back.iter().map(|(s, _)| s.clone()).collect();
+        println!("deploying through change sets (not a code-only change): {}", stacks.join(", "));
+        Some(run(workspace, out, ctx.clone(), config, synthesized, packages, &stacks).await?)
+    };
+    Ok(HotswapReport { swapped, fell_back, deploy, zips_uploaded, elapsed: started.elapsed() })
 }
 
 /// A stack operation in progress (see [`Context::operation_on`]).

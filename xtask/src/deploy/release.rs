@@ -53,6 +53,10 @@ pub struct Release {
     pub stacks: BTreeMap<String, StackRelease>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<String>,
+    /// Put live by `deploy --hotswap` (CloudFormation's parameters still name the code before;
+    /// the stack's hotswap record says so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hotswap: bool,
 }
 
 /// A new release's id and time. Milliseconds keep two deploys in the same second apart.
@@ -93,6 +97,7 @@ impl Release {
                 })
                 .collect(),
             rolled_back_to: None,
+            hotswap: false,
         }
     }
 
@@ -275,8 +280,12 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
             deployed.insert((*name).to_owned(), current);
         }
     }
-    let deployed_parameters: BTreeMap<String, BTreeMap<String, String>> =
-        deployed.iter().map(|(name, d)| (name.clone(), d.parameters.clone())).collect();
+    // What runs: CloudFormation's parameters, with the code hotswaps put live.
+    let mut deployed_parameters: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (name, d) in &deployed {
+        deployed_parameters
+            .insert(name.clone(), super::hotswap::effective_parameters(&ctx, name, &d.parameters).await?);
+    }
     let ids = || releases.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ");
     let target = match to {
         Some(id) => releases
@@ -313,10 +322,21 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
             .iter()
             .filter(|(k, _)| k.contains("Code") && deployed.parameters.contains_key(*k))
             .collect();
-        if code.iter().all(|(k, v)| deployed.parameters.get(*k) == Some(*v)) {
+        if code.iter().all(|(k, v)| deployed_parameters[stack_name].get(*k) == Some(*v)) {
             continue;
         }
-        for (name, key) in code.iter().filter(|(k, _)| k.ends_with("CodeKey")) {
+        let template = stack::template(&cfn, stack_name).await?;
+        let mut wanted = deployed.parameters.clone();
+        wanted.extend(code.iter().map(|(k, v)| ((*k).clone(), (*v).clone())));
+        let settlement =
+            super::hotswap::reconcile(&ctx, stack_name, &region, deployed, &template, &template, &mut wanted).await?;
+        if wanted == deployed.parameters {
+            println!("  [{stack_name}] runs that code now");
+            continue;
+        }
+        let changing: Vec<(&String, &String)> =
+            wanted.iter().filter(|(k, v)| deployed.parameters.get(*k) != Some(*v)).collect();
+        for (name, key) in changing.iter().filter(|(k, _)| k.ends_with("CodeKey")) {
             let found = s3.head_object().bucket(&bucket.name).key(*key).send().await;
             if found.is_ok() {
                 // Live again: the lifecycle must not take it (it may have been retired).
@@ -338,8 +358,8 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
             parameters: deployed
                 .parameters
                 .keys()
-                .map(|k| match code.get(k) {
-                    Some(v) => (k.clone(), ParameterValue::Value((*v).clone())),
+                .map(|k| match changing.iter().find(|(name, _)| *name == k) {
+                    Some((_, v)) => (k.clone(), ParameterValue::Value((*v).clone())),
                     None => (k.clone(), ParameterValue::Previous),
                 })
                 .collect(),
@@ -354,7 +374,6 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
         for change in &changes {
             println!("  [{stack_name}]   {}", change.line());
         }
-        let template = stack::template(&cfn, stack_name).await?;
         let resource_types = template["Resources"]
             .as_object()
             .into_iter()
@@ -375,16 +394,19 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
         };
         let _operation = ctx.operation_on(stack_name, &region);
         execute_reviewed(&ctx, &cfn, &plan, &id, &changes, after.as_deref()).await?;
+        super::hotswap::settle(&ctx, settlement).await?;
     }
     let mut record_of = target.clone();
     let (id, created_at) = now();
     record_of.rolled_back_to = Some(target.id.clone());
+    record_of.hotswap = false;
     record_of.id = id;
     record_of.created_at = created_at;
     record(&ctx.aws, &bucket, &record_of).await?;
     let mut deployed = Vec::new();
     for (stack_name, release) in &target.stacks {
         if let Some(stack) = stack::describe(&ctx.aws.cloudformation(Some(&region_of(release))), stack_name).await? {
+            deployed.push(super::hotswap::effective_parameters(&ctx, stack_name, &stack.parameters).await?);
             deployed.push(stack.parameters);
         }
     }

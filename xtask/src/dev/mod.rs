@@ -15,10 +15,12 @@ pub mod emulator;
 pub mod environment;
 pub mod gaps;
 pub mod guard;
+pub mod live_reload;
 pub mod logs;
 pub mod server;
 pub mod signin;
 pub mod unsupported;
+pub mod watch;
 pub mod zones;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +55,16 @@ pub struct Options {
     pub quiet: bool,
     /// MiniStack alone on the port, without the guard and IAM (benchmarks only).
     pub open_emulator: bool,
+    /// Follow edits (`watch.rs`); `--no-watch` runs a fixed system.
+    pub watch: bool,
+}
+
+impl Options {
+    /// The build of the web client this run serves: the local one while following edits (it
+    /// rebuilds in seconds), the one deploy ships otherwise.
+    pub fn web_flavor(&self) -> crate::web::Flavor {
+        if self.watch { crate::web::Flavor::Local } else { crate::web::Flavor::Shipped }
+    }
 }
 
 /// Where a run keeps its data unless `--data` says: each environment its own folder, so a
@@ -236,6 +248,8 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
             "dev: building the functions and the web client, starting the emulator (a first run installs what they need)"
         );
     }
+    // Edits saved from here on are followed once dev is ready, even those the builds miss.
+    let watcher = if options.watch { Some(watch::Watcher::register(workspace)?) } else { None };
     let functions = {
         let workspace = workspace.to_path_buf();
         std::thread::spawn(move || {
@@ -247,9 +261,10 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     };
     let web = {
         let workspace = workspace.to_path_buf();
+        let flavor = options.web_flavor();
         std::thread::spawn(move || {
             let since = Instant::now();
-            let built = crate::web::build_if_changed(&workspace);
+            let built = crate::web::build_flavor_if_changed(&workspace, flavor);
             phase("web client built", since);
             built
         })
@@ -275,7 +290,7 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(serve(workspace, options, &data, &emulator, packages, started));
+    let result = runtime.block_on(serve(workspace, options, &data, &emulator, packages, watcher, started));
     // Everything below runs on every path: the emulator saves its state and takes its function
     // processes with it.
     let stopped = emulator.stop();
@@ -293,6 +308,7 @@ async fn serve(
     data: &Path,
     emulator: &Emulator,
     packages: Vec<build::Package>,
+    watcher: Option<watch::Watcher>,
     started: Instant,
 ) -> Result<()> {
     let aws = emulator.aws().await;
@@ -305,8 +321,8 @@ async fn serve(
         anon_key: signin.anon_key().to_owned(),
     };
     let environment = options.environment.as_str();
-    let (mut config, mut replaced) = environment::local_config(workspace, environment, &local)?;
-    replaced.extend(zones::stand_in(&aws, environment, &mut config).await?);
+    let flavor = options.web_flavor();
+    let (config, replaced) = local_variant(workspace, environment, &local, &aws, flavor).await?;
     eprintln!("dev: {environment}'s templates, with what cannot exist on this machine replaced:");
     for line in &replaced {
         eprintln!("  - {line}");
@@ -330,33 +346,27 @@ async fn serve(
     }
 
     let assets = crate::operate::bootstrap(&aws, environment).await?;
-    let mut settings = Settings::new(environment);
-    settings.yes = true;
-    let ctx = Arc::new(deploy::Context::new(aws.clone(), settings, Some(assets), Arc::new(|_| true))?);
-    let out = data.join("out");
-    let report = tokio::select! {
-        report = deploy::run(workspace, &out, ctx.clone(), &config, &output.synthesized, &packages, &[]) => report?,
+    let target = Target { workspace, data, environment, aws: &aws, assets: &assets };
+    let deployed = tokio::select! {
+        deployed = target.deploy(&config, &output.synthesized, &packages) => deployed?,
         _ = stop_requested() => {
             eprintln!("dev: interrupted while deploying; the emulator keeps what was applied");
             return Ok(());
         }
     };
-    gaps::reapply_cors(&aws, &output.synthesized).await?;
-    let mut values = deploy::site::config_values(environment, &config, &report.results);
-    gaps::own_endpoints(&aws, &output.synthesized, &config, &mut values).await?;
-    let web_socket = gaps::web_socket_url(values["webSocketUrl"].as_str().unwrap_or_default());
-    values["webSocketUrl"] = serde_json::Value::String(web_socket);
-    let config_json = deploy::site::render_config(workspace, &values)?;
+    let (report, values) = (deployed.report, deployed.values);
 
+    let live = watcher.is_some().then(|| Arc::new(live_reload::LiveReload::default()));
     let site = Arc::new(server::Site {
         origin: site_origin.clone(),
         signin,
-        config_json,
+        config_json: std::sync::RwLock::new(deployed.config_json),
         site_dir: workspace.join(&config.frontend.site_dir),
         content_security_policy: brain2_iac::constructs::static_site::content_security_policy(&[
             format!("http://*.execute-api.localhost:{}", emulator.port),
             format!("ws://*.execute-api.localhost:{}", emulator.port),
         ]),
+        live: live.clone(),
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await
@@ -404,6 +414,27 @@ async fn serve(
     println!("Press Ctrl-C to stop.");
     println!();
 
+    let watching = match (watcher, &live) {
+        (Some(watcher), Some(live)) => {
+            let state = watch::Reloader {
+                workspace: workspace.to_path_buf(),
+                data: data.to_path_buf(),
+                environment: environment.to_owned(),
+                local: local.clone(),
+                flavor,
+                aws: aws.clone(),
+                assets: assets.clone(),
+                region: config.region.clone(),
+                config: config.clone(),
+                synthesized: output.synthesized.clone(),
+                packages,
+                site: site.clone(),
+                live: live.clone(),
+            };
+            Some(watcher.start(state, tokio::runtime::Handle::current())?)
+        }
+        _ => None,
+    };
     let tail = logs::tail(aws.clone(), &output.synthesized, options.quiet);
     let outcome = tokio::select! {
         biased;
@@ -412,9 +443,73 @@ async fn serve(
         result = tail => result.map_err(|error| if emulator.is_running() { error } else { emulator_gone() }),
     };
     eprintln!("dev: stopping");
+    if let Some(watching) = watching {
+        watching.stop();
+    }
+    if let Some(live) = &live {
+        live.close();
+    }
     let _ = stop_server.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     outcome
+}
+
+/// The local variant of the environment (`environment.rs`), with stand-in zones for its custom
+/// domains (`zones.rs`) and the web client this run serves.
+pub async fn local_variant(
+    workspace: &Path,
+    environment: &str,
+    local: &LocalSettings,
+    aws: &Aws,
+    flavor: crate::web::Flavor,
+) -> Result<(brain2_iac::config::EnvironmentConfig, Vec<String>)> {
+    let (mut config, mut replaced) = environment::local_config(workspace, environment, local)?;
+    replaced.extend(zones::stand_in(aws, environment, &mut config).await?);
+    config.frontend.site_dir = flavor.dist().to_owned();
+    Ok((config, replaced))
+}
+
+/// Where a run deploys: the emulator, with its assets bucket.
+#[derive(Debug)]
+pub struct Target<'a> {
+    pub workspace: &'a Path,
+    pub data: &'a Path,
+    pub environment: &'a str,
+    pub aws: &'a Aws,
+    pub assets: &'a deploy::AssetsBucket,
+}
+
+/// A deploy into the emulator, and the site's `config.json` from its outputs.
+#[derive(Debug)]
+pub struct Deployed {
+    pub report: deploy::Report,
+    pub values: serde_json::Value,
+    pub config_json: String,
+}
+
+impl Target<'_> {
+    /// The real deploy (unchanged stacks skipped), then the emulator's gaps (`gaps.rs`), then
+    /// the `config.json` deploy would write.
+    pub async fn deploy(
+        &self,
+        config: &brain2_iac::config::EnvironmentConfig,
+        synthesized: &brain2_iac::cfn::Synthesized,
+        packages: &[build::Package],
+    ) -> Result<Deployed> {
+        let mut settings = Settings::new(self.environment);
+        settings.yes = true;
+        let ctx =
+            Arc::new(deploy::Context::new(self.aws.clone(), settings, Some(self.assets.clone()), Arc::new(|_| true))?);
+        let out = self.data.join("out");
+        let report = deploy::run(self.workspace, &out, ctx, config, synthesized, packages, &[]).await?;
+        gaps::reapply_cors(self.aws, synthesized).await?;
+        let mut values = deploy::site::config_values(self.environment, config, &report.results);
+        gaps::own_endpoints(self.aws, synthesized, config, &mut values).await?;
+        let web_socket = gaps::web_socket_url(values["webSocketUrl"].as_str().unwrap_or_default());
+        values["webSocketUrl"] = serde_json::Value::String(web_socket);
+        let config_json = deploy::site::render_config(self.workspace, &values)?;
+        Ok(Deployed { report, values, config_json })
+    }
 }
 
 fn emulator_gone() -> anyhow::Error {

@@ -22,16 +22,35 @@ pub struct Site {
     /// `http://127.0.0.1:<port>`: the only origin (and Host) it answers.
     pub origin: String,
     pub signin: SignIn,
-    /// The rendered `config.json`.
-    pub config_json: String,
-    /// The built web client (`cargo xtask web`'s output).
+    /// The rendered `config.json` (rendered again when an edited stack changes the APIs).
+    pub config_json: std::sync::RwLock<String>,
+    /// The built web client (`cargo xtask web`'s output, or the local build while following
+    /// edits).
     pub site_dir: PathBuf,
     /// The same policy CloudFront sends, with the local API and WebSocket origins.
     pub content_security_policy: String,
+    /// While dev follows edits: the tabs' live-reload channel, whose script `index.html` gets.
+    pub live: Option<Arc<super::live_reload::LiveReload>>,
 }
 
 pub fn router(site: Arc<Site>) -> Router {
-    Router::new()
+    use super::live_reload::{EVENTS_PATH, SCRIPT, SCRIPT_PATH, STYLE, STYLE_PATH};
+    let mut router = Router::new();
+    if let Some(live) = site.live.clone() {
+        router = router
+            .route(EVENTS_PATH, get(move || std::future::ready(live.events())))
+            .route(
+                SCRIPT_PATH,
+                get(|| async {
+                    ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "no-cache")], SCRIPT)
+                }),
+            )
+            .route(
+                STYLE_PATH,
+                get(|| async { ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "no-cache")], STYLE) }),
+            );
+    }
+    router
         .route("/auth/v1/signup", post(sign_up))
         .route("/auth/v1/token", post(token))
         .route("/auth/v1/user", get(user))
@@ -206,7 +225,7 @@ async fn logout(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
 async fn config_json(State(site): State<Arc<Site>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, cache_control("config.json"))],
-        site.config_json.clone(),
+        site.config_json.read().expect("config.json lock").clone(),
     )
         .into_response()
 }
@@ -234,6 +253,10 @@ async fn static_file(State(site): State<Arc<Site>>, uri: Uri) -> Response {
     };
     match tokio::fs::read(&path).await {
         Ok(bytes) => {
+            let bytes = match (&site.live, key.as_str()) {
+                (Some(_), "index.html") => super::live_reload::inject(&String::from_utf8_lossy(&bytes)).into_bytes(),
+                _ => bytes,
+            };
             let content_type = mime_guess::from_path(&path).first_or_octet_stream().essence_str().to_owned();
             let mut response = bytes.into_response();
             let headers = response.headers_mut();

@@ -80,8 +80,18 @@ impl Dev {
         Dev::start_with_env(port, data, arguments, &[])
     }
 
-    /// With more arguments and environment variables.
+    /// With more arguments and environment variables. A fixed system: `--no-watch`, so an edit
+    /// elsewhere in the workspace (another test's) never changes what it tests.
     pub fn start_with_env(port: u16, data: &Path, arguments: &[&str], variables: &[(&str, &str)]) -> Dev {
+        Dev::launch(port, data, &[&["--no-watch"], arguments].concat(), variables)
+    }
+
+    /// Following edits, as a person runs it (`dev_watch.rs`).
+    pub fn start_watching(port: u16, data: &Path) -> Dev {
+        Dev::launch(port, data, &[], &[])
+    }
+
+    fn launch(port: u16, data: &Path, arguments: &[&str], variables: &[(&str, &str)]) -> Dev {
         let output = data.with_extension("log");
         let log = std::fs::File::options().create(true).append(true).open(&output).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
