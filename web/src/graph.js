@@ -1,9 +1,10 @@
 // The graph view: Brain2's own renderer, drawn on a 2D canvas. Rust (graph.rs) calls these
 // functions through wasm-bindgen; the graph lives here as flat arrays indexed by node slot.
 //
-// Why a renderer of our own: measured in headless Chromium (BENCHMARKS.md, "Drawing the graph"),
-// Cytoscape.js, its WebGL mode and sigma.js all drew a pan frame of 2,000 memories in far more
-// than 16 ms, and 10,000 in seconds; a canvas that draws only what shows does not.
+// Why a renderer of our own: measured in headless Chromium on 2 cores (BENCHMARKS.md, "The graph
+// at 10,000 memories"), Cytoscape.js's canvas renderer took 131-140 ms per pan frame at 2,000
+// memories and 10,000 links, and its force layout 27.7 s on the page's thread; a canvas that
+// draws only what shows, within a budget, and lays out in a worker does not have those costs.
 //
 // Level of detail, so a frame costs about the same at any size:
 // - edges: only those on screen and longer than a pixel; past the frame's edge budget, the

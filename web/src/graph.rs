@@ -36,6 +36,9 @@ pub struct GraphModel {
     edges: HashMap<(NodeId, NodeId), u32>,
     /// Nodes deleted since the last load: a late update of one must not bring it back.
     deleted: HashSet<NodeId>,
+    /// Edges to a node not known yet: connect-node's message about a new memory's links can
+    /// arrive before the backend's about the memory. Drawn once the node comes.
+    held: HashMap<(NodeId, NodeId), u32>,
     /// Changes the drawing has not applied; `None` when it must take the whole graph again.
     pending: Option<Vec<Drawn>>,
 }
@@ -60,6 +63,7 @@ impl GraphModel {
             .map(|e| (pair(e.source, e.target), e.weight))
             .collect();
         self.deleted.clear();
+        self.held.clear();
         self.pending = None;
     }
 
@@ -97,15 +101,45 @@ impl GraphModel {
             }
             None => {
                 self.nodes.insert(id, NodeEntry { label: label.to_owned(), version });
+                self.record(Drawn::Node(id, label.to_owned()));
+                self.release_held();
+                return true;
             }
         }
         self.record(Drawn::Node(id, label.to_owned()));
         true
     }
 
+    /// Keeps the edge between `a` and `b` until both ends are known ([`Self::set_edge`] said
+    /// one is not).
+    pub fn hold_edge(&mut self, a: NodeId, b: NodeId, weight: u32) {
+        if a != b && !self.deleted.contains(&a) && !self.deleted.contains(&b) {
+            self.held.insert(pair(a, b), weight);
+        }
+    }
+
+    /// Whether the edge between `a` and `b` still waits for one of its ends.
+    pub fn is_held(&self, a: NodeId, b: NodeId) -> bool {
+        self.held.contains_key(&pair(a, b))
+    }
+
+    fn release_held(&mut self) {
+        let ready: Vec<((NodeId, NodeId), u32)> = self
+            .held
+            .iter()
+            .filter(|((a, b), _)| self.nodes.contains_key(a) && self.nodes.contains_key(b))
+            .map(|(ends, weight)| (*ends, *weight))
+            .collect();
+        for ((a, b), weight) in ready {
+            self.held.remove(&(a, b));
+            let _ = self.set_edge(a, b, weight);
+        }
+    }
+
     /// Removes a node and its edges.
     pub fn remove_node(&mut self, id: NodeId) -> bool {
         self.deleted.insert(id);
+        self.held.retain(|(a, b), _| *a != id && *b != id);
         if self.nodes.remove(&id).is_none() {
             return false;
         }
@@ -129,6 +163,7 @@ impl GraphModel {
     }
 
     pub fn remove_edge(&mut self, a: NodeId, b: NodeId) -> bool {
+        self.held.remove(&pair(a, b));
         if self.edges.remove(&pair(a, b)).is_none() {
             return false;
         }

@@ -12,6 +12,7 @@ use futures::StreamExt;
 use futures::future::{Either, select};
 use gloo_net::websocket::{Message, State as SocketState, futures::WebSocket};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::state::{State, mark};
 
@@ -38,6 +39,9 @@ const WANTED_CHECK_MS: u32 = 1_000;
 /// that a proxy accepts and drops at once keeps backing off, or each drop would bring a
 /// reconnect and a full resync every second.
 const STABLE_MS: f64 = 30_000.0;
+
+/// How long a link to a memory this tab does not know waits for that memory's own message.
+const HELD_LINK_WAIT_MS: u32 = 2_000;
 
 fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
@@ -113,8 +117,10 @@ pub async fn run(url: String, token: impl Fn() -> String, still_wanted: impl Fn(
 
 impl State {
     /// Applies a live message in place, with no API call: the graph and the list from the
-    /// message alone. A link to a memory this tab does not have yet (its message was lost, or
-    /// it is beyond what was loaded) and a `refetch` load everything again.
+    /// message alone. A link to a memory this tab does not have yet waits for that memory's
+    /// message (connect-node's and the backend's are sent independently, so either may come
+    /// first); if it has not come within [`HELD_LINK_WAIT_MS`], and on a `refetch`, everything
+    /// is loaded again.
     pub fn apply_live(&self, message: LiveMessage) {
         match message.change {
             Change::NodeCreated { node, memory } | Change::NodeUpdated { node, memory } => {
@@ -143,13 +149,16 @@ impl State {
                 self.unlink_in_panel(|other| other == node_id);
             }
             Change::EdgesChanged { node_id, added, removed } => {
-                let mut unknown_end = false;
+                let mut held = Vec::new();
                 self.graph.update(|graph| {
                     for other in &removed {
                         graph.remove_edge(node_id, *other);
                     }
                     for edge in &added {
-                        unknown_end |= graph.set_edge(node_id, edge.target, edge.weight).is_err();
+                        if graph.set_edge(node_id, edge.target, edge.weight).is_err() {
+                            graph.hold_edge(node_id, edge.target, edge.weight);
+                            held.push(edge.target);
+                        }
                     }
                 });
                 let gone: BTreeSet<NodeId> = removed.iter().copied().collect();
@@ -166,8 +175,16 @@ impl State {
                         edges.push(node_id);
                     }
                 });
-                if unknown_end {
-                    self.resync();
+                if !held.is_empty() {
+                    // The memory at the other end is announced separately; if its message does
+                    // not come (lost, or the memory is beyond what this tab loaded), load again.
+                    let state = *self;
+                    spawn_local(async move {
+                        gloo_timers::future::TimeoutFuture::new(HELD_LINK_WAIT_MS).await;
+                        if held.iter().any(|other| state.graph.with_untracked(|g| g.is_held(node_id, *other))) {
+                            state.resync();
+                        }
+                    });
                 }
             }
             Change::Refetch {} => self.resync(),
