@@ -82,6 +82,26 @@ fn the_web_client_works_in_a_real_browser() {
         ada.screenshot("graph").await;
         ada.assert_no_console_errors("after three memories").await;
 
+        // A change made on another device is shown from its WebSocket message alone: the tab
+        // sends no API request for it (counted by the page's resource timing).
+        let api_requests = "performance.setResourceTimingBufferSize(10000); \
+            return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/')).length;";
+        let before = ada.eval(api_requests).await;
+        let tomatoes = ada.eval(&format!("return {}.dataset.id;", memory_selector("tomatoes ripen"))).await;
+        let token = session_token(&ada.eval("return localStorage.getItem('brain2.session');").await);
+        let changed = reqwest::Client::new()
+            .put(format!("{}/api/nodes/{}", dev.http_api(), tomatoes.as_str().unwrap()))
+            .bearer_auth(&token)
+            .header("If-Match", "1")
+            .json(&json!({ "content": "tomatoes ripen slowly in autumn sun" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 200);
+        ada.until("the change from another device", &format!("{}?.textContent.includes('autumn sun')", memory_selector("tomatoes ripen"))).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(ada.eval(api_requests).await, before, "no API request for a pushed change");
+
         // Open a memory: its content, keywords and linked memory.
         click_in_memory(&ada, "Rust lambdas deploy", ".memory-text").await;
         ada.until("the side panel", "document.querySelector('#detail-content')?.textContent.includes('Rust lambdas')")
