@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod graph;
+pub mod live;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 
 pub use graph::{GraphEdge, GraphNode, GraphPage, label};
+pub use live::{Change, EdgeWeight, LIVE_FORMAT_VERSION, LiveMessage, NodeSummary};
 
 /// The custom CloudWatch metrics the functions emit (embedded metric format, dimension
 /// `Environment`) and the monitoring stack alarms on: one spelling for both sides.
@@ -285,67 +287,6 @@ pub struct ErrorBody {
     pub current: Option<NodeView>,
 }
 
-/// The version of the WebSocket message format ([`LiveMessage`]). A client that receives another
-/// version refetches instead of applying it.
-pub const LIVE_FORMAT_VERSION: u32 = 1;
-
-/// What the WebSocket pushes after a change to the user's graph, as JSON:
-///
-/// ```json
-/// {"version":1,"type":"nodeCreated","node":{"nodeId":"…","label":"…","keywordCount":3,"version":1,"updatedAt":"…"}}
-/// {"version":1,"type":"nodeUpdated","node":{…}}
-/// {"version":1,"type":"nodeDeleted","nodeId":"…"}
-/// {"version":1,"type":"edgesChanged","nodeId":"…","added":[{"target":"…","weight":2}],"removed":["…"]}
-/// ```
-///
-/// Edges are undirected: `added` and `removed` name the other end of edges of `nodeId`; an
-/// added edge that was already shown has a new weight. A deleted node's edges are gone with it.
-/// Messages may arrive late, twice or out of order; `node.version` orders a node's updates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-pub struct LiveMessage {
-    pub version: u32,
-    #[serde(flatten)]
-    pub change: Change,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
-pub enum Change {
-    NodeCreated { node: NodeSummary },
-    NodeUpdated { node: NodeSummary },
-    NodeDeleted { node_id: NodeId },
-    EdgesChanged { node_id: NodeId, added: Vec<EdgeWeight>, removed: Vec<NodeId> },
-}
-
-impl LiveMessage {
-    pub fn new(change: Change) -> Self {
-        Self { version: LIVE_FORMAT_VERSION, change }
-    }
-}
-
-/// What a graph view shows of a node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct NodeSummary {
-    pub node_id: NodeId,
-    pub label: String,
-    pub keyword_count: usize,
-    pub version: u64,
-    pub updated_at: String,
-}
-
-/// One end of an edge, seen from the other, and how many keywords the two share.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct EdgeWeight {
-    pub target: NodeId,
-    pub weight: u32,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,22 +337,6 @@ mod tests {
         assert!(input("x", &[""]).validate().unwrap_err().0.contains("tags[0]"));
         assert!(input("x", &[&"t".repeat(51)]).validate().is_err());
         assert_eq!(input("x", &[" a ", "a", "b"]).validate().unwrap().tags, ["a", "b"]);
-    }
-
-    #[test]
-    fn live_messages_have_the_documented_shape() {
-        let a = NodeId::parse("6f1c1f8e-3a4b-4c5d-8e9f-0a1b2c3d4e5f").unwrap();
-        let deleted = serde_json::to_value(LiveMessage::new(Change::NodeDeleted { node_id: a })).unwrap();
-        assert_eq!(deleted, serde_json::json!({ "version": 1, "type": "nodeDeleted", "nodeId": a.to_string() }));
-        let edges = LiveMessage::new(Change::EdgesChanged {
-            node_id: a,
-            added: vec![EdgeWeight { target: a, weight: 2 }],
-            removed: vec![a],
-        });
-        let json = serde_json::to_value(&edges).unwrap();
-        assert_eq!(json["type"], "edgesChanged");
-        assert_eq!(json["added"][0], serde_json::json!({ "target": a.to_string(), "weight": 2 }));
-        assert_eq!(serde_json::from_value::<LiveMessage>(json).unwrap(), edges);
     }
 
     #[test]

@@ -267,7 +267,7 @@ pub fn live_message_schema() -> Value {
     if let Some(object) = value.as_object_mut() {
         object.insert(
             "description".to_owned(),
-            json!("What the Brain2 WebSocket API pushes after a change to the user's graph (format version 1)."),
+            json!("What the Brain2 WebSocket API pushes after a change to the user's graph (format version 2: see brain2-api's live module)."),
         );
     }
     value

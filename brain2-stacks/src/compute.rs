@@ -319,7 +319,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         },
     )?;
     database.connections.grant_actions(app, &ws_send_message, &["dynamodb:Query"], &[CONNECTION_INDEX])?;
-    database.connections.grant_actions(app, &ws_send_message, &["dynamodb:DeleteItem"], &[])?;
+    // UpdateItem: each connection's message counter (`seq`).
+    database.connections.grant_actions(app, &ws_send_message, &["dynamodb:DeleteItem", "dynamodb:UpdateItem"], &[])?;
     websocket.grant_manage_connections(app, &ws_send_message)?;
     let url = match &config.api.web_socket_domain {
         Some(domain) => websocket.add_domain(app, stack, &domain.name, domain.hosted_zone_id.as_deref())?,
@@ -352,7 +353,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             stack,
             "EdgesChanged",
             &bus,
-            pattern(CONNECT_NODE_SOURCE, &["EdgesCreated", "EdgesRemoved"]),
+            // NodeDeleted: an abandoned delete connect-node finished.
+            pattern(CONNECT_NODE_SOURCE, &["EdgesCreated", "EdgesRemoved", "NodeDeleted"]),
             &ws_send_message,
             Delivery { retry: Retry::default(), dead_letter_key: key.as_ref() },
         )?,

@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 
 use crate::auth::RuntimeConfig;
 use crate::live::{self, LiveEvent};
-use crate::state::{State, mark};
+use crate::state::State;
 use crate::views::{SignIn, Workspace};
 
 #[component]
@@ -47,11 +47,8 @@ pub fn App() -> impl IntoView {
                                 state.resync();
                             }
                         }
-                        LiveEvent::Message(message) => {
-                            // User Timing marks: the browser benchmarks read them; they cost nothing.
-                            mark("brain2:live-message");
-                            spawn_local(async move { state.apply(message).await })
-                        }
+                        LiveEvent::Message(message) => state.apply_live(message),
+                        LiveEvent::Missed => state.resync(),
                         LiveEvent::Disconnected { retry_in_ms } => {
                             state.live.set(format!("offline, retrying in {} s", retry_in_ms.div_ceil(1000)));
                         }

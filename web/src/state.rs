@@ -4,12 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use brain2_api::{Change, LiveMessage, NodeId, NodeView};
+use brain2_api::{NodeId, NodeView};
 use leptos::prelude::*;
 
 use crate::api::{Api, ApiError};
 use crate::auth::{self, RuntimeConfig, Session};
-use crate::graph::{self, GraphElement};
+use crate::graph::GraphModel;
 use crate::sync::SyncFlags;
 
 pub const PAGE_SIZE: usize = 20;
@@ -66,7 +66,7 @@ pub struct State {
     pub cursor: RwSignal<Option<String>>,
     pub loading: RwSignal<bool>,
     pub loaded_once: RwSignal<bool>,
-    pub elements: RwSignal<Vec<GraphElement>>,
+    pub graph: RwSignal<GraphModel>,
     pub selected: RwSignal<Option<NodeId>>,
     pub detail: RwSignal<Option<NodeView>>,
     pub checked: RwSignal<BTreeSet<NodeId>>,
@@ -95,7 +95,7 @@ impl State {
             cursor: RwSignal::new(None),
             loading: RwSignal::new(false),
             loaded_once: RwSignal::new(false),
-            elements: RwSignal::new(vec![]),
+            graph: RwSignal::new(GraphModel::default()),
             selected: RwSignal::new(None),
             detail: RwSignal::new(None),
             checked: RwSignal::new(BTreeSet::new()),
@@ -138,7 +138,7 @@ impl State {
         self.notice.set(notice);
         self.nodes.set(vec![]);
         self.cursor.set(None);
-        self.elements.set(vec![]);
+        self.graph.update(GraphModel::clear);
         self.selected.set(None);
         self.detail.set(None);
         self.checked.set(BTreeSet::new());
@@ -203,14 +203,6 @@ impl State {
         }
     }
 
-    pub async fn reload_graph(&self) {
-        let Some(api) = self.api() else { return };
-        match api.graph().await {
-            Ok((nodes, edges)) => self.elements.set(graph::elements(nodes, &edges)),
-            Err(error) => self.failed("load the graph", error),
-        }
-    }
-
     pub async fn open(&self, id: Option<NodeId>) {
         self.selected.set(id);
         let (Some(id), Some(api)) = (id, self.api()) else {
@@ -228,8 +220,13 @@ impl State {
     }
 
     /// Shows `view` in the list: replaces an older version, or inserts it where its id (newest
-    /// first) puts it, unless that is below what the list has loaded so far.
+    /// first) puts it, unless that is below what the list has loaded so far. The graph shows it
+    /// too (its links come from live messages).
     pub fn upsert(&self, view: NodeView) {
+        let label = brain2_api::label(&view.content);
+        self.graph.update(|graph| {
+            graph.upsert_node(view.node_id, &label, Some(view.version));
+        });
         let more_below = self.cursor.get_untracked().is_some();
         self.nodes.update(|nodes| match nodes.iter_mut().find(|n| n.node_id == view.node_id) {
             Some(shown) if shown.version < view.version => *shown = view,
@@ -243,73 +240,14 @@ impl State {
         });
     }
 
-    /// Applies a live message in place: the graph from the message alone, the list by fetching
-    /// the one node that changed. A message of another format version reloads everything, and
-    /// so does one that arrives while the API cannot be reached (through the retry loop).
-    pub async fn apply(&self, message: LiveMessage) {
-        if message.version != brain2_api::LIVE_FORMAT_VERSION {
-            return self.resync();
-        }
-        match message.change {
-            Change::NodeCreated { node } | Change::NodeUpdated { node } => {
-                let id = node.node_id;
-                self.elements.update(|elements| upsert_node(elements, &node));
-                if self.api_down.get_untracked().is_some() {
-                    return self.resync();
-                }
-                let Some(api) = self.api() else { return };
-                match api.get(id).await {
-                    Ok(view) => self.upsert(view),
-                    Err(ApiError::NotFound) => self.forget_nodes(&BTreeSet::from([id])),
-                    Err(error) => return self.failed("load a changed memory", error),
-                }
-                if self.selected.get_untracked() == Some(id) {
-                    self.open(Some(id)).await;
-                }
-            }
-            Change::NodeDeleted { node_id } => {
-                let id = node_id.to_string();
-                self.elements.update(|elements| {
-                    elements
-                        .retain(|e| e.data.id != id && e.data.source != Some(node_id) && e.data.target != Some(node_id))
-                });
-                self.forget_nodes(&BTreeSet::from([node_id]));
-            }
-            Change::EdgesChanged { node_id, added, removed } => {
-                let mut unknown_end = false;
-                self.elements.update(|elements| {
-                    for other in removed {
-                        let id = GraphElement::edge_id(node_id, other);
-                        elements.retain(|e| e.data.id != id);
-                    }
-                    for edge in added {
-                        // Messages arrive out of order: a link may come before the memory at its
-                        // other end, which the graph cannot draw yet; a reload brings both.
-                        let known = |id: NodeId| elements.iter().any(|e| !e.is_edge() && e.data.id == id.to_string());
-                        if !known(node_id) || !known(edge.target) {
-                            unknown_end = true;
-                            continue;
-                        }
-                        let element = GraphElement::edge(node_id, edge.target, edge.weight);
-                        match elements.iter_mut().find(|e| e.data.id == element.data.id) {
-                            Some(shown) => *shown = element,
-                            None => elements.push(element),
-                        }
-                    }
-                });
-                if unknown_end {
-                    self.resync();
-                }
-                if self.selected.get_untracked() == Some(node_id) && self.api_down.get_untracked().is_none() {
-                    self.open(Some(node_id)).await;
-                }
-            }
-        }
-    }
-
     /// Removes memories that no longer exist. An edit in progress on one of them is not lost:
     /// its text moves to the composer.
     pub fn forget_nodes(&self, gone: &BTreeSet<NodeId>) {
+        self.graph.update(|graph| {
+            for id in gone {
+                graph.remove_node(*id);
+            }
+        });
         self.nodes.update(|nodes| nodes.retain(|n| !gone.contains(&n.node_id)));
         self.checked.update(|checked| checked.retain(|id| !gone.contains(id)));
         if self.selected.get_untracked().is_some_and(|id| gone.contains(&id)) {
@@ -331,14 +269,6 @@ impl State {
                 "The memory you were editing was deleted elsewhere; your text is in the composer.".to_owned(),
             ));
         }
-    }
-}
-
-fn upsert_node(elements: &mut Vec<GraphElement>, node: &brain2_api::NodeSummary) {
-    let id = node.node_id.to_string();
-    match elements.iter_mut().find(|e| e.data.id == id) {
-        Some(shown) => shown.data.label = Some(node.label.clone()),
-        None => elements.insert(0, GraphElement::node(node.node_id, node.label.clone())),
     }
 }
 
@@ -368,13 +298,8 @@ pub fn mark(name: &str) {
     }
 }
 
-pub fn label_of(elements: &[GraphElement], id: NodeId) -> String {
-    let id = id.to_string();
-    elements
-        .iter()
-        .find(|e| e.data.id == id)
-        .and_then(|e| e.data.label.clone())
-        .unwrap_or_else(|| "(a memory)".to_owned())
+pub fn label_of(graph: &GraphModel, id: NodeId) -> String {
+    graph.label(id).map_or_else(|| "(a memory)".to_owned(), str::to_owned)
 }
 
 fn prefers_dark() -> bool {

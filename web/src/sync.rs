@@ -14,7 +14,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{Api, ApiError};
-use crate::graph;
 use crate::state::{PAGE_SIZE, State};
 
 const FIRST_RETRY_MS: f64 = 1_000.0;
@@ -131,7 +130,7 @@ impl State {
         let (nodes, cursor) = list?;
         self.show_list(nodes, cursor);
         let (graph_nodes, edges) = graph?;
-        self.elements.set(graph::elements(graph_nodes, &edges));
+        self.graph.update(|graph| graph.load(graph_nodes, &edges));
         if let Some(selected) = self.selected.get_untracked() {
             self.open(Some(selected)).await;
         }

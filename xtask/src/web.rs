@@ -1,8 +1,9 @@
 //! `cargo xtask web`: the web client (`web/`), built to `target/web/dist` with nothing but cargo
-//! and a pinned wasm-bindgen-cli: the wasm32 release build, wasm-bindgen's JS glue, and every
-//! asset under `assets/` with a content hash in its name (so deploy's site sync caches them
-//! forever); `index.html` is rendered from `web/index.html.hbs` with those names. The same
-//! sources give the same bytes. Nothing is rebuilt when the sources' fingerprint is unchanged.
+//! and a pinned wasm-bindgen-cli: the wasm32 release build, wasm-bindgen's JS glue, the graph's
+//! layout worker (`web/src/layout-worker.js`), and every asset under `assets/` with a content
+//! hash in its name (so deploy's site sync caches them forever); `index.html` is rendered from
+//! `web/index.html.hbs` with those names. The same sources give the same bytes. Nothing is
+//! rebuilt when the sources' fingerprint is unchanged.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,9 +16,8 @@ pub const DIST_DIR: &str = "target/web/dist";
 /// Where the local build goes (see [`Flavor::Local`]).
 pub const LOCAL_DIR: &str = "target/web/local";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
-const CYTOSCAPE: &str = "cytoscape-3.34.4.min.js";
-/// The vendored file's sha256, as web/vendor/README.md records it.
-const CYTOSCAPE_SHA256: &str = "081591ab735b2b6a3b31a3c60f8f3a3e2fee8c92939e0c7820ad1208571b6cd8";
+/// The graph's layout, run in a worker the page starts from this file (graph.js).
+const LAYOUT_WORKER: &str = "web/src/layout-worker.js";
 /// Which build of the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -233,13 +233,7 @@ pub fn build_flavor(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
     }
     let glue_asset = hashed("brain2", "js", js.into_bytes());
     let boot = hashed("boot", "js", format!("import init from './{}';\ninit();\n", glue_asset.name).into_bytes());
-    let cytoscape_bytes = std::fs::read(workspace.join("web/vendor").join(CYTOSCAPE))?;
-    if hex(&Sha256::digest(&cytoscape_bytes)) != CYTOSCAPE_SHA256 {
-        bail!(
-            "web/vendor/{CYTOSCAPE} does not have the sha256 web/vendor/README.md records; restore it or follow the upgrade steps there"
-        );
-    }
-    let cytoscape = hashed("cytoscape-3.34.4", "min.js", cytoscape_bytes);
+    let layout_worker = hashed("layout-worker", "js", std::fs::read(workspace.join(LAYOUT_WORKER))?);
     let css = hashed("app", "css", std::fs::read(workspace.join("web/style.css"))?);
 
     let template = std::fs::read_to_string(workspace.join("web/index.html.hbs"))?;
@@ -249,12 +243,12 @@ pub fn build_flavor(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
         &template,
         &serde_json::json!({
             "css": format!("assets/{}", css.name),
-            "cytoscape": format!("assets/{}", cytoscape.name),
+            "layout_worker": format!("assets/{}", layout_worker.name),
             "boot": format!("assets/{}", boot.name),
             "wasm": format!("assets/{}", wasm_asset.name),
         }),
     )?;
-    assets.extend([wasm_asset, glue_asset, boot, cytoscape, css]);
+    assets.extend([wasm_asset, glue_asset, boot, layout_worker, css]);
 
     let dist = workspace.join(flavor.dist());
     let staging = workspace.join(format!("{}.partial", flavor.dist()));
@@ -264,7 +258,6 @@ pub fn build_flavor(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
         std::fs::write(staging.join("assets").join(&asset.name), &asset.bytes)?;
     }
     std::fs::write(staging.join("index.html"), index)?;
-    std::fs::copy(workspace.join("web/vendor/cytoscape-LICENSE"), staging.join("assets/cytoscape-LICENSE.txt"))?;
     let _ = std::fs::remove_dir_all(&dist);
     std::fs::rename(&staging, &dist).with_context(|| format!("moving the site into {}", dist.display()))?;
     std::fs::write(workspace.join(flavor.fingerprint_file()), fingerprint)?;

@@ -82,6 +82,59 @@ fn the_web_client_works_in_a_real_browser() {
         ada.screenshot("graph").await;
         ada.assert_no_console_errors("after three memories").await;
 
+        // A change made on another device is shown from its WebSocket message alone: the tab
+        // sends no API request for it (counted by the page's resource timing).
+        let api_requests = "performance.setResourceTimingBufferSize(10000); \
+            return performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/')).length;";
+        let before = ada.eval(api_requests).await;
+        let tomatoes = ada.eval(&format!("return {}.dataset.id;", memory_selector("tomatoes ripen"))).await;
+        let token = session_token(&ada.eval("return localStorage.getItem('brain2.session');").await);
+        let changed = reqwest::Client::new()
+            .put(format!("{}/api/nodes/{}", dev.http_api(), tomatoes.as_str().unwrap()))
+            .bearer_auth(&token)
+            .header("If-Match", "1")
+            .json(&json!({ "content": "tomatoes ripen slowly in autumn sun" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 200);
+        ada.until("the change from another device", &format!("{}?.textContent.includes('autumn sun')", memory_selector("tomatoes ripen"))).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(ada.eval(api_requests).await, before, "no API request for a pushed change");
+
+        // A lost message: each of Ada's connections skips a number (its counter in the
+        // emulator's ConnectionsTable raised by one), so the next change arrives after a gap.
+        // The tab notices within a second and loads again (the only time it calls the API).
+        let dynamodb = dev.running.aws().await.unwrap().dynamodb();
+        let tables = dynamodb.list_tables().send().await.unwrap().table_names.unwrap_or_default();
+        let connections = tables.iter().find(|t| t.contains("Connections")).expect("the connections table");
+        let items = dynamodb.scan().table_name(connections).send().await.unwrap().items.unwrap_or_default();
+        assert!(!items.is_empty(), "Ada's tab is connected");
+        for item in items {
+            dynamodb
+                .update_item()
+                .table_name(connections)
+                .key("connectionId", item["connectionId"].clone())
+                .update_expression("SET seq = if_not_exists(seq, :zero) + :one")
+                .expression_attribute_values(":zero", aws_sdk_dynamodb::types::AttributeValue::N("0".to_owned()))
+                .expression_attribute_values(":one", aws_sdk_dynamodb::types::AttributeValue::N("1".to_owned()))
+                .send()
+                .await
+                .unwrap();
+        }
+        let changed = reqwest::Client::new()
+            .put(format!("{}/api/nodes/{}", dev.http_api(), tomatoes.as_str().unwrap()))
+            .bearer_auth(&token)
+            .header("If-Match", "2")
+            .json(&json!({ "content": "tomatoes ripen slowly in autumn sun and rain" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 200);
+        ada.until("the change after a lost message", &format!("{}?.textContent.includes('and rain')", memory_selector("tomatoes ripen"))).await;
+        let reloaded = format!("performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/')).length > {before}");
+        ada.until("a reload after the gap", &reloaded).await;
+
         // Open a memory: its content, keywords and linked memory.
         click_in_memory(&ada, "Rust lambdas deploy", ".memory-text").await;
         ada.until("the side panel", "document.querySelector('#detail-content')?.textContent.includes('Rust lambdas')")

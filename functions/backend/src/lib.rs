@@ -120,8 +120,12 @@ impl AppState {
     }
 
     async fn announce_node(&self, detail_type: &str, node: &Node) {
-        let detail =
-            NodeChanged { user_id: node.owner.to_string(), node_id: node.id, node: Some(domain::summary(node)) };
+        let detail = NodeChanged {
+            user_id: node.owner.to_string(),
+            node_id: node.id,
+            node: Some(domain::summary(node)),
+            memory: Some(domain::view(node, None)),
+        };
         self.announce(detail_type, node.id, &detail).await;
     }
 

@@ -18,7 +18,8 @@
 //! under its neighbours' caps. A run that meets such a node, as the node of its event or among
 //! the nodes it reads, finishes the delete once the mark is abandoned
 //! (`memory::DELETE_ABANDONED_AFTER`; before that, the delete that set it is still at work), at
-//! most [`MAX_DELETES_FINISHED`] per run, and announces the edges it removed (EdgesRemoved).
+//! most [`MAX_DELETES_FINISHED`] per run, and announces the node gone (NodeDeleted, as the
+//! backend does for a delete it finishes; the node's edges go with it).
 //!
 //! Which edges: the node's candidates are the nodes sharing at least `min_shared_keywords`
 //! keywords, ranked by how many they share, then by id. It links to the top `max_edges_per_node`;
@@ -30,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use brain2_shared::domain::{Edge, NodeId, UserId};
-use brain2_shared::events::{self, EdgeWeight, EdgesCreated, EdgesRemoved, NodeChanged, Publisher};
+use brain2_shared::events::{self, EdgeWeight, EdgesCreated, EdgesRemoved, NodeChanged, NodeDeleted, Publisher};
 use brain2_shared::memory::{AddEdge, EDGE_WRITE_PARALLELISM, MemoryStore, Unlink, Versions};
 use brain2_shared::scoring;
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -242,15 +243,17 @@ impl ConnectNode {
         Ok(Outcome::Linked { node: node_id, edges, created, removed, finished })
     }
 
-    /// Finishes the delete of `id` that stopped after its mark, and announces the edges it
-    /// removed.
+    /// Finishes the delete of `id` that stopped after its mark, and announces that the node is
+    /// gone: the delete that marked it never did (it stopped first), and a live client would
+    /// otherwise show the node until it loads again. The node's edges go with it.
     async fn finish_delete(&self, user: UserId, id: NodeId, now: OffsetDateTime) -> Result<Vec<NodeId>, ConnectError> {
-        let unlinked = self.store.delete(user, id, now).await?.unwrap_or_default();
+        let Some(unlinked) = self.store.delete(user, id, now).await? else {
+            // Gone already: another run or delete finished it first.
+            return Ok(Vec::new());
+        };
         tracing::info!(node = %id, unlinked = unlinked.len(), "finished a delete that had stopped");
-        if !unlinked.is_empty() {
-            let detail = EdgesRemoved { user_id: user.to_string(), node_id: id, targets: unlinked.clone() };
-            self.publisher.publish(events::EDGES_REMOVED, &detail).await?;
-        }
+        let detail = NodeDeleted { user_id: user.to_string(), node_id: id };
+        self.publisher.publish(events::NODE_DELETED, &detail).await?;
         Ok(unlinked)
     }
 }

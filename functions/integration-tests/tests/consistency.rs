@@ -537,6 +537,17 @@ async fn a_delete_killed_after_its_mark_is_finished_by_the_next_delete_connect_n
     killed_delete(ids[2], long_ago).await;
     let outcome = connect.connect(user, ids[2]).await.unwrap();
     assert!(matches!(outcome, Outcome::DeleteFinished { node, ref unlinked } if node == ids[2] && unlinked.len() == 2));
+    // Each is announced gone, as the backend announces a delete it finishes, so live clients
+    // drop the node and its edges without loading again.
+    settle().await;
+    let deleted: BTreeSet<String> = world
+        .drain_events()
+        .await
+        .into_iter()
+        .filter(|e| e["source"] == "brain2.connect-node" && e["detail-type"] == "NodeDeleted")
+        .filter_map(|e| e["detail"]["nodeId"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(deleted, BTreeSet::from([ids[1].to_string(), ids[2].to_string()]));
 
     // graph-check finishes what nobody met, once its mark is abandoned.
     killed_delete(ids[3], now).await;
@@ -596,4 +607,33 @@ async fn a_count_repair_does_not_undo_a_link_made_between_its_reads_and_its_writ
     let after = check::check_user(&world.memory, user, 4, false, now).await.unwrap();
     assert_eq!(world.memory.edges(user, a).await.unwrap().len(), 2, "the new link is there");
     assert_eq!(after.found, [], "A's count is its 2 edges");
+}
+
+/// A seeded graph (benchmarks and the 10,000-memory browser test load one) is what creates and
+/// connect-node runs leave: graph-check finds nothing wrong, and connect-node, run again on its
+/// nodes, has nothing to add, reweigh or remove.
+#[tokio::test]
+async fn a_seeded_graph_is_what_creates_and_connect_node_would_have_stored() {
+    let world = World::new().await;
+    let user = user();
+    let now = time::OffsetDateTime::now_utc();
+    let seeded = world.memory.seed(user, brain2_shared::seed::community(300), 1, 50, now).await.unwrap();
+    assert_eq!(seeded.nodes.len(), 300);
+    assert!((1_300..=1_500).contains(&seeded.edges.len()), "about 5 links per memory: {}", seeded.edges.len());
+    assert_eq!(check::check_user(&world.memory, user, 50, false, now).await.unwrap().found, []);
+    let connect = world.connect_node(50);
+    for node in seeded.nodes.iter().step_by(37) {
+        let outcome = connect.connect(user, node.id).await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Linked { created, removed, .. } if created.is_empty() && removed.is_empty()),
+            "{outcome:?}"
+        );
+    }
+    let page = world.memory.graph_page(user, MAX_GRAPH_PAGE, None).await.unwrap().unwrap();
+    assert_eq!((page.nodes().unwrap().len(), page.edges().unwrap().len()), (300, seeded.edges.len()));
+    // A graph whose nodes have more candidates than the cap is refused, not written.
+    let crowded = (0..5).map(|i| NodeInput { content: format!("shared topic {i}"), tags: vec![] }.validate().unwrap());
+    let other = support::user();
+    assert!(world.memory.seed(other, crowded.collect(), 1, 3, now).await.is_err());
+    assert!(world.items_of(other).await.is_empty());
 }

@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use brain2_api::{GraphEdge, GraphNode, GraphPage};
@@ -51,6 +52,9 @@ async fn create_connect_notify_update_and_delete() {
     let events = world.drain_events().await;
     assert_eq!(events.len(), 3);
     assert!(events.iter().all(|e| e["source"] == "brain2.api" && e["detail-type"] == "NodeCreated"));
+    // Each carries the memory as the API returns it, so a live client needs no call to show it.
+    let created = events.iter().find(|e| e["detail"]["nodeId"] == a["nodeId"]).unwrap();
+    assert_eq!(created["detail"]["memory"], a);
 
     // connect-node links A and B (both directions) and announces it once: B's run finds the
     // pair A's run added.
@@ -452,7 +456,86 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
     assert_eq!(remaining, ["broken-1", "live-1"], "only the gone connection was deleted");
     let posted = posted.lock().unwrap();
     let message: Value = serde_json::from_str(&posted.iter().find(|(c, _)| c == "live-1").unwrap().1).unwrap();
-    assert_eq!(message, json!({ "version": 1, "type": "nodeDeleted", "nodeId": node }));
+    assert_eq!(message, json!({ "version": 2, "seq": 1, "type": "nodeDeleted", "nodeId": node }));
+}
+
+/// Each post a recording management API took: the connection id and the body.
+type Posts = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A management API that records every post and accepts it (SDK test client; DynamoDB is moto).
+fn recording_management(world: &World) -> (aws_sdk_apigatewaymanagement::Client, Posts) {
+    use aws_smithy_http_client::test_util::infallible_client_fn;
+    let posted = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let record = posted.clone();
+    let http = infallible_client_fn(move |request| {
+        let connection = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
+        let body = String::from_utf8(request.body().bytes().unwrap_or_default().to_vec()).unwrap();
+        record.lock().unwrap().push((connection, body));
+        http::Response::builder().status(200).body(String::new()).unwrap()
+    });
+    let config = aws_sdk_apigatewaymanagement::config::Builder::from(&world.sdk)
+        .http_client(http)
+        .endpoint_url("https://api.execute-api.us-east-1.amazonaws.com/live")
+        .build();
+    (aws_sdk_apigatewaymanagement::Client::from_conf(config), posted)
+}
+
+fn event(detail_type: &str, source: &str, detail: Value) -> EventBridgeEvent<Value> {
+    serde_json::from_value(json!({
+        "version": "0", "id": "e1", "detail-type": detail_type, "source": source,
+        "account": "123456789012", "time": "2026-12-03T00:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": detail
+    }))
+    .unwrap()
+}
+
+/// Each connection numbers its messages from 1, whatever else is sent meanwhile; a change too
+/// large for API Gateway's 128 KB goes as a refetch message, numbered like the rest; an abandoned
+/// delete connect-node finished is pushed as nodeDeleted.
+#[tokio::test]
+async fn messages_are_numbered_per_connection_and_a_change_too_large_is_a_refetch() {
+    let world = World::new().await;
+    let (user, other) = (user(), user());
+    let now = time::OffsetDateTime::now_utc();
+    world.connections.put("first", user, now).await.unwrap();
+    world.connections.put("theirs", other, now).await.unwrap();
+    let (management, posted) = recording_management(&world);
+    let ws = ws_send_message::SendMessage {
+        connections: world.connections.clone(),
+        management,
+        environment: "test".to_owned(),
+    };
+    let node = brain2_shared::domain::new_node_id();
+    let deleted = |source: &str, user: brain2_shared::domain::UserId| {
+        event("NodeDeleted", source, json!({ "userId": user.to_string(), "nodeId": node }))
+    };
+    ws.handle(deleted("brain2.api", user)).await.unwrap();
+    ws.handle(deleted("brain2.api", other)).await.unwrap();
+    // A connection opened later starts at 1.
+    world.connections.put("second", user, now).await.unwrap();
+    ws.handle(deleted("brain2.connect-node", user)).await.unwrap();
+    let targets: Vec<Value> = (0..3_400).map(|_| json!(node)).collect();
+    let removed = event(
+        "EdgesRemoved",
+        "brain2.connect-node",
+        json!({ "userId": user.to_string(), "nodeId": node, "targets": targets }),
+    );
+    let delivery = ws.handle(removed).await.unwrap();
+    assert_eq!(delivery.sent, ["first", "second"]);
+
+    let posted = posted.lock().unwrap();
+    let of = |connection: &str| -> Vec<Value> {
+        posted.iter().filter(|(c, _)| c == connection).map(|(_, body)| serde_json::from_str(body).unwrap()).collect()
+    };
+    let summary = |messages: Vec<Value>| -> Vec<(u64, String)> {
+        messages.iter().map(|m| (m["seq"].as_u64().unwrap(), m["type"].as_str().unwrap().to_owned())).collect()
+    };
+    let pair = |seq: u64, kind: &str| (seq, kind.to_owned());
+    assert_eq!(summary(of("first")), [pair(1, "nodeDeleted"), pair(2, "nodeDeleted"), pair(3, "refetch")]);
+    assert_eq!(summary(of("second")), [pair(1, "nodeDeleted"), pair(2, "refetch")]);
+    assert_eq!(summary(of("theirs")), [pair(1, "nodeDeleted")]);
+    assert!(posted.iter().all(|(_, body)| body.len() <= brain2_api::live::MAX_LIVE_MESSAGE_BYTES));
+    assert_eq!(of("first")[2], json!({ "version": 2, "seq": 3, "type": "refetch" }));
 }
 
 #[tokio::test]

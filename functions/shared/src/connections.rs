@@ -1,5 +1,6 @@
 //! ConnectionsTable: open WebSocket connections, found by user through `connection-id-index`
-//! and expired by TTL two hours after they open.
+//! and expired by TTL two hours after they open. Each counts the messages sent to it (`seq`), so
+//! its client can tell when one was lost.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -56,6 +57,34 @@ impl ConnectionStore {
             .await
             .map_err(|e| StoreError::call("DeleteItem", e))?;
         Ok(())
+    }
+
+    /// The number of the next message to `connection_id` (1 for its first), counted in the
+    /// table so concurrent senders never give two messages one number; `None` when the
+    /// connection is gone.
+    pub async fn next_sequence(&self, connection_id: &str) -> Result<Option<u64>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("connectionId", AttributeValue::S(connection_id.to_owned()))
+            .update_expression("SET seq = if_not_exists(seq, :zero) + :one")
+            .condition_expression("attribute_exists(connectionId)")
+            .expression_attribute_values(":zero", AttributeValue::N("0".to_owned()))
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                Ok(Some(dynamo::number(&item, "seq")?))
+            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(None)
+            }
+            Err(error) => Err(StoreError::call("UpdateItem", error)),
+        }
     }
 
     /// The user's open connection ids (all pages).

@@ -19,10 +19,10 @@ pub const NODE_DELETED: &str = "NodeDeleted";
 pub const EDGES_CREATED: &str = "EdgesCreated";
 pub const EDGES_REMOVED: &str = "EdgesRemoved";
 
-pub use brain2_api::{EdgeWeight, NodeSummary};
+pub use brain2_api::{EdgeWeight, NodeSummary, NodeView};
 
-/// `detail` of NodeCreated and NodeUpdated. `node` is what a live client shows (absent from
-/// events published before it was added).
+/// `detail` of NodeCreated and NodeUpdated. `node` is what a live client's graph shows and
+/// `memory` what its list shows (each absent from events published before it was added).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeChanged {
@@ -30,9 +30,12 @@ pub struct NodeChanged {
     pub node_id: NodeId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<NodeSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<NodeView>,
 }
 
-/// `detail` of NodeDeleted: the node and every edge it had are gone.
+/// `detail` of NodeDeleted: the node and every edge it had are gone. The backend publishes it
+/// for a delete it did, connect-node for an abandoned delete it finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeDeleted {

@@ -18,4 +18,5 @@ pub mod keywords;
 pub mod memory;
 pub mod panic;
 pub mod scoring;
+pub mod seed;
 pub mod telemetry;

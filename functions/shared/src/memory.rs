@@ -69,7 +69,7 @@ pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -77,7 +77,7 @@ pub(crate) fn key(user: UserId, sort_key: String) -> Item {
     Item::from([(keys::PARTITION_KEY.to_owned(), s(keys::partition(user))), (keys::SORT_KEY.to_owned(), s(sort_key))])
 }
 
-fn node_item(node: &Node) -> Item {
+pub(crate) fn node_item(node: &Node) -> Item {
     let mut item = key(node.owner, keys::node(node.id));
     item.insert("nodeId".into(), s(node.id.to_string()));
     item.insert("content".into(), s(node.content.clone()));
@@ -90,11 +90,11 @@ fn node_item(node: &Node) -> Item {
 }
 
 /// The node attributes only the store manages.
-const EDGE_COUNT: &str = "edgeCount";
+pub(crate) const EDGE_COUNT: &str = "edgeCount";
 /// Raised by every write to the node's edges (add, reweigh, remove), never lowered: unlike the
 /// count, which an add and a remove put back where it was, it tells a reader that any edge write
 /// came between its reads (graph-check's count repair).
-const EDGE_WRITES: &str = "edgeWrites";
+pub(crate) const EDGE_WRITES: &str = "edgeWrites";
 pub(crate) const DELETING: &str = "deleting";
 /// When the delete that set `deleting` began (RFC 3339); marks from before it was kept have none.
 const DELETING_AT: &str = "deletingAt";
@@ -177,13 +177,13 @@ fn node_from(user: UserId, item: &Item) -> Result<Node, StoreError> {
     })
 }
 
-fn posting_item(user: UserId, node: NodeId, keyword: &str) -> Item {
+pub(crate) fn posting_item(user: UserId, node: NodeId, keyword: &str) -> Item {
     let mut item = key(user, keys::posting(node, keyword));
     item.insert(keys::KEYWORD_KEY.into(), s(keys::keyword(user, keyword)));
     item
 }
 
-fn edge_item(user: UserId, edge: &Edge) -> Item {
+pub(crate) fn edge_item(user: UserId, edge: &Edge) -> Item {
     let mut item = key(user, keys::edge(edge.source, edge.target));
     item.insert("weight".into(), n(edge.weight));
     item.insert("sharedKeywords".into(), dynamo::string_list(&edge.shared_keywords));

@@ -1,9 +1,12 @@
 //! ws-send-message: on the backend's NodeCreated, NodeUpdated and NodeDeleted and connect-node's
-//! EdgesCreated and EdgesRemoved, pushes a [`LiveMessage`] (brain2-api documents the format) to
-//! each of the user's open connections, concurrently and bounded. A connection that answers 410 Gone is
-//! deleted; any other failure is an error for that connection only. Each post has its own
-//! small budget ([`budget`]), so an invocation takes at most
-//! `ceil(connections / POST_PARALLELISM) × POST_BUDGET`.
+//! EdgesCreated, EdgesRemoved and NodeDeleted, pushes a [`LiveMessage`] carrying the change
+//! (brain2-api's `live` module documents the format) to each of the user's open connections,
+//! concurrently and bounded. Each message is numbered per connection (`seq`, counted in
+//! ConnectionsTable), so a client notices a lost one; a change too large for one message goes
+//! as a `refetch` message. A connection that answers 410 Gone is deleted; any other failure is
+//! an error for that connection only. Each post has its own small budget ([`budget`]), so an
+//! invocation takes at most `ceil(connections / POST_PARALLELISM) × POST_BUDGET` (plus one
+//! counter update per connection).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
@@ -71,8 +74,8 @@ pub struct Delivery {
     pub failed: Vec<String>,
 }
 
-/// The message an event becomes, and whose connections it goes to.
-pub fn live_message(event: &EventBridgeEvent<serde_json::Value>) -> Result<(UserId, LiveMessage), EventError> {
+/// The change an event announces, and whose connections it goes to.
+pub fn live_change(event: &EventBridgeEvent<serde_json::Value>) -> Result<(UserId, Change), EventError> {
     fn detail<T: serde::de::DeserializeOwned>(event: &EventBridgeEvent<serde_json::Value>) -> Result<T, EventError> {
         serde_json::from_value(event.detail.clone())
             .map_err(|e| EventError::BadDetail { detail_type: event.detail_type.clone(), problem: e.to_string() })
@@ -81,18 +84,17 @@ pub fn live_message(event: &EventBridgeEvent<serde_json::Value>) -> Result<(User
     let (user_id, change) = match (event.source.as_str(), event.detail_type.as_str()) {
         (events::API_SOURCE, events::NODE_CREATED | events::NODE_UPDATED) => {
             let detail: NodeChanged = detail(event)?;
-            let node = detail.node.ok_or_else(|| EventError::BadDetail {
-                detail_type: event.detail_type.clone(),
-                problem: "it has no node summary".into(),
-            })?;
-            let change = if event.detail_type == events::NODE_CREATED {
-                Change::NodeCreated { node }
-            } else {
-                Change::NodeUpdated { node }
+            let change = match (detail.node, detail.memory) {
+                (Some(node), Some(memory)) if event.detail_type == events::NODE_CREATED => {
+                    Change::NodeCreated { node, memory }
+                }
+                (Some(node), Some(memory)) => Change::NodeUpdated { node, memory },
+                // An event from before they were published: the client loads the change instead.
+                _ => Change::Refetch {},
             };
             (detail.user_id, change)
         }
-        (events::API_SOURCE, events::NODE_DELETED) => {
+        (events::API_SOURCE | events::CONNECT_NODE_SOURCE, events::NODE_DELETED) => {
             let detail: NodeDeleted = detail(event)?;
             (detail.user_id, Change::NodeDeleted { node_id: detail.node_id })
         }
@@ -111,7 +113,7 @@ pub fn live_message(event: &EventBridgeEvent<serde_json::Value>) -> Result<(User
             return Err(EventError::Unexpected { detail_type: detail_type.to_owned(), source_name: source.to_owned() });
         }
     };
-    Ok((events::user(&user_id)?, LiveMessage::new(change)))
+    Ok((events::user(&user_id)?, change))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,16 +132,21 @@ enum Posted {
 
 impl SendMessage {
     pub async fn handle(&self, event: EventBridgeEvent<serde_json::Value>) -> Result<Delivery, SendError> {
-        let (user, message) = live_message(&event)?;
-        let message = serde_json::to_string(&message).expect("live messages serialize");
+        let (user, change) = live_change(&event)?;
         let ids = self.connections.of_user(user).await?;
+        let change = &change;
         let results: Vec<(String, Posted)> = stream::iter(ids)
-            .map(|id| {
-                let message = message.clone();
-                async move {
-                    let outcome = self.post(&id, message).await;
-                    (id, outcome)
-                }
+            .map(|id| async move {
+                let outcome = match self.connections.next_sequence(&id).await {
+                    Ok(Some(seq)) => self.post(&id, LiveMessage::encode(seq, change)).await,
+                    // Disconnected since it was listed: nothing to send it.
+                    Ok(None) => Posted::Gone,
+                    Err(error) => {
+                        tracing::error!(connection = %id, %error, "could not number the message");
+                        Posted::Failed
+                    }
+                };
+                (id, outcome)
             })
             .buffer_unordered(POST_PARALLELISM)
             .collect()

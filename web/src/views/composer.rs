@@ -5,7 +5,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::ApiError;
-use crate::graph::GraphElement;
 use crate::state::{State, check_tags, parse_tags};
 
 #[component]
@@ -39,14 +38,8 @@ pub fn Composer(state: State) -> impl IntoView {
                         state.set_draft(String::new(), String::new());
                     }
                     last_keywords.set(node.keywords.clone());
-                    let (id, label) = (node.node_id, brain2_api::label(&node.content));
                     state.upsert(node);
                     state.loaded_once.set(true);
-                    state.elements.update(|elements| {
-                        if !elements.iter().any(|e| e.data.id == id.to_string()) {
-                            elements.push(GraphElement::node(id, label));
-                        }
-                    });
                 }
                 Err(ApiError::Down(why)) => {
                     problem.set(Some(format!(

@@ -13,7 +13,6 @@ pub fn DetailPanel(state: State) -> impl IntoView {
             <aside class="card detail" id="detail" aria-label="The selected memory">
                 {move || state.detail.get().map(|node| {
                     let links: Vec<NodeId> = node.edges.clone().unwrap_or_default();
-                    let elements = state.elements.get();
                     view! {
                         <button class="link close" on:click=move |_| spawn_local(async move { state.open(None).await }) aria-label="Close">"×"</button>
                         <p class="detail-content" id="detail-content">{node.content.clone()}</p>
@@ -22,7 +21,7 @@ pub fn DetailPanel(state: State) -> impl IntoView {
                         <h3>{format!("Linked memories ({})", links.len())}</h3>
                         <ul class="links" id="detail-links">
                             {links.into_iter().map(|other| {
-                                let text = label_of(&elements, other);
+                                let text = state.graph.with(|graph| label_of(graph, other));
                                 view! { <li><button class="link" on:click=move |_| spawn_local(async move { state.open(Some(other)).await })>{text}</button></li> }
                             }).collect_view()}
                         </ul>

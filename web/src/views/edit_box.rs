@@ -57,7 +57,6 @@ pub fn EditBox(state: State, shown_version: Signal<u64>) -> impl IntoView {
                     if state.selected.get_untracked() == Some(id) {
                         state.open(Some(id)).await;
                     }
-                    state.reload_graph().await;
                 }
                 Err(ApiError::Conflict(current)) => {
                     state.editing.update(|e| {

@@ -1,4 +1,5 @@
-//! The graph (Cytoscape): search, the hop filter, pan and zoom by keyboard.
+//! The graph (graph.js's renderer): search, the hop filter, pan and zoom by keyboard. The list
+//! of memories beside it is its text alternative.
 
 use brain2_api::NodeId;
 use leptos::html;
@@ -6,74 +7,111 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::Closure;
 
-use crate::graph::{self, Cy};
-use crate::state::{State, mark};
+use crate::graph::{self, GraphView as Drawing};
+use crate::state::State;
+
+/// Where this user's node positions are kept on this device: by the token's `sub`, so users who
+/// share a browser keep their own.
+fn positions_key(state: &State) -> String {
+    let user = state
+        .session
+        .with_untracked(|s| s.as_ref().and_then(|s| token_subject(&s.access_token)))
+        .unwrap_or_else(|| "anonymous".to_owned());
+    format!("brain2.positions.{user}")
+}
+
+/// The `sub` claim of a JWT (read, not verified: it only names a local storage key).
+fn token_subject(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let mut base64: String = payload
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !base64.len().is_multiple_of(4) {
+        base64.push('=');
+    }
+    let json = web_sys::window()?.atob(&base64).ok()?;
+    let claims: serde_json::Value = serde_json::from_str(&json).ok()?;
+    claims["sub"].as_str().filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')).map(str::to_owned)
+}
 
 #[component]
 pub fn GraphView(state: State) -> impl IntoView {
     let container = NodeRef::<html::Div>::new();
-    let cy = StoredValue::new_local(None::<Cy>);
+    let drawing = StoredValue::new_local(None::<Drawing>);
     let callback = StoredValue::new_local(None::<Closure<dyn Fn(String)>>);
     let query = RwSignal::new(String::new());
     let matches = RwSignal::new(None::<u32>);
     let hops = RwSignal::new(0u32);
+    // The drawing follows the model: created once there is something to draw, then given only
+    // what changed (or everything again after a load).
     Effect::new(move |_| {
-        let elements = state.elements.get();
-        let dark = state.dark.get();
+        state.graph.track();
         let Some(element) = container.get() else { return };
-        let created = cy.with_value(Option::is_some);
-        if created {
-            cy.with_value(|cy| {
-                if let Some(cy) = cy {
-                    if graph::update(cy, &elements) > 0 {
-                        mark("brain2:graph-changed");
-                    }
-                    graph::apply_theme(cy, dark);
+        let changes = state.graph.try_update_untracked(|graph| graph.take_changes()).flatten();
+        if drawing.with_value(Option::is_some) {
+            drawing.with_value(|view| {
+                if let Some(view) = view {
+                    state.graph.with_untracked(|graph| graph::catch_up(view, graph, changes));
                 }
             });
-        } else if !elements.is_empty() {
+        } else if state.graph.with_untracked(|graph| graph.node_count() > 0) {
             let html: &web_sys::HtmlElement = element.as_ref();
-            let (instance, on_select) = graph::create(html, &elements, dark, move |id: String| {
-                let id = NodeId::parse(&id);
-                spawn_local(async move { state.open(id).await });
+            let key = positions_key(&state);
+            let (view, on_select) = state.graph.with_untracked(|graph| {
+                graph::create(html, graph, state.dark.get_untracked(), &key, move |id: String| {
+                    let id = NodeId::parse(&id);
+                    spawn_local(async move { state.open(id).await });
+                })
             });
-            cy.set_value(Some(instance));
+            if let Some(selected) = state.selected.get_untracked() {
+                graph::select_node(&view, &selected.to_string());
+                graph::filter_hops(&view, &selected.to_string(), hops.get_untracked());
+            }
+            drawing.set_value(Some(view));
             callback.set_value(Some(on_select));
-            mark("brain2:graph-changed");
         }
+    });
+    Effect::new(move |_| {
+        let dark = state.dark.get();
+        drawing.with_value(|view| {
+            if let Some(view) = view {
+                graph::apply_theme(view, dark);
+            }
+        });
     });
     Effect::new(move |_| {
         let selected = state.selected.get();
         let hops = hops.get();
-        cy.with_value(|cy| {
-            if let Some(cy) = cy {
+        drawing.with_value(|view| {
+            if let Some(view) = view {
                 let id = selected.map(|s| s.to_string()).unwrap_or_default();
-                graph::select_node(cy, &id);
-                graph::filter_hops(cy, &id, hops);
+                graph::select_node(view, &id);
+                graph::filter_hops(view, &id, hops);
             }
         });
     });
     on_cleanup(move || {
-        cy.with_value(|cy| {
-            if let Some(cy) = cy {
-                graph::destroy(cy);
+        drawing.with_value(|view| {
+            if let Some(view) = view {
+                graph::destroy(view);
             }
         });
     });
-    let with_cy = move |f: &dyn Fn(&Cy)| {
-        cy.with_value(|cy| {
-            if let Some(cy) = cy {
-                f(cy)
+    let with_drawing = move |f: &dyn Fn(&Drawing)| {
+        drawing.with_value(|view| {
+            if let Some(view) = view {
+                f(view)
             }
         })
     };
     let search = move || {
         let text = query.get_untracked();
-        cy.with_value(|cy| {
-            if let Some(cy) = cy {
-                matches.set(Some(graph::highlight(cy, &text)))
-            }
-        });
+        with_drawing(&|view| matches.set(Some(graph::highlight(view, &text))));
     };
     view! {
         <div class="graph-tools">
@@ -81,7 +119,7 @@ pub fn GraphView(state: State) -> impl IntoView {
             <input id="graph-search" type="search" placeholder="Find memories"
                 prop:value=move || query.get()
                 on:input=move |ev| { query.set(event_target_value(&ev)); search(); }/>
-            <span class="muted" aria-live="polite">{move || matches.get().map(|m| format!("{m} found")).unwrap_or_default()}</span>
+            <span class="muted" aria-live="polite" id="graph-matches">{move || matches.get().map(|m| format!("{m} found")).unwrap_or_default()}</span>
             <label for="hops">"Around the selected"</label>
             <select id="hops" on:change=move |ev| hops.set(event_target_value(&ev).parse().unwrap_or(0))>
                 <option value="0">"everything"</option>
@@ -89,33 +127,33 @@ pub fn GraphView(state: State) -> impl IntoView {
                 <option value="2">"2 hops"</option>
                 <option value="3">"3 hops"</option>
             </select>
-            <button id="graph-fit" on:click=move |_| with_cy(&|cy| graph::fit(cy))>"Fit"</button>
-            <button on:click=move |_| with_cy(&|cy| graph::zoom_by(cy, 1.25)) aria-label="Zoom in">"+"</button>
-            <button on:click=move |_| with_cy(&|cy| graph::zoom_by(cy, 0.8)) aria-label="Zoom out">"−"</button>
+            <button id="graph-fit" on:click=move |_| with_drawing(&|view| graph::fit(view))>"Fit"</button>
+            <button on:click=move |_| with_drawing(&|view| graph::zoom_by(view, 1.25)) aria-label="Zoom in">"+"</button>
+            <button on:click=move |_| with_drawing(&|view| graph::zoom_by(view, 0.8)) aria-label="Zoom out">"−"</button>
         </div>
         <div id="graph" class="graph" node_ref=container tabindex="0" role="img"
             aria-label=move || {
-                let (nodes, edges) = state.elements.with(|e| (e.iter().filter(|e| !e.is_edge()).count(), e.iter().filter(|e| e.is_edge()).count()));
-                format!("Graph of {nodes} memories and {edges} links. Arrow keys pan, + and - zoom, f fits.")
+                let (nodes, edges) = state.graph.with(|g| (g.node_count(), g.edge_count()));
+                format!("Graph of {nodes} memories and {edges} links; the list of memories holds the same as text. Arrow keys pan, + and - zoom, f fits.")
             }
-            data-nodes=move || state.elements.with(|e| e.iter().filter(|e| !e.is_edge()).count())
-            data-edges=move || state.elements.with(|e| e.iter().filter(|e| e.is_edge()).count())
+            data-nodes=move || state.graph.with(|g| g.node_count())
+            data-edges=move || state.graph.with(|g| g.edge_count())
             on:keydown=move |ev: web_sys::KeyboardEvent| {
                 let step = 40.0;
                 match ev.key().as_str() {
-                    "ArrowLeft" => with_cy(&|cy| graph::pan_by(cy, step, 0.0)),
-                    "ArrowRight" => with_cy(&|cy| graph::pan_by(cy, -step, 0.0)),
-                    "ArrowUp" => with_cy(&|cy| graph::pan_by(cy, 0.0, step)),
-                    "ArrowDown" => with_cy(&|cy| graph::pan_by(cy, 0.0, -step)),
-                    "+" | "=" => with_cy(&|cy| graph::zoom_by(cy, 1.25)),
-                    "-" => with_cy(&|cy| graph::zoom_by(cy, 0.8)),
-                    "f" => with_cy(&|cy| graph::fit(cy)),
+                    "ArrowLeft" => with_drawing(&|view| graph::pan_by(view, step, 0.0)),
+                    "ArrowRight" => with_drawing(&|view| graph::pan_by(view, -step, 0.0)),
+                    "ArrowUp" => with_drawing(&|view| graph::pan_by(view, 0.0, step)),
+                    "ArrowDown" => with_drawing(&|view| graph::pan_by(view, 0.0, -step)),
+                    "+" | "=" => with_drawing(&|view| graph::zoom_by(view, 1.25)),
+                    "-" => with_drawing(&|view| graph::zoom_by(view, 0.8)),
+                    "f" => with_drawing(&|view| graph::fit(view)),
                     _ => return,
                 }
                 ev.prevent_default();
             }>
         </div>
-        <Show when=move || state.loaded_once.get() && state.elements.with(Vec::is_empty)>
+        <Show when=move || state.loaded_once.get() && state.graph.with(|g| g.node_count() == 0)>
             <p class="muted graph-empty">"The graph appears once you have memories."</p>
         </Show>
     }

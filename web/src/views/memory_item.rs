@@ -45,7 +45,6 @@ pub fn MemoryItem(state: State, id: NodeId) -> impl IntoView {
             match result {
                 Ok(()) | Err(ApiError::NotFound) => {
                     state.forget_nodes(&BTreeSet::from([id]));
-                    state.reload_graph().await;
                 }
                 Err(error) => state.write_failed("delete the memory", error),
             }

@@ -77,7 +77,6 @@ pub fn MemoryList(state: State) -> impl IntoView {
                             names.join("; ")
                         )));
                     }
-                    state.reload_graph().await;
                 }
                 Err(error) => state.write_failed("delete the selected memories", error),
             }

@@ -124,7 +124,7 @@ fn print_report(report: &UserReport, repaired: bool) {
 }
 
 /// The environment's MemoryTable, named by the database stack's output.
-async fn memory_store(aws: &crate::aws::Aws, workspace: &Path, environment: &str) -> Result<MemoryStore> {
+pub async fn memory_store(aws: &crate::aws::Aws, workspace: &Path, environment: &str) -> Result<MemoryStore> {
     let output = crate::synth::synthesize(workspace, environment)?;
     let stack =
         output.synthesized.stack("database").with_context(|| format!("the {environment} app has no database stack"))?;
