@@ -188,7 +188,8 @@ async fn create_connect_notify_update_and_delete() {
             { "nodeId": missing, "status": "notFound" },
         ])
     );
-    assert!(world.items_of(user).await.is_empty(), "the user's partition is empty");
+    let left = sort_keys(&world.items_of(user).await);
+    assert!(left.is_empty(), "the user's partition is empty, but holds {left:?}");
     // Nothing left to delete: a 404 that says so, not a success.
     let (status, body) =
         call(&router, Some(user), json_request("POST", "/api/nodes/bulk-delete", &json!({ "nodeIds": [a_id] }))).await;
