@@ -1,4 +1,5 @@
-//! The graph (Cytoscape): search, the hop filter, pan and zoom by keyboard.
+//! The graph (Cytoscape): the search box's results highlighted, the hop filter, pan and zoom by
+//! keyboard.
 
 use brain2_api::NodeId;
 use leptos::html;
@@ -14,8 +15,6 @@ pub fn GraphView(state: State) -> impl IntoView {
     let container = NodeRef::<html::Div>::new();
     let cy = StoredValue::new_local(None::<Cy>);
     let callback = StoredValue::new_local(None::<Closure<dyn Fn(String)>>);
-    let query = RwSignal::new(String::new());
-    let matches = RwSignal::new(None::<u32>);
     let hops = RwSignal::new(0u32);
     Effect::new(move |_| {
         let elements = state.elements.get();
@@ -53,6 +52,18 @@ pub fn GraphView(state: State) -> impl IntoView {
             }
         });
     });
+    // The search box's results (`State::search`), highlighted and the best one centred.
+    Effect::new(move |_| {
+        let ids: Vec<String> = state.search.with(|s| {
+            s.as_ref().map(|s| s.hits.iter().map(|h| h.node.node_id.to_string()).collect()).unwrap_or_default()
+        });
+        state.elements.track();
+        cy.with_value(|cy| {
+            if let Some(cy) = cy {
+                highlight_ids(cy, &ids);
+            }
+        });
+    });
     on_cleanup(move || {
         cy.with_value(|cy| {
             if let Some(cy) = cy {
@@ -67,21 +78,8 @@ pub fn GraphView(state: State) -> impl IntoView {
             }
         })
     };
-    let search = move || {
-        let text = query.get_untracked();
-        cy.with_value(|cy| {
-            if let Some(cy) = cy {
-                matches.set(Some(graph::highlight(cy, &text)))
-            }
-        });
-    };
     view! {
         <div class="graph-tools">
-            <label for="graph-search">"Search"</label>
-            <input id="graph-search" type="search" placeholder="Find memories"
-                prop:value=move || query.get()
-                on:input=move |ev| { query.set(event_target_value(&ev)); search(); }/>
-            <span class="muted" aria-live="polite">{move || matches.get().map(|m| format!("{m} found")).unwrap_or_default()}</span>
             <label for="hops">"Around the selected"</label>
             <select id="hops" on:change=move |ev| hops.set(event_target_value(&ev).parse().unwrap_or(0))>
                 <option value="0">"everything"</option>
@@ -118,5 +116,36 @@ pub fn GraphView(state: State) -> impl IntoView {
         <Show when=move || state.loaded_once.get() && state.elements.with(Vec::is_empty)>
             <p class="muted graph-empty">"The graph appears once you have memories."</p>
         </Show>
+    }
+}
+
+/// Marks the nodes `ids` with the class the graph's style shows matches with, clears the others,
+/// and centres on the first. Through Cytoscape's own methods (`nodes`, `getElementById`,
+/// `addClass`, `removeClass`, `animate`), so the graph's module needs nothing new.
+fn highlight_ids(cy: &Cy, ids: &[String]) {
+    use wasm_bindgen::{JsCast, JsValue};
+    fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Option<JsValue> {
+        let function =
+            js_sys::Reflect::get(target, &JsValue::from_str(method)).ok()?.dyn_into::<js_sys::Function>().ok()?;
+        function.apply(target, &args.iter().collect::<js_sys::Array>()).ok()
+    }
+    let cy: &JsValue = cy.as_ref();
+    let matched = JsValue::from_str("match");
+    if let Some(nodes) = call(cy, "nodes", &[]) {
+        call(&nodes, "removeClass", &[matched.clone()]);
+    }
+    for id in ids {
+        if let Some(node) = call(cy, "getElementById", &[JsValue::from_str(id)]) {
+            call(&node, "addClass", &[matched.clone()]);
+        }
+    }
+    if let Some(first) = ids.first().and_then(|id| call(cy, "getElementById", &[JsValue::from_str(id)])) {
+        let center = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&center, &"eles".into(), &first);
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"center".into(), &center);
+        let timing = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&timing, &"duration".into(), &JsValue::from_f64(200.0));
+        call(cy, "animate", &[options.into(), timing.into()]);
     }
 }
