@@ -260,7 +260,10 @@ pub fn from_zip(body: &[u8]) -> Result<Vec<Importable>, ImportRefused> {
     let mut unpacked: u64 = 0;
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index).map_err(|e| ImportRefused(format!("zip entry {index}: {e}")))?;
-        let path = entry.name().replace('\\', "/");
+        let path = entry
+            .name()
+            .map_err(|e| ImportRefused(format!("zip entry {index} has no readable name: {e}")))?
+            .replace('\\', "/");
         if entry.is_dir() || !is_note(&path) {
             continue;
         }

@@ -254,7 +254,7 @@ mod tests {
         let memories = from_export(&document(serde_json::json!([good.clone()]))).unwrap();
         assert_eq!(memories[0].content, "rust graphs");
         assert_eq!(memories[0].tags, ["work"]);
-        assert_eq!(memories[0].created_at.unix_timestamp(), 1_764_489_600);
+        assert_eq!(memories[0].created_at.unix_timestamp(), 1_796_025_600, "09:00 at +01:00 is 08:00 UTC");
         assert_eq!(memories[0].updated_at, memories[0].created_at, "never updated before it was created");
         let mut blank = good.clone();
         blank["content"] = "   ".into();
