@@ -62,6 +62,14 @@ pub fn forget() {
     }
 }
 
+/// Forgets the saved session only if it is the one with `access_token`: a newer one another tab
+/// saved stays.
+pub fn forget_if(access_token: &str) {
+    if load_saved().is_none_or(|saved| saved.access_token == access_token) {
+        forget();
+    }
+}
+
 /// A value kept in localStorage under `key` (the draft a user was typing, for instance).
 pub fn stash(key: &str, value: &str) {
     if let Some(storage) = storage() {

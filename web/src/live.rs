@@ -18,6 +18,10 @@ const FIRST_RETRY_MS: u32 = 1_000;
 const MAX_RETRY_MS: u32 = 30_000;
 /// How often an open, quiet socket checks that it is still wanted (sign-out closes it).
 const WANTED_CHECK_MS: u32 = 1_000;
+/// A socket that stayed open this long was a working connection: the backoff starts over. One
+/// that a proxy accepts and drops at once keeps backing off, or each drop would bring a
+/// reconnect and a full resync every second.
+const STABLE_MS: f64 = 30_000.0;
 
 /// Runs until `still_wanted` says no (sign-out): connects, reports, reconnects.
 pub async fn run(url: String, token: impl Fn() -> String, still_wanted: impl Fn() -> bool, report: impl Fn(LiveEvent)) {
@@ -32,8 +36,8 @@ pub async fn run(url: String, token: impl Fn() -> String, still_wanted: impl Fn(
                 gloo_timers::future::TimeoutFuture::new(50).await;
                 waited += 50;
             }
+            let opened_at = js_sys::Date::now();
             if matches!(socket.state(), State::Open) {
-                retry = FIRST_RETRY_MS;
                 report(LiveEvent::Connected { after_reconnect: connected_before });
                 connected_before = true;
             }
@@ -54,6 +58,9 @@ pub async fn run(url: String, token: impl Fn() -> String, still_wanted: impl Fn(
                     Either::Left((Some(Ok(Message::Bytes(_))), _)) => {}
                     Either::Left((Some(Err(_)) | None, _)) => break,
                 }
+            }
+            if js_sys::Date::now() - opened_at >= STABLE_MS {
+                retry = FIRST_RETRY_MS;
             }
         }
         if !still_wanted() {

@@ -15,6 +15,30 @@ use crate::sync::SyncFlags;
 pub const PAGE_SIZE: usize = 20;
 const DRAFT_KEY: &str = "brain2.draft";
 const DRAFT_TAGS_KEY: &str = "brain2.draft-tags";
+/// An edit open when the session ended: given back once the memory is listed again.
+const EDIT_KEY: &str = "brain2.open-edit";
+
+fn stash_edit(editing: &Editing) {
+    let kept = serde_json::json!({ "id": editing.id.to_string(), "text": editing.text, "tags": editing.tags, "version": editing.version });
+    auth::stash(EDIT_KEY, &kept.to_string());
+}
+
+/// The edit a session's end kept, for the memory `id`, taken out of storage.
+pub fn unstash_edit(id: NodeId) -> Option<Editing> {
+    let text = auth::unstash(EDIT_KEY);
+    let kept: serde_json::Value = serde_json::from_str(&text).ok()?;
+    if kept["id"].as_str()? != id.to_string() {
+        return None;
+    }
+    auth::stash(EDIT_KEY, "");
+    Some(Editing {
+        id,
+        text: kept["text"].as_str()?.to_owned(),
+        tags: kept["tags"].as_str().unwrap_or_default().to_owned(),
+        version: kept["version"].as_u64()?,
+        conflict: None,
+    })
+}
 
 /// An edit in progress, and what the server said when it conflicted.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,7 +143,14 @@ impl State {
 
     /// Signs out locally; `notice` says why on the sign-in form. Drafts stay (in localStorage).
     pub fn end_session(&self, notice: Option<String>) {
-        auth::forget();
+        // Only this tab's session: another tab may have saved a newer one meanwhile.
+        if let Some(session) = self.session.get_untracked() {
+            auth::forget_if(&session.access_token);
+        }
+        if let Some(editing) = self.editing.get_untracked() {
+            stash_edit(&editing);
+        }
+        self.editing.set(None);
         self.session.set(None);
         self.epoch.update(|e| *e += 1);
         self.notice.set(notice);
@@ -147,9 +178,8 @@ impl State {
     /// (`sync.rs`), anything else is an error message that says what failed.
     pub fn failed(&self, doing: &str, error: ApiError) {
         match error {
-            ApiError::Unauthorized => {
-                self.end_session(Some("Your session has ended. Sign in again; your draft is kept.".to_owned()))
-            }
+            // A lapsed token first gets a renewal; only a refused one signs out.
+            ApiError::Unauthorized => self.recover_session(),
             ApiError::Down(why) => {
                 if self.api_down.get_untracked().is_none() {
                     self.api_down.set(Some(format!("The Brain2 API cannot be reached ({why}). Retrying…")));

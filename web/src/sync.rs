@@ -29,6 +29,19 @@ pub struct SyncFlags {
     running: bool,
     wanted: bool,
     wake: bool,
+    /// A session renewal after a 401 is under way (`session.rs`).
+    recovering: bool,
+}
+
+impl SyncFlags {
+    /// Whether a renewal may start now (none is under way); marks one as started.
+    pub fn start_recovery(&mut self) -> bool {
+        !std::mem::replace(&mut self.recovering, true)
+    }
+
+    pub fn end_recovery(&mut self) {
+        self.recovering = false;
+    }
 }
 
 /// The wait before retry number `failures` (from 0): doubling from 1 s up to [`MAX_RETRY_MS`],

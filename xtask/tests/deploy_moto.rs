@@ -323,4 +323,11 @@ fn rollback_goes_back_to_the_newest_other_code() {
     assert_eq!(previous_code(&releases, &deployed("b")).unwrap().id, "1");
     assert_eq!(previous_code(&releases, &deployed("a")).unwrap().id, "4", "after a rollback, back to b");
     assert!(previous_code(&releases[1..], &deployed("b")).is_none(), "no other code was ever released");
+
+    // c, then a, then b, then a rollback to a: a second rollback goes on to c, never back to b.
+    let mut rolled_back = release("4", "a");
+    rolled_back.rolled_back_to = Some("2".to_owned());
+    let history = [release("1", "c"), release("2", "a"), release("3", "b"), rolled_back];
+    assert_eq!(previous_code(&history, &deployed("a")).unwrap().id, "1");
+    assert!(previous_code(&history[1..], &deployed("a")).is_none(), "nothing before a but the abandoned b");
 }

@@ -99,8 +99,8 @@ fn refused(dev: &Dev, fragment: &str) -> bool {
 }
 
 /// Function credentials as MiniStack (`AUTH=true`) derives them from the function's and role's
-/// ARNs (version 1 of the function), here with the account guessed as MiniStack's default.
-async fn computed_function_keys(aws: &xtask::aws::Aws, region: &str) -> (String, String, String) {
+/// ARNs (version 1 of the function) in `account`.
+async fn computed_function_keys(aws: &xtask::aws::Aws, region: &str, account: &str) -> (String, String, String) {
     use sha2::Digest as _;
     let physical = |id: &'static str| async move {
         let cfn = aws.cloudformation(None);
@@ -108,7 +108,6 @@ async fn computed_function_keys(aws: &xtask::aws::Aws, region: &str) -> (String,
         found.unwrap().stack_resource_detail().unwrap().physical_resource_id().unwrap().to_owned()
     };
     let (function, role) = (physical("BackendFunction").await, physical("BackendRole").await);
-    let account = "000000000000";
     let function = format!("arn:aws:lambda:{region}:{account}:function:{function}:1");
     let role = format!("arn:aws:iam::{account}:role/{role}");
     let digest = format!("{:x}", sha2::Sha256::digest(format!("{function}:{role}")));
@@ -201,20 +200,37 @@ fn pages_and_strangers_are_refused_and_functions_run_as_their_roles() {
         let rebound = send(&http, emulator, "/", Some("brain2.attacker.example"), &[fake_signature]).await;
         assert_eq!(rebound.0, 403, "{rebound:?}");
         assert!(rebound.1.contains("foreign Host"), "{rebound:?}");
-        for path in ["/_ministack/reset", "/_ministack/health", "/health", "/_aws/sqs/messages"] {
+        for path in ["/_ministack/reset", "/_ministack/health", "/health", "/_aws/sqs/messages", "/%5Fministack/reset"] {
             let admin = send(&http, emulator, path, None, &[fake_signature]).await;
             assert_eq!(admin.0, 403, "{path}: {admin:?}");
         }
+        // Not behind an API's name either: MiniStack answers its own paths whatever the Host.
+        let api_host = dev.running.http_api_url.trim_start_matches("http://").split(':').next().unwrap().to_owned();
+        let reset = send(&http, emulator, "/_ministack/reset", Some(&api_host), &[]).await;
+        assert_eq!(reset.0, 403, "a reset under the API's Host name: {reset:?}");
         let with_origin = send(&http, emulator, "/", None, &[fake_signature, ("origin", "https://evil.example")]).await;
         assert_eq!(with_origin.0, 403, "{with_origin:?}");
         // Signed, but not by the folder's root nor by a function of its account.
         let wrong_key = xtask::aws::Aws::with_keys(emulator, &dev.running.region, "AKIAWRONGWRONGWRONG1", "wrong").await;
         let denied = wrong_key.secretsmanager().list_secrets().send().await;
         assert!(denied.is_err(), "a wrong key listed the secrets: {denied:?}");
-        let (key, secret, token) = computed_function_keys(&aws, &dev.running.region).await;
-        let guessed = xtask::aws::Aws::with_session(emulator, &dev.running.region, &key, &secret, &token).await;
-        let denied = guessed.secretsmanager().list_secrets().send().await;
-        assert!(denied.is_err(), "computed function credentials listed the secrets: {denied:?}");
+        // The derivation is right: with the folder's real account it gives the backend's own
+        // session (authenticated, and denied what its role does not grant). With the account a
+        // stranger would guess, MiniStack's default, the same derivation is not recognised.
+        let region = &dev.running.region;
+        let real = xtask::dev::credentials::Credentials::load(&data).unwrap().account_id;
+        let (key, secret, token) = computed_function_keys(&aws, region, &real).await;
+        let backend = xtask::aws::Aws::with_session(emulator, region, &key, &secret, &token).await;
+        let error = backend.secretsmanager().list_secrets().send().await.unwrap_err();
+        assert_eq!(xtask::aws::errors::code(&error), Some("AccessDeniedException"), "{error:?}");
+        let (key, secret, token) = computed_function_keys(&aws, region, "000000000000").await;
+        let guessed = xtask::aws::Aws::with_session(emulator, region, &key, &secret, &token).await;
+        let error = guessed.secretsmanager().list_secrets().send().await.unwrap_err();
+        let code = xtask::aws::errors::code(&error);
+        assert!(
+            matches!(code, Some("UnrecognizedClientException" | "InvalidClientTokenId")),
+            "credentials computed for a guessed account: {error:?}"
+        );
 
         // No trace: no function, no reset, the marker never written, no user signed up.
         let evil = http

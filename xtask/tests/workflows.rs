@@ -87,7 +87,9 @@ fn each_environment_s_diff_has_a_comment_of_its_own() {
     assert!(!pull_request.contains("matrix:"), "one job for the three environments");
     for environment in ["dev", "staging", "prod"] {
         assert!(pull_request.contains(&format!("steps.diff.outputs.{environment} == '3'")), "{environment}");
-        assert!(pull_request.contains(&format!("steps.diff.outputs.{environment} == '1'")), "{environment}");
+        // Any exit but 0 and 3 (an error, a panic, a kill) fails the job.
+        let failed = format!("(steps.diff.outputs.{environment} != '0' && steps.diff.outputs.{environment} != '3')");
+        assert!(pull_request.contains(&failed), "{environment}");
     }
 }
 

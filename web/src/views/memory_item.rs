@@ -28,13 +28,16 @@ pub fn MemoryItem(state: State, id: NodeId) -> impl IntoView {
     let is_editing = move || state.editing.with(|e| e.as_ref().is_some_and(|e| e.id == id));
     let start_edit = move |_| {
         if let Some(node) = node.get_untracked() {
-            state.editing.set(Some(Editing {
+            // An edit the end of a session interrupted comes back, at the version it started
+            // from (If-Match then tells a memory changed meanwhile, as always).
+            let kept = crate::state::unstash_edit(id);
+            state.editing.set(Some(kept.unwrap_or(Editing {
                 id,
                 text: node.content,
                 tags: node.tags.join(", "),
                 version: node.version,
                 conflict: None,
-            }))
+            })))
         }
     };
     let deleting = RwSignal::new(false);

@@ -14,6 +14,8 @@ pub fn Workspace(state: State) -> impl IntoView {
             return;
         };
         state.end_session(None);
+        // A sign-out is meant for every tab: whatever session is saved goes.
+        auth::forget();
         spawn_local(async move { auth::sign_out(&config, &session).await });
     };
     view! {

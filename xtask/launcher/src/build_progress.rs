@@ -43,7 +43,13 @@ pub fn build(cargo: &mut Command, package: &str, binary: &str) -> Result<(), Exi
     let mut shown = Instant::now();
     let mut status_drawn = false;
     let mut out = std::io::stderr();
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+    // Read as bytes: a line that is not UTF-8 must not stop the reading, or cargo would block
+    // on a full pipe.
+    let mut reader = BufReader::new(stderr);
+    let mut bytes = Vec::new();
+    while reader.read_until(b'\n', &mut bytes).unwrap_or(0) > 0 {
+        let line = String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).to_owned();
+        bytes.clear();
         let plain = strip_ansi(&line);
         let word = plain.trim_start();
         if word.starts_with("Finished") {

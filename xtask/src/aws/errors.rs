@@ -102,9 +102,11 @@ pub enum Unanswered {
     UnknownProfile,
     /// The profile's SSO session expired or was never started.
     SsoExpired,
-    /// A name did not resolve or a connection was refused: the network, or the region.
+    /// A name did not resolve or a connection failed: the network, or the region. `sent` is
+    /// false when the request cannot have left (no address, a refused connection).
     Unreachable {
         dns: bool,
+        sent: bool,
     },
     TimedOut,
 }
@@ -154,7 +156,11 @@ where
     }
     if failure.is_io() {
         let dns = causes.iter().any(|(e, t)| is_name_lookup_failure(*e, t));
-        return Some(Unanswered::Unreachable { dns });
+        let refused = causes.iter().any(|(e, t)| {
+            e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+                || t.contains("Connection refused")
+        });
+        return Some(Unanswered::Unreachable { dns, sent: !(dns || refused) });
     }
     None
 }
@@ -234,11 +240,12 @@ fn unanswered_line(doing: &str, why: &Unanswered, connection: &Connection) -> St
         ),
         Unanswered::Unreachable { .. } | Unanswered::TimedOut if connection.endpoint.is_some() => format!(
             "{doing}: could not reach the endpoint {} ({}). Is the emulator running there? Start it, or drop --endpoint-url \
-             and AWS_ENDPOINT_URL to use AWS; nothing was changed",
+             and AWS_ENDPOINT_URL to use AWS; {}",
             connection.endpoint.as_deref().unwrap_or_default(),
-            if *why == Unanswered::TimedOut { "timed out" } else { "no connection" }
+            if *why == Unanswered::TimedOut { "timed out" } else { "no connection" },
+            maybe_applied(why)
         ),
-        Unanswered::Unreachable { dns: true }
+        Unanswered::Unreachable { dns: true, .. }
             if connection.region.as_deref().is_some_and(|r| !KNOWN_REGIONS.contains(&r)) =>
         {
             format!(
@@ -246,14 +253,27 @@ fn unanswered_line(doing: &str, why: &Unanswered, connection: &Connection) -> St
                  or correct `region` in the environment file; nothing was changed"
             )
         }
-        Unanswered::Unreachable { dns } => format!(
-            "{doing}: could not reach AWS in {region} ({}). Check the network connection (or VPN, proxy) and run the command again; \
-             nothing was changed",
-            if *dns { "its address did not resolve" } else { "no connection" }
+        Unanswered::Unreachable { dns, .. } => format!(
+            "{doing}: could not reach AWS in {region} ({}). Check the network connection (or VPN, proxy) and run the command again; {}",
+            if *dns { "its address did not resolve" } else { "no connection" },
+            maybe_applied(why)
         ),
         Unanswered::TimedOut => format!(
-            "{doing}: AWS in {region} did not answer in time. Check the network connection and run the command again"
+            "{doing}: AWS in {region} did not answer in time. Check the network connection and run the command again; {}",
+            maybe_applied(why)
         ),
+    }
+}
+
+/// What the user may assume about a call that got no answer: a name that did not resolve never
+/// left this machine; a connection that failed or timed out may have carried the request before
+/// it did, so the change may have been made.
+fn maybe_applied(why: &Unanswered) -> &'static str {
+    match why {
+        Unanswered::Unreachable { sent: false, .. } => "nothing was changed",
+        _ => {
+            "the call may have reached AWS before the connection failed: check with `cargo xtask status --env <env>` before retrying"
+        }
     }
 }
 
@@ -318,9 +338,17 @@ mod tests {
     #[test]
     fn a_region_that_does_not_resolve_is_named_and_a_known_one_means_the_network() {
         let at = |region: &str| Connection { profile: None, region: Some(region.to_owned()), endpoint: None };
-        let line = unanswered_line("describing stack x", &Unanswered::Unreachable { dns: true }, &at("eu-wset-1"));
+        let line = unanswered_line(
+            "describing stack x",
+            &Unanswered::Unreachable { dns: true, sent: false },
+            &at("eu-wset-1"),
+        );
         assert!(line.contains("eu-wset-1 is not an AWS region") && line.contains("--region"), "{line}");
-        let line = unanswered_line("describing stack x", &Unanswered::Unreachable { dns: true }, &at("eu-west-1"));
+        let line = unanswered_line(
+            "describing stack x",
+            &Unanswered::Unreachable { dns: true, sent: false },
+            &at("eu-west-1"),
+        );
         assert!(line.contains("could not reach AWS in eu-west-1") && line.contains("network"), "{line}");
     }
 }

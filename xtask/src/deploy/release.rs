@@ -235,12 +235,22 @@ pub fn runs(release: &Release, deployed: &BTreeMap<String, BTreeMap<String, Stri
 
 /// The release a rollback without `--to` goes back to: the newest whose code differs from the
 /// code deployed now. Not simply the one before the latest: a deploy that changed only the
-/// frontend (or only templates) records the same code again.
+/// frontend (or only templates) records the same code again. Releases a rollback went back
+/// past (between its target and its own record) are skipped, so a second rollback goes further
+/// back instead of returning to the code the first one left.
 pub fn previous_code<'a>(
     releases: &'a [Release],
     deployed: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> Option<&'a Release> {
-    releases.iter().rev().find(|release| !runs(release, deployed))
+    let abandoned = |candidate: &Release| {
+        releases.iter().any(|rollback| {
+            rollback
+                .rolled_back_to
+                .as_deref()
+                .is_some_and(|target| target < candidate.id.as_str() && candidate.id.as_str() < rollback.id.as_str())
+        })
+    };
+    releases.iter().rev().find(|release| !runs(release, deployed) && !abandoned(release))
 }
 
 /// Puts the code of release `to` (default: the newest release whose code differs from what is

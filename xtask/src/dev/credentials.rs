@@ -54,24 +54,41 @@ pub fn path(data: &Path) -> PathBuf {
     data.join(FILE)
 }
 
+/// MiniStack's default account: where data folders made before per-folder accounts keep their
+/// state.
+pub const LEGACY_ACCOUNT: &str = "000000000000";
+
 impl Credentials {
-    fn new() -> Self {
+    fn new(account_id: String) -> Self {
         const UPPER_DIGITS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
         const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let account = format!("{}{}", random_from(b"123456789", 1), random_from(b"0123456789", 11));
         Credentials {
             access_key_id: format!("AKIA{}", random_from(UPPER_DIGITS, 16)),
             secret_access_key: random_from(SECRET, 40),
-            account_id: account,
+            account_id,
         }
     }
 
-    /// The folder's credentials, made (and written privately) the first time.
+    /// The folder's credentials, made (and written privately) the first time. A folder that
+    /// already holds emulator state without them was made before per-folder accounts: it keeps
+    /// the account its state lives in (MiniStack's default), or its memories would vanish.
     pub fn load_or_create(data: &Path) -> Result<Self> {
         if path(data).exists() {
             return Self::load(data);
         }
-        let credentials = Self::new();
+        let legacy = std::fs::read_dir(data.join("emulator-state"))
+            .map(|entries| entries.flatten().any(|e| e.path().extension().is_some_and(|x| x == "json")))
+            .unwrap_or(false);
+        let account = if legacy {
+            eprintln!(
+                "dev: {} holds state made before data folders had accounts of their own; it keeps account {LEGACY_ACCOUNT}, whose function credentials anyone can compute (the guard still keeps web pages out). Start with --fresh for an account of its own",
+                data.display()
+            );
+            LEGACY_ACCOUNT.to_owned()
+        } else {
+            format!("{}{}", random_from(b"123456789", 1), random_from(b"0123456789", 11))
+        };
+        let credentials = Self::new(account);
         credentials.write(data)?;
         Ok(credentials)
     }
@@ -143,7 +160,13 @@ mod tests {
 
         std::fs::set_permissions(path(&data), std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(Credentials::load(&data).unwrap_err().to_string().contains("chmod 600"));
-        for dir in [data, other] {
+
+        // A folder with state from before per-folder accounts keeps MiniStack's default one.
+        let legacy = std::env::temp_dir().join(format!("brain2-credentials-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(legacy.join("emulator-state")).unwrap();
+        std::fs::write(legacy.join("emulator-state/dynamodb.json"), "{}").unwrap();
+        assert_eq!(Credentials::load_or_create(&legacy).unwrap().account_id, LEGACY_ACCOUNT);
+        for dir in [data, other, legacy] {
             std::fs::remove_dir_all(dir).unwrap();
         }
     }

@@ -134,16 +134,20 @@ fn tail(path: &Path, lines: usize) -> String {
 }
 
 /// Where the socket goes: in the data folder, unless that path is too long for a Unix socket
-/// (108 bytes on Linux), then under the system's temporary folder, named by the data folder.
-fn socket_path(data: &Path) -> PathBuf {
+/// (108 bytes on Linux), then in a folder of this run's own under the system's temporary folder,
+/// made private (0700) and with a random name, so no one else can have put anything there.
+fn socket_path(data: &Path) -> Result<PathBuf> {
     let inside = data.join(SOCKET_FILE);
     if inside.as_os_str().len() < 100 {
-        return inside;
+        return Ok(inside);
     }
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(data.as_os_str().as_encoded_bytes());
-    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    std::env::temp_dir().join(format!("brain2-emulator-{name}.sock"))
+    use std::os::unix::fs::DirBuilderExt as _;
+    let folder = std::env::temp_dir().join(format!("brain2-emulator-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&folder)
+        .with_context(|| format!("making {} for the emulator's socket", folder.display()))?;
+    Ok(folder.join(SOCKET_FILE))
 }
 
 /// Whether the emulator answers its readiness check: over its socket, or on its port.
@@ -175,7 +179,7 @@ impl Emulator {
         let launcher = data.join(LAUNCHER_FILE);
         std::fs::write(&launcher, LAUNCHER).with_context(|| format!("writing {}", launcher.display()))?;
         let socket = match protection {
-            Protection::Guarded { .. } => Some(socket_path(data)),
+            Protection::Guarded { .. } => Some(socket_path(data)?),
             Protection::Open => None,
         };
         if let Some(socket) = &socket {
@@ -325,6 +329,12 @@ impl Emulator {
         }
         if let Some(socket) = &self.socket {
             let _ = std::fs::remove_file(socket);
+            let own_folder = socket.parent().filter(|folder| {
+                folder.file_name().is_some_and(|name| name.to_string_lossy().starts_with("brain2-emulator-"))
+            });
+            if let Some(own_folder) = own_folder {
+                let _ = std::fs::remove_dir(own_folder);
+            }
         }
         outcome
     }

@@ -8,8 +8,9 @@ Five differences from `ministack`'s own entry point, each closing a gap named in
 - it saves the state of the services that requests reached, BRAIN2_SAVE_INTERVAL seconds after
   them, so a crash loses at most that much (MiniStack itself saves only at a clean stop). Log
   events are left to the clean stop: they are no one's data, and the largest state by far (17 MB
-  after 100 memories). A save runs on the event loop, between requests; while saves take long,
-  the next waits ten times as long as the last took, so saving never takes over the emulator;
+  after 100 memories). A save runs on the event loop, between requests; once saves take longer
+  than half a second, the next waits twice as long as the last took, so saving never takes
+  more than a third of the emulator's time;
 
 - it stops cleanly, saving its state, when `cargo xtask dev` dies, however it dies
   (PR_SET_PDEATHSIG delivers SIGINT, which hypercorn turns into a graceful shutdown);
@@ -25,6 +26,7 @@ import asyncio
 import contextvars
 import ctypes
 import http.server
+import json
 import logging
 import os
 import resource
@@ -114,7 +116,7 @@ async def save_periodically():
             # On the event loop, between requests: service handlers change state on this
             # thread, so the snapshot is consistent with every request it has answered.
             took, slowest = save(keys)
-            wait = max(SAVE_INTERVAL, 10 * took / 1000)
+            wait = max(SAVE_INTERVAL, 2 * took / 1000)
             if slowest.startswith(" "):
                 continue  # only log events changed: nothing was written
             if took > longest:
@@ -150,16 +152,36 @@ iam_evaluator.enforce = enforce
 original_parse_request = http.server.BaseHTTPRequestHandler.parse_request
 
 
+def socket_owner(address):
+    """The uid owning the loopback TCP socket at `address` (ip, port), from /proc/net/tcp, or
+    None when it is not listed."""
+    ip, port = address[0], address[1]
+    if ip != "127.0.0.1":
+        return None
+    wanted = f"0100007F:{port:04X}"
+    try:
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                if fields[1] == wanted:
+                    return int(fields[7])
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return None
+
+
 def parse_request(self):
     """Every http.server listener in this process (the functions' Runtime APIs) answers only
-    the function processes: no browser, no name rebound to the loopback."""
+    the function processes: no browser, no name rebound to the loopback, no other user's
+    process (the caller's socket must belong to this user)."""
     if not original_parse_request(self):
         return False
     host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
     from_a_browser = "Origin" in self.headers or any(
         name.lower().startswith("sec-fetch-") for name in self.headers.keys()
     )
-    if from_a_browser or host not in ("127.0.0.1", "localhost"):
+    if from_a_browser or host not in ("127.0.0.1", "localhost") or socket_owner(self.client_address) != os.getuid():
         self.send_error(403, "refused by cargo xtask dev: a function's Runtime API answers its process only")
         return False
     return True
@@ -168,9 +190,26 @@ def parse_request(self):
 http.server.BaseHTTPRequestHandler.parse_request = parse_request
 
 
+# dev's own readiness checks; every other emulator path is refused here too, behind the guard
+# that already refuses them (a second line, should the guard ever let one through).
+OWN_PATHS = {"/_ministack/health", "/_ministack/ready"}
+
+
+def emulators_own(path):
+    return path not in OWN_PATHS and (
+        path.startswith(("/_ministack", "/_localstack")) or path == "/health"
+    )
+
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         await lifespan(scope, receive, send)
+        return
+    if scope["type"] == "http" and emulators_own(scope.get("path", "")):
+        body = b"refused by cargo xtask dev: the emulator's own paths are not served\n"
+        await send({"type": "http.response.start", "status": 403,
+                    "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
         return
     mark_dirty(scope)
     if scope["type"] != "http":
@@ -180,10 +219,14 @@ async def app(scope, receive, send):
     denials.set(found)
 
     async def send_with_denials(message):
-        if message["type"] == "http.response.start" and found:
-            headers = list(message.get("headers", []))
-            headers.append((b"x-brain2-denied", found[-1].encode("utf-8", "replace")))
-            message = {**message, "headers": headers}
+        if message["type"] == "http.response.start":
+            # Marked again as the answer starts: a save that ran while the request was being
+            # served may have taken the first mark before the change was made.
+            mark_dirty(scope)
+            if found:
+                headers = list(message.get("headers", []))
+                headers.append((b"x-brain2-denied", found[-1].encode("utf-8", "replace")))
+                message = {**message, "headers": headers}
         await send(message)
 
     await ministack.app(scope, receive, send_with_denials)
@@ -209,7 +252,28 @@ async def lifespan(scope, receive, send):
     await ministack.app(scope, receive_wrapper, send_wrapper)
 
 
+def check_state():
+    """Refuses to start on a state file that does not parse: MiniStack would start that service
+    empty, and its next save would overwrite what the file still holds."""
+    folder = os.environ.get("STATE_DIR", "")
+    if not os.path.isdir(folder):
+        return
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".json"):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            with open(path) as file:
+                json.load(file)
+        except (OSError, ValueError) as error:
+            sys.exit(
+                f"emulator: {path} cannot be read ({error}); it was left as it is. "
+                "Move it away to start without that service's state, or start from empty data with --fresh"
+            )
+
+
 def main():
+    check_state()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -84,8 +84,13 @@ fn from_a_browser(headers: &HeaderMap) -> bool {
 
 impl Policy {
     /// The verdict on one request, from its method, path, query and headers.
-    pub fn judge(&self, method: &Method, path: &str, query: &str, headers: &HeaderMap) -> Result<Route, Refusal> {
+    pub fn judge(&self, method: &Method, raw_path: &str, query: &str, headers: &HeaderMap) -> Result<Route, Refusal> {
         let refuse = |reason: String| Err(Refusal(reason));
+        // MiniStack's server decodes the path before routing on it: judge what it will see.
+        let Some(decoded) = percent_decoded(raw_path) else {
+            return refuse(format!("{raw_path:?} does not decode to a path"));
+        };
+        let path = decoded.as_str();
         let Some(host) = header(headers, "host") else { return refuse("no Host header".into()) };
         let (name, port) = host.rsplit_once(':').unwrap_or((host, ""));
         if port != self.port.to_string() {
@@ -99,12 +104,14 @@ impl Policy {
             return refuse(format!("foreign Host {host:?} (a name rebound to the loopback?)"));
         }
         let api_path = path.strip_prefix("/_aws/execute-api/");
+        // The emulator's own paths come first, whatever the Host: MiniStack answers them (a
+        // reset included) before it looks at the Host.
+        if api_path.is_none() && is_admin_path(path) {
+            return refuse(format!("{path} is the emulator's own and not served through the guard"));
+        }
         let management = path.contains("/@connections");
         if (api_host.is_some() || api_path.is_some()) && !management {
             return self.judge_api_route(headers);
-        }
-        if api_host.is_none() && api_path.is_none() && is_admin_path(path) {
-            return refuse(format!("{path} is the emulator's own and not served through the guard"));
         }
         if from_a_browser(headers) || method == Method::OPTIONS {
             let origin = header(headers, "origin").unwrap_or("a page");
@@ -129,6 +136,25 @@ impl Policy {
             (None, _) => Ok(Route::ExecuteApi),
         }
     }
+}
+
+/// `path` with its `%XX` escapes decoded, as the emulator's server decodes it; `None` when an
+/// escape is malformed or decodes to a NUL or to something that is not UTF-8.
+fn percent_decoded(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).ok().filter(|decoded| !decoded.contains('\0'))
 }
 
 fn is_admin_path(path: &str) -> bool {
@@ -393,6 +419,20 @@ mod tests {
         for path in ["/_ministack/reset", "/_localstack/health", "/health", "/_aws/sqs/messages", "/_ministack"] {
             assert!(judge(Method::POST, path, &[("host", "127.0.0.1:8601"), SIGNED]).is_err(), "{path}");
         }
+    }
+
+    #[test]
+    fn admin_paths_are_refused_on_api_hosts_and_when_escaped() {
+        let api = "abc123.execute-api.localhost:8601";
+        for path in ["/_ministack/reset", "/health", "/_ministack/config"] {
+            assert!(judge(Method::POST, path, &[("host", api)]).is_err(), "{path} on an API host");
+        }
+        for path in ["/%5Fministack/reset", "/%5fministack/reset", "/_minist%61ck/reset", "/%68ealth"] {
+            assert!(judge(Method::POST, path, &[("host", "127.0.0.1:8601"), SIGNED]).is_err(), "{path}");
+        }
+        assert!(judge(Method::POST, "/%zz", &[("host", "127.0.0.1:8601"), SIGNED]).is_err());
+        assert!(judge(Method::POST, "/a%00b", &[("host", "127.0.0.1:8601"), SIGNED]).is_err());
+        assert_eq!(judge(Method::GET, "/api/nodes", &[("host", api)]), Ok(Route::ExecuteApi));
     }
 
     #[test]

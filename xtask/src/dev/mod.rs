@@ -96,17 +96,14 @@ impl Running {
     }
 }
 
-/// Makes the data folder (private to this user) or checks the one given: it must be empty or
-/// one `cargo xtask dev` made (its marker file), and writable. `--fresh` deletes only what such
-/// a folder holds. Fails naming `--data`.
-fn check_data_folder(data: &Path, fresh: bool) -> Result<()> {
+/// Makes the data folder or checks the one given: it must be empty or one `cargo xtask dev`
+/// made (its marker file), and writable, and no other `cargo xtask dev` may be using it. It is
+/// made private to this user (0700) on every start. `--fresh` deletes only what such a folder
+/// holds. Returns the marker, locked for as long as this run keeps it. Fails naming `--data`.
+fn claim_data_folder(data: &Path, fresh: bool) -> Result<std::fs::File> {
     use std::os::unix::fs::PermissionsExt as _;
-    let created = !data.exists();
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create the data folder {}; pick another with --data <DIR>", data.display()))?;
-    if created {
-        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))?;
-    }
     let marker = data.join(MARKER_FILE);
     let empty = std::fs::read_dir(data)
         .with_context(|| format!("cannot read the data folder {}; pick another with --data <DIR>", data.display()))?
@@ -121,10 +118,22 @@ fn check_data_folder(data: &Path, fresh: bool) -> Result<()> {
             data.display()
         );
     }
+    std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making the data folder {} private", data.display()))?;
     std::fs::write(&marker, b"A data folder of cargo xtask dev: --fresh may empty it.\n").with_context(|| {
         format!("the data folder {} is not writable; pick another with --data <DIR>", data.display())
     })?;
-    Ok(())
+    let lock = std::fs::File::open(&marker)?;
+    if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+        let other = Running::read(data)
+            .map(|running| format!(" (pid {}, {})", running.pid, running.site_url))
+            .unwrap_or_default();
+        bail!(
+            "another `cargo xtask dev`{other} is using {}; stop it first, or pick another folder with --data <DIR>",
+            data.display()
+        );
+    }
+    Ok(lock)
 }
 
 /// Removes what a previous run stored (emulator state, users, outputs, credentials), keeping
@@ -201,7 +210,9 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     let data = if options.data.is_absolute() { options.data.clone() } else { workspace.join(&options.data) };
     let emulator_port =
         options.port.checked_add(1).context("--port must leave room for the emulator on the next port")?;
-    check_data_folder(&data, options.fresh)?;
+    // The environment first: a typo in --env must not leave a data folder behind.
+    let region = brain2_iac::config::EnvironmentConfig::load(workspace, &options.environment)?.region;
+    let _claimed = claim_data_folder(&data, options.fresh)?;
     environment::host_architecture()?;
     // A run that crashed may have left its emulator: it stops (saving its state) before the
     // ports are checked, so the advice below is never "pick another port" for our own leftover.
@@ -210,8 +221,6 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     }
     emulator::check_port_free(options.port, "the site's")?;
     emulator::check_port_free(emulator_port, "the emulator's")?;
-    // Read early so that a bad dev.json stops the run before anything starts.
-    let region = brain2_iac::config::EnvironmentConfig::load(workspace, &options.environment)?.region;
 
     // Set-up runs side by side: the functions build, the web client (with the wasm target and
     // wasm-bindgen-cli installed on a first run) and the emulator (installed on a first run).

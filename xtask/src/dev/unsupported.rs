@@ -57,7 +57,11 @@ fn refers_to(value: &serde_json::Value, id: &str) -> bool {
             ("Fn::GetAtt", Value::Array(parts)) => parts.first().and_then(Value::as_str) == Some(id),
             ("DependsOn", Value::String(target)) => target == id,
             ("DependsOn", Value::Array(targets)) => targets.iter().any(|t| t == id),
-            ("Fn::Sub", _) if inner.to_string().contains(&format!("${{{id}")) => true,
+            ("Fn::Sub", _)
+                if [format!("${{{id}}}"), format!("${{{id}.")].iter().any(|r| inner.to_string().contains(r)) =>
+            {
+                true
+            }
             _ => refers_to(inner, id),
         }),
         Value::Array(items) => items.iter().any(|item| refers_to(item, id)),
@@ -151,6 +155,8 @@ mod tests {
         assert!(refers_to(&needed, "B"));
         assert!(refers_to(&serde_json::json!({ "Fn::Sub": "arn:${B.Arn}" }), "B"));
         assert!(!refers_to(&serde_json::json!({ "Ref": "BB" }), "B"));
+        assert!(refers_to(&serde_json::json!({ "Fn::Sub": "arn:${B}" }), "B"));
+        assert!(!refers_to(&serde_json::json!({ "Fn::Sub": "arn:${BB}" }), "B"));
     }
 
     #[test]

@@ -75,13 +75,19 @@ pub async fn stand_in(aws: &Aws, environment: &str, config: &mut EnvironmentConf
     }
     let stack = format!("brain2-{environment}-local-zones");
     let cfn = aws.cloudformation(None);
-    let body = template(&zones).to_string();
+    let wanted = template(&zones);
+    let body = wanted.to_string();
     let deployed = crate::aws::stack::describe(&cfn, &stack).await?;
+    // Zones of other names (a domain renamed in the environment file) are made again.
+    let same = match &deployed {
+        Some(found) if phase(&found.status) == Phase::Stable => {
+            crate::aws::stack::template(&cfn, &stack).await.is_ok_and(|template| template == wanted)
+        }
+        _ => false,
+    };
     let outputs =
         match deployed {
-            Some(found) if phase(&found.status) == Phase::Stable && found.outputs.len() == zones.len() => {
-                outputs_of(&found)
-            }
+            Some(found) if same => outputs_of(&found),
             found => {
                 if found.is_some() {
                     cfn.delete_stack().stack_name(&stack).send().await.map_err(|e| {
