@@ -248,7 +248,7 @@ mod tests {
     fn an_export_document_is_checked_whole_and_problems_named() {
         let good = serde_json::json!({
             "id": "0190f0e4-8f3a-7c6b-9d2e-1a2b3c4d5e6f", "content": "  rust graphs ", "tags": ["work", "work"],
-            "createdAt": "2026-11-30T09:00:00+01:00", "updatedAt": "2026-11-30T08:30:00Z", "version": 3,
+            "createdAt": "2026-11-30T09:00:00+01:00", "updatedAt": "2026-11-30T07:30:00Z", "version": 3,
             "keywords": [], "links": []
         });
         let memories = from_export(&document(serde_json::json!([good.clone()]))).unwrap();
