@@ -145,10 +145,12 @@ impl FrontMatter {
 
 fn unquote(value: &str) -> String {
     let value = value.trim();
-    if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
-        if let Ok(text) = serde_json::from_str::<String>(value) {
-            return text;
-        }
+    if value.len() >= 2
+        && value.starts_with('"')
+        && value.ends_with('"')
+        && let Ok(text) = serde_json::from_str::<String>(value)
+    {
+        return text;
     }
     if value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'') {
         return value[1..value.len() - 1].replace("''", "'");
@@ -210,14 +212,14 @@ fn front_matter(text: &str) -> (FrontMatter, &str) {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        if let (Some(key), Some(item)) = (&list_key, trimmed.strip_prefix('-')) {
-            if line.starts_with([' ', '\t', '-']) {
-                let item = unquote(item);
-                if !item.is_empty() {
-                    matter.values.entry(key.clone()).or_default().push(item);
-                }
-                continue;
+        if let (Some(key), Some(item)) = (&list_key, trimmed.strip_prefix('-'))
+            && line.starts_with([' ', '\t', '-'])
+        {
+            let item = unquote(item);
+            if !item.is_empty() {
+                matter.values.entry(key.clone()).or_default().push(item);
             }
+            continue;
         }
         list_key = None;
         let Some((key, value)) = line.split_once(':') else { continue };
