@@ -132,11 +132,11 @@ fn highlight_ids(cy: &Cy, ids: &[String]) {
     let cy: &JsValue = cy.as_ref();
     let matched = JsValue::from_str("match");
     if let Some(nodes) = call(cy, "nodes", &[]) {
-        call(&nodes, "removeClass", &[matched.clone()]);
+        call(&nodes, "removeClass", std::slice::from_ref(&matched));
     }
     for id in ids {
         if let Some(node) = call(cy, "getElementById", &[JsValue::from_str(id)]) {
-            call(&node, "addClass", &[matched.clone()]);
+            call(&node, "addClass", std::slice::from_ref(&matched));
         }
     }
     if let Some(first) = ids.first().and_then(|id| call(cy, "getElementById", &[JsValue::from_str(id)])) {
