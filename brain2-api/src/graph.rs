@@ -225,6 +225,107 @@ impl GraphPage {
     }
 }
 
+/// `GET /api/graph-data?format=elements`: the graph as Cytoscape.js `elements`, the format the
+/// first version's web client reads (`{"elements": [...]}`, nodes `{"data": {"id", "label"}}`,
+/// edges `{"data": {"id", "source", "target", "weight"}}`), so a user moving from it keeps their
+/// client while they switch. It draws what one response holds: the page's edges are those whose
+/// two ends are both on it (Cytoscape refuses an edge to a node it does not have), and a page is
+/// at most [`MAX_ELEMENTS_PAGE_BYTES`] of JSON (`nextCursor` for a client that pages).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct GraphElements {
+    /// The page's nodes, then its edges.
+    pub elements: Vec<Element>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<NodeId>"))]
+    pub next_cursor: Option<String>,
+}
+
+/// The largest elements page, in bytes of JSON: well under Lambda's 6 MB response limit.
+pub const MAX_ELEMENTS_PAGE_BYTES: usize = 4_000_000;
+
+/// One Cytoscape element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Element {
+    pub data: ElementData,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum ElementData {
+    /// An edge: `id` is `<source>_<target>`, from the smaller id.
+    Edge {
+        id: String,
+        source: NodeId,
+        target: NodeId,
+        weight: u32,
+    },
+    Node {
+        id: NodeId,
+        label: String,
+    },
+}
+
+impl GraphElements {
+    /// The elements of `nodes` (in id order) and of the `edges` between two of them, as many nodes
+    /// as fit in `budget` bytes (at least one), with the cursor after the last when cut or `more`.
+    pub fn new(
+        nodes: &[GraphNode],
+        edges: &[GraphEdge],
+        more: bool,
+        budget: usize,
+        cursor_after: impl Fn(NodeId) -> String,
+    ) -> Self {
+        let node = |n: &GraphNode| Element { data: ElementData::Node { id: n.id, label: n.label.clone() } };
+        let edge = |e: &GraphEdge| Element {
+            data: ElementData::Edge {
+                id: format!("{}_{}", e.source, e.target),
+                source: e.source,
+                target: e.target,
+                weight: e.weight,
+            },
+        };
+        let size = |element: &Element| {
+            let mut counter = ByteCounter(0);
+            serde_json::to_writer(&mut counter, element).map_or(usize::MAX, |()| counter.0 + 1)
+        };
+        // Nodes come in id order, and an edge goes from its smaller end, so the edges between
+        // the first k nodes are those whose larger end is among them: count each at that end.
+        let position: HashMap<NodeId, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+        let mut cost = vec![0usize; nodes.len()];
+        for (i, n) in nodes.iter().enumerate() {
+            cost[i] += size(&node(n));
+        }
+        for e in edges {
+            if let (Some(&a), Some(&b)) = (position.get(&e.source), position.get(&e.target)) {
+                cost[a.max(b)] += size(&edge(e));
+            }
+        }
+        let mut kept = 0;
+        let mut total = "{\"elements\":[]}".len() + CURSOR_BYTES;
+        for c in &cost {
+            if kept > 0 && total + c > budget {
+                break;
+            }
+            total += c;
+            kept += 1;
+        }
+        let kept_nodes = &nodes[..kept];
+        let mut elements: Vec<Element> = kept_nodes.iter().map(node).collect();
+        elements.extend(
+            edges
+                .iter()
+                .filter(|e| matches!((position.get(&e.source), position.get(&e.target)), (Some(&a), Some(&b)) if a < kept && b < kept))
+                .map(edge),
+        );
+        let next_cursor = (kept < nodes.len() || more).then(|| kept_nodes.last().map(|n| cursor_after(n.id))).flatten();
+        GraphElements { elements, next_cursor }
+    }
+}
+
 /// The graph label of a node: its content with each run of whitespace or control characters as
 /// one space, cut so that its JSON encoding is at most [`LABEL_JSON_BYTES`] bytes, with an
 /// ellipsis when cut.
@@ -343,6 +444,30 @@ mod tests {
             let json = serde_json::to_string(&label).unwrap();
             assert!(json.len() <= LABEL_JSON_BYTES + "…".len() + 2, "{json} is too long");
         }
+    }
+
+    #[test]
+    fn elements_hold_the_edges_between_their_nodes_within_the_budget() {
+        let nodes: Vec<GraphNode> = (1..=4).map(|n| node(n, "label")).collect();
+        let edges = [
+            GraphEdge { source: id(1), target: id(2), weight: 2 },
+            GraphEdge { source: id(2), target: id(4), weight: 1 },
+            GraphEdge { source: id(3), target: id(9), weight: 1 },
+        ];
+        let all = GraphElements::new(&nodes, &edges, false, MAX_ELEMENTS_PAGE_BYTES, cursor);
+        assert_eq!(all.elements.len(), 4 + 2, "the edge to a node not in the response is left out");
+        assert_eq!(all.next_cursor, None);
+        let json = serde_json::to_value(&all).unwrap();
+        assert_eq!(json["elements"][0], serde_json::json!({ "data": { "id": id(1).to_string(), "label": "label" } }));
+        assert_eq!(json["elements"][4]["data"]["source"], id(1).to_string());
+        assert_eq!(json["elements"][4]["data"]["id"], format!("{}_{}", id(1), id(2)));
+        let back: GraphElements = serde_json::from_value(json).unwrap();
+        assert_eq!(back, all);
+        let bytes = serde_json::to_vec(&all).unwrap().len();
+        let cut = GraphElements::new(&nodes, &edges, false, bytes - 150, cursor);
+        assert!(serde_json::to_vec(&cut).unwrap().len() <= bytes - 150);
+        assert_eq!(cut.elements.len(), 3 + 1, "three nodes and the edge between two of them");
+        assert_eq!(cut.next_cursor, Some(cursor(id(3))));
     }
 
     /// The bound: 5,000 memories with 25,000 edges in one response of at most 1 MB,

@@ -6,13 +6,17 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod export;
 pub mod graph;
 pub mod live;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod search;
 
-pub use graph::{GraphEdge, GraphNode, GraphPage, label};
+pub use export::{AccountDeleted, Export, ExportFormat, ExportLink, ExportedLink, ExportedMemory, ImportReport};
+pub use graph::{GraphEdge, GraphElements, GraphNode, GraphPage, label};
 pub use live::{Change, EdgeWeight, LIVE_FORMAT_VERSION, LiveMessage, NodeSummary};
+pub use search::{SearchHit, SearchPage};
 
 /// The custom CloudWatch metrics the functions emit (embedded metric format, dimension
 /// `Environment`) and the monitoring stack alarms on: one spelling for both sides.

@@ -11,10 +11,12 @@ use schemars::generate::{Contract, SchemaSettings};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-use crate::graph::{GraphPage, MAX_GRAPH_PAGE};
+use crate::export::{Export, MAX_IMPORT_BYTES, MAX_IMPORT_MEMORIES};
+use crate::graph::{GraphElements, GraphPage, MAX_GRAPH_PAGE};
+use crate::search::{MAX_QUERY_CHARS, SEARCH_CURSOR_PATTERN, SEARCH_PAGE_SIZE, SearchPage};
 use crate::{
-    BulkDeleteRequest, BulkDeleteResponse, ErrorBody, IF_MATCH, IF_MATCH_PATTERN, LiveMessage, MAX_PAGE_SIZE, NodeId,
-    NodeInput, NodePage, NodeView,
+    AccountDeleted, BulkDeleteRequest, BulkDeleteResponse, ErrorBody, IF_MATCH, IF_MATCH_PATTERN, ImportReport,
+    LiveMessage, MAX_PAGE_SIZE, NON_BLANK, NodeId, NodeInput, NodePage, NodeView,
 };
 
 /// Where the schemas live in the document.
@@ -110,6 +112,7 @@ pub fn document() -> Value {
         "description": "The node's id.", "schema": node_id
     });
     let not_found = shared("NotFound");
+    let error_body = responses.of::<ErrorBody>();
     let paths = json!({
         "/health": {
             "get": {
@@ -195,12 +198,101 @@ pub fn document() -> Value {
             "get": {
                 "operationId": "graphData",
                 "summary": "A page of the caller's graph in a compact projection (at most 1 MB).",
-                "parameters": [limit_parameter(MAX_GRAPH_PAGE, MAX_GRAPH_PAGE, "nodes a page holds"), cursor_parameter()],
-                "responses": api_responses(json!({ "200": response("A page of the graph.", responses.of::<GraphPage>()) }))
+                "description": "With format=elements, the same page as Cytoscape.js elements (at most 4 MB), \
+                                the format the first version's web client reads; its edges are those between \
+                                two of the page's nodes.",
+                "parameters": [
+                    limit_parameter(MAX_GRAPH_PAGE, MAX_GRAPH_PAGE, "nodes a page holds"),
+                    cursor_parameter(),
+                    {
+                        "name": "format", "in": "query", "required": false,
+                        "description": "compact (the default) or elements.",
+                        "schema": { "type": "string", "enum": ["compact", "elements"] }
+                    }
+                ],
+                "responses": api_responses(json!({ "200": response("A page of the graph.", json!({
+                    "anyOf": [responses.of::<GraphPage>(), responses.of::<GraphElements>()]
+                })) }))
+            }
+        },
+        "/api/search": {
+            "get": {
+                "operationId": "search",
+                "summary": "The caller's memories matching a query, ranked, 20 at a time.",
+                "description": "Words match keywords equal to them or starting with them; tag:x (or #x) \
+                                matches memories tagged x. More terms matched ranks first, then exact matches \
+                                over prefixes, then the newest.",
+                "parameters": [
+                    {
+                        "name": "q", "in": "query", "required": true,
+                        "description": "Words and tags, separated by spaces.",
+                        "schema": { "type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": NON_BLANK }
+                    },
+                    {
+                        "name": "cursor", "in": "query", "required": false,
+                        "description": format!("The previous page's nextCursor (pages hold {SEARCH_PAGE_SIZE} results)."),
+                        "schema": { "type": "string", "pattern": SEARCH_CURSOR_PATTERN }
+                    }
+                ],
+                "responses": api_responses(json!({ "200": response("A page of results.", responses.of::<SearchPage>()) }))
+            }
+        },
+        "/api/export": {
+            "get": {
+                "operationId": "exportMemories",
+                "summary": "Every memory of the caller, with tags, keywords, links, versions and times.",
+                "parameters": [{
+                    "name": "format", "in": "query", "required": false,
+                    "description": "json (the default): the export document of export.schema.json; markdown: a zip \
+                                    of one Markdown file per memory, with front matter and [[links]].",
+                    "schema": { "type": "string", "enum": ["json", "markdown"] }
+                }],
+                "responses": api_responses(json!({
+                    "200": {
+                        "description": "The export, as a download.",
+                        "content": {
+                            "application/json": { "schema": responses.of::<Export>() },
+                            "application/zip": { "schema": { "type": "string", "format": "binary" } }
+                        }
+                    },
+                    "422": response(
+                        "The export is larger than one answer may carry (about 5.5 MB of JSON, 4 MB of zip).",
+                        error_body.clone()
+                    )
+                }))
+            }
+        },
+        "/api/import": {
+            "post": {
+                "operationId": "importMemories",
+                "summary": "Adds the memories of an export document or a zip of Markdown notes (an Obsidian \
+                            vault); the same import twice adds nothing.",
+                "description": format!(
+                    "The document is checked whole before anything is written; a memory whose id is \
+                     there already is left as it is. At most {MAX_IMPORT_MEMORIES} memories and {} MiB per \
+                     import; a larger export is sent in parts.",
+                    MAX_IMPORT_BYTES >> 20
+                ),
+                "requestBody": { "required": true, "content": {
+                    "application/json": { "schema": requests.of::<Export>() },
+                    "application/zip": { "schema": { "type": "string", "format": "binary" } }
+                } },
+                "responses": api_responses(json!({
+                    "200": response("What the import held and what it added.", responses.of::<ImportReport>())
+                }))
+            }
+        },
+        "/api/account": {
+            "delete": {
+                "operationId": "deleteAccount",
+                "summary": "Removes every memory, link, keyword posting and open connection of the caller.",
+                "description": "Sending it again after a failure finishes it.",
+                "responses": api_responses(json!({
+                    "200": response("What was removed.", responses.of::<AccountDeleted>())
+                }))
             }
         }
     });
-    let error_body = responses.of::<ErrorBody>();
     let gateway_or_backend =
         json!({ "anyOf": [error_body.clone(), { "$ref": "#/components/schemas/GatewayMessage" }] });
     let gateway = json!({ "$ref": "#/components/schemas/GatewayMessage" });
@@ -268,6 +360,24 @@ pub fn live_message_schema() -> Value {
         object.insert(
             "description".to_owned(),
             json!("What the Brain2 WebSocket API pushes after a change to the user's graph (format version 2: see brain2-api's live module)."),
+        );
+    }
+    value
+}
+
+/// The JSON Schema of the export document (`GET /api/export`, `POST /api/import`).
+pub fn export_schema() -> Value {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.contract = Contract::Serialize;
+    let schema = settings.into_generator().into_root_schema_for::<Export>();
+    let mut value = schema.to_value();
+    if let Some(object) = value.as_object_mut() {
+        object.insert(
+            "description".to_owned(),
+            json!(
+                "A Brain2 export: every memory of a user, with its tags, keywords, links, version and times \
+                   (format version 1). POST /api/import takes it back."
+            ),
         );
     }
     value

@@ -11,7 +11,7 @@ use brain2_iac::constructs::function::VpcAttachment;
 use brain2_iac::constructs::iam::{Statement, grant, suppress};
 use brain2_iac::constructs::{AsyncFailure, CodeLocation, EncryptionKey, RustFunction, RustFunctionProps};
 
-use crate::database::{CONNECTION_INDEX, Database, KEYWORD_INDEX};
+use crate::database::{CONNECTION_INDEX, Database, KEYWORD_INDEX, SEARCH_INDEX};
 use crate::network;
 
 /// What the api and monitoring code wires to.
@@ -160,6 +160,9 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
             provisioned_concurrency: config.lambda.provisioned_concurrency.backend,
             environment: vec![
                 ("MEMORY_TABLE_NAME", database.memory.name().into()),
+                ("SEARCH_INDEX_NAME", SEARCH_INDEX.into()),
+                ("CONNECTIONS_TABLE_NAME", database.connections.name().into()),
+                ("CONNECTIONS_INDEX_NAME", CONNECTION_INDEX.into()),
                 ("EVENT_BUS_NAME", bus.name().into()),
                 ("ENVIRONMENT", app.environment().into()),
             ],
@@ -168,9 +171,15 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         },
     )?;
     // What brain2-shared's MemoryStore calls for the backend: get (GetItem), list, edges and
-    // graph-data (Query), and every write as TransactWriteItems: create and update, and delete's
-    // mark, edge pairs, and node with its postings. IAM authorizes a transaction's Put, Update
-    // and Delete actions as PutItem, UpdateItem and DeleteItem.
+    // graph-data (Query), search (Query on UserKeywordIndex), and every write as
+    // TransactWriteItems: create and update, and delete's mark, edge pairs, and node with its
+    // postings. IAM authorizes a transaction's Put, Update and Delete actions as PutItem,
+    // UpdateItem and DeleteItem.
+    database.memory.grant_index_actions(app, &backend, &["dynamodb:Query"], &[SEARCH_INDEX])?;
+    // Account deletion: the user's open connections (Query on connection-id-index, then
+    // DeleteItem each).
+    database.connections.grant_index_actions(app, &backend, &["dynamodb:Query"], &[CONNECTION_INDEX])?;
+    database.connections.grant_actions(app, &backend, &["dynamodb:DeleteItem"], &[])?;
     database.memory.grant_actions(
         app,
         &backend,

@@ -15,6 +15,8 @@ pub struct Database {
 }
 
 pub const KEYWORD_INDEX: &str = "KeywordIndex";
+/// Search's index: each user's postings in keyword order (brain2-shared's `search`).
+pub const SEARCH_INDEX: &str = "UserKeywordIndex";
 pub const CONNECTION_INDEX: &str = "connection-id-index";
 
 fn props(config: &EnvironmentConfig, key: Option<&EncryptionKey>, partition_key: Key) -> TableProps {
@@ -44,6 +46,14 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
         name: KEYWORD_INDEX.to_owned(),
         partition_key: Key::string("keyword"),
         sort_key: None,
+        projection: IndexProjection::KeysOnly,
+    });
+    // Sparse too, and keys only: within a user's partition, postings sorted by keyword, so a
+    // search for a word and every keyword it starts is one range Query.
+    memory.global_indexes.push(GlobalIndex {
+        name: SEARCH_INDEX.to_owned(),
+        partition_key: Key::string("id"),
+        sort_key: Some(Key::string("keyword")),
         projection: IndexProjection::KeysOnly,
     });
     let memory = Table::new(app, stack, "MemoryTable", memory)?;

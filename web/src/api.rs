@@ -1,8 +1,8 @@
 //! The Brain2 HTTP API, with the types of `brain2-api`.
 
 use brain2_api::{
-    BulkDeleteRequest, BulkDeleteResponse, ErrorBody, GraphEdge, GraphNode, GraphPage, NodeId, NodeInput, NodePage,
-    NodeView,
+    AccountDeleted, BulkDeleteRequest, BulkDeleteResponse, ErrorBody, ExportFormat, GraphEdge, GraphNode, GraphPage,
+    ImportReport, NodeId, NodeInput, NodePage, NodeView, SearchPage,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
 
@@ -155,5 +155,41 @@ impl Api {
                 None => return Ok((nodes, edges)),
             }
         }
+    }
+
+    /// A page of search results for `query`.
+    pub async fn search(&self, query: &str, cursor: Option<&str>) -> Result<SearchPage, ApiError> {
+        let mut url = self.url(&format!("/api/search?q={}", String::from(js_sys::encode_uri_component(query))));
+        if let Some(cursor) = cursor {
+            url.push_str("&cursor=");
+            url.push_str(cursor);
+        }
+        self.read(&url).await
+    }
+
+    /// The whole export, as bytes.
+    pub async fn export(&self, format: ExportFormat) -> Result<Vec<u8>, ApiError> {
+        let format = match format {
+            ExportFormat::Json => "json",
+            ExportFormat::Markdown => "markdown",
+        };
+        let request = self.authorized(Request::get(&self.url(&format!("/api/export?format={format}"))));
+        let response = check(request.send().await).await?;
+        response.binary().await.map_err(|e| ApiError::Failed(e.to_string()))
+    }
+
+    /// Sends one import: an export document (JSON) or a zip of Markdown notes.
+    pub async fn import(&self, body: Vec<u8>, content_type: &str) -> Result<ImportReport, ApiError> {
+        let array = js_sys::Uint8Array::from(body.as_slice());
+        let request = self
+            .authorized(Request::post(&self.url("/api/import")))
+            .header("Content-Type", content_type)
+            .body(wasm_bindgen::JsValue::from(array))
+            .map_err(|e| ApiError::Failed(e.to_string()))?;
+        json(check(request.send().await).await?).await
+    }
+
+    pub async fn delete_account(&self) -> Result<AccountDeleted, ApiError> {
+        json(check(self.authorized(Request::delete(&self.url("/api/account"))).send().await).await?).await
     }
 }

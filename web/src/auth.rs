@@ -210,3 +210,16 @@ pub async fn sign_out(config: &RuntimeConfig, session: &Session) {
         .send()
         .await;
 }
+
+/// Deletes the signed-in user from the sign-in service, after `DELETE /api/account`. The local
+/// sign-in of `cargo xtask dev` does; Supabase keeps user deletion in its admin API, so there the
+/// call is refused and the user is only signed out (README, "Deleting an account").
+pub async fn delete_user(config: &RuntimeConfig, session: &Session) -> bool {
+    let url = format!("{}/auth/v1/user", config.supabase_url.trim_end_matches('/'));
+    Request::delete(&url)
+        .header("apikey", &config.supabase_anon_key)
+        .header("Authorization", &format!("Bearer {}", session.access_token))
+        .send()
+        .await
+        .is_ok_and(|r| r.ok())
+}

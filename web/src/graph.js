@@ -746,6 +746,22 @@ class GraphView {
     return count;
   }
 
+  highlightIds(ids) {
+    const wanted = new Set(ids);
+    let first = -1, count = 0;
+    for (let slot = 0; slot < this.ids.length; slot++) {
+      if (this.ids[slot] === null) continue;
+      const match = wanted.has(this.ids[slot]);
+      this.flags[slot] = match ? this.flags[slot] | MATCH : this.flags[slot] & ~MATCH;
+      if (match) count += 1;
+    }
+    // Centre on the best-ranked result that is drawn.
+    for (const id of ids) if (this.slotOf.has(id)) { first = this.slotOf.get(id); break; }
+    if (first >= 0) this.centreOn(first);
+    this.request();
+    return count;
+  }
+
   filterHops(id, hops) {
     this.filter = { id, hops };
     this.refilter();
@@ -804,6 +820,7 @@ export function applyChanges(view, changes) { return view.apply(changes); }
 export function applyTheme(view, dark) { view.theme = dark ? DARK : LIGHT; view.request(); }
 export function selectNode(view, id) { view.select(id); }
 export function highlight(view, query) { return view.highlight(query); }
+export function highlightIds(view, ids) { return view.highlightIds(ids); }
 export function filterHops(view, id, hops) { view.filterHops(id, hops); }
 export function fit(view) { view.fit(true); }
 export function zoomBy(view, factor) { view.zoomAt(factor, view.width / 2, view.height / 2); }

@@ -248,6 +248,9 @@ extern "C" {
     #[wasm_bindgen(js_name = selectNode)]
     pub fn select_node(view: &GraphView, id: &str);
     pub fn highlight(view: &GraphView, query: &str) -> u32;
+    /// Marks the nodes whose ids are given (a search's results) and centres on the first drawn.
+    #[wasm_bindgen(js_name = highlightIds)]
+    pub fn highlight_ids(view: &GraphView, ids: &js_sys::Array) -> u32;
     #[wasm_bindgen(js_name = filterHops)]
     pub fn filter_hops(view: &GraphView, id: &str, hops: u32);
     pub fn fit(view: &GraphView);

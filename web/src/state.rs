@@ -51,6 +51,21 @@ pub struct Editing {
     pub conflict: Option<NodeView>,
 }
 
+/// A search and what it found so far (`views/search_box.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    pub query: String,
+    pub total: usize,
+    pub hits: Vec<brain2_api::SearchHit>,
+    pub next_cursor: Option<String>,
+}
+
+impl Search {
+    pub fn has(&self, id: NodeId) -> bool {
+        self.hits.iter().any(|h| h.node.node_id == id)
+    }
+}
+
 /// Everything the views share. Signals are `Copy`, so the whole state is too.
 #[derive(Clone, Copy)]
 pub struct State {
@@ -73,6 +88,8 @@ pub struct State {
     pub editing: RwSignal<Option<Editing>>,
     /// The list shows only memories with this tag.
     pub tag_filter: RwSignal<Option<String>>,
+    /// The search box's results, highlighted in the list and the graph.
+    pub search: RwSignal<Option<Search>>,
     /// The composer's text and tags, kept in localStorage until saved.
     pub draft: RwSignal<String>,
     pub draft_tags: RwSignal<String>,
@@ -101,6 +118,7 @@ impl State {
             checked: RwSignal::new(BTreeSet::new()),
             editing: RwSignal::new(None),
             tag_filter: RwSignal::new(None),
+            search: RwSignal::new(None),
             draft: RwSignal::new(auth::unstash(DRAFT_KEY)),
             draft_tags: RwSignal::new(auth::unstash(DRAFT_TAGS_KEY)),
             live: RwSignal::new("connecting".to_owned()),
@@ -143,6 +161,7 @@ impl State {
         self.detail.set(None);
         self.checked.set(BTreeSet::new());
         self.tag_filter.set(None);
+        self.search.set(None);
         self.api_down.set(None);
         self.loaded_once.set(false);
     }

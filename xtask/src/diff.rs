@@ -494,6 +494,7 @@ pub async fn confirm_with_change_sets(
             template: TemplateSource::Body(s.template.clone()),
             parameters,
             tags: s.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            imports: Vec::new(),
             description: "cargo xtask diff --against deployed (never executed)".to_owned(),
         };
         let Created::Ready { id, changes } =

@@ -129,6 +129,106 @@ fn the_four_stacks_deploy_update_and_destroy_on_the_emulator() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
+/// Data survives a redeploy: prod's tables and their key are retained by destroy, and the next
+/// deploy finds them by their tags and adopts them through an IMPORT change set instead of
+/// creating new, empty tables. Only the database stack is deployed: it is what holds the data.
+#[test]
+fn a_redeploy_after_destroy_adopts_the_retained_tables_and_their_key() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let workspace = xtask::workspace_root();
+    let data = support::dev::temporary_folder("deploy-ministack-adopt");
+    let port = support::dev::free_port_pair();
+    let config = EnvironmentConfig::load(&workspace, "prod").unwrap();
+    let mut emulator =
+        Emulator::start(&workspace, &data, port, &config.region, Protection::Guarded { site_origin: None }).unwrap();
+    let database_only = || {
+        let output = xtask::synth::synthesize_config("prod", &config, std::time::Instant::now()).unwrap();
+        let mut synthesized = output.synthesized;
+        synthesized.stacks.retain(|s| s.short_name == "database");
+        synthesized
+    };
+    let prod = |aws: &Aws| {
+        let mut settings = Settings::new("prod");
+        settings.yes = true;
+        Arc::new(Context::new(aws.clone(), settings, None, Arc::new(|_| true)).unwrap())
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let aws = emulator.aws().await;
+        let cfn = aws.cloudformation(None);
+        let physical = |id: &'static str| {
+            let cfn = cfn.clone();
+            async move {
+                let resource = cfn
+                    .describe_stack_resource()
+                    .stack_name("brain2-prod-database")
+                    .logical_resource_id(id)
+                    .send()
+                    .await
+                    .unwrap();
+                resource.stack_resource_detail().unwrap().physical_resource_id().unwrap().to_owned()
+            }
+        };
+        let created = deploy::deploy_all(prod(&aws), deploy::plans(&database_only(), &Default::default()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(created[0].action, Action::Created);
+        let (table, connections, key) =
+            (physical("MemoryTable").await, physical("ConnectionsTable").await, physical("DataKey").await);
+        let dynamodb = aws.dynamodb();
+        for (sk, content) in [("N#0001", "the first memory"), ("N#0002", "the second memory")] {
+            dynamodb
+                .put_item()
+                .table_name(&table)
+                .item("id", AttributeValue::S("USER#adopt".into()))
+                .item("sk", AttributeValue::S(sk.into()))
+                .item("content", AttributeValue::S(content.into()))
+                .send()
+                .await
+                .unwrap();
+        }
+
+        let destroyed = xtask::operate::destroy(&prod(&aws), &database_only(), true).await.unwrap();
+        assert_eq!(destroyed.deleted, ["brain2-prod-database"]);
+        let mut retained = destroyed.retained.clone();
+        retained.sort();
+        assert_eq!(
+            retained,
+            [
+                "brain2-prod-database: ConnectionsTable",
+                "brain2-prod-database: DataKey",
+                "brain2-prod-database: MemoryTable"
+            ]
+        );
+
+        // The redeploy adopts all three (the key through the tables it encrypts), then adds
+        // the outputs and tags an import may not.
+        let ctx = prod(&aws);
+        let adopted = deploy::deploy_all(ctx.clone(), deploy::plans(&database_only(), &Default::default()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(adopted[0].action, Action::Adopted, "{adopted:?}");
+        assert_eq!(ctx.change_sets_created(), 2, "the import, then the update that adds the rest");
+        assert_eq!(physical("MemoryTable").await, table);
+        assert_eq!(physical("ConnectionsTable").await, connections);
+        assert_eq!(physical("DataKey").await, key);
+        assert!(adopted[0].outputs.iter().any(|o| o.value == table), "{:?}", adopted[0].outputs);
+        let items = dynamodb.scan().table_name(&table).send().await.unwrap();
+        let mut contents: Vec<&str> =
+            items.items().iter().filter_map(|i| i.get("content")?.as_s().ok().map(String::as_str)).collect();
+        contents.sort();
+        assert_eq!(contents, ["the first memory", "the second memory"], "the same memories, in the same table");
+
+        // Adopted is deployed: the next deploy has nothing to do.
+        let again = deploy::deploy_all(prod(&aws), deploy::plans(&database_only(), &Default::default()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(again[0].action, Action::Unchanged);
+    });
+    emulator.stop().unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
 /// `deploy --stack frontend` writes a config.json with the API URLs of the stacks deployed
 /// before, read from CloudFormation, instead of blanks.
 #[test]

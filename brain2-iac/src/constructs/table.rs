@@ -228,6 +228,31 @@ impl Table {
         self.grant_key(app, grantee, writes)
     }
 
+    /// Exactly `actions` on the named indexes only, not on the table (a Query of an index needs
+    /// no grant on the table itself).
+    pub fn grant_index_actions(
+        &self,
+        app: &mut App,
+        grantee: &impl Grantee,
+        actions: &[&str],
+        indexes: &[&str],
+    ) -> Result<()> {
+        let mut resources: Vec<Value<String>> = Vec::new();
+        for index in indexes {
+            if !self.index_names.iter().any(|name| name == index) {
+                return Err(DslError::Construct(format!(
+                    "table {}: no index {index:?} to grant on; its indexes are {:?}",
+                    self.resource.logical_id(),
+                    self.index_names
+                )));
+            }
+            resources.push(self.index_arn(index));
+        }
+        grant(app, grantee, Statement::allow(actions.iter().copied(), resources))?;
+        let writes = actions.iter().any(|a| WRITE_ACTIONS.contains(a));
+        self.grant_key(app, grantee, writes)
+    }
+
     /// What using the table's customer-managed key takes, as DynamoDB uses it on the caller's
     /// behalf: decrypting for reads, and data keys too for writes.
     fn grant_key(&self, app: &mut App, grantee: &impl Grantee, writes: bool) -> Result<()> {

@@ -12,6 +12,8 @@ pub enum ApiError {
     /// A missing node, or another user's: the two look the same.
     NotFound,
     MethodNotAllowed,
+    /// The answer would be larger than one response may be.
+    TooLarge(String),
     /// The stored node is at version `current`; `node` is it, for the client to show.
     Conflict {
         current: u64,
@@ -34,6 +36,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "node not found".to_owned()),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed".to_owned()),
+            ApiError::TooLarge(message) => (StatusCode::UNPROCESSABLE_ENTITY, message),
             ApiError::Conflict { current, node } => {
                 stored = node.map(|n| *n);
                 (StatusCode::CONFLICT, format!("the node has changed; its current version is {current}"))

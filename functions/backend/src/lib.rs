@@ -2,6 +2,7 @@
 //! integration events (`lambda.rs`, `main.rs`); the same routes run locally behind a fixed
 //! user (`bin/local.rs`).
 
+mod account;
 pub mod error;
 pub mod extract;
 pub mod lambda;
@@ -16,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use brain2_api::{
-    BulkDeleteRequest, BulkDeleteResponse, BulkDeleteResult, BulkDeleteStatus, GraphPage, NodePage,
-    graph::MAX_GRAPH_PAGE,
+    BulkDeleteRequest, BulkDeleteResponse, BulkDeleteResult, BulkDeleteStatus, GraphElements, NodePage, SearchPage,
+    graph::{MAX_ELEMENTS_PAGE_BYTES, MAX_GRAPH_PAGE},
 };
 use brain2_shared::domain::Node;
 use brain2_shared::domain::{self, MAX_BULK_DELETE, NodeId, NodeInput, NodeView, UserId};
@@ -35,6 +36,9 @@ use extract::{Caller, JsonBody, node_id};
 #[derive(Clone)]
 pub struct AppState {
     pub store: MemoryStore,
+    /// Open WebSocket connections, which account deletion removes (absent when served locally
+    /// without them).
+    pub connections: Option<brain2_shared::connections::ConnectionStore>,
     pub publisher: Publisher,
     pub environment: String,
     pub clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
@@ -48,7 +52,10 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// The state the environment describes: `MEMORY_TABLE_NAME`, `EVENT_BUS_NAME`,
-    /// `KEYWORD_INDEX_NAME` (default `KeywordIndex`) and `ENVIRONMENT` (default: the caller's).
+    /// `KEYWORD_INDEX_NAME` (default `KeywordIndex`), `SEARCH_INDEX_NAME` (default
+    /// `UserKeywordIndex`), `CONNECTIONS_TABLE_NAME` and `CONNECTIONS_INDEX_NAME` (default
+    /// `connection-id-index`; without the table, account deletion has no connections to remove)
+    /// and `ENVIRONMENT` (default: the caller's).
     pub fn from_env(
         sdk: &brain2_shared::aws::SdkConfig,
         env: &dyn brain2_shared::config::Source,
@@ -60,7 +67,17 @@ impl AppState {
                 aws_sdk_dynamodb::Client::new(sdk),
                 required(env, "MEMORY_TABLE_NAME")?,
                 optional(env, "KEYWORD_INDEX_NAME").unwrap_or_else(|| "KeywordIndex".to_owned()),
+            )
+            .with_search_index(
+                optional(env, "SEARCH_INDEX_NAME").unwrap_or_else(|| brain2_shared::search::SEARCH_INDEX.to_owned()),
             ),
+            connections: match optional(env, "CONNECTIONS_TABLE_NAME") {
+                Some(_) => Some(brain2_shared::connections::ConnectionStore::from_env(
+                    aws_sdk_dynamodb::Client::new(sdk),
+                    env,
+                )?),
+                None => None,
+            },
             publisher: Publisher::new(
                 aws_sdk_eventbridge::Client::new(sdk),
                 required(env, "EVENT_BUS_NAME")?,
@@ -80,6 +97,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/nodes/bulk-delete", post(bulk_delete))
         .route("/api/nodes/{node_id}", get(get_node).put(update_node).delete(delete_node))
         .route("/api/graph-data", get(graph_data))
+        .route("/api/search", get(search))
+        .route("/api/export", get(account::export))
+        .route("/api/import", post(account::import))
+        .route("/api/account", axum::routing::delete(account::delete_account))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "error": "no such route" }))) })
         .with_state(state)
@@ -279,22 +300,78 @@ async fn bulk_delete(
     Ok((status, Json(response)).into_response())
 }
 
-/// One page of the graph's compact projection (`brain2_api::graph`): `?limit=` nodes (1 to
-/// 5,000, all by default) after `?cursor=`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GraphQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    format: Option<String>,
+}
+
+/// One page of the graph: `?limit=` nodes (1 to 5,000, all by default) after `?cursor=`, in the
+/// compact projection (`brain2_api::graph`), or with `?format=elements` as Cytoscape elements
+/// for the first version's client (`brain2_api::GraphElements`).
 async fn graph_data(
     State(state): State<AppState>,
     Caller(user): Caller,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<GraphPage>, ApiError> {
+    query: Result<Query<GraphQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
     let limit = page_limit(query.limit.as_deref(), MAX_GRAPH_PAGE, MAX_GRAPH_PAGE)?;
+    let elements = match query.format.as_deref() {
+        None | Some("compact") => false,
+        Some("elements") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!("format {other:?} must be \"compact\" or \"elements\"")));
+        }
+    };
+    if elements {
+        let page = state
+            .store
+            .graph_elements(user, limit, query.cursor.as_deref(), MAX_ELEMENTS_PAGE_BYTES)
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        return Ok(Json::<GraphElements>(page).into_response());
+    }
     let page = state
         .store
         .graph_page(user, limit, query.cursor.as_deref())
         .await
         .map_err(ApiError::internal)?
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(Json(page))
+    Ok(Json(page).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    q: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `?q=` searched among all of the caller's memories, ranked, a page of 20 after `?cursor=`.
+async fn search(
+    State(state): State<AppState>,
+    Caller(user): Caller,
+    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SearchPage>, ApiError> {
+    use brain2_api::search::{MAX_QUERY_CHARS, parse_cursor};
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
+    let text = query.q.unwrap_or_default();
+    let length = text.chars().count();
+    if length > MAX_QUERY_CHARS || text.trim().is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "q must be 1 to {MAX_QUERY_CHARS} characters and not blank; it has {length}"
+        )));
+    }
+    let offset = match query.cursor.as_deref() {
+        None => 0,
+        Some(cursor) => parse_cursor(cursor).ok_or_else(|| {
+            ApiError::BadRequest(format!("cursor {cursor:?} is not one this API returned (a number)"))
+        })?,
+    };
+    Ok(Json(state.store.search(user, &text, offset).await.map_err(ApiError::internal)?))
 }
 
 /// `?limit=`: `default` when absent, else a whole number from 1 to `max`.

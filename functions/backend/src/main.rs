@@ -12,6 +12,8 @@ async fn main() -> Result<(), Error> {
     let env = ProcessEnv;
     // Required on Lambda: the stacks always set it, and the failure metric is per environment.
     config::required(&env, "ENVIRONMENT")?;
+    // Account deletion removes the user's connections: on Lambda they are always there.
+    config::required(&env, "CONNECTIONS_TABLE_NAME")?;
     let sdk = brain2_shared::aws::sdk_config()?;
     let state = AppState::from_env(&sdk, &env, "")?;
     let app = router(state).layer(axum::middleware::from_fn(caller_from_lambda_context));

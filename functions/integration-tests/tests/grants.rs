@@ -78,16 +78,21 @@ impl Intercept for Recorder {
     }
 }
 
-fn recording_store(world: &World) -> (MemoryStore, Recorder) {
+fn recording_client(world: &World) -> (aws_sdk_dynamodb::Client, Recorder) {
     let recorder = Recorder::default();
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&world.sdk).interceptor(recorder.clone()).build(),
     );
+    (client, recorder)
+}
+
+fn recording_store(world: &World) -> (MemoryStore, Recorder) {
+    let (client, recorder) = recording_client(world);
     (MemoryStore::new(client, &world.memory_table, KEYWORD_INDEX), recorder)
 }
 
-/// What the dev compute stack grants `role` on MemoryTable and its indexes.
-fn granted(role: &str) -> Needed {
+/// What the dev compute stack grants `role` on `table` (its logical id) and its indexes.
+fn granted_on(role: &str, table: &str) -> Needed {
     let workspace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let config = brain2_iac::config::EnvironmentConfig::load(&workspace, "dev").unwrap();
     let synthesized = brain2_stacks::brain2_app("dev", &config).unwrap().synth().unwrap();
@@ -97,7 +102,7 @@ fn granted(role: &str) -> Needed {
         for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
             for resource in statement["Resource"].as_array().unwrap() {
                 let text = resource.to_string();
-                if !text.contains("MemoryTable") {
+                if !text.contains(table) {
                     continue;
                 }
                 let on = if text.contains("/index/") { "index" } else { "table" };
@@ -142,9 +147,18 @@ async fn each_role_is_granted_exactly_what_its_function_calls_on_memory_table() 
     connect.connect(user, ids[1]).await.unwrap();
     connect.connect(user, ids[0]).await.unwrap();
 
-    // The backend: every route, with conflicts, misses and a delete of a linked memory.
+    // The backend: every route, with conflicts, misses and a delete of a linked memory, search,
+    // export, import, and last the account's deletion (with an open connection).
     let (store, backend_calls) = recording_store(&world);
-    let router = backend::router(backend::AppState { store, ..world.backend_state() });
+    let (connections_client, connection_calls) = recording_client(&world);
+    let connections = brain2_shared::connections::ConnectionStore::new(
+        connections_client,
+        &world.connections_table,
+        CONNECTION_INDEX,
+    );
+    world.connections.put("grants-connection", user, time::OffsetDateTime::now_utc()).await.unwrap();
+    let router = backend::router(backend::AppState { store, connections: Some(connections), ..world.backend_state() });
+    let (_, export) = call(&router, Some(user), empty_request("GET", "/api/export")).await;
     let node = format!("/api/nodes/{}", ids[0]);
     let requests = vec![
         json_request("POST", "/api/nodes", &json!({ "content": "rust graph once more" })),
@@ -160,18 +174,26 @@ async fn each_role_is_granted_exactly_what_its_function_calls_on_memory_table() 
         empty_request("DELETE", &node),
         empty_request("DELETE", &node),
         json_request("POST", "/api/nodes/bulk-delete", &json!({ "nodeIds": [ids[2].to_string(), ids[0].to_string()] })),
+        empty_request("GET", "/api/search?q=rust%20tag:work%20gra"),
+        empty_request("GET", "/api/graph-data?format=elements"),
+        json_request("POST", "/api/import", &export),
+        empty_request("DELETE", "/api/account"),
     ];
     for request in requests {
         let (status, body) = call(&router, Some(user), request).await;
         assert!(!status.is_server_error(), "{status}: {body}");
     }
 
-    for (role, calls) in [("BackendRole", &backend_calls), ("ConnectNodeRole", &connect_calls)] {
-        let (needed, granted) = (recorded(calls), granted(role));
+    for (role, table, calls) in [
+        ("BackendRole", "MemoryTable", &backend_calls),
+        ("BackendRole", "ConnectionsTable", &connection_calls),
+        ("ConnectNodeRole", "MemoryTable", &connect_calls),
+    ] {
+        let (needed, granted) = (recorded(calls), granted_on(role, table));
         let missing: Vec<_> = needed.difference(&granted).collect();
         let unused: Vec<_> = granted.difference(&needed).collect();
-        assert!(missing.is_empty(), "{role} calls what it is not granted: {missing:?}");
-        assert!(unused.is_empty(), "{role} is granted what its code never calls: {unused:?}");
-        println!("{role}: {needed:?}");
+        assert!(missing.is_empty(), "{role} calls what it is not granted on {table}: {missing:?}");
+        assert!(unused.is_empty(), "{role} is granted what its code never calls on {table}: {unused:?}");
+        println!("{role} on {table}: {needed:?}");
     }
 }

@@ -84,6 +84,7 @@ async fn a_create_succeeds_even_when_the_event_cannot_be_published() {
     let world = World::new().await;
     let state_router = backend::router(backend::AppState {
         store: world.memory.clone(),
+        connections: None,
         // A bus that does not exist: every publish fails.
         publisher: brain2_shared::events::Publisher::new(
             aws_sdk_eventbridge::Client::new(&world.sdk),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use brain2_api::graph::{GraphEdge, GraphNode, GraphPage, MAX_GRAPH_PAGE_BYTES};
+use brain2_api::graph::{GraphEdge, GraphElements, GraphNode, GraphPage, MAX_GRAPH_PAGE_BYTES};
 use time::OffsetDateTime;
 
 use crate::domain::{NodeId, UserId};
@@ -33,13 +33,42 @@ impl MemoryStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Result<GraphPage, BadCursor>, StoreError> {
+        Ok(self.graph_slice(user, limit, cursor).await?.map(|(nodes, edges, more)| {
+            GraphPage::new(&nodes, &edges, more, MAX_GRAPH_PAGE_BYTES, memory::encode_cursor)
+        }))
+    }
+
+    /// The same nodes as Cytoscape elements, with the edges between two of them, in at most
+    /// `budget` bytes (`brain2_api::GraphElements`).
+    pub async fn graph_elements(
+        &self,
+        user: UserId,
+        limit: usize,
+        cursor: Option<&str>,
+        budget: usize,
+    ) -> Result<Result<GraphElements, BadCursor>, StoreError> {
+        Ok(self
+            .graph_slice(user, limit, cursor)
+            .await?
+            .map(|(nodes, edges, more)| GraphElements::new(&nodes, &edges, more, budget, memory::encode_cursor)))
+    }
+
+    /// Up to `limit` nodes after the cursor, the edges from each to a larger id that is on the
+    /// page or after it, and whether more nodes may follow.
+    #[allow(clippy::type_complexity)]
+    async fn graph_slice(
+        &self,
+        user: UserId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Result<(Vec<GraphNode>, Vec<GraphEdge>, bool), BadCursor>, StoreError> {
         let after = match cursor.map(memory::decode_cursor).transpose() {
             Ok(after) => after,
             Err(bad) => return Ok(Err(bad)),
         };
         let (nodes, more) = self.graph_nodes(user, limit, after).await?;
         let (Some(first), Some(last)) = (nodes.first(), nodes.last()) else {
-            return Ok(Ok(GraphPage::default()));
+            return Ok(Ok((Vec::new(), Vec::new(), false)));
         };
         let on_page: BTreeSet<NodeId> = nodes.iter().map(|n| n.id).collect();
         let partition = keys::partition(user);
@@ -58,7 +87,7 @@ impl MemoryStore {
                 edges.push(GraphEdge { source: edge.source, target: edge.target, weight: edge.weight });
             }
         }
-        Ok(Ok(GraphPage::new(&nodes, &edges, more, MAX_GRAPH_PAGE_BYTES, memory::encode_cursor)))
+        Ok(Ok((nodes, edges, more)))
     }
 
     /// Up to `limit` live nodes after `after`, and whether the table may hold more.

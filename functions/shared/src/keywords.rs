@@ -297,6 +297,60 @@ pub fn extract(text: &str) -> Vec<String> {
     kept
 }
 
+/// A memory's keywords: one per tag, `#` and the tag lowercased (`brain2_api::search::tag_keyword`),
+/// then those of its content ([`extract`]), at most [`MAX_KEYWORDS`] in all, sorted. Tags are
+/// keywords of their own form, so they link memories as words do (a shared tag counts as a shared
+/// keyword), and search finds them through the same index; no word of content can be one, since
+/// `#` always ends a word. At most 20 tags leave room for 29 words.
+pub fn of_memory(content: &str, tags: &[String]) -> Vec<String> {
+    let mut keywords = Keywords { seen: BTreeSet::new(), kept: Vec::new() };
+    for tag in tags {
+        keywords.push(brain2_api::search::tag_keyword(tag));
+    }
+    for word in extract(content) {
+        if keywords.full() {
+            break;
+        }
+        keywords.push(word);
+    }
+    let mut kept = keywords.kept;
+    kept.sort();
+    kept
+}
+
+/// The terms of a search query: its tags (`tag:x`, `#x`), then its words normalized as
+/// [`extract`] normalizes content (stop words kept: as prefixes they still find words), each once,
+/// at most `brain2_api::search::MAX_QUERY_TERMS`.
+pub fn query_terms(query: &str) -> Vec<brain2_api::search::Term> {
+    use brain2_api::search::{MAX_QUERY_TERMS, Term};
+    let (tags, text) = brain2_api::search::split_query(query);
+    let mut terms: Vec<Term> = tags.into_iter().map(Term::Tag).collect();
+    let mut words = Keywords { seen: BTreeSet::new(), kept: Vec::new() };
+    let mut run: Vec<char> = Vec::new();
+    let mut run_end = 0;
+    for (start, segment) in text.unicode_word_indices() {
+        let word: String = segment.chars().filter(|c| !is_apostrophe(*c)).flat_map(char::to_lowercase).collect();
+        if !word.is_empty() && word.chars().all(is_unspaced) {
+            if start != run_end {
+                words.push_run(&run);
+                run.clear();
+            }
+            run.extend(word.chars());
+            run_end = start + segment.len();
+            continue;
+        }
+        words.push_run(&run);
+        run.clear();
+        if !word.is_empty() {
+            words.push(word);
+        }
+    }
+    words.push_run(&run);
+    terms.extend(words.kept.into_iter().map(Term::Word));
+    terms.truncate(MAX_QUERY_TERMS);
+    terms
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,5 +441,36 @@ mod tests {
     fn empty_and_symbol_only_text_has_no_keywords() {
         assert!(extract("").is_empty());
         assert!(extract("!!! ... ''' ---").is_empty());
+    }
+
+    #[test]
+    fn tags_are_keywords_of_their_own_form() {
+        let tags = vec!["Work".to_owned(), "deep focus".to_owned(), "work ".to_owned()];
+        assert_eq!(of_memory("Rust graphs", &tags), ["#deep focus", "#work", "graphs", "rust"]);
+        // Tags come first: a long memory gives up words, never tags.
+        let text: Vec<String> = (0..60).map(|i| format!("word{i:02}")).collect();
+        let all_tags: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
+        let keywords = of_memory(&text.join(" "), &all_tags);
+        assert_eq!(keywords.len(), MAX_KEYWORDS);
+        assert_eq!(keywords.iter().filter(|k| k.starts_with('#')).count(), 20);
+        assert!(extract("#work tag:work").iter().all(|k| !k.starts_with('#')), "content never makes a tag keyword");
+    }
+
+    #[test]
+    fn queries_give_tags_then_normalized_words() {
+        use brain2_api::search::Term;
+        assert_eq!(
+            query_terms("tag:Work Don't GRA #x the 知識"),
+            [
+                Term::Tag("work".into()),
+                Term::Tag("x".into()),
+                Term::Word("dont".into()),
+                Term::Word("gra".into()),
+                Term::Word("the".into()),
+                Term::Word("知識".into()),
+            ]
+        );
+        assert_eq!(query_terms("a b c d e f g h i j").len(), brain2_api::search::MAX_QUERY_TERMS);
+        assert!(query_terms("  ,,, ").is_empty());
     }
 }

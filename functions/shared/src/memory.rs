@@ -40,6 +40,7 @@ pub struct MemoryStore {
     client: Client,
     table: String,
     keyword_index: String,
+    search_index: String,
 }
 
 /// A page of nodes and where the next one starts.
@@ -243,7 +244,22 @@ const EDGE_WRITTEN: &str = "edgeWrites = if_not_exists(edgeWrites, :zero) + :one
 
 impl MemoryStore {
     pub fn new(client: Client, table: impl Into<String>, keyword_index: impl Into<String>) -> Self {
-        Self { client, table: table.into(), keyword_index: keyword_index.into() }
+        Self {
+            client,
+            table: table.into(),
+            keyword_index: keyword_index.into(),
+            search_index: crate::search::SEARCH_INDEX.to_owned(),
+        }
+    }
+
+    /// The index search reads, when it is not [`crate::search::SEARCH_INDEX`].
+    pub fn with_search_index(mut self, name: impl Into<String>) -> Self {
+        self.search_index = name.into();
+        self
+    }
+
+    pub fn search_index(&self) -> &str {
+        &self.search_index
     }
 
     pub fn client(&self) -> &Client {
@@ -295,24 +311,47 @@ impl MemoryStore {
         let node = Node {
             id: crate::domain::new_node_id(),
             owner: user,
-            keywords: crate::keywords::extract(&input.content),
+            keywords: crate::keywords::of_memory(&input.content, &input.tags),
             content: input.content,
             tags: input.tags,
             created_at: now,
             updated_at: now,
             version: 1,
         };
-        let mut item = node_item(&node);
-        item.insert(EDGE_COUNT.into(), n(0));
-        let mut actions = vec![self.transact_put(item, Some("attribute_not_exists(sk)"))];
-        actions.extend(node.keywords.iter().map(|k| self.transact_put(posting_item(user, node.id, k), None)));
-        dynamo::transact_write(&self.client, actions).await.map_err(|e| match e {
+        self.insert(&node).await.map_err(|e| match e {
             TransactError::Store(e) => e,
             TransactError::ConditionFailed { .. } => {
                 StoreError::Call { operation: "TransactWriteItems", message: "a fresh node id already existed".into() }
             }
         })?;
         Ok(node)
+    }
+
+    /// Writes a node that has no edges yet, with its postings, in one transaction conditioned
+    /// on its id being new (at most 1 + 49 actions).
+    pub(crate) async fn insert(&self, node: &Node) -> Result<(), TransactError> {
+        let mut item = node_item(node);
+        item.insert(EDGE_COUNT.into(), n(0));
+        let mut actions = vec![self.transact_put(item, Some("attribute_not_exists(sk)"))];
+        actions.extend(node.keywords.iter().map(|k| self.transact_put(posting_item(node.owner, node.id, k), None)));
+        dynamo::transact_write(&self.client, actions).await
+    }
+
+    /// Removes items by sort key, in transactions of at most 100 unconditioned deletes (each one
+    /// all or nothing; the backend links no batch operation, see `delete`).
+    pub(crate) async fn remove_all(&self, user: UserId, sort_keys: Vec<String>) -> Result<(), StoreError> {
+        let actions: Vec<TransactWriteItem> =
+            sort_keys.into_iter().map(|sk| self.transact_delete(key(user, sk), None)).collect();
+        for chunk in actions.chunks(dynamo::TRANSACT_LIMIT) {
+            dynamo::transact_write(&self.client, chunk.to_vec()).await.map_err(|e| match e {
+                TransactError::Store(e) => e,
+                TransactError::ConditionFailed { .. } => StoreError::Call {
+                    operation: "TransactWriteItems",
+                    message: "an unconditioned delete reported a failed condition".into(),
+                },
+            })?;
+        }
+        Ok(())
     }
 
     /// The node item, tombstoned or not (strongly consistent).
@@ -402,7 +441,7 @@ impl MemoryStore {
             if let Some(expected) = expected.filter(|e| *e != current.version) {
                 return Err(UpdateError::Conflict { expected, current: current.version });
             }
-            let keywords = crate::keywords::extract(&input.content);
+            let keywords = crate::keywords::of_memory(&input.content, &input.tags);
             let updated = Node {
                 content: input.content.clone(),
                 tags: input.tags.clone(),

@@ -1,5 +1,6 @@
-//! The graph (graph.js's renderer): search, the hop filter, pan and zoom by keyboard. The list
-//! of memories beside it is its text alternative.
+//! The graph (graph.js's renderer): the search box's results highlighted, a find among the
+//! labels drawn, the hop filter, pan and zoom by keyboard. The list of memories beside it is its
+//! text alternative.
 
 use brain2_api::NodeId;
 use leptos::html;
@@ -95,6 +96,19 @@ pub fn GraphView(state: State) -> impl IntoView {
             }
         });
     });
+    // The search box's results (`State::search`), highlighted and the best one centred.
+    Effect::new(move |_| {
+        let ids: Vec<String> = state.search.with(|s| {
+            s.as_ref().map(|s| s.hits.iter().map(|h| h.node.node_id.to_string()).collect()).unwrap_or_default()
+        });
+        state.graph.track();
+        drawing.with_value(|view| {
+            if let Some(view) = view {
+                let ids: js_sys::Array = ids.iter().map(|id| wasm_bindgen::JsValue::from_str(id)).collect();
+                graph::highlight_ids(view, &ids);
+            }
+        });
+    });
     on_cleanup(move || {
         drawing.with_value(|view| {
             if let Some(view) = view {
@@ -115,7 +129,7 @@ pub fn GraphView(state: State) -> impl IntoView {
     };
     view! {
         <div class="graph-tools">
-            <label for="graph-search">"Search"</label>
+            <label for="graph-search">"Find in the graph"</label>
             <input id="graph-search" type="search" placeholder="Find memories"
                 prop:value=move || query.get()
                 on:input=move |ev| { query.set(event_target_value(&ev)); search(); }/>

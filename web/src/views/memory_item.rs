@@ -14,7 +14,15 @@ use crate::state::{Editing, State};
 pub fn MemoryItem(state: State, id: NodeId) -> impl IntoView {
     let node = Memo::new(move |_| state.nodes.with(|nodes| nodes.iter().find(|n| n.node_id == id).cloned()));
     let content = move || node.with(|n| n.as_ref().map(|n| n.content.clone()).unwrap_or_default());
-    let keywords = move || node.with(|n| n.as_ref().map(|n| n.keywords.join(", ")).unwrap_or_default());
+    // A tag is also a keyword (`#tag`, how tags link memories); the tags show on their own.
+    let keywords = move || {
+        node.with(|n| {
+            n.as_ref()
+                .map(|n| n.keywords.iter().filter(|k| !k.starts_with('#')).cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()
+        })
+    };
+    let found = move || state.search.with(|s| s.as_ref().is_some_and(|s| s.has(id)));
     let tags = move || node.with(|n| n.as_ref().map(|n| n.tags.clone()).unwrap_or_default());
     let title = move || brain2_api::label(&content());
     let is_editing = move || state.editing.with(|e| e.as_ref().is_some_and(|e| e.id == id));
@@ -61,7 +69,7 @@ pub fn MemoryItem(state: State, id: NodeId) -> impl IntoView {
     // The version the list shows, for the editor to say when the memory changed elsewhere.
     let shown_version = Signal::derive(move || node.with(|n| n.as_ref().map_or(0, |n| n.version)));
     view! {
-        <li class="memory" data-id=id.to_string()>
+        <li class="memory" class:hit=found data-id=id.to_string()>
             <input type="checkbox" class="pick" aria-label=move || format!("Select: {}", title()) prop:checked=checked on:change=toggle/>
             <Show when=is_editing fallback=move || view! {
                 <div class="memory-body">

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::{Composer, DetailPanel, GraphView, MemoryList};
+use super::{Composer, DetailPanel, GraphView, MemoryList, SearchBox, YourData};
 use crate::auth;
 use crate::state::State;
 
@@ -33,6 +33,7 @@ pub fn Workspace(state: State) -> impl IntoView {
         })}
         <main class="layout">
             <section class="column" aria-label="Memories">
+                <SearchBox state/>
                 <Composer state/>
                 <MemoryList state/>
             </section>
@@ -41,5 +42,8 @@ pub fn Workspace(state: State) -> impl IntoView {
             </section>
             <DetailPanel state/>
         </main>
+        <footer class="footer">
+            <YourData state/>
+        </footer>
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter, Replacement, RequiresRecreation, Tag,
+    Capability, ChangeAction, ChangeSetStatus, ChangeSetType, Parameter, Replacement, RequiresRecreation,
+    ResourceToImport, Tag,
 };
 
 use super::errors::explain;
@@ -34,6 +35,8 @@ pub struct Request {
     pub template: TemplateSource,
     pub parameters: Vec<(String, ParameterValue)>,
     pub tags: Vec<(String, String)>,
+    /// The resources an `IMPORT` change set adopts; empty for any other kind.
+    pub imports: Vec<ResourceToImport>,
     pub description: String,
 }
 
@@ -112,6 +115,9 @@ pub async fn create(cfn: &Client, request: &Request, poll: Duration) -> Result<C
     }
     for (key, value) in &request.tags {
         builder = builder.tags(Tag::builder().key(key).value(value).build());
+    }
+    for resource in &request.imports {
+        builder = builder.resources_to_import(resource.clone());
     }
     let created =
         builder.send().await.map_err(|e| explain(&format!("creating a change set for {}", request.stack), e))?;

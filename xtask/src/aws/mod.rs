@@ -236,7 +236,16 @@ impl Aws {
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::from_conf(self.prepare(aws_sdk_dynamodb::config::Builder::from(&self.config)).build())
+        self.dynamodb_in(None)
+    }
+
+    /// A DynamoDB client, in `region` when the tables live outside the default one.
+    pub fn dynamodb_in(&self, region: Option<&str>) -> aws_sdk_dynamodb::Client {
+        let mut builder = self.prepare(aws_sdk_dynamodb::config::Builder::from(&self.config));
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_owned()));
+        }
+        aws_sdk_dynamodb::Client::from_conf(builder.build())
     }
 
     /// A Lambda client, in `region` when the function's stack lives outside the default one.

@@ -21,6 +21,7 @@ pub fn generated() -> Vec<(&'static str, String)> {
         ("environments/schema.json", brain2_iac::config::EnvironmentConfig::json_schema()),
         ("docs/api/openapi.json", openapi::to_file_text(&openapi::document())),
         ("docs/api/live-message.schema.json", openapi::to_file_text(&openapi::live_message_schema())),
+        ("docs/api/export.schema.json", openapi::to_file_text(&openapi::export_schema())),
     ]
 }
 

@@ -9,6 +9,7 @@ use aws_sdk_cloudformation::types::{Capability, ChangeSetType, OnFailure, Parame
 use serde::Serialize;
 use serde_json::Value;
 
+use super::adopt;
 use super::exports::{self, Kept};
 use super::{Context, StackPlan};
 use crate::aws::change_set::{self, Created, ParameterValue, Planned, TemplateSource};
@@ -26,6 +27,8 @@ pub enum Action {
     Updated,
     /// A change set found nothing to do (e.g. only formatting differed).
     NoChanges,
+    /// Not deployed, but what a destroy kept of it was imported, then the rest created.
+    Adopted,
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +188,17 @@ pub async fn deploy_stack(ctx: &Context, plan: &StackPlan) -> Result<StackResult
     }
 
     let mut desired: Value = serde_json::from_str(&plan.template)?;
+    // A stack that is not deployed takes back what a destroy kept of it, before anything else.
+    let mut adopted = false;
+    if existing.is_none() {
+        let found = adopt::find(ctx, plan, &desired).await?;
+        if !found.is_empty() {
+            let _operation = ctx.operation_on(&plan.name, &region);
+            adopt::import(ctx, &cfn, plan, &desired, &found).await?;
+            existing = stack::describe(&cfn, &plan.name).await?;
+            adopted = true;
+        }
+    }
     let mut kept = Vec::new();
     if let Some(current) = &existing {
         let deployed_template = stack::template(&cfn, &plan.name).await?;
@@ -213,7 +227,10 @@ pub async fn deploy_stack(ctx: &Context, plan: &StackPlan) -> Result<StackResult
         Some(current) => update(ctx, &cfn, plan, source, &current.id).await,
     };
     drop(operation);
-    let action = result?;
+    let action = match result? {
+        Action::Updated | Action::NoChanges if adopted => Action::Adopted,
+        action => action,
+    };
     let after = stack::describe(&cfn, &plan.name).await?;
     Ok(StackResult {
         name: plan.name.clone(),
@@ -273,6 +290,7 @@ async fn update(ctx: &Context, cfn: &Client, plan: &StackPlan, source: TemplateS
         template: source,
         parameters: plan.parameters.iter().map(|(k, v)| (k.clone(), ParameterValue::Value(v.clone()))).collect(),
         tags: plan.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        imports: Vec::new(),
         description: "cargo xtask deploy".to_owned(),
     };
     ctx.count_change_set();

@@ -2,6 +2,7 @@
 //! dependency order (independent ones at the same time), each skipped when unchanged or
 //! updated through a reviewed change set; then outputs, the site, and a release record.
 
+pub mod adopt;
 pub mod apply;
 pub mod exports;
 pub mod hotswap;
@@ -595,7 +596,8 @@ pub async fn run(
         let known = with_deployed_outputs(&ctx, &all_plans, &results, site::CONFIG_STACKS).await?;
         site::publish(workspace, &ctx, config, &known).await?;
     }
-    let changed = results.iter().any(|r| matches!(r.action, Action::Created | Action::Updated)) || zips_uploaded > 0;
+    let changed = results.iter().any(|r| matches!(r.action, Action::Created | Action::Updated | Action::Adopted))
+        || zips_uploaded > 0;
     if changed && ctx.settings.record_releases {
         let record = release::Release::new(workspace, &environment, ctx.default_region(), &plans);
         record_release(&ctx, &assets, &all_plans, &record).await?;

@@ -364,6 +364,7 @@ pub async fn rollback(ctx: Arc<Context>, to: Option<&str>) -> Result<Release> {
                 })
                 .collect(),
             tags: deployed.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            imports: Vec::new(),
             description: format!("cargo xtask rollback to {}", target.id),
         };
         let after = events::newest(&cfn, &deployed.id).await?;

@@ -53,7 +53,7 @@ pub fn router(site: Arc<Site>) -> Router {
     router
         .route("/auth/v1/signup", post(sign_up))
         .route("/auth/v1/token", post(token))
-        .route("/auth/v1/user", get(user))
+        .route("/auth/v1/user", get(user).delete(delete_user))
         .route("/auth/v1/logout", post(logout))
         .route("/auth/v1/health", get(|| async { axum::Json(json!({ "name": "brain2 local sign-in" })) }))
         .route("/config.json", get(config_json))
@@ -208,6 +208,16 @@ async fn user(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
     }
     match site.signin.user(bearer(&headers)) {
         Ok(user) => axum::Json(user).into_response(),
+        Err(error) => auth_error(error),
+    }
+}
+
+async fn delete_user(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
+    if let Err(error) = site.signin.check_api_key(header_str(&headers, "apikey")) {
+        return auth_error(error);
+    }
+    match site.signin.delete_user(bearer(&headers)) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => auth_error(error),
     }
 }

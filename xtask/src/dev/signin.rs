@@ -9,7 +9,9 @@
 //! - `POST /auth/v1/token?grant_type=refresh_token` `{refresh_token}`: a new session; the refresh
 //!   token is rotated (the old one stops working);
 //! - `GET /auth/v1/user` with `Authorization: Bearer <access token>`: the user;
-//! - `POST /auth/v1/logout` with the bearer token: revokes the user's refresh tokens.
+//! - `POST /auth/v1/logout` with the bearer token: revokes the user's refresh tokens;
+//! - `DELETE /auth/v1/user` with the bearer token: deletes the user (after `DELETE /api/account`;
+//!   Supabase keeps this in its admin API).
 //!
 //! Every call needs the anon key in the `apikey` header, as Supabase's gateway does. Access
 //! tokens are HS256 JWTs with Supabase's claims (`iss = <origin>/auth/v1`, `aud =
@@ -319,6 +321,21 @@ impl SignIn {
         self.save(&store)
     }
 
+    /// Deletes the token's user and their refresh tokens: what the web client calls once the
+    /// API has deleted the account's data (`DELETE /api/account`). Supabase offers this only
+    /// to its admin API (service-role key), which the client never holds; README says so.
+    pub fn delete_user(&self, bearer: Option<&str>) -> Result<(), AuthError> {
+        let claims = self.verify(bearer)?;
+        let mut store = self.store.lock().expect("sign-in store");
+        let before = store.users.len();
+        store.users.retain(|u| u.id != claims.sub);
+        if store.users.len() == before {
+            return Err(AuthError::new(404, "user_not_found", "User from sub claim in JWT does not exist"));
+        }
+        store.refresh_tokens.retain(|_, r| r.user_id != claims.sub);
+        self.save(&store)
+    }
+
     fn verify(&self, bearer: Option<&str>) -> Result<AccessClaims, AuthError> {
         let token =
             bearer.ok_or_else(|| AuthError::new(401, "no_authorization", "This endpoint requires a Bearer token"))?;
@@ -425,6 +442,15 @@ mod tests {
         signin.logout(Some(token)).unwrap();
         let revoked = signin.refresh(refreshed["refresh_token"].as_str().unwrap()).unwrap_err();
         assert_eq!(revoked.status, 400);
+
+        // Deleting the user: gone, and the e-mail address is free again.
+        let other = signin.sign_up("grace@example.com", "another horse").unwrap();
+        signin.delete_user(Some(token)).unwrap();
+        assert_eq!(signin.user(Some(token)).unwrap_err().status, 404);
+        assert_eq!(signin.delete_user(Some(token)).unwrap_err().status, 404);
+        assert_eq!(signin.user_count(), 1, "the other user stays");
+        assert!(signin.user(other["access_token"].as_str()).is_ok());
+        assert!(signin.sign_up("ada@example.com", "correct horse").is_ok());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -210,6 +210,7 @@ impl World {
     pub fn backend_state(&self) -> backend::AppState {
         backend::AppState {
             store: self.memory.clone(),
+            connections: Some(self.connections.clone()),
             publisher: self.publisher(API_SOURCE),
             environment: "test".into(),
             clock: Arc::new(time::OffsetDateTime::now_utc),

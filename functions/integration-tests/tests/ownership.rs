@@ -1,0 +1,436 @@
+//! What a user owns, through the backend's routes against moto: search (words, prefixes, tags,
+//! ranking, paging), tags linking memories as keywords do, the first version's graph format,
+//! export then import into a new account (lossless, idempotent, bounded, all or nothing), and
+//! account deletion that leaves nothing of the user and another user untouched. The search
+//! benchmark (10,000 memories on Dynoxide) is here too, run by hand (`--ignored`, BENCHMARKS.md).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use futures::StreamExt;
+
+use brain2_shared::domain::{NodeId, UserId};
+use serde_json::{Value, json};
+use support::*;
+
+async fn create(router: &axum::Router, user: UserId, content: &str, tags: &[&str]) -> NodeId {
+    let (status, body) =
+        call(router, Some(user), json_request("POST", "/api/nodes", &json!({ "content": content, "tags": tags })))
+            .await;
+    assert_eq!(status, 201, "{body}");
+    NodeId::parse(body["nodeId"].as_str().unwrap()).unwrap()
+}
+
+async fn search(router: &axum::Router, user: UserId, query: &str) -> Value {
+    let uri = format!("/api/search?q={}", query.replace(' ', "%20").replace('#', "%23"));
+    let (status, body) = call(router, Some(user), empty_request("GET", &uri)).await;
+    assert_eq!(status, 200, "{query}: {body}");
+    body
+}
+
+fn ids(page: &Value) -> Vec<NodeId> {
+    page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| NodeId::parse(r["node"]["nodeId"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// Links every memory the way connect-node does after its NodeCreated.
+async fn link_all(world: &World, user: UserId, nodes: &[NodeId]) {
+    let connect = world.connect_node(50);
+    for &id in nodes {
+        connect.connect(user, id).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn search_finds_words_prefixes_and_tags_ranked_and_paged() {
+    let world = World::new().await;
+    let router = world.backend();
+    let (user, other) = (user(), user());
+    let graph = create(&router, user, "Graph databases and keyword indexes", &[]).await;
+    let rust_graph = create(&router, user, "Rust graph renderer", &["Work"]).await;
+    let tea = create(&router, user, "Green tea in the garden", &["home"]).await;
+    let _others = create(&router, other, "Graph theory, someone else's", &["work"]).await;
+
+    let page = search(&router, user, "graph").await;
+    assert_eq!(page["terms"], json!(["graph"]));
+    // "graph" exactly (rust_graph) ranks above "graphs"... here both hold "graph" or start it;
+    // the newer of two equal matches comes first.
+    assert_eq!(ids(&page), [rust_graph, graph], "the other user's memory is never found");
+    assert_eq!(page["total"], 2);
+
+    let prefix = search(&router, user, "gard").await;
+    assert_eq!(ids(&prefix), [tea]);
+    assert_eq!(prefix["results"][0]["matched"], json!(["garden"]));
+
+    let tagged = search(&router, user, "tag:work").await;
+    assert_eq!(ids(&tagged), [rust_graph], "tags match whatever their case");
+    assert_eq!(ids(&search(&router, user, "#WORK").await), [rust_graph]);
+    // Two terms: the memory matching both first, then those matching one.
+    let both = search(&router, user, "tag:work graph").await;
+    assert_eq!(ids(&both), [rust_graph, graph]);
+    assert_eq!(both["results"][0]["score"], 8);
+    assert!(ids(&search(&router, user, "zebra").await).is_empty());
+
+    // Paging: 25 matches come as 20, then 5.
+    for i in 0..23 {
+        create(&router, user, &format!("note {i} about graphs"), &[]).await;
+    }
+    let first = search(&router, user, "graph").await;
+    assert_eq!((first["total"].as_u64(), ids(&first).len()), (Some(25), 20));
+    let (status, second) = call(&router, Some(user), empty_request("GET", "/api/search?q=graph&cursor=20")).await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&second).len(), 5);
+    assert!(second.get("nextCursor").is_none());
+    let all: BTreeSet<NodeId> = ids(&first).into_iter().chain(ids(&second)).collect();
+    assert_eq!(all.len(), 25, "no result twice");
+
+    for bad in ["/api/search", "/api/search?q=%20%20", "/api/search?q=graph&cursor=next"] {
+        let (status, body) = call(&router, Some(user), empty_request("GET", bad)).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let long = format!("/api/search?q={}", "a".repeat(201));
+    assert_eq!(call(&router, Some(user), empty_request("GET", &long)).await.0, 400);
+}
+
+#[tokio::test]
+async fn a_shared_tag_links_memories_as_a_shared_keyword_does() {
+    let world = World::new().await;
+    let router = world.backend();
+    let user = user();
+    let a = create(&router, user, "Sourdough starter feeding", &["Kitchen"]).await;
+    let b = create(&router, user, "Sharpen the knives", &["kitchen"]).await;
+    let c = create(&router, user, "Renew the passport", &[]).await;
+    link_all(&world, user, &[a, b, c]).await;
+    let edges = world.memory.edges(user, a).await.unwrap();
+    assert_eq!(edges.len(), 1, "{edges:?}");
+    assert_eq!((edges[0].target, edges[0].shared_keywords.clone()), (b, vec!["#kitchen".to_owned()]));
+    assert!(world.memory.edges(user, c).await.unwrap().is_empty());
+    // Dropping the tag drops the link: the edge follows the keywords, as for words.
+    let (status, _) = call(
+        &router,
+        Some(user),
+        json_request("PUT", &format!("/api/nodes/{b}"), &json!({ "content": "Sharpen the knives", "tags": [] })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    link_all(&world, user, &[b]).await;
+    assert!(world.memory.edges(user, a).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_first_versions_client_reads_cytoscape_elements() {
+    let world = World::new().await;
+    let router = world.backend();
+    let user = user();
+    let a = create(&router, user, "rust graph one", &[]).await;
+    let b = create(&router, user, "rust graph two", &[]).await;
+    link_all(&world, user, &[a, b]).await;
+    let (status, body) = call(&router, Some(user), empty_request("GET", "/api/graph-data?format=elements")).await;
+    assert_eq!(status, 200, "{body}");
+    let elements = body["elements"].as_array().unwrap();
+    assert_eq!(elements.len(), 3, "{body}");
+    assert_eq!(elements[0]["data"], json!({ "id": a.to_string(), "label": "rust graph one" }));
+    assert_eq!(elements[2]["data"]["source"], a.to_string());
+    assert_eq!(elements[2]["data"]["target"], b.to_string());
+    assert_eq!(elements[2]["data"]["weight"], 2);
+    let (status, _) = call(&router, Some(user), empty_request("GET", "/api/graph-data?format=cytoscape")).await;
+    assert_eq!(status, 400);
+}
+
+/// What an export says of memories, without what the README names as changing (times of the
+/// export itself): content, tags, keywords, versions, times and links by the linked content.
+fn comparable(export: &Value) -> Vec<Value> {
+    let memories = export["memories"].as_array().unwrap();
+    let content_of = |id: &Value| memories.iter().find(|m| m["id"] == *id).unwrap()["content"].clone();
+    memories
+        .iter()
+        .map(|m| {
+            let mut links: Vec<Value> = m["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| json!([content_of(&l["target"]), l["weight"], l["sharedKeywords"]]))
+                .collect();
+            links.sort_by_key(|l| l.to_string());
+            json!({
+                "id": m["id"], "content": m["content"], "tags": m["tags"], "keywords": m["keywords"],
+                "createdAt": m["createdAt"], "updatedAt": m["updatedAt"], "version": m["version"], "links": links
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn export_then_import_into_a_new_account_gives_the_same_memories_tags_and_links() {
+    let world = World::new().await;
+    let router = world.backend();
+    let (alice, bob) = (user(), user());
+    let mut created = Vec::new();
+    for (content, tags) in [
+        ("Rust graph renderer", vec!["work"]),
+        ("Graph databases and keywords", vec![]),
+        ("Green tea in the garden", vec!["home", "Tea"]),
+        ("Keywords link memories", vec!["work"]),
+    ] {
+        created.push(create(&router, alice, content, &tags).await);
+    }
+    let (status, _) = call(
+        &router,
+        Some(alice),
+        json_request(
+            "PUT",
+            &format!("/api/nodes/{}", created[1]),
+            &json!({ "content": "Graph databases and keywords, edited" }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    link_all(&world, alice, &created).await;
+    world.drain_events().await;
+
+    let (status, exported) = call(&router, Some(alice), empty_request("GET", "/api/export")).await;
+    assert_eq!(status, 200, "{exported}");
+    assert_eq!(exported["format"], "brain2-export");
+    assert_eq!(exported["memories"].as_array().unwrap().len(), 4);
+    assert_eq!(exported["memories"][1]["version"], 2);
+    assert!(exported["memories"][0]["links"].as_array().unwrap().len() >= 2, "{exported}");
+
+    let (status, report) = call(&router, Some(bob), json_request("POST", "/api/import", &exported)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report, json!({ "format": "json", "memories": 4, "created": 4, "alreadyPresent": 0 }));
+    // Each new memory is announced, so connect-node links it as any other.
+    settle().await;
+    let announced = world.drain_events().await;
+    let mut imported = Vec::new();
+    for event in &announced {
+        assert_eq!(event["detail-type"], "NodeCreated");
+        imported.push(NodeId::parse(event["detail"]["nodeId"].as_str().unwrap()).unwrap());
+    }
+    assert_eq!(imported.len(), 4);
+    link_all(&world, bob, &imported).await;
+    // What linking announced (EdgesCreated) is not the import's.
+    world.drain_events().await;
+    let (_, again) = call(&router, Some(bob), empty_request("GET", "/api/export")).await;
+    assert_eq!(comparable(&again), comparable(&exported), "the round trip keeps memories, tags and links");
+
+    // The same import twice adds nothing.
+    let (status, report) = call(&router, Some(bob), json_request("POST", "/api/import", &exported)).await;
+    assert_eq!(status, 200);
+    assert_eq!(report, json!({ "format": "json", "memories": 4, "created": 0, "alreadyPresent": 4 }));
+    assert!(world.drain_events().await.is_empty());
+}
+
+async fn zip_import(router: &axum::Router, user: UserId, zip: Vec<u8>) -> (http::StatusCode, Value) {
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("/api/import")
+        .header("content-type", "application/zip")
+        .body(axum::body::Body::from(zip))
+        .unwrap();
+    call(router, Some(user), request).await
+}
+
+#[tokio::test]
+async fn the_markdown_export_imports_back_and_an_obsidian_vault_imports_once() {
+    let world = World::new().await;
+    let router = world.backend();
+    let (alice, bob) = (user(), user());
+    let a = create(&router, alice, "Rust graph renderer", &["work"]).await;
+    let b = create(&router, alice, "Graph databases, a note", &[]).await;
+    link_all(&world, alice, &[a, b]).await;
+    let request = empty_request("GET", "/api/export?format=markdown");
+    let response = tower::ServiceExt::oneshot(router.clone(), {
+        let mut request = request;
+        request.extensions_mut().insert(backend::extract::Caller(alice));
+        request
+    })
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    assert!(response.headers()["content-disposition"].to_str().unwrap().contains(".zip"));
+    let zip = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+
+    let (status, report) = zip_import(&router, bob, zip.clone()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report, json!({ "format": "markdown", "memories": 2, "created": 2, "alreadyPresent": 0 }));
+    let imported: Vec<NodeId> = world
+        .drain_events()
+        .await
+        .iter()
+        .filter(|e| e["detail-type"] == "NodeCreated" && e["detail"]["userId"] == bob.to_string())
+        .map(|e| NodeId::parse(e["detail"]["nodeId"].as_str().unwrap()).unwrap())
+        .collect();
+    link_all(&world, bob, &imported).await;
+    let (_, from_alice) = call(&router, Some(alice), empty_request("GET", "/api/export")).await;
+    let (_, from_bob) = call(&router, Some(bob), empty_request("GET", "/api/export")).await;
+    assert_eq!(comparable(&from_bob), comparable(&from_alice), "the Markdown round trip is lossless too");
+    let (_, again) = zip_import(&router, bob, zip).await;
+    assert_eq!(again["created"], 0, "{again}");
+
+    // An Obsidian vault: front-matter tags, folders as tags, and a wikilink that links.
+    let vault = {
+        use std::io::Write;
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        for (path, text) in [
+            ("Vault/Projects/Tomatoes.md", "---\ntags: [garden]\n---\nStake them, see [[Watering]]."),
+            ("Vault/Watering.md", "Every evening in July."),
+            ("Vault/.obsidian/workspace.json", "{}"),
+        ] {
+            writer.start_file(path, options).unwrap();
+            writer.write_all(text.as_bytes()).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    };
+    let carol = user();
+    let (status, report) = zip_import(&router, carol, vault.clone()).await;
+    assert_eq!((status.as_u16(), report["created"].as_u64()), (200, Some(2)), "{report}");
+    let (_, tagged) = call(&router, Some(carol), empty_request("GET", "/api/search?q=tag:projects%20tag:garden")).await;
+    assert_eq!(tagged["results"][0]["node"]["content"], "# Tomatoes\n\nStake them, see [[Watering]].");
+    let notes: Vec<NodeId> = world
+        .drain_events()
+        .await
+        .iter()
+        .filter(|e| e["detail"]["userId"] == carol.to_string())
+        .map(|e| NodeId::parse(e["detail"]["nodeId"].as_str().unwrap()).unwrap())
+        .collect();
+    link_all(&world, carol, &notes).await;
+    let edges = world.memory.edges(carol, notes[0]).await.unwrap();
+    assert_eq!(edges.len(), 1, "the wikilink's target shares its title's word: {edges:?}");
+    assert_eq!(edges[0].shared_keywords, ["watering"]);
+    assert_eq!(zip_import(&router, carol, vault).await.1["created"], 0, "the same vault twice adds nothing");
+}
+
+#[tokio::test]
+async fn a_bad_import_is_refused_whole_with_the_place_named() {
+    let world = World::new().await;
+    let router = world.backend();
+    let user = user();
+    let memory = |content: &str| {
+        json!({ "id": uuid::Uuid::now_v7().to_string(), "content": content, "tags": [], "keywords": [],
+                "createdAt": "2026-11-30T09:00:00Z", "updatedAt": "2026-11-30T09:00:00Z", "version": 1, "links": [] })
+    };
+    let document = |memories: Vec<Value>| json!({ "format": "brain2-export", "version": 1, "exportedAt": "2026-12-01T00:00:00Z", "memories": memories });
+    let cases = [
+        (document(vec![memory("fine"), memory("   ")]), "memories[1]: content"),
+        (document(vec![memory(&"x".repeat(5_001))]), "memories[0]: content has 5001 characters"),
+        (json!({ "format": "evernote", "version": 1, "exportedAt": "x", "memories": [] }), "format is \"evernote\""),
+        (document((0..1_001).map(|i| memory(&format!("memory {i}"))).collect()), "at most 1000"),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = call(&router, Some(user), json_request("POST", "/api/import", &body)).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains(expected), "{answer} should name {expected:?}");
+    }
+    let plain = http::Request::builder()
+        .method("POST")
+        .uri("/api/import")
+        .header("content-type", "text/plain")
+        .body(axum::body::Body::from("hello"))
+        .unwrap();
+    assert_eq!(call(&router, Some(user), plain).await.0, 400);
+    assert!(world.items_of(user).await.is_empty(), "nothing of a refused import is written");
+}
+
+#[tokio::test]
+async fn deleting_an_account_leaves_nothing_of_the_user_and_another_user_untouched() {
+    let world = World::new().await;
+    let router = world.backend();
+    let (leaving, staying) = (user(), user());
+    let mut nodes = Vec::new();
+    for content in ["rust graph one", "rust graph two", "rust graph three"] {
+        nodes.push(create(&router, leaving, content, &["work"]).await);
+    }
+    let kept = create(&router, staying, "rust graph kept", &["work"]).await;
+    link_all(&world, leaving, &nodes).await;
+    link_all(&world, staying, &[kept]).await;
+    let now = time::OffsetDateTime::now_utc();
+    world.connections.put("leaving-1", leaving, now).await.unwrap();
+    world.connections.put("leaving-2", leaving, now).await.unwrap();
+    world.connections.put("staying-1", staying, now).await.unwrap();
+    let staying_items = world.items_of(staying).await.len();
+
+    let (status, deleted) = call(&router, Some(leaving), empty_request("DELETE", "/api/account")).await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["nodes"], 3);
+    assert_eq!(deleted["edges"], 6, "three pairs, both directions");
+    assert_eq!(deleted["connections"], 2);
+    assert!(world.items_of(leaving).await.is_empty(), "no item of the user is left");
+    assert!(world.connections.of_user(leaving).await.unwrap().is_empty());
+    assert_eq!(world.items_of(staying).await.len(), staying_items, "the other user keeps every item");
+    assert_eq!(world.connections.of_user(staying).await.unwrap(), ["staying-1"]);
+    let (_, search) = call(&router, Some(staying), empty_request("GET", "/api/search?q=tag:work")).await;
+    assert_eq!(search["total"], 1);
+    // Sending it again is harmless.
+    let (status, again) = call(&router, Some(leaving), empty_request("DELETE", "/api/account")).await;
+    assert_eq!((status.as_u16(), again["nodes"].as_u64()), (200, Some(0)));
+}
+
+/// Search at 10,000 memories, timed inside the store (what the function spends), on Dynoxide.
+/// `cargo test -p brain2-integration-tests --release --test ownership -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by hand, figures in BENCHMARKS.md"]
+async fn search_at_ten_thousand_memories() {
+    const MEMORIES: usize = 10_000;
+    const WORDS: &[&str] = &[
+        "rust", "graph", "lambda", "memory", "keyword", "edges", "browser", "socket", "dynamo", "event", "index",
+        "cloud", "garden", "kitchen", "travel", "music", "reading", "project", "meeting", "budget", "design", "health",
+        "family", "invoice", "recipe", "station", "physics", "history", "language", "painting",
+    ];
+    let world = World::new().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&world.sdk).endpoint_url(dynoxide()).build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let table = format!("search-bench-{}", uuid::Uuid::new_v4().simple());
+    let definitions: std::collections::HashMap<String, Value> = table_definitions().into_iter().collect();
+    create_table(&client, &definitions["MemoryTable"], &table).await;
+    let store = brain2_shared::memory::MemoryStore::new(client, &table, KEYWORD_INDEX);
+    let user = user();
+    let started = Instant::now();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut inputs = Vec::with_capacity(MEMORIES);
+    for i in 0..MEMORIES {
+        let words: Vec<String> =
+            (0..8 + next(12)).map(|_| format!("{}{}", WORDS[next(WORDS.len())], next(40))).collect();
+        let tags = vec![format!("tag{}", next(50))];
+        inputs.push(brain2_shared::domain::ValidInput { content: format!("memory {i}: {}", words.join(" ")), tags });
+    }
+    futures::stream::iter(inputs)
+        .for_each_concurrent(16, |input| {
+            let store = store.clone();
+            async move {
+                store.create(user, input, time::OffsetDateTime::now_utc()).await.unwrap();
+            }
+        })
+        .await;
+    println!("{MEMORIES} memories written in {:.1} s", started.elapsed().as_secs_f64());
+    for query in ["graph7", "gra", "tag:tag7", "rust3 garden12", "kitchen", "physics1 tag:tag3 mem"] {
+        let mut times = Vec::new();
+        let mut total = 0;
+        for _ in 0..30 {
+            let start = Instant::now();
+            let page = store.search(user, query, 0).await.unwrap();
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            total = page.total;
+        }
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!(
+            "{query:>24}: {total:>5} matches, p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+            times[times.len() / 2],
+            times[times.len() * 9 / 10],
+            times[times.len() - 1]
+        );
+    }
+}
