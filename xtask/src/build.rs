@@ -302,6 +302,7 @@ pub const LOCAL_DIR: &str = "target/lambda/local";
 /// compiles and links only the functions whose sources changed. A compile error's text is kept
 /// ([`crate::BuildFailed`]) for `cargo xtask dev`'s overlay.
 pub fn build_local(workspace: &Path) -> Result<Vec<Package>> {
+    let _lock = crate::build_lock(workspace, "functions-local")?;
     let mut command = crate::cargo(workspace);
     command.args(["build", "--quiet"]);
     for function in FUNCTIONS {

@@ -41,6 +41,24 @@ pub fn cargo(workspace: &std::path::Path) -> std::process::Command {
     command
 }
 
+/// Holds `target/<name>.lock` exclusively until dropped: builds that write shared files under
+/// `target/` (the functions' local zips, the web client's folders) take it, so two `cargo xtask
+/// dev` starting at once (or the tests' several) never write or strip the same file together.
+/// The lock is the operating system's, so a killed holder releases it.
+pub fn build_lock(workspace: &std::path::Path, name: &str) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context as _;
+    let path = workspace.join("target").join(format!("{name}.lock"));
+    std::fs::create_dir_all(workspace.join("target")).context("creating target/")?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.lock().with_context(|| format!("locking {}", path.display()))?;
+    Ok(file)
+}
+
 /// A build step that failed, with what it printed on stderr (cargo's compiler errors): shown in
 /// the terminal as it came, and kept for `cargo xtask dev`'s overlay in the open tabs.
 #[derive(Debug)]

@@ -67,6 +67,8 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // Before anything signs or verifies a token (the local sign-in): see jwt_crypto.
+    brain2_shared::jwt_crypto::install();
     let workspace = workspace_root();
     let result = match Cli::parse().command {
         Cmd::Dev(args) => args.run(&workspace),

@@ -139,6 +139,7 @@ pub fn build_if_changed(workspace: &Path) -> Result<(PathBuf, bool)> {
 
 /// [`build_if_changed`] for either build.
 pub fn build_flavor_if_changed(workspace: &Path, flavor: Flavor) -> Result<(PathBuf, bool)> {
+    let _lock = lock(workspace, flavor)?;
     let dist = workspace.join(flavor.dist());
     let fingerprint = flavor_fingerprint(workspace, flavor)?;
     if std::fs::read_to_string(workspace.join(flavor.fingerprint_file())).ok().as_deref() == Some(fingerprint.as_str())
@@ -146,8 +147,13 @@ pub fn build_flavor_if_changed(workspace: &Path, flavor: Flavor) -> Result<(Path
     {
         return Ok((dist, false));
     }
-    build_flavor(workspace, flavor)?;
+    build_flavor_unlocked(workspace, flavor)?;
     Ok((dist, true))
+}
+
+/// One build of a flavor at a time, across processes (see [`crate::build_lock`]).
+fn lock(workspace: &Path, flavor: Flavor) -> Result<std::fs::File> {
+    crate::build_lock(workspace, &format!("web-{}", flavor.profile()))
 }
 
 /// One asset: its name under `assets/` and its bytes.
@@ -168,6 +174,11 @@ pub fn build(workspace: &Path) -> Result<PathBuf> {
 /// Builds either build of the client into its folder (replaced whole, so a request never sees
 /// half of it).
 pub fn build_flavor(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
+    let _lock = lock(workspace, flavor)?;
+    build_flavor_unlocked(workspace, flavor)
+}
+
+fn build_flavor_unlocked(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
     ensure_target()?;
     let fingerprint = flavor_fingerprint(workspace, flavor)?;
     let bindgen = ensure_wasm_bindgen(workspace)?;

@@ -153,19 +153,23 @@ async fn journey(http: &reqwest::Client, dev: &Dev) -> (User, Vec<String>) {
     let expected = if rust < stacks { (rust.clone(), stacks.clone()) } else { (stacks.clone(), rust.clone()) };
     assert_eq!(edges(&linked), vec![expected], "only the memories sharing keywords are linked");
 
-    // Pushes (format version 1) arrive as the backend and connect-node finish, in no fixed
-    // order: each memory's creation, and the new edge between the linked pair.
+    // Pushes (the live format's current version, numbered 1, 2, 3… on each connection) arrive as
+    // the backend and connect-node finish, in no fixed order: each memory's creation, carrying the
+    // memory itself, and the new edge between the linked pair.
     let linked_pair = [rust.clone(), stacks.clone()];
     let mut created = std::collections::BTreeSet::new();
     let mut edge_seen = false;
+    let mut seqs = Vec::new();
     while !(edge_seen && created.len() == 3) {
         let pushed = next_text(&mut ada_socket, Duration::from_secs(15)).await.expect("a live update for Ada");
-        assert_eq!(pushed["version"], 1, "{pushed}");
+        assert_eq!(pushed["version"], brain2_api::LIVE_FORMAT_VERSION, "{pushed}");
+        seqs.push(pushed["seq"].as_u64().unwrap_or_default());
         match pushed["type"].as_str() {
             Some("nodeCreated") => {
                 let node = pushed["node"]["nodeId"].as_str().unwrap().to_owned();
                 assert!([&rust, &stacks, &garden].contains(&&node), "a push about one of Ada's memories: {pushed}");
                 assert_eq!(pushed["node"]["version"], 1, "{pushed}");
+                assert_eq!(pushed["memory"]["nodeId"], pushed["node"]["nodeId"], "the memory itself: {pushed}");
                 created.insert(node);
             }
             Some("edgesChanged") => {
@@ -177,6 +181,12 @@ async fn journey(http: &reqwest::Client, dev: &Dev) -> (User, Vec<String>) {
             _ => panic!("unexpected push {pushed}"),
         }
     }
+    // Two sends may race to the socket (and the loop may stop before a later one), so the
+    // numbers come in any order; each is new and counts from 1.
+    let count = seqs.len();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert!(seqs.len() == count && seqs[0] >= 1, "numbered once each on Ada's connection: {seqs:?}");
     assert_eq!(next_text(&mut bob_socket, Duration::from_secs(2)).await, None, "Bob hears nothing of Ada's");
 
     // Bob sees none of Ada's data.

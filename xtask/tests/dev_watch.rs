@@ -14,8 +14,8 @@
 //! it, so dev and the browser stop as on any failure), and, after a SIGKILL, by the next run,
 //! from a backup under `target/dev-watch-edits/`. An edit is undone only while the file still
 //! holds it, so a person's own change made meanwhile is never overwritten. Tests of this file
-//! run one at a time ([`ONE_AT_A_TIME`]); other test files run `dev --no-watch`, and cargo runs
-//! test files one after the other.
+//! run one at a time ([`ONE_AT_A_TIME`]); other test files run `dev --no-watch`, and `cargo xtask
+//! test` runs this file alone, after the others (its `RUN_ALONE`).
 
 mod support;
 

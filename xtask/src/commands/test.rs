@@ -4,7 +4,8 @@
 //! by binaries that wait: on the emulator, on Chromium, on a `cargo xtask dev` they started. So
 //! `cargo xtask test` builds every test binary with `cargo test --no-run`, then runs `--jobs` of
 //! them at a time (longest first, by the durations the last run recorded), each one's output
-//! printed whole when it ends, and the doc tests last.
+//! printed whole when it ends, and the doc tests last. A binary that edits the workspace's own
+//! files ([`RUN_ALONE`]) runs after the others, by itself.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, Write};
@@ -20,6 +21,11 @@ use crate::pytools;
 
 /// The last run's duration per test binary, to start the longest first next time.
 const DURATIONS_FILE: &str = "target/test-durations.json";
+/// Test binaries that must not share the machine's workspace with others: `dev_watch` edits
+/// the sources (a handler into a compile error, among others) that every other `dev` builds.
+const RUN_ALONE: &[&str] = &["xtask: test dev_watch"];
+/// How often the names of binaries still running are printed, so a hang is never silent.
+const STILL_RUNNING_EVERY: Duration = Duration::from_secs(120);
 
 #[derive(clap::Args, Debug)]
 pub struct PyToolsArgs {}
@@ -63,9 +69,11 @@ impl TestArgs {
         let binaries = build_test_binaries(workspace)?;
         let durations_file = workspace.join(DURATIONS_FILE);
         let last = read_durations(&durations_file);
-        let queue = longest_first(binaries, &last);
+        let (alone, shared): (Vec<_>, Vec<_>) =
+            binaries.into_iter().partition(|b| RUN_ALONE.contains(&b.label.as_str()));
         let started = Instant::now();
-        let results = run_binaries(workspace, queue, usize::from(jobs))?;
+        let mut results = run_binaries(workspace, longest_first(shared, &last), usize::from(jobs))?;
+        results.extend(run_binaries(workspace, longest_first(alone, &last), 1)?);
         let doc_tests = crate::cargo(workspace)
             .args(["test", "--workspace", "--exclude", "brain2-web", "--doc"])
             .status()
@@ -129,35 +137,47 @@ fn build_test_binaries(workspace: &Path) -> Result<Vec<TestBinary>> {
     let stdout = child.stdout.take().context("cargo's output")?;
     let mut binaries = Vec::new();
     for line in std::io::BufReader::new(stdout).lines() {
-        if let Some(binary) = test_binary(&line.context("reading cargo's output")?) {
+        if let Some(binary) = test_binary(&line.context("reading cargo's output")?)? {
             binaries.push(binary);
         }
     }
     if !child.wait().context("waiting for cargo test --no-run")?.success() {
         bail!("the tests did not build (cargo test --no-run failed; its errors are above)");
     }
+    if binaries.is_empty() {
+        bail!("cargo test --no-run announced no test binary; nothing would be tested");
+    }
     Ok(binaries)
 }
 
-/// The test binary a line of cargo's JSON messages announces, if it announces one.
-fn test_binary(line: &str) -> Option<TestBinary> {
-    let message: Value = serde_json::from_str(line).ok()?;
+/// The test binary a line of cargo's JSON messages announces, if it announces one. A test
+/// artifact this cannot read is an error rather than a binary silently left out.
+fn test_binary(line: &str) -> Result<Option<TestBinary>> {
+    let Ok(message) = serde_json::from_str::<Value>(line) else { return Ok(None) };
     if message["reason"] != "compiler-artifact" || message["profile"]["test"] != true {
-        return None;
+        return Ok(None);
     }
-    let executable = PathBuf::from(message["executable"].as_str()?);
-    let manifest = Path::new(message["manifest_path"].as_str()?);
-    let target = &message["target"];
-    let kind = target["kind"][0].as_str()?;
-    let name = target["name"].as_str()?;
-    let package = package_name(message["package_id"].as_str()?)?.to_owned();
-    Some(TestBinary {
-        label: format!("{package}: {kind} {name}"),
-        executable,
-        package_dir: manifest.parent()?.to_path_buf(),
-        integration: kind == "test",
-        package,
-    })
+    let read = || -> Option<TestBinary> {
+        let executable = PathBuf::from(message["executable"].as_str()?);
+        let manifest = Path::new(message["manifest_path"].as_str()?);
+        let target = &message["target"];
+        let kind = target["kind"][0].as_str()?;
+        let name = target["name"].as_str()?;
+        let package = package_name(message["package_id"].as_str()?)?.to_owned();
+        Some(TestBinary {
+            label: format!("{package}: {kind} {name}"),
+            executable,
+            package_dir: manifest.parent()?.to_path_buf(),
+            integration: kind == "test",
+            package,
+        })
+    };
+    match read() {
+        Some(binary) => Ok(Some(binary)),
+        None => bail!(
+            "cargo announced a test binary this cannot read (executable, manifest_path, target or package_id missing): {line}"
+        ),
+    }
 }
 
 /// The name in a package id: `path+file:///w/functions/shared#brain2-shared@0.1.0`, or, when
@@ -197,47 +217,81 @@ fn run_binaries(workspace: &Path, queue: VecDeque<TestBinary>, jobs: usize) -> R
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let queue = Mutex::new(queue);
     let outcomes = Mutex::new(Vec::new());
-    let printing = Mutex::new(());
+    let running = Mutex::new(BTreeMap::<String, Instant>::new());
+    let workers_left = std::sync::atomic::AtomicUsize::new(jobs);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
                 loop {
                     let Some(binary) = queue.lock().expect("queue").pop_front() else { break };
+                    eprintln!("== started {}", binary.label);
+                    running.lock().expect("running").insert(binary.label.clone(), Instant::now());
                     let outcome = run_one(&binary, &logs, &cargo);
-                    let _printed = printing.lock().expect("printing");
-                    let (passed, elapsed, output) = match &outcome {
-                        Ok((passed, elapsed, output)) => (*passed, *elapsed, output.clone()),
-                        Err(error) => (false, Duration::ZERO, format!("{error:#}\n")),
+                    let mut running = running.lock().expect("running");
+                    running.remove(&binary.label);
+                    let (passed, elapsed, how, output) = match outcome {
+                        Ok(ran) => (ran.status.success(), ran.elapsed, ran.status.to_string(), ran.output),
+                        Err(error) => (false, Duration::ZERO, "did not run".to_owned(), format!("{error:#}\n")),
                     };
+                    // Printed while `running` is held, so two binaries' outputs never interleave.
                     let mut out = std::io::stdout().lock();
                     let _ = writeln!(out, "\n     Running {} ({})", binary.label, binary.executable.display());
                     let _ = out.write_all(output.as_bytes());
-                    let _ = writeln!(
-                        out,
-                        "== {}: {} in {:.1} s",
-                        binary.label,
-                        if passed { "passed" } else { "FAILED" },
-                        elapsed.as_secs_f64()
-                    );
+                    let verdict = if passed { "passed".to_owned() } else { format!("FAILED ({how})") };
+                    let _ = writeln!(out, "== {}: {verdict} in {:.1} s", binary.label, elapsed.as_secs_f64());
                     drop(out);
+                    drop(running);
                     outcomes.lock().expect("outcomes").push(Outcome { binary, passed, elapsed });
                 }
+                workers_left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             });
         }
+        scope.spawn(|| {
+            let mut since = Instant::now();
+            while workers_left.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                std::thread::sleep(Duration::from_millis(250));
+                if since.elapsed() < STILL_RUNNING_EVERY {
+                    continue;
+                }
+                since = Instant::now();
+                let running = running.lock().expect("running");
+                let names: Vec<String> = running
+                    .iter()
+                    .map(|(label, start)| format!("{label} ({:.0} s)", start.elapsed().as_secs_f64()))
+                    .collect();
+                if !names.is_empty() {
+                    eprintln!("== still running: {} (their output: target/test-logs/)", names.join(", "));
+                }
+            }
+        });
     });
     Ok(outcomes.into_inner().expect("outcomes"))
 }
 
-/// Runs one binary as cargo would (in its package's folder, with cargo's variables), its
-/// output kept in `target/test-logs/` and returned.
-fn run_one(binary: &TestBinary, logs: &Path, cargo: &std::ffi::OsStr) -> Result<(bool, Duration, String)> {
+struct Ran {
+    status: std::process::ExitStatus,
+    elapsed: Duration,
+    output: String,
+}
+
+/// Runs one binary as cargo would (in its package's folder, with cargo's variables for that
+/// package, none of xtask's own), its output kept in `target/test-logs/` and returned.
+fn run_one(binary: &TestBinary, logs: &Path, cargo: &std::ffi::OsStr) -> Result<Ran> {
     let log = logs.join(format!("{}.log", binary.label.replace([':', ' ', '/'], "_")));
     let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let mut command = Command::new(&binary.executable);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if crate::cargo_env::set_for_the_running_crate(&key) {
+            command.env_remove(key.as_ref());
+        }
+    }
     let started = Instant::now();
-    let status = Command::new(&binary.executable)
+    let status = command
         .current_dir(&binary.package_dir)
         .env("CARGO", cargo)
         .env("CARGO_MANIFEST_DIR", &binary.package_dir)
+        .env("CARGO_MANIFEST_PATH", binary.package_dir.join("Cargo.toml"))
         .env("CARGO_PKG_NAME", &binary.package)
         .stdin(Stdio::null())
         .stdout(file.try_clone()?)
@@ -246,7 +300,7 @@ fn run_one(binary: &TestBinary, logs: &Path, cargo: &std::ffi::OsStr) -> Result<
         .with_context(|| format!("running {}", binary.executable.display()))?;
     let elapsed = started.elapsed();
     let output = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
-    Ok((status.success(), elapsed, output))
+    Ok(Ran { status, elapsed, output })
 }
 
 #[cfg(test)]
@@ -269,16 +323,18 @@ mod tests {
         let named = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/functions/shared#brain2-shared@0.1.0","manifest_path":"/w/functions/shared/Cargo.toml","target":{"kind":["lib"],"name":"brain2_shared"},"profile":{"test":true},"executable":"/w/target/debug/deps/brain2_shared-2"}"#;
         let binary_for_tests = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/xtask#0.1.0","manifest_path":"/w/xtask/Cargo.toml","target":{"kind":["bin"],"name":"xtask"},"profile":{"test":false},"executable":"/w/target/debug/xtask"}"#;
         let library = r#"{"reason":"compiler-artifact","package_id":"registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0","manifest_path":"/r/serde/Cargo.toml","target":{"kind":["lib"],"name":"serde"},"profile":{"test":false},"executable":null}"#;
-        let found = test_binary(test).unwrap();
+        let found = test_binary(test).unwrap().unwrap();
         assert_eq!(found.label, "xtask: test dev_e2e");
         assert_eq!(found.package_dir, PathBuf::from("/w/xtask"));
         assert!(found.integration);
-        let found = test_binary(named).unwrap();
+        let found = test_binary(named).unwrap().unwrap();
         assert_eq!((found.label.as_str(), found.integration), ("brain2-shared: lib brain2_shared", false));
-        assert_eq!(test_binary(binary_for_tests), None);
-        assert_eq!(test_binary(library), None);
-        assert_eq!(test_binary(r#"{"reason":"build-finished","success":true}"#), None);
-        assert_eq!(test_binary("Compiling serde"), None);
+        assert_eq!(test_binary(binary_for_tests).unwrap(), None);
+        assert_eq!(test_binary(library).unwrap(), None);
+        assert_eq!(test_binary(r#"{"reason":"build-finished","success":true}"#).unwrap(), None);
+        assert_eq!(test_binary("Compiling serde").unwrap(), None);
+        let unreadable = test.replace(r#""executable":"/w/target/debug/deps/dev_e2e-1""#, r#""executable":null"#);
+        assert!(test_binary(&unreadable).is_err(), "a test binary without its executable is an error");
     }
 
     #[test]
