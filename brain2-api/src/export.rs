@@ -13,6 +13,30 @@ use crate::NodeId;
 
 /// The export document's `format`.
 pub const EXPORT_FORMAT: &str = "brain2-export";
+/// The largest memory version an export may carry (what the API's numbers keep exactly).
+pub const MAX_MEMORY_VERSION: u64 = 999_999_999_999_999;
+
+/// JSON has one number type, and to JSON Schema (so to the OpenAPI document) `2.0` is the
+/// integer 2: such numbers are read as integers, and anything else is refused, naming the value.
+mod integral {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<u64>>(deserializer: D) -> Result<T, D::Error> {
+        let number = serde_json::Number::deserialize(deserializer)?;
+        let whole = match (number.as_u64(), number.as_f64()) {
+            (Some(whole), _) => Some(whole),
+            (None, Some(float)) if float.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&float) => {
+                Some(float as u64)
+            }
+            _ => None,
+        };
+        whole
+            .and_then(|whole| T::try_from(whole).ok())
+            .ok_or_else(|| D::Error::custom(format!("{number} is not a whole number in range")))
+    }
+}
+
 /// The export document's `version`: import reads this version only.
 pub const EXPORT_VERSION: u32 = 1;
 
@@ -73,7 +97,8 @@ pub struct ExportedMemory {
     pub created_at: String,
     #[cfg_attr(feature = "openapi", schemars(extend("format" = "date-time")))]
     pub updated_at: String,
-    #[cfg_attr(feature = "openapi", schemars(range(min = 1, max = 999_999_999_999_999u64)))]
+    #[cfg_attr(feature = "openapi", schemars(range(min = 1, max = MAX_MEMORY_VERSION)))]
+    #[serde(deserialize_with = "integral::deserialize")]
     pub version: u64,
     /// The memories it is linked to (each link is listed at both ends). Derived; import lets
     /// connect-node link again.
@@ -87,6 +112,7 @@ pub struct ExportedLink {
     pub target: NodeId,
     /// How many keywords the two share.
     #[cfg_attr(feature = "openapi", schemars(range(max = 4_294_967_295u32)))]
+    #[serde(deserialize_with = "integral::deserialize")]
     pub weight: u32,
     pub shared_keywords: Vec<String>,
 }
@@ -180,6 +206,21 @@ impl Export {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_read_and_fractions_refused() {
+        let link = |weight: &str| {
+            serde_json::from_str::<ExportedLink>(&format!(
+                r#"{{"target":"01a23d53-3c05-7214-8e55-5926c776b4d2","weight":{weight},"sharedKeywords":[]}}"#
+            ))
+        };
+        assert_eq!(link("3.0").unwrap().weight, 3);
+        assert_eq!(link("3").unwrap().weight, 3);
+        let refused = link("3.5").unwrap_err().to_string();
+        assert!(refused.contains("3.5 is not a whole number"), "{refused}");
+        assert!(link("4294967296").is_err(), "past u32");
+        assert!(link("-1").is_err());
+    }
 
     #[test]
     fn the_document_round_trips_and_refuses_unknown_fields() {

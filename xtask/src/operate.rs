@@ -114,6 +114,13 @@ pub async fn destroy(ctx: &Context, synthesized: &Synthesized, i_mean_prod: bool
                 outcome.first_failure.map(|f| format!("{} {}", f.logical_id, f.reason)).unwrap_or_default()
             );
         }
+        // A hotswap record outlives no stack: a stack created again under the same name would
+        // otherwise be taken for running the hotswapped code.
+        if let Ok(bucket) = deploy::assets_bucket(&ctx.aws, &ctx.settings.environment).await {
+            deploy::hotswap::forget(&ctx.aws, &bucket, &ctx.settings.environment, &planned.name, &region)
+                .await
+                .with_context(|| format!("{} was deleted, but its hotswap record was not", planned.name))?;
+        }
         report.retained.extend(outcome.retained.iter().map(|id| format!("{}: {id}", planned.name)));
         report.deleted.push(planned.name.clone());
     }

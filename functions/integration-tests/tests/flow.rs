@@ -24,8 +24,7 @@ fn sort_keys(items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types:
 
 async fn create(router: &axum::Router, user: brain2_shared::domain::UserId, content: &str) -> Value {
     let (status, body) =
-        call(router, Some(user), json_request("POST", "/api/nodes", &json!({ "content": content, "tags": ["t"] })))
-            .await;
+        call(router, Some(user), json_request("POST", "/api/nodes", &json!({ "content": content, "tags": [] }))).await;
     assert_eq!(status, 201, "{body}");
     body
 }

@@ -78,8 +78,12 @@ pub fn from_export(body: &[u8]) -> Result<Vec<Importable>, ImportRefused> {
             let input = domain::NodeInput { content: memory.content, tags: memory.tags }
                 .validate()
                 .map_err(|e| ImportRefused(format!("{place}: {}", e.0)))?;
-            if memory.version == 0 {
-                return Err(ImportRefused(format!("{place}.version must be at least 1")));
+            if memory.version == 0 || memory.version > brain2_api::export::MAX_MEMORY_VERSION {
+                return Err(ImportRefused(format!(
+                    "{place}.version is {}; it must be between 1 and {}",
+                    memory.version,
+                    brain2_api::export::MAX_MEMORY_VERSION
+                )));
             }
             let created_at = parse_time(&memory.created_at, &format!("{place}.createdAt"))?;
             let updated_at = parse_time(&memory.updated_at, &format!("{place}.updatedAt"))?;

@@ -101,7 +101,8 @@ pub fn GraphView(state: State) -> impl IntoView {
         let ids: Vec<String> = state.search.with(|s| {
             s.as_ref().map(|s| s.hits.iter().map(|h| h.node.node_id.to_string()).collect()).unwrap_or_default()
         });
-        state.graph.track();
+        // Only when the search's results change: a push must not move the user's view back to
+        // the best hit, nor wipe what the find box marked.
         drawing.with_value(|view| {
             if let Some(view) = view {
                 let ids: js_sys::Array = ids.iter().map(|id| wasm_bindgen::JsValue::from_str(id)).collect();

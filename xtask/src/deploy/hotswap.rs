@@ -185,6 +185,12 @@ pub async fn load(aws: &Aws, bucket: &AssetsBucket, environment: &str, stack: &s
     ))
 }
 
+/// Deletes the stack's record (the stack was deleted); nothing to delete is fine.
+pub async fn forget(aws: &Aws, bucket: &AssetsBucket, environment: &str, stack: &str, region: &str) -> Result<()> {
+    let empty = Record { stack: stack.to_owned(), region: region.to_owned(), functions: BTreeMap::new() };
+    store(aws, bucket, environment, &empty).await
+}
+
 /// Writes the record, or deletes it once no function is hotswapped.
 pub async fn store(aws: &Aws, bucket: &AssetsBucket, environment: &str, record: &Record) -> Result<()> {
     let s3 = aws.s3(Some(&bucket.region));
