@@ -68,6 +68,8 @@ pub fn from_export(body: &[u8]) -> Result<Vec<Importable>, ImportRefused> {
             brain2_api::export::EXPORT_VERSION
         )));
     }
+    // Read only to check it: the document's own time says when it was taken, nothing more.
+    parse_time(&export.exported_at, "exportedAt")?;
     bounded(export.memories.len())?;
     export
         .memories
