@@ -730,6 +730,13 @@ fn a_hotswap_is_recorded_so_the_next_deploy_agrees_with_it() {
         assert_eq!(live_backend(&aws).await, (stack_version, sha(&d)));
         assert!(deploy::hotswap::load(&aws, &assets, "dev", "brain2-dev-compute").await.unwrap().is_none());
         assert_eq!(drift_of_compute(&aws).await, "IN_SYNC");
+
+        // A destroyed stack leaves no record behind: one created again under its name would be
+        // taken for running the hotswapped code.
+        hotswap(e.clone()).await;
+        assert!(deploy::hotswap::load(&aws, &assets, "dev", "brain2-dev-compute").await.unwrap().is_some());
+        xtask::operate::destroy(&context(&aws, &assets), &synthesized, false).await.unwrap();
+        assert!(deploy::hotswap::load(&aws, &assets, "dev", "brain2-dev-compute").await.unwrap().is_none());
     });
 }
 

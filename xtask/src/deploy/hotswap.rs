@@ -279,6 +279,27 @@ async fn delete_version(lambda: &aws_sdk_lambda::Client, function: &str, version
     }
 }
 
+/// Points `function` at the zip s3://`bucket`/`key` and waits until Lambda runs it; returns its
+/// CodeSha256. `doing` says what for in an error ("updating", "putting back").
+async fn update_code(
+    ctx: &Context,
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    bucket: &str,
+    key: &str,
+    doing: &str,
+) -> Result<String> {
+    lambda
+        .update_function_code()
+        .function_name(function)
+        .s3_bucket(bucket)
+        .s3_key(key)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("{doing} {function}'s code: s3://{bucket}/{key}"), e))?;
+    wait_updated(lambda, function, ctx.poll).await
+}
+
 /// One function's new code in Lambda: the zip, then a version and the alias moved to it.
 /// Returns the version published.
 async fn put_code(
@@ -290,15 +311,7 @@ async fn put_code(
 ) -> Result<Option<String>> {
     let bucket = &code[&slot.bucket_parameter];
     let key = &code[&slot.key_parameter];
-    lambda
-        .update_function_code()
-        .function_name(function)
-        .s3_bucket(bucket)
-        .s3_key(key)
-        .send()
-        .await
-        .map_err(|e| explain(&format!("updating {function}'s code to s3://{bucket}/{key}"), e))?;
-    let sha256 = wait_updated(lambda, function, ctx.poll).await?;
+    let sha256 = update_code(ctx, lambda, function, bucket, key, "updating").await?;
     if let Some(expected) = slot.sha256_parameter.as_ref().and_then(|p| code.get(p))
         && *expected != sha256
     {
@@ -331,15 +344,7 @@ async fn restore(ctx: &Context, lambda: &aws_sdk_lambda::Client, slot: &Slot, sw
     let function = &swapped.function_name;
     let bucket = &swapped.stack_code[&slot.bucket_parameter];
     let key = &swapped.stack_code[&slot.key_parameter];
-    lambda
-        .update_function_code()
-        .function_name(function)
-        .s3_bucket(bucket)
-        .s3_key(key)
-        .send()
-        .await
-        .map_err(|e| explain(&format!("putting {function}'s code back to s3://{bucket}/{key}"), e))?;
-    wait_updated(lambda, function, ctx.poll).await?;
+    update_code(ctx, lambda, function, bucket, key, "putting back").await?;
     if let (Some((_, alias)), Some(version)) = (&slot.alias, &swapped.stack_version) {
         lambda
             .update_alias()
