@@ -305,8 +305,10 @@ pub fn build_local(workspace: &Path) -> Result<Vec<Package>> {
     let _lock = crate::build_lock(workspace, "functions-local")?;
     let mut command = crate::cargo(workspace);
     command.args(["build", "--quiet"]);
+    // No `--package`: the workspace's default members, so the features match xtask's build and
+    // the dependencies it compiled are reused (Cargo.toml, `default-members`).
     for function in FUNCTIONS {
-        command.args(["--package", function, "--bin", function]);
+        command.args(["--bin", function]);
     }
     crate::run_teeing(command, "building the functions")?;
     let local = workspace.join(LOCAL_DIR);

@@ -1,7 +1,7 @@
 //! `cargo xtask web`: the web client (`web/`), built to `target/web/dist` with nothing but cargo
-//! and a pinned wasm-bindgen-cli: the wasm32 release build, wasm-bindgen's JS glue, the graph's
-//! layout worker (`web/src/layout-worker.js`), and every asset under `assets/` with a content
-//! hash in its name (so deploy's site sync caches them forever); `index.html` is rendered from
+//! and wasm-bindgen's library (linked into xtask at the version the client pins): the wasm32
+//! build, wasm-bindgen's JS glue, the graph's layout worker (`web/src/layout-worker.js`), and
+//! every asset under `assets/` with a content hash in its name (so deploy's site sync caches them forever); `index.html` is rendered from
 //! `web/index.html.hbs` with those names. The same sources give the same bytes. Nothing is
 //! rebuilt when the sources' fingerprint is unchanged.
 
@@ -56,20 +56,6 @@ fn short_hash(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))[..16].to_owned()
 }
 
-/// The wasm-bindgen version Cargo.lock pins: the CLI must be exactly that one.
-pub fn locked_wasm_bindgen(workspace: &Path) -> Result<String> {
-    let lock = std::fs::read_to_string(workspace.join("Cargo.lock")).context("reading Cargo.lock")?;
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line == "name = \"wasm-bindgen\""
-            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
-        {
-            return Ok(version.trim_end_matches('"').to_owned());
-        }
-    }
-    bail!("Cargo.lock has no wasm-bindgen; the web client depends on it")
-}
-
 /// Installs the wasm32 target with rustup when it is missing; fails naming the command when
 /// that is not possible.
 fn ensure_target() -> Result<()> {
@@ -87,28 +73,46 @@ fn ensure_target() -> Result<()> {
     Ok(())
 }
 
-/// `target/build-tools/bin/wasm-bindgen` at the locked version, installed with cargo when absent.
-pub fn ensure_wasm_bindgen(workspace: &Path) -> Result<PathBuf> {
-    let version = locked_wasm_bindgen(workspace)?;
-    let root = workspace.join(crate::pytools::BUILD_VENV_DIR);
-    let binary = root.join("bin/wasm-bindgen");
-    let installed =
-        Command::new(&binary).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    if installed.as_deref().is_some_and(|v| v.split_whitespace().nth(1) == Some(version.as_str())) {
-        return Ok(binary);
+/// The wasm-bindgen library xtask links must be the version the client links: wasm-bindgen
+/// refuses a module from another schema, and its glue must match the client's runtime code.
+fn check_wasm_bindgen_versions(workspace: &Path) -> Result<()> {
+    let client = locked_version(workspace, "wasm-bindgen")?;
+    let linked = locked_version(workspace, "wasm-bindgen-cli-support")?;
+    if client != linked {
+        bail!(
+            "Cargo.lock pins wasm-bindgen {client} for the web client but wasm-bindgen-cli-support {linked} for xtask; \
+             set `wasm-bindgen-cli-support = \"={client}\"` in xtask/Cargo.toml"
+        );
     }
-    eprintln!("installing wasm-bindgen-cli {version} into {} (once; about two minutes)", root.display());
-    let status = crate::cargo(workspace)
-        .args(["install", "--quiet", "wasm-bindgen-cli", "--version"])
-        .arg(format!("={version}"))
-        .arg("--root")
-        .arg(&root)
-        .status()
-        .context("running cargo install wasm-bindgen-cli")?;
-    if !status.success() {
-        bail!("cargo install wasm-bindgen-cli --version ={version} failed; see its output above");
+    Ok(())
+}
+
+fn locked_version(workspace: &Path, package: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(workspace.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let name = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == name
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(version.trim_end_matches('"').to_owned());
+        }
     }
-    Ok(binary)
+    bail!("Cargo.lock has no {package}")
+}
+
+/// wasm-bindgen's JS glue and processed module for `wasm`, into `out` (what `wasm-bindgen
+/// --target web --no-typescript --out-name brain2` writes).
+fn bindgen(wasm: &Path, out: &Path) -> Result<()> {
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(wasm)
+        .web(true)?
+        .typescript(false)
+        .out_name("brain2")
+        // The CLI's default: init() fetches `brain2_bg.wasm` beside the glue unless told otherwise.
+        .omit_default_module_path(false)
+        .generate(out)
+        .with_context(|| format!("wasm-bindgen on {}", wasm.display()))
 }
 
 /// A digest of what the client is built from: the lock file and manifests, this build step, and
@@ -181,7 +185,7 @@ pub fn build_flavor(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
 fn build_flavor_unlocked(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
     ensure_target()?;
     let fingerprint = flavor_fingerprint(workspace, flavor)?;
-    let bindgen = ensure_wasm_bindgen(workspace)?;
+    check_wasm_bindgen_versions(workspace)?;
     let mut command = crate::cargo(workspace);
     command.args(["build", "--quiet", "--package", "brain2-web", "--target", WASM_TARGET]);
     if flavor == Flavor::Shipped {
@@ -191,15 +195,7 @@ fn build_flavor_unlocked(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
     let wasm = workspace.join("target").join(WASM_TARGET).join(flavor.profile()).join("brain2-web.wasm");
     let glue = workspace.join(format!("{}.bindgen", flavor.dist()));
     let _ = std::fs::remove_dir_all(&glue);
-    let status = Command::new(&bindgen)
-        .arg(&wasm)
-        .args(["--target", "web", "--no-typescript", "--out-name", "brain2", "--out-dir"])
-        .arg(&glue)
-        .status()
-        .with_context(|| format!("running {}", bindgen.display()))?;
-    if !status.success() {
-        bail!("wasm-bindgen failed on {}", wasm.display());
-    }
+    bindgen(&wasm, &glue)?;
 
     let mut assets = Vec::new();
     let wasm_asset = hashed("brain2", "wasm", std::fs::read(glue.join("brain2_bg.wasm"))?);

@@ -22,11 +22,11 @@ fn is_progress(line: &str) -> bool {
         .any(|word| line.starts_with(word))
 }
 
-/// Builds `binary` of `package`; on failure, the exit code to leave with (cargo has printed
-/// why).
-pub fn build(cargo: &mut Command, package: &str, binary: &str) -> Result<(), ExitCode> {
+/// Builds `binary` (of the default members, see `route`); on failure, the exit code to leave
+/// with (cargo has printed why).
+pub fn build(cargo: &mut Command, binary: &str) -> Result<(), ExitCode> {
     let terminal = std::io::stderr().is_terminal();
-    cargo.args(["build", "--package", package, "--bin", binary]);
+    cargo.args(["build", "--bin", binary]);
     if terminal {
         cargo.arg("--color=always");
     }

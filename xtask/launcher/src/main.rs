@@ -2,7 +2,7 @@
 //!
 //! The launcher depends on nothing, so it is never rebuilt. It hands the command to the binary
 //! that serves it through `cargo run`, which rebuilds that binary when its sources changed:
-//! - `synth` goes to `brain2-synth` (package brain2-stacks), which links the infrastructure
+//! - `synth` goes to `brain2-synth` (of brain2-stacks), which links the infrastructure
 //!   code and nothing else. Editing a stack and synthesizing then rebuilds one small crate and
 //!   binary, not xtask and the AWS SDK it links (BENCHMARKS.md, "the edit loop");
 //! - everything else goes to `xtask`.
@@ -20,22 +20,26 @@ mod cargo_env;
 use std::ffi::OsString;
 use std::process::{Command, ExitCode};
 
-/// The package and binary that serve a command line, and the arguments they take.
-fn route(args: &[OsString]) -> (&'static str, &'static str, &[OsString]) {
+/// The binary that serves a command line, and the arguments it takes.
+///
+/// Binaries are named without their package: cargo then selects the workspace's default
+/// members and resolves one set of features for every host build, so xtask, brain2-synth, the
+/// functions and the tests share their compiled dependencies (Cargo.toml, `default-members`).
+fn route(args: &[OsString]) -> (&'static str, &[OsString]) {
     match args.first().and_then(|c| c.to_str()) {
-        Some("synth") => ("brain2-stacks", "brain2-synth", &args[1..]),
-        _ => ("xtask", "xtask", args),
+        Some("synth") => ("brain2-synth", &args[1..]),
+        _ => ("xtask", args),
     }
 }
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let (package, binary, args) = route(&args);
+    let (binary, args) = route(&args);
     let mut cargo = cargo_command();
-    if let Err(code) = build_progress::build(&mut cargo_command(), package, binary) {
+    if let Err(code) = build_progress::build(&mut cargo_command(), binary) {
         return code;
     }
-    cargo.args(["run", "--quiet", "--package", package, "--bin", binary, "--"]).args(args);
+    cargo.args(["run", "--quiet", "--bin", binary, "--"]).args(args);
     exec(cargo)
 }
 
@@ -78,9 +82,9 @@ mod tests {
     fn synth_goes_to_brain2_synth_and_the_rest_to_xtask() {
         let line = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
         let synth = line(&["synth", "--env", "all"]);
-        assert_eq!(route(&synth), ("brain2-stacks", "brain2-synth", &synth[1..]));
+        assert_eq!(route(&synth), ("brain2-synth", &synth[1..]));
         for other in [line(&["deploy", "--env", "prod"]), line(&["--help"]), line(&["synthesize"]), line(&[])] {
-            assert_eq!(route(&other), ("xtask", "xtask", &other[..]));
+            assert_eq!(route(&other), ("xtask", &other[..]));
         }
     }
 }

@@ -57,7 +57,7 @@ impl Args {
                     _ => &["--test", "dev_bench"],
                 };
                 let status = crate::cargo(workspace)
-                    .args(["test", "--package", "xtask"])
+                    .args(["test", "--workspace", "--exclude", "brain2-web"])
                     .args(tests)
                     .args(["--", "--ignored", "--nocapture"])
                     .status()

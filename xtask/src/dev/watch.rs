@@ -523,7 +523,7 @@ pub fn synthesize_with_synth(
     std::fs::write(&file, serde_json::to_string_pretty(config)?)?;
     let mut command = crate::cargo(workspace);
     command
-        .args(["run", "--quiet", "--package", "brain2-stacks", "--bin", "brain2-synth", "--"])
+        .args(["run", "--quiet", "--bin", "brain2-synth", "--"])
         .args(["--env", environment, "--config"])
         .arg(&file)
         .arg("--out")
