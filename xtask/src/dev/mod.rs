@@ -234,9 +234,10 @@ pub fn run(workspace: &Path, options: &Options) -> Result<()> {
     emulator::check_port_free(options.port, "the site's")?;
     emulator::check_port_free(emulator_port, "the emulator's")?;
 
-    // Set-up runs side by side: the functions build, the web client (with the wasm target and
-    // wasm-bindgen-cli installed on a first run) and the emulator (installed on a first run).
-    // The two cargo builds share the target folder's lock; wasm-bindgen's install has its own.
+    // Set-up runs side by side: the functions build, the web client (with the wasm target
+    // installed on a first run) and the emulator (installed on a first run). The two cargo
+    // builds take turns on the target folder's lock; the functions' is short, as it reuses what
+    // xtask's build compiled (one feature set, Cargo.toml's `default-members`).
     let quiet = options.quiet;
     let phase = move |what: &str, since: Instant| {
         if !quiet {

@@ -1,0 +1,2 @@
+// Empty: it gives the build-dependencies in Cargo.toml a place (see there).
+fn main() {}
