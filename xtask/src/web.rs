@@ -104,7 +104,12 @@ fn locked_version(workspace: &Path, package: &str) -> Result<String> {
 /// wasm-bindgen's JS glue and processed module for `wasm`, into `out` (what `wasm-bindgen
 /// --target web --no-typescript --out-name brain2` writes).
 fn bindgen(wasm: &Path, out: &Path) -> Result<()> {
-    wasm_bindgen_cli_support::Bindgen::new()
+    let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
+    // As the CLI does: reference types come from the module's target features alone, never
+    // from WASM_BINDGEN_EXTERNREF or WASM_BINDGEN_ANYREF in the environment (same bytes anywhere).
+    #[allow(deprecated)]
+    bindgen.reference_types(false);
+    bindgen
         .input_path(wasm)
         .web(true)?
         .typescript(false)

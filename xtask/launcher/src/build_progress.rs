@@ -7,6 +7,7 @@
 //! through unchanged. A build with nothing to do prints nothing.
 
 use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,9 +25,9 @@ fn is_progress(line: &str) -> bool {
 
 /// Builds `binary` (of the default members, see `route`); on failure, the exit code to leave
 /// with (cargo has printed why).
-pub fn build(cargo: &mut Command, binary: &str) -> Result<(), ExitCode> {
+pub fn build(cargo: &mut Command, manifest: &Path, binary: &str) -> Result<(), ExitCode> {
     let terminal = std::io::stderr().is_terminal();
-    cargo.args(["build", "--bin", binary]);
+    cargo.args(["build", "--manifest-path"]).arg(manifest).args(["--bin", binary]);
     if terminal {
         cargo.arg("--color=always");
     }

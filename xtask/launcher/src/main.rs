@@ -18,6 +18,7 @@ mod build_progress;
 mod cargo_env;
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// The binary that serves a command line, and the arguments it takes.
@@ -35,12 +36,26 @@ fn route(args: &[OsString]) -> (&'static str, &[OsString]) {
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let (binary, args) = route(&args);
+    let manifest = workspace_manifest();
     let mut cargo = cargo_command();
-    if let Err(code) = build_progress::build(&mut cargo_command(), binary) {
+    if let Err(code) = build_progress::build(&mut cargo_command(), &manifest, binary) {
         return code;
     }
-    cargo.args(["run", "--quiet", "--bin", binary, "--"]).args(args);
+    cargo.args(["run", "--quiet", "--manifest-path"]).arg(&manifest).args(["--bin", binary, "--"]).args(args);
     exec(cargo)
+}
+
+/// The workspace's own manifest. Cargo selects `default-members` only when it reads the
+/// workspace root's manifest: run from inside a member's folder without this, it would select
+/// that package alone (`cargo xtask` from `functions/backend` would find no `xtask` binary).
+/// Only cargo's manifest is pinned; the tool still runs in the caller's folder.
+fn workspace_manifest() -> PathBuf {
+    // `cargo run` sets it to the launcher's folder, xtask/launcher; the build's value stands in.
+    let launcher = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root = launcher.parent().and_then(Path::parent).unwrap_or(&launcher);
+    root.join("Cargo.toml")
 }
 
 /// A cargo command without the variables of the crate that runs this one.

@@ -43,8 +43,9 @@ pub struct TestArgs {
     /// How many test binaries run at the same time (each still runs its own tests in parallel).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub jobs: u16,
-    /// Arguments for a plain `cargo test` instead (after `--`), for example `-p xtask --test
-    /// dev_e2e`: the binaries then run one after another, as cargo runs them.
+    /// Arguments for a plain `cargo test --workspace --exclude brain2-web` instead (after `--`),
+    /// for example `--test dev_e2e` (name tests, not packages: see ARCHITECTURE.md, "One feature
+    /// set for host builds"): the binaries then run one after another, as cargo runs them.
     #[arg(last = true)]
     pub cargo_args: Vec<String>,
 }

@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! AWS_ENDPOINT_URL=http://127.0.0.1:5000 MEMORY_TABLE_NAME=… EVENT_BUS_NAME=… \
-//!   BRAIN2_LOCAL_USER=<uuid> cargo run -p backend --bin backend-local -- 127.0.0.1:8080
+//!   BRAIN2_LOCAL_USER=<uuid> cargo run --bin backend-local -- 127.0.0.1:8080
 //! ```
 //!
 //! There is no authorizer here: every request acts as `BRAIN2_LOCAL_USER`. It binds to the
