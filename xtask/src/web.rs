@@ -1,8 +1,8 @@
 //! `cargo xtask web`: the web client (`web/`), built to `target/web/dist` with nothing but cargo
-//! and wasm-bindgen's library (linked into xtask at the version the client pins): the wasm32
+//! and wasm-bindgen's library (linked into xtask at the version the client links): the wasm32
 //! build, wasm-bindgen's JS glue, the graph's layout worker (`web/src/layout-worker.js`), and
-//! every asset under `assets/` with a content hash in its name (so deploy's site sync caches them forever); `index.html` is rendered from
-//! `web/index.html.hbs` with those names. The same sources give the same bytes. Nothing is
+//! every asset under `assets/` with a content hash in its name (so deploy's site sync caches
+//! them forever); `index.html` is rendered from `web/index.html.hbs` with those names. The same sources give the same bytes. Nothing is
 //! rebuilt when the sources' fingerprint is unchanged.
 
 use std::path::{Path, PathBuf};
@@ -71,34 +71,6 @@ fn ensure_target() -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The wasm-bindgen library xtask links must be the version the client links: wasm-bindgen
-/// refuses a module from another schema, and its glue must match the client's runtime code.
-fn check_wasm_bindgen_versions(workspace: &Path) -> Result<()> {
-    let client = locked_version(workspace, "wasm-bindgen")?;
-    let linked = locked_version(workspace, "wasm-bindgen-cli-support")?;
-    if client != linked {
-        bail!(
-            "Cargo.lock pins wasm-bindgen {client} for the web client but wasm-bindgen-cli-support {linked} for xtask; \
-             set `wasm-bindgen-cli-support = \"={client}\"` in xtask/Cargo.toml"
-        );
-    }
-    Ok(())
-}
-
-fn locked_version(workspace: &Path, package: &str) -> Result<String> {
-    let lock = std::fs::read_to_string(workspace.join("Cargo.lock")).context("reading Cargo.lock")?;
-    let name = format!("name = \"{package}\"");
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line == name
-            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
-        {
-            return Ok(version.trim_end_matches('"').to_owned());
-        }
-    }
-    bail!("Cargo.lock has no {package}")
 }
 
 /// wasm-bindgen's JS glue and processed module for `wasm`, into `out` (what `wasm-bindgen
@@ -190,7 +162,6 @@ pub fn build_flavor(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
 fn build_flavor_unlocked(workspace: &Path, flavor: Flavor) -> Result<PathBuf> {
     ensure_target()?;
     let fingerprint = flavor_fingerprint(workspace, flavor)?;
-    check_wasm_bindgen_versions(workspace)?;
     let mut command = crate::cargo(workspace);
     command.args(["build", "--quiet", "--package", "brain2-web", "--target", WASM_TARGET]);
     if flavor == Flavor::Shipped {

@@ -6,14 +6,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 /// `name version` → each set of features cargo resolves for it over the host workspace (a crate
 /// used both by proc-macros or build scripts and by the code can be built twice, with two sets).
 fn resolved_features(edges: &str) -> BTreeMap<String, BTreeSet<BTreeSet<String>>> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let output = Command::new(env!("CARGO"))
-        .current_dir(workspace)
+    let output = xtask::cargo(workspace)
         .args(["tree", "--workspace", "--exclude", "brain2-web", "--locked", "--offline", "--prefix", "none"])
         .args(["--edges", edges, "--format", "{p}|{f}"])
         .output()
@@ -69,13 +67,7 @@ fn the_tests_turn_on_no_feature_the_host_builds_lack() {
 #[test]
 fn cargo_xtask_from_a_member_folder_reuses_the_workspace_build() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let mut cargo = Command::new(env!("CARGO"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
-            cargo.env_remove(key);
-        }
-    }
-    let output = cargo
+    let output = xtask::cargo(workspace)
         .current_dir(workspace.join("functions/backend"))
         .args(["xtask", "--help"])
         .output()
