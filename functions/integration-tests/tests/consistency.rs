@@ -67,8 +67,7 @@ async fn with_retries(
 async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
     let world = World::new().await;
     let faults = Arc::new(FaultInjector::new(0x9e37_79b9_7f4a_7c15, 8));
-    // DynamoDB is Dynoxide here (see support::dynoxide for why); events still go through moto.
-    let dynamodb_config = || aws_sdk_dynamodb::config::Builder::from(&world.sdk).endpoint_url(dynoxide());
+    let dynamodb_config = || world.dynamodb_config();
     let table = format!("stress-{}", uuid::Uuid::new_v4().simple());
     let definitions: std::collections::HashMap<String, Value> = table_definitions().into_iter().collect();
     let plain_client = aws_sdk_dynamodb::Client::from_conf(dynamodb_config().build());
@@ -78,12 +77,7 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
         aws_sdk_dynamodb::Client::from_conf(dynamodb_config().interceptor(Faults(faults.clone())).build());
     let faulty_store = MemoryStore::new(faulty_client, &table, KEYWORD_INDEX);
     let user = user();
-    let place = Place {
-        dynamodb: Some(dynoxide().to_owned()),
-        table: table.clone(),
-        bus: world.bus.clone(),
-        max_edges: MAX_EDGES,
-    };
+    let place = Place { table: table.clone(), bus: world.bus.clone(), max_edges: MAX_EDGES };
     let raced = Arc::new(AtomicUsize::new(0));
     let racing = racing_updates(place, user, raced.clone());
     let connect_client = aws_sdk_dynamodb::Client::from_conf(
@@ -481,7 +475,7 @@ async fn an_update_that_drops_the_shared_keyword_while_a_link_is_made_leaves_no_
     let is_edge_write =
         |input: &TransactWriteItemsInput| input.transact_items().iter().any(|item| item.put().is_some());
     let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&world.sdk).interceptor(Interleave::once(is_edge_write, race)).build(),
+        world.dynamodb_config().interceptor(Interleave::once(is_edge_write, race)).build(),
     );
     let store = MemoryStore::new(client, &world.memory_table, KEYWORD_INDEX);
     let connect = connect_node::ConnectNode { store, ..world.connect_node(4) };
@@ -504,9 +498,8 @@ async fn a_delete_killed_after_its_mark_is_finished_by_the_next_delete_connect_n
         connect.connect(user, *id).await.unwrap();
     }
     let killed_delete = |id: NodeId, marked_at: time::OffsetDateTime| {
-        let client = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&world.sdk).interceptor(Killed::after_writes(1)).build(),
-        );
+        let client =
+            aws_sdk_dynamodb::Client::from_conf(world.dynamodb_config().interceptor(Killed::after_writes(1)).build());
         let store = MemoryStore::new(client, &world.memory_table, KEYWORD_INDEX);
         async move { assert!(store.delete(user, id, marked_at).await.is_err(), "killed after its mark") }
     };
@@ -601,7 +594,7 @@ async fn a_count_repair_does_not_undo_a_link_made_between_its_reads_and_its_writ
             .any(|i| i.update().is_some_and(|u| u.update_expression() == "SET edgeCount = :count"))
     };
     let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&world.sdk).interceptor(Interleave::once(is_count_write, link)).build(),
+        world.dynamodb_config().interceptor(Interleave::once(is_count_write, link)).build(),
     );
     let repairing = MemoryStore::new(client, &world.memory_table, KEYWORD_INDEX);
     check::mend(&repairing, user, &snapshot, &found[0], now).await.unwrap();

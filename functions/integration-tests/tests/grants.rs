@@ -80,9 +80,7 @@ impl Intercept for Recorder {
 
 fn recording_client(world: &World) -> (aws_sdk_dynamodb::Client, Recorder) {
     let recorder = Recorder::default();
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&world.sdk).interceptor(recorder.clone()).build(),
-    );
+    let client = aws_sdk_dynamodb::Client::from_conf(world.dynamodb_config().interceptor(recorder.clone()).build());
     (client, recorder)
 }
 

@@ -385,7 +385,7 @@ async fn search_at_ten_thousand_memories() {
         "family", "invoice", "recipe", "station", "physics", "history", "language", "painting",
     ];
     let world = World::new().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&world.sdk).endpoint_url(dynoxide()).build();
+    let config = world.dynamodb_config().build();
     let client = aws_sdk_dynamodb::Client::from_conf(config);
     let table = format!("search-bench-{}", uuid::Uuid::new_v4().simple());
     let definitions: std::collections::HashMap<String, Value> = table_definitions().into_iter().collect();

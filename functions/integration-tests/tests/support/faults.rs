@@ -153,8 +153,6 @@ pub struct Elsewhere {
 /// Where another process's clients go.
 #[derive(Debug, Clone)]
 pub struct Place {
-    /// DynamoDB's endpoint when it is not moto's (Dynoxide).
-    pub dynamodb: Option<String>,
     pub table: String,
     pub bus: String,
     pub max_edges: usize,
@@ -162,7 +160,7 @@ pub struct Place {
 
 impl Place {
     pub fn of(world: &World, max_edges: usize) -> Self {
-        Place { dynamodb: None, table: world.memory_table.clone(), bus: world.bus.clone(), max_edges }
+        Place { table: world.memory_table.clone(), bus: world.bus.clone(), max_edges }
     }
 
     /// `work` as another process would do it, for [`Interleave`]: on its own runtime with its own
@@ -177,12 +175,8 @@ impl Place {
         Box::new(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let sdk = super::sdk(&super::moto::moto().endpoint);
-            let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
-            if let Some(endpoint) = &place.dynamodb {
-                dynamodb = dynamodb.endpoint_url(endpoint);
-            }
-            let store =
-                MemoryStore::new(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()), &place.table, KEYWORD_INDEX);
+            let dynamodb = super::dynamodb_config(&sdk).build();
+            let store = MemoryStore::new(aws_sdk_dynamodb::Client::from_conf(dynamodb), &place.table, KEYWORD_INDEX);
             let connect = connect_node::ConnectNode {
                 store: store.clone(),
                 publisher: Publisher::new(aws_sdk_eventbridge::Client::new(&sdk), &place.bus, CONNECT_NODE_SOURCE),

@@ -41,11 +41,11 @@ pub fn sdk(endpoint: &str) -> SdkConfig {
 }
 
 /// Dynoxide (DynamoDB on SQLite, in memory) serving on 127.0.0.1 for the rest of the process;
-/// its endpoint. The stress test runs on it because its transactions are isolated and atomic:
-/// moto's TransactWriteItems snapshots the whole table, applies the actions one by one and, when
-/// one fails, puts the snapshot back, which can undo or half-undo a concurrent transaction's
-/// writes (an edge count one off from its edges). Tests that write one thing at a time stay on
-/// moto.
+/// its endpoint. Every test's DynamoDB is Dynoxide, and the rest of AWS is moto: moto's
+/// TransactWriteItems snapshots the whole table, applies the actions one by one and, when one
+/// fails, puts the snapshot back, undoing whatever a concurrent transaction wrote in between (a
+/// bulk delete of a missing id restored a memory deleted beside it; an edge count ended one off
+/// from its edges). Dynoxide's transactions are isolated and atomic, as DynamoDB's are.
 pub fn dynoxide() -> &'static str {
     static ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ENDPOINT.get_or_init(|| {
@@ -135,6 +135,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, properties: &Value,
 
 /// One test's world.
 pub struct World {
+    /// moto's endpoint, for every service but DynamoDB.
     pub sdk: SdkConfig,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub memory_table: String,
@@ -153,7 +154,7 @@ impl World {
     pub async fn new() -> World {
         let endpoint = &moto::moto().endpoint;
         let sdk = sdk(endpoint);
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config(&sdk).build());
         let run = uuid::Uuid::new_v4().simple().to_string();
         let definitions: HashMap<String, Value> = table_definitions().into_iter().collect();
         let memory_table = format!("memory-{run}");
@@ -197,6 +198,11 @@ impl World {
             queue_url,
             sqs,
         }
+    }
+
+    /// A DynamoDB client's configuration, to add interceptors to.
+    pub fn dynamodb_config(&self) -> aws_sdk_dynamodb::config::Builder {
+        dynamodb_config(&self.sdk)
     }
 
     pub fn publisher(&self, source: &'static str) -> Publisher {
@@ -275,6 +281,11 @@ impl World {
             .await
             .unwrap()
     }
+}
+
+/// DynamoDB on Dynoxide (see [`dynoxide`]), with `sdk`'s credentials, region and retries.
+pub fn dynamodb_config(sdk: &SdkConfig) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::from(sdk).endpoint_url(dynoxide())
 }
 
 pub fn user() -> UserId {
