@@ -32,11 +32,6 @@ pub fn sdk(endpoint: &str) -> SdkConfig {
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
-        // moto's gap: its TransactWriteItems deep-copies the whole table for rollback while its
-        // threaded server lets other requests write to that table, and now and then the copy
-        // fails ("dictionary changed size during iteration") with a 500. The SDK retries 500s;
-        // more attempts than the default 3 absorb it. The functions are not changed for it.
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(8))
         .build()
 }
 
