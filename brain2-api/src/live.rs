@@ -13,7 +13,9 @@
 //! `seq` counts the messages of one connection from 1: a number that never comes is a message
 //! lost, and only then does a client load again (`refetch` says the same of a change too large
 //! for one message, [`MAX_LIVE_MESSAGE_BYTES`]). Messages may arrive out of order; [`Sequencer`]
-//! puts them back in order and says when one is lost.
+//! puts them back in order and says when one is lost. A lost last message leaves no gap behind
+//! it, so the server closes a connection it could not send to, and the client's reconnect loads
+//! everything again.
 
 use std::collections::BTreeMap;
 

@@ -91,24 +91,20 @@ pub fn check_target(arch: Arch) -> Result<()> {
 
 /// The highest `GLIBC_x.y` symbol version a binary asks for.
 pub fn max_glibc(binary: &[u8]) -> Option<(u32, u32)> {
-    let needle = b"GLIBC_";
-    let mut best = None;
-    let mut i = 0;
-    while i + needle.len() < binary.len() {
-        if &binary[i..i + needle.len()] == needle {
-            let rest = &binary[i + needle.len()..];
+    const NEEDLE: &[u8] = b"GLIBC_";
+    // memmem, not a byte-by-byte loop: xtask runs unoptimized, and a local debug build is 20 MB
+    // or more, scanned on every save `dev` rebuilds.
+    memchr::memmem::find_iter(binary, NEEDLE)
+        .filter_map(|at| {
+            let rest = &binary[at + NEEDLE.len()..];
             let end = rest.iter().position(|b| !(b.is_ascii_digit() || *b == b'.')).unwrap_or(rest.len());
-            let version = std::str::from_utf8(&rest[..end]).unwrap_or("");
-            let mut parts = version.split('.').map(|p| p.parse::<u32>());
-            if let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) {
-                best = best.max(Some((major, minor)));
+            let mut parts = std::str::from_utf8(&rest[..end]).ok()?.split('.').map(|p| p.parse::<u32>());
+            match (parts.next(), parts.next()) {
+                (Some(Ok(major)), Some(Ok(minor))) => Some((major, minor)),
+                _ => None,
             }
-            i += needle.len() + end;
-        } else {
-            i += 1;
-        }
-    }
-    best
+        })
+        .max()
 }
 
 /// Zopfli with this many iterations (zip's levels 10 to 264 are zopfli's iterations plus 9):
@@ -369,7 +365,7 @@ pub fn build_local(workspace: &Path) -> Result<Vec<Package>> {
                 } else {
                     std::fs::read(&binary)?
                 };
-                package_bytes(function, &bytes, &local.join("zips"), 1)?
+                package_bytes(function, &bytes, &local.join("zips"), LOCAL_ZIP_LEVEL)?
             }
         };
         manifest.insert(
@@ -389,7 +385,36 @@ pub fn build_local(workspace: &Path) -> Result<Vec<Package>> {
     let temporary = local.join(".manifest.json.partial");
     std::fs::write(&temporary, text)?;
     std::fs::rename(&temporary, &manifest_path)?;
+    for package in &packages {
+        prune_zips(&package.zip, LOCAL_ZIPS_KEPT);
+    }
     Ok(packages)
+}
+
+/// Deflate's fastest level: a stored zip (twice the size) went up to the emulator slower than
+/// this one is made.
+const LOCAL_ZIP_LEVEL: i64 = 1;
+
+/// Local zips kept per function: the current one and the two newest besides it. Each save `dev`
+/// rebuilds makes one (10 MB and more, debug builds); another `dev` on the same workspace may
+/// still upload one it built a moment ago.
+const LOCAL_ZIPS_KEPT: usize = 3;
+
+/// Deletes the zips beside `current` but the `kept` newest (`current` always stays). Best
+/// effort: what cannot be read or deleted stays for the next time.
+fn prune_zips(current: &Path, kept: usize) {
+    let Some(folder) = current.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(folder) else { return };
+    let mut zips: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "zip") && p != current)
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    zips.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    for (_, old) in zips.into_iter().skip(kept.saturating_sub(1)) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 #[cfg(test)]
@@ -407,6 +432,27 @@ mod tests {
         assert_eq!(entry.name().unwrap(), "bootstrap");
         assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
         assert_eq!(entry.last_modified(), Some(zip::DateTime::default()));
+    }
+
+    #[test]
+    fn local_zips_are_pruned_to_the_newest_and_the_current_one_stays() {
+        let folder = std::env::temp_dir().join(format!("brain2-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        let at = |seconds: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000 + seconds);
+        // The current zip is the oldest: a binary built earlier, reused.
+        for (name, seconds) in [("current.zip", 0), ("a.zip", 10), ("b.zip", 20), ("c.zip", 30), ("d.zip", 40)] {
+            let path = folder.join(name);
+            std::fs::write(&path, name).unwrap();
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(at(seconds)).unwrap();
+        }
+        std::fs::write(folder.join(".x.zip.partial"), "in progress").unwrap();
+        prune_zips(&folder.join("current.zip"), 3);
+        let mut left: Vec<String> =
+            std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, [".x.zip.partial", "c.zip", "current.zip", "d.zip"]);
+        std::fs::remove_dir_all(&folder).unwrap();
     }
 
     #[test]

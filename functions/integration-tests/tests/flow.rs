@@ -410,18 +410,21 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
     let world = World::new().await;
     let user = user();
     let now = time::OffsetDateTime::now_utc();
-    for id in ["live-1", "gone-1", "broken-1"] {
+    for id in ["live-1", "gone-1", "broken-1", "broken-2"] {
         world.connections.put(id, user, now).await.unwrap();
     }
-    let posted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
-    let record = posted.clone();
+    // Every call the management API took: method, connection id, body.
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String, String)>::new()));
+    let record = calls.clone();
     let http = infallible_client_fn(move |request| {
+        let method = request.method().to_string();
         let connection = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
         let body = String::from_utf8(request.body().bytes().unwrap_or_default().to_vec()).unwrap();
-        record.lock().unwrap().push((connection.clone(), body));
-        let (status, error_type) = match connection.as_str() {
-            "gone-1" => (410, Some("GoneException")),
-            "broken-1" => (500, Some("InternalServerError")),
+        record.lock().unwrap().push((method.clone(), connection.clone(), body));
+        // broken-1 takes no message but can be closed; broken-2 can be neither.
+        let (status, error_type) = match (method.as_str(), connection.as_str()) {
+            (_, "gone-1") => (410, Some("GoneException")),
+            ("POST", "broken-1") | (_, "broken-2") => (500, Some("InternalServerError")),
             _ => (200, None),
         };
         let mut response = http::Response::builder().status(status);
@@ -450,13 +453,19 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
     let delivery = ws.handle(event).await.unwrap();
     assert_eq!(delivery.sent, ["live-1"]);
     assert_eq!(delivery.gone, ["gone-1"]);
-    assert_eq!(delivery.failed, ["broken-1"]);
+    assert_eq!(delivery.failed, ["broken-1", "broken-2"]);
+    assert_eq!(delivery.unclosed, ["broken-2"]);
     let mut remaining = world.connections.of_user(user).await.unwrap();
     remaining.sort();
-    assert_eq!(remaining, ["broken-1", "live-1"], "only the gone connection was deleted");
-    let posted = posted.lock().unwrap();
-    let message: Value = serde_json::from_str(&posted.iter().find(|(c, _)| c == "live-1").unwrap().1).unwrap();
+    assert_eq!(remaining, ["broken-1", "broken-2", "live-1"], "only the gone connection was deleted");
+    let calls = calls.lock().unwrap();
+    let message: Value = serde_json::from_str(&calls.iter().find(|(_, c, _)| c == "live-1").unwrap().2).unwrap();
     assert_eq!(message, json!({ "version": 2, "seq": 1, "type": "nodeDeleted", "nodeId": node }));
+    // A connection that missed the message is closed, so its client reconnects and loads
+    // everything: the last change lost would otherwise show no gap. Only those are closed.
+    let mut closed: Vec<&str> = calls.iter().filter(|(m, _, _)| m == "DELETE").map(|(_, c, _)| c.as_str()).collect();
+    closed.sort();
+    assert_eq!(closed, ["broken-1", "broken-2"]);
 }
 
 /// Each post a recording management API took: the connection id and the body.

@@ -4,7 +4,9 @@
 //! concurrently and bounded. Each message is numbered per connection (`seq`, counted in
 //! ConnectionsTable), so a client notices a lost one; a change too large for one message goes
 //! as a `refetch` message. A connection that answers 410 Gone is deleted; any other failure is
-//! an error for that connection only. Each post has its own small budget ([`budget`]), so an
+//! an error for that connection only, and the connection is closed: its client may have missed
+//! this message, and a gap shows only when a later one arrives, which for the last change may be
+//! never. A closed socket reconnects and loads everything again. Each post has its own small budget ([`budget`]), so an
 //! invocation takes at most `ceil(connections / POST_PARALLELISM) × POST_BUDGET` (plus one
 //! counter update per connection).
 
@@ -71,7 +73,11 @@ pub struct SendMessage {
 pub struct Delivery {
     pub sent: Vec<String>,
     pub gone: Vec<String>,
+    /// Not sent (and closed, or tried to be: see [`Delivery::unclosed`]).
     pub failed: Vec<String>,
+    /// Of `failed`, those that could not be closed either: their clients learn of the loss
+    /// from the next message's number.
+    pub unclosed: Vec<String>,
 }
 
 /// The change an event announces, and whose connections it goes to.
@@ -159,20 +165,46 @@ impl SendMessage {
                 Posted::Failed => delivery.failed.push(id),
             }
         }
-        delivery.sent.sort();
-        delivery.gone.sort();
-        delivery.failed.sort();
+        // The metric the alarm watches goes out before the closes, which may take as long again.
         if !delivery.failed.is_empty() {
             let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
             events::record_metric(events::PUSH_FAILURES, delivery.failed.len() as u64, &self.environment, now_ms);
         }
+        let unclosed: Vec<Option<String>> = stream::iter(delivery.failed.iter())
+            .map(|id| async move { (!self.close(id).await).then(|| id.clone()) })
+            .buffer_unordered(POST_PARALLELISM)
+            .collect()
+            .await;
+        delivery.unclosed = unclosed.into_iter().flatten().collect();
+        delivery.sent.sort();
+        delivery.gone.sort();
+        delivery.failed.sort();
+        delivery.unclosed.sort();
         tracing::info!(
             sent = delivery.sent.len(),
             gone = delivery.gone.len(),
             failed = delivery.failed.len(),
+            unclosed = delivery.unclosed.len(),
             "delivered"
         );
         Ok(delivery)
+    }
+
+    /// Closes a connection that may have missed a message; whether it is closed (or was
+    /// already gone).
+    async fn close(&self, connection_id: &str) -> bool {
+        match self.management.delete_connection().connection_id(connection_id).send().await {
+            Ok(_) => true,
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_gone_exception()) => true,
+            Err(error) => {
+                tracing::error!(
+                    connection = connection_id,
+                    error = %aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error),
+                    "closing a connection that missed a message failed"
+                );
+                false
+            }
+        }
     }
 
     async fn post(&self, connection_id: &str, message: String) -> Posted {

@@ -247,6 +247,9 @@ fn code_of(slot: &Slot, parameters: &BTreeMap<String, String>) -> BTreeMap<Strin
 /// PublishVersion before then fails).
 async fn wait_updated(lambda: &aws_sdk_lambda::Client, function: &str, poll: Duration) -> Result<String> {
     let started = Instant::now();
+    // On the emulator (short `poll`) an update settles at once and is seen within a few ms; on
+    // AWS updates take seconds, and every wait is `poll` (GetFunctionConfiguration's quota is small).
+    let mut wait = if poll < Duration::from_secs(1) { poll.min(Duration::from_millis(20)) } else { poll };
     loop {
         let configuration = lambda
             .get_function_configuration()
@@ -265,7 +268,8 @@ async fn wait_updated(lambda: &aws_sdk_lambda::Client, function: &str, poll: Dur
         if started.elapsed() > UPDATE_TIMEOUT {
             bail!("{function}'s new code was not applied within {UPDATE_TIMEOUT:?}; see it in the Lambda console");
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(poll);
     }
 }
 
@@ -431,6 +435,7 @@ pub async fn swap(
     plan: &StackPlan,
     deployed: &stack::Deployed,
     functions: &[String],
+    record: Option<Record>,
 ) -> Result<Vec<Done>> {
     let bucket = ctx.assets.clone().context("a hotswap needs the assets bucket")?;
     let environment = &ctx.settings.environment;
@@ -440,7 +445,8 @@ pub async fn swap(
     let template: Value = serde_json::from_str(&plan.template)?;
     let slots = slots(&template);
     let physical = physical_ids(&cfn, &plan.name).await?;
-    let mut record = load(&ctx.aws, &bucket, environment, &plan.name).await?.unwrap_or_default();
+    // The record the verdict was made on, read a moment before.
+    let mut record = record.unwrap_or_default();
     record.stack = plan.name.clone();
     record.region = region.clone();
     // Entries CloudFormation has since overtaken describe nothing live.

@@ -660,8 +660,8 @@ pub async fn run_hotswap(
             println!("{line}");
         }
     };
-    let (zips_uploaded, zips_skipped) = upload_code(&ctx.aws, &assets, packages).await?;
-    say(format!("code: {zips_uploaded} zip(s) uploaded, {zips_skipped} already in s3://{}", assets.name));
+    // The zips go up while the stacks are read; a swap or a deploy waits for them.
+    let mut upload = Upload::start(&ctx.aws, &assets, packages);
     let all_plans = plans(synthesized, &code_parameters(&assets.name, packages))?;
     let mut selected = all_plans.clone();
     if !only.is_empty() {
@@ -673,13 +673,21 @@ pub async fn run_hotswap(
     for plan in selected {
         let short = plan.short_name.clone();
         let cfn = ctx.aws.cloudformation(Some(&ctx.region_of(&plan)));
-        let deployed = stack::describe(&cfn, &plan.name).await?.filter(|d| d.phase() == stack::Phase::Stable);
-        let Some(deployed) = deployed else {
+        // Four independent reads at once: each is a round trip on the path from a save to its
+        // code running. The template is read only to be compared, once the stack is found.
+        let (name, no_outputs) = (plan.name.clone(), BTreeMap::new());
+        let (deployed, resolved, template, record) = tokio::join!(
+            stack::describe(&cfn, &name),
+            resolve_output_parameters(&ctx, plan, &no_outputs),
+            stack::template(&cfn, &name),
+            hotswap::load(&ctx.aws, &assets, &ctx.settings.environment, &name),
+        );
+        let Some(deployed) = deployed?.filter(|d| d.phase() == stack::Phase::Stable) else {
             say(format!("  [{short}] not deployed (or not stable): falls back to a deploy"));
             fell_back.push((short, "not deployed".to_owned()));
             continue;
         };
-        let plan = match resolve_output_parameters(&ctx, plan, &BTreeMap::new()).await {
+        let plan = match resolved {
             Ok(plan) => plan,
             Err(error) => {
                 say(format!("  [{short}] {error:#}: falls back to a deploy"));
@@ -687,8 +695,7 @@ pub async fn run_hotswap(
                 continue;
             }
         };
-        let template = stack::template(&cfn, &plan.name).await?;
-        let record = hotswap::load(&ctx.aws, &assets, &ctx.settings.environment, &plan.name).await?;
+        let (template, record) = (template?, record?);
         match hotswap::verdict(&plan, &deployed, &template, record.as_ref())? {
             hotswap::Verdict::Unchanged => say(format!("  [{short}] unchanged")),
             hotswap::Verdict::FallsBack(reason) => {
@@ -696,8 +703,9 @@ pub async fn run_hotswap(
                 fell_back.push((short, reason));
             }
             hotswap::Verdict::Code(functions) => {
+                upload.finish(&say).await?;
                 let _operation = ctx.operation_on(&plan.name, &ctx.region_of(&plan));
-                for done in hotswap::swap(&ctx, &plan, &deployed, &functions).await? {
+                for done in hotswap::swap(&ctx, &plan, &deployed, &functions, record).await? {
                     say(format!("  [{short}] hotswap: {}", done.line()));
                     swapped.push((short.clone(), done));
                 }
@@ -705,6 +713,7 @@ pub async fn run_hotswap(
             }
         }
     }
+    let (zips_uploaded, _) = upload.finish(&say).await?;
     if !swapped_plans.is_empty() && ctx.settings.record_releases {
         let mut record =
             release::Release::new(workspace, &ctx.settings.environment, ctx.default_region(), &swapped_plans);
@@ -719,6 +728,41 @@ pub async fn run_hotswap(
         Some(run(workspace, out, ctx.clone(), config, synthesized, packages, &stacks).await?)
     };
     Ok(HotswapReport { swapped, fell_back, deploy, zips_uploaded, elapsed: started.elapsed() })
+}
+
+/// [`upload_code`] running beside other work.
+struct Upload {
+    bucket: String,
+    running: Option<tokio::task::JoinHandle<Result<(usize, usize)>>>,
+    done: Option<(usize, usize)>,
+}
+
+impl Upload {
+    fn start(aws: &Aws, assets: &AssetsBucket, packages: &[Package]) -> Self {
+        let (aws, assets, packages) = (aws.clone(), assets.clone(), packages.to_vec());
+        let bucket = assets.clone();
+        let running = tokio::spawn(async move { upload_code(&aws, &bucket, &packages).await });
+        Upload { bucket: assets.name, running: Some(running), done: None }
+    }
+
+    /// Waits for the upload (once) and says what it did; (uploaded, already there).
+    async fn finish(&mut self, say: &impl Fn(String)) -> Result<(usize, usize)> {
+        if let Some(running) = self.running.take() {
+            let (uploaded, skipped) = running.await.context("the upload of the functions' code stopped")??;
+            say(format!("code: {uploaded} zip(s) uploaded, {skipped} already in s3://{}", self.bucket));
+            self.done = Some((uploaded, skipped));
+        }
+        Ok(self.done.unwrap_or_default())
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        // An error path returned before waiting: nothing is left uploading behind it.
+        if let Some(running) = self.running.take() {
+            running.abort();
+        }
+    }
 }
 
 /// A stack operation in progress (see [`Context::operation_on`]).

@@ -1,7 +1,7 @@
 """How `cargo xtask dev` runs MiniStack (see emulator.rs, which writes this file into the data
 folder and starts it with the pinned MiniStack's Python).
 
-Five differences from `ministack`'s own entry point, each closing a gap named in emulator.rs:
+Six differences from `ministack`'s own entry point, each closing a gap named in emulator.rs:
 - it listens on a Unix socket only, never on TCP: the only way in is dev's guard (guard.rs),
   which web pages cannot get past (`--open-emulator`, for the benchmarks' comparison only,
   binds the TCP port instead, without AUTH);
@@ -19,7 +19,10 @@ Five differences from `ministack`'s own entry point, each closing a gap named in
   always name the resource;
 - each function's Lambda Runtime API, which MiniStack serves on a loopback port of its own
   (http.server), refuses what a browser sends (`Origin`, `Sec-Fetch-*`) and foreign Hosts: a
-  page could otherwise take a function's next event, or answer in its place.
+  page could otherwise take a function's next event, or answer in its place;
+- a function's new code or configuration settles (LastUpdateStatus InProgress → Successful)
+  after LAMBDA_SETTLE_SECONDS, not MiniStack's fixed half second: a hotswap waits for it as it
+  waits on AWS, and after every save `dev` rebuilds the half second was a sixth of the wait.
 """
 
 import asyncio
@@ -147,6 +150,15 @@ def enforce(access_key_id, iam_action, service, region, resource_arn="*", servic
 
 # Every caller imports it when it calls, so replacing the module's attribute reaches them all.
 iam_evaluator.enforce = enforce
+
+# Read when each update is made, so setting it here reaches every later one. Not 0: what calls
+# Lambda still sees an update in progress, as on AWS.
+LAMBDA_SETTLE_SECONDS = 0.02
+from ministack.services import lambda_svc  # noqa: E402
+
+if not hasattr(lambda_svc, "_LAMBDA_STATE_TRANSITION_DELAY"):
+    log.warning("emulator: this MiniStack has no _LAMBDA_STATE_TRANSITION_DELAY; hotswaps wait its own delay")
+lambda_svc._LAMBDA_STATE_TRANSITION_DELAY = LAMBDA_SETTLE_SECONDS
 
 
 original_parse_request = http.server.BaseHTTPRequestHandler.parse_request

@@ -34,7 +34,7 @@ use crate::build::{self, FUNCTIONS, Package};
 use crate::deploy::{self, AssetsBucket, Settings};
 
 /// How long a file must be quiet before its change counts (editors write in several steps).
-const DEBOUNCE: Duration = Duration::from_millis(100);
+const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// What each source folder feeds, from `cargo metadata`.
 #[derive(Debug, Clone)]
