@@ -471,7 +471,7 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
 /// Each post a recording management API took: the connection id and the body.
 type Posts = Arc<Mutex<Vec<(String, String)>>>;
 
-/// A management API that records every post and accepts it (SDK test client; DynamoDB is moto).
+/// A management API that records every post and accepts it (SDK test client; DynamoDB is Dynoxide).
 fn recording_management(world: &World) -> (aws_sdk_apigatewaymanagement::Client, Posts) {
     use aws_smithy_http_client::test_util::infallible_client_fn;
     let posted = Arc::new(Mutex::new(Vec::<(String, String)>::new()));

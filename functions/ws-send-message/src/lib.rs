@@ -6,9 +6,10 @@
 //! as a `refetch` message. A connection that answers 410 Gone is deleted; any other failure is
 //! an error for that connection only, and the connection is closed: its client may have missed
 //! this message, and a gap shows only when a later one arrives, which for the last change may be
-//! never. A closed socket reconnects and loads everything again. Each post has its own small budget ([`budget`]), so an
-//! invocation takes at most `ceil(connections / POST_PARALLELISM) × POST_BUDGET` (plus one
-//! counter update per connection).
+//! never. A closed socket reconnects and loads everything again. Each post and each close has
+//! its own small budget ([`budget`]), so an invocation takes at most
+//! `ceil(connections / POST_PARALLELISM) × POST_BUDGET` for the posts, as long again for the
+//! closes of those that failed, plus one counter update per connection.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
