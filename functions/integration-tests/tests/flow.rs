@@ -403,7 +403,7 @@ async fn websocket_connections_are_stored_found_and_removed() {
 }
 
 /// moto's management API accepts every post, so the 410 answer of a connection that went away
-/// is replayed with the SDK's test client; DynamoDB is still moto.
+/// is replayed with the SDK's test client; DynamoDB is Dynoxide.
 #[tokio::test]
 async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connection() {
     use aws_smithy_http_client::test_util::infallible_client_fn;
