@@ -167,6 +167,31 @@ pub async fn serve(router: Router, event: HttpApiEvent) -> Result<HttpApiRespons
     response(answer).await
 }
 
+/// The backend's Lambda process after its runtime starts: configuration checked at cold start,
+/// then the router serves events until the runtime stops. It lives here, not in `main.rs`, so
+/// that the runtime's generic code is compiled with the library: an edit to a handler then
+/// recompiles the library incrementally and the binary only links (#21's edit loop).
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    use brain2_shared::config::{self, ProcessEnv};
+    use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+    brain2_shared::telemetry::init();
+    let env = ProcessEnv;
+    // Required on Lambda: the stacks always set it, and the failure metric is per environment.
+    config::required(&env, "ENVIRONMENT")?;
+    // Account deletion removes the user's connections: on Lambda they are always there.
+    config::required(&env, "CONNECTIONS_TABLE_NAME")?;
+    let sdk = brain2_shared::aws::sdk_config()?;
+    let state = crate::AppState::from_env(&sdk, &env, "")?;
+    let app = crate::router(state).layer(axum::middleware::from_fn(crate::caller_from_lambda_context));
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<HttpApiEvent>| async move {
+        brain2_shared::panic::invocation_started(&event.context.request_id);
+        serve(app.clone(), event.payload).await.map_err(Error::from)
+    }))
+    .await
+}
+
 fn is_text(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence.starts_with("text/") || essence == "application/json" || essence.ends_with("+json")
