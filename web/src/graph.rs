@@ -34,7 +34,8 @@ struct NodeEntry {
 pub struct GraphModel {
     nodes: HashMap<NodeId, NodeEntry>,
     edges: HashMap<(NodeId, NodeId), u32>,
-    /// Nodes deleted since the last load: a late update of one must not bring it back.
+    /// Nodes deleted while this session ran. Ids are never reused, so a late message or a load
+    /// whose snapshot predates the delete must not bring one back; only [`Self::clear`] forgets.
     deleted: HashSet<NodeId>,
     /// Edges to a node not known yet: connect-node's message about a new memory's links can
     /// arrive before the backend's about the memory. Drawn once the node comes.
@@ -51,10 +52,16 @@ fn pair(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
 }
 
 impl GraphModel {
-    /// Replaces everything with graph-data's pages. An edge whose far end no page returned was
-    /// removed with that node between two pages, and is left out.
-    pub fn load(&mut self, nodes: Vec<GraphNode>, edges: &[GraphEdge]) {
-        self.nodes = nodes.into_iter().map(|n| (n.id, NodeEntry { label: n.label, version: None })).collect();
+    /// Replaces everything with graph-data's pages, but the nodes deleted in this session. An
+    /// edge whose far end no page returned was removed with that node between two pages, and is
+    /// left out. graph-data carries no versions: `version` gives each node's where the caller
+    /// knows it (the list loaded beside it), so an older live message cannot relabel it.
+    pub fn load(&mut self, nodes: Vec<GraphNode>, edges: &[GraphEdge], version: impl Fn(NodeId) -> Option<u64>) {
+        self.nodes = nodes
+            .into_iter()
+            .filter(|n| !self.deleted.contains(&n.id))
+            .map(|n| (n.id, NodeEntry { version: version(n.id), label: n.label }))
+            .collect();
         self.edges = edges
             .iter()
             .filter(|e| {
@@ -62,14 +69,18 @@ impl GraphModel {
             })
             .map(|e| (pair(e.source, e.target), e.weight))
             .collect();
-        self.deleted.clear();
         self.held.clear();
         self.pending = None;
     }
 
-    /// Forgets everything (sign-out).
+    /// Forgets everything, the deleted nodes too (sign-out); the drawing takes the empty graph.
     pub fn clear(&mut self) {
-        self.load(Vec::new(), &[]);
+        *self = Self::default();
+    }
+
+    /// Whether the node was deleted while this session ran.
+    pub fn is_deleted(&self, id: NodeId) -> bool {
+        self.deleted.contains(&id)
     }
 
     fn record(&mut self, change: Drawn) {
@@ -82,15 +93,17 @@ impl GraphModel {
         }
     }
 
-    /// Adds a node or relabels it. With a version, an older one than shown is ignored; a node
-    /// deleted since the last load stays deleted. Returns whether anything changed.
+    /// Adds a node or relabels it. With a version, an older one than shown is ignored (the same
+    /// one is applied: a load's graph and list are read a moment apart, so its label may be a
+    /// version behind the version it was given); a deleted node stays deleted. Returns whether
+    /// anything changed.
     pub fn upsert_node(&mut self, id: NodeId, label: &str, version: Option<u64>) -> bool {
         if self.deleted.contains(&id) {
             return false;
         }
         match self.nodes.get_mut(&id) {
             Some(entry) => {
-                if version.is_some() && entry.version.is_some() && version <= entry.version {
+                if version.is_some() && entry.version.is_some() && version < entry.version {
                     return false;
                 }
                 entry.version = version.or(entry.version);

@@ -120,8 +120,14 @@ impl State {
     /// message alone. A link to a memory this tab does not have yet waits for that memory's
     /// message (connect-node's and the backend's are sent independently, so either may come
     /// first); if it has not come within [`HELD_LINK_WAIT_MS`], and on a `refetch`, everything
-    /// is loaded again.
+    /// is loaded again. While a full load is in flight the message is also kept, to be applied
+    /// again on top of what the load brings ([`State::arrived_while_loading`]).
     pub fn apply_live(&self, message: LiveMessage) {
+        self.arrived_while_loading.update_value(|kept| {
+            if let Some(kept) = kept {
+                kept.push(message.clone());
+            }
+        });
         match message.change {
             Change::NodeCreated { node, memory } | Change::NodeUpdated { node, memory } => {
                 let id = node.node_id;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use brain2_api::{NodeId, NodeView};
+use brain2_api::{LiveMessage, NodeId, NodeView};
 use leptos::prelude::*;
 
 use crate::api::{Api, ApiError};
@@ -96,6 +96,9 @@ pub struct State {
     pub live: RwSignal<String>,
     pub dark: RwSignal<bool>,
     pub sync: StoredValue<SyncFlags>,
+    /// While a full load is in flight, the live messages that arrive meanwhile: they are applied
+    /// at once and again on top of what the load brings, whose snapshot may predate them.
+    pub arrived_while_loading: StoredValue<Option<Vec<LiveMessage>>>,
 }
 
 impl State {
@@ -124,6 +127,7 @@ impl State {
             live: RwSignal::new("connecting".to_owned()),
             dark: RwSignal::new(prefers_dark()),
             sync: StoredValue::new(SyncFlags::default()),
+            arrived_while_loading: StoredValue::new(None),
         }
     }
 
@@ -242,6 +246,10 @@ impl State {
     /// first) puts it, unless that is below what the list has loaded so far. The graph shows it
     /// too (its links come from live messages).
     pub fn upsert(&self, view: NodeView) {
+        // A message about a memory deleted meanwhile (messages may cross) must not bring it back.
+        if self.graph.with_untracked(|graph| graph.is_deleted(view.node_id)) {
+            return;
+        }
         let label = brain2_api::label(&view.content);
         self.graph.update(|graph| {
             graph.upsert_node(view.node_id, &label, Some(view.version));

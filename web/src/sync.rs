@@ -7,9 +7,9 @@
 //! fails, and tabs that lost the API together do not return together. The cap is also how long
 //! a tab may take to notice that the API is back.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use brain2_api::{NodeId, NodeView};
+use brain2_api::{Change, NodeId, NodeView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -111,10 +111,15 @@ impl State {
 
     /// The list, then the graph. When the API answered last time they are fetched together;
     /// when it did not, the list goes alone first, so a failed attempt costs one request.
+    ///
+    /// The snapshot may predate live messages that arrive while it loads (a delete, an edit, a
+    /// new link): those are applied at once, kept, and applied again on top of the snapshot, so
+    /// a load never takes back what the tab already showed.
     async fn load_everything(&self) -> Result<(), ApiError> {
         let Some(api) = self.api() else { return Ok(()) };
         let epoch = self.epoch.get_untracked();
         self.loading.set(true);
+        self.arrived_while_loading.set_value(Some(Vec::new()));
         let (list, graph) = if self.api_down.get_untracked().is_some() {
             match self.fetch_list(&api).await {
                 Ok(list) => (Ok(list), api.graph().await),
@@ -124,13 +129,30 @@ impl State {
             futures::join!(self.fetch_list(&api), api.graph())
         };
         self.loading.set(false);
+        let arrived = self.arrived_while_loading.try_update_value(Option::take).flatten().unwrap_or_default();
         if self.epoch.get_untracked() != epoch {
             return Ok(());
         }
-        let (nodes, cursor) = list?;
-        self.show_list(nodes, cursor);
-        let (graph_nodes, edges) = graph?;
-        self.graph.update(|graph| graph.load(graph_nodes, &edges));
+        // Memories a message created or changed meanwhile may be missing from the snapshot
+        // because they are newer: not deleted, whatever the list says.
+        let newer: BTreeSet<NodeId> = arrived
+            .iter()
+            .filter_map(|message| match &message.change {
+                Change::NodeCreated { node, .. } | Change::NodeUpdated { node, .. } => Some(node.node_id),
+                _ => None,
+            })
+            .collect();
+        let loaded = list.and_then(|(nodes, cursor)| {
+            let versions: HashMap<NodeId, u64> = nodes.iter().map(|n| (n.node_id, n.version)).collect();
+            self.show_list(nodes, cursor, &newer);
+            let (graph_nodes, edges) = graph?;
+            self.graph.update(|graph| graph.load(graph_nodes, &edges, |id| versions.get(&id).copied()));
+            Ok(())
+        });
+        for message in arrived {
+            self.apply_live(message);
+        }
+        loaded?;
         if let Some(selected) = self.selected.get_untracked() {
             self.open(Some(selected)).await;
         }
@@ -163,12 +185,16 @@ impl State {
         }
     }
 
-    /// Replaces the list with what the server holds down to the same depth.
-    fn show_list(&self, nodes: Vec<NodeView>, cursor: Option<String>) {
+    /// Replaces the list with what the server holds down to the same depth, but the memories
+    /// deleted in this session. A shown memory the server no longer has is forgotten, unless it
+    /// is one of `newer` (changed by a message the snapshot may predate).
+    fn show_list(&self, nodes: Vec<NodeView>, cursor: Option<String>, newer: &BTreeSet<NodeId>) {
+        let nodes: Vec<NodeView> =
+            self.graph.with_untracked(|graph| nodes.into_iter().filter(|n| !graph.is_deleted(n.node_id)).collect());
         let present: BTreeSet<NodeId> = nodes.iter().map(|n| n.node_id).collect();
-        let gone: BTreeSet<NodeId> = self
-            .nodes
-            .with_untracked(|shown| shown.iter().map(|n| n.node_id).filter(|id| !present.contains(id)).collect());
+        let gone: BTreeSet<NodeId> = self.nodes.with_untracked(|shown| {
+            shown.iter().map(|n| n.node_id).filter(|id| !present.contains(id) && !newer.contains(id)).collect()
+        });
         self.forget_nodes(&gone);
         self.nodes.set(nodes);
         self.cursor.set(cursor);

@@ -386,6 +386,12 @@ pub fn build_local(workspace: &Path) -> Result<Vec<Package>> {
     std::fs::write(&temporary, text)?;
     std::fs::rename(&temporary, &manifest_path)?;
     for package in &packages {
+        // A zip reused from an earlier build (same binary, or the same bytes rebuilt) is in use
+        // again: pruning, which ranks by modification time, must not take it for an old one.
+        let _ = std::fs::File::options()
+            .append(true)
+            .open(&package.zip)
+            .and_then(|file| file.set_modified(std::time::SystemTime::now()));
         prune_zips(&package.zip, LOCAL_ZIPS_KEPT);
     }
     Ok(packages)

@@ -38,6 +38,21 @@ async fn write(browser: &Browser, text: &str) {
         .await;
 }
 
+/// Replaces the page's `fetch` so that the answers to the list's and the graph's requests are
+/// held (the requests go out at once) until `window.releaseHeldAnswers()`, which also puts
+/// `fetch` back: a slow network, from the page's side.
+const HOLD_LOAD_ANSWERS: &str = "\
+    const original = window.fetch; \
+    window.heldAnswers = []; \
+    window.releaseHeldAnswers = () => { window.fetch = original; window.heldAnswers.splice(0).forEach((release) => release()); }; \
+    window.fetch = (input, init) => { \
+        const url = typeof input === 'string' ? input : input.url; \
+        const answer = original(input, init); \
+        if (!/\\/api\\/(nodes\\?|graph-data)/.test(url)) return answer; \
+        return answer.then((response) => new Promise((resolve) => window.heldAnswers.push(() => resolve(response)))); \
+    }; \
+    return true;";
+
 fn memory_selector(text: &str) -> String {
     format!(
         "Array.from(document.querySelectorAll('#memories li')).find(li => li.textContent.includes({}))",
@@ -134,6 +149,60 @@ fn the_web_client_works_in_a_real_browser() {
         ada.until("the change after a lost message", &format!("{}?.textContent.includes('and rain')", memory_selector("tomatoes ripen"))).await;
         let reloaded = format!("performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/')).length > {before}");
         ada.until("a reload after the gap", &reloaded).await;
+
+        // A load whose snapshot predates the live messages that arrive while it is in flight (a
+        // slow network): the answers to the tab's next list and graph requests are held back in
+        // the page; meanwhile another device deletes one memory and edits another. Both show
+        // from their messages at once, and stay so once the older answers land.
+        let kites = reqwest::Client::new()
+            .post(format!("{}/api/nodes", dev.http_api()))
+            .bearer_auth(&token)
+            .json(&json!({ "content": "a passing thought about kites" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(kites.status(), 201);
+        let kites = kites.json::<Value>().await.unwrap()["nodeId"].as_str().unwrap().to_owned();
+        ada.until("a memory from another device", &format!("!!{}", memory_selector("thought about kites"))).await;
+        let nodes = "return document.querySelector('#graph').dataset.nodes;";
+        let shown_nodes = ada.eval(nodes).await;
+        ada.eval(HOLD_LOAD_ANSWERS).await;
+        ada.eval("window.dispatchEvent(new Event('online')); return true;").await;
+        ada.until("the list and the graph requested, their answers held", "window.heldAnswers.length >= 2").await;
+        let http = reqwest::Client::new();
+        let deleted = http
+            .delete(format!("{}/api/nodes/{kites}", dev.http_api()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204);
+        let edited = http
+            .put(format!("{}/api/nodes/{}", dev.http_api(), tomatoes.as_str().unwrap()))
+            .bearer_auth(&token)
+            .header("If-Match", "3")
+            .json(&json!({ "content": "tomatoes ripen slowly in autumn sun and rain, then frost" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(edited.status(), 200);
+        ada.until("the delete, from its message", &format!("!{}", memory_selector("thought about kites"))).await;
+        ada.until("the edit, from its message", &format!("{}?.textContent.includes('then frost')", memory_selector("tomatoes ripen"))).await;
+        ada.eval("window.releaseHeldAnswers(); return true;").await;
+        // What must not happen has no event to wait for: give the older answers time to land.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_eq!(ada.eval("return window.heldAnswers.length;").await, json!(0), "the held answers were released");
+        let holds = |script: String| format!("return !!({script});");
+        let gone = ada.eval(&holds(format!("!{}", memory_selector("thought about kites")))).await;
+        assert_eq!(gone, json!(true), "the deleted memory stays deleted after the older load");
+        let kept = ada.eval(&holds(format!("{}?.textContent.includes('then frost')", memory_selector("tomatoes ripen")))).await;
+        assert_eq!(kept, json!(true), "the edit stays after the older load");
+        let count = |value: Value| value.as_str().and_then(|n| n.parse::<u64>().ok());
+        assert_eq!(
+            count(ada.eval(nodes).await),
+            count(shown_nodes).map(|n| n - 1),
+            "the graph dropped the deleted memory and the older load did not bring it back"
+        );
 
         // Open a memory: its content, keywords and linked memory.
         click_in_memory(&ada, "Rust lambdas deploy", ".memory-text").await;
