@@ -51,8 +51,9 @@ pub const MAX_IMPORT_ZIP_ENTRIES: usize = 5_000;
 /// Its files may unpack to at most this many bytes in all.
 pub const MAX_IMPORT_UNPACKED_BYTES: u64 = 32 * 1024 * 1024;
 
-/// An export inline is at most this many bytes of JSON; a larger one goes to S3 (Lambda answers at
-/// most 6 MB, and the JSON envelope around the body takes its share).
+/// An export inline is at most this many bytes of JSON, counted as Lambda's answer carries it
+/// (a JSON string: every `"` and `\` escaped once more); a larger one is refused with a 413
+/// until the S3 download exists (Lambda answers at most 6 MB, and the envelope takes its share).
 pub const MAX_INLINE_EXPORT_BYTES: usize = 5_500_000;
 /// A zip is sent in base64, so it may be at most this many bytes inline.
 pub const MAX_INLINE_ZIP_BYTES: usize = 4_000_000;
@@ -180,6 +181,10 @@ pub struct ImportReport {
     pub created: usize,
     /// Memories that were there already (an earlier import of the same notes): left as they are.
     pub already_present: usize,
+    /// Memories not imported because a delete of theirs is under way: the same import again,
+    /// once the delete is done (a minute), brings them back.
+    #[serde(default)]
+    pub being_deleted: Vec<NodeId>,
 }
 
 /// `DELETE /api/account`'s answer: how many of each kind of item were removed.

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 use brain2_api::export::{MAX_IMPORT_BYTES, MAX_INLINE_EXPORT_BYTES, MAX_INLINE_ZIP_BYTES};
 use brain2_api::{AccountDeleted, ExportFormat, ImportReport};
 use brain2_shared::domain;
+use brain2_shared::dynamo::StoreError;
 use brain2_shared::events::{self};
+use brain2_shared::transfer::Imported;
 use brain2_shared::{markdown, transfer};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -17,9 +19,6 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Caller;
-
-/// NodeCreated events of an import published at once.
-const ANNOUNCE_PARALLELISM: usize = 16;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,16 +45,34 @@ pub(crate) async fn export(
         ExportFormat::Json => (serde_json::to_vec(&document).map_err(ApiError::internal)?, MAX_INLINE_EXPORT_BYTES),
         ExportFormat::Markdown => (markdown::export_zip(&document).map_err(ApiError::internal)?, MAX_INLINE_ZIP_BYTES),
     };
-    if body.len() > limit {
+    let carried = carried_len(format, &body);
+    if carried > limit {
         // Lambda answers at most 6 MB. Larger exports need the S3 download, which this API does
         // not offer yet (README, "What a user owns"): say so rather than fail at the gateway.
         return Err(ApiError::TooLarge(format!(
-            "the export is {} bytes, over the {limit} bytes one answer can carry; exports this large are not \
-             available yet",
+            "the export is {} bytes ({carried} as the answer carries it), over the {limit} bytes one answer can \
+             carry; exports this large are not available yet",
             body.len()
         )));
     }
     Ok(download(format, body, now))
+}
+
+/// The bytes of `body` that count against Lambda's 6 MB answer. A JSON export goes inside the
+/// answer as a JSON string, so each `"` and `\` (and so each escape the export already holds)
+/// is escaped once more; a zip is counted as it is, its limit leaving room for base64.
+fn carried_len(format: ExportFormat, body: &[u8]) -> usize {
+    match format {
+        ExportFormat::Json => body
+            .iter()
+            .map(|&byte| match byte {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+                0..=0x1f => 6,
+                _ => 1,
+            })
+            .sum(),
+        ExportFormat::Markdown => body.len(),
+    }
 }
 
 /// A 200 that browsers save under a dated name.
@@ -97,15 +114,36 @@ pub(crate) async fn import(
         ExportFormat::Markdown => markdown::from_zip(&body),
     }
     .map_err(|e| ApiError::BadRequest(e.0))?;
-    let (created, already_present) = state.store.import(user, &memories).await.map_err(ApiError::internal)?;
-    // Announced a few at once: each is one PutEvents call, and an import may hold a thousand.
+    // Each memory is announced as soon as it is written, and every memory is tried even after
+    // one fails: whatever this request wrote is announced before it answers, however it ends.
     let state = &state;
-    futures::stream::iter(created.iter().cloned())
-        .for_each_concurrent(ANNOUNCE_PARALLELISM, |node| async move {
-            state.announce_node(events::NODE_CREATED, &node).await;
+    let outcomes: Vec<(domain::NodeId, Result<Imported, StoreError>)> = futures::stream::iter(memories.iter().cloned())
+        .map(|memory| async move {
+            let outcome = state.store.import_one(user, &memory).await;
+            if let Ok(Imported::Created(node) | Imported::Unlinked(node)) = &outcome {
+                state.announce_node(events::NODE_CREATED, node).await;
+            }
+            (memory.id, outcome)
         })
+        .buffer_unordered(transfer::IMPORT_PARALLELISM)
+        .collect()
         .await;
-    let report = ImportReport { format, memories: memories.len(), created: created.len(), already_present };
+    let mut report =
+        ImportReport { format, memories: memories.len(), created: 0, already_present: 0, being_deleted: Vec::new() };
+    let mut failed = Vec::new();
+    for (id, outcome) in outcomes {
+        match outcome {
+            Ok(Imported::Created(_)) => report.created += 1,
+            Ok(Imported::Present | Imported::Unlinked(_)) => report.already_present += 1,
+            Ok(Imported::BeingDeleted) => report.being_deleted.push(id),
+            Err(error) => failed.push(error),
+        }
+    }
+    report.being_deleted.sort();
+    if let Some(error) = failed.into_iter().next() {
+        // What was written is announced; the same import again writes the rest.
+        return Err(ApiError::internal(error));
+    }
     Ok((StatusCode::OK, axum::Json(report)).into_response())
 }
 
@@ -125,4 +163,20 @@ pub(crate) async fn delete_account(
     }
     tracing::info!(user = %user, nodes = deleted.nodes, at = %domain::rfc3339(state.now()), "account deleted");
     Ok(axum::Json(deleted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_export_is_counted_as_the_lambda_answer_carries_it() {
+        let export = serde_json::to_vec(&serde_json::json!({
+            "content": "quotes \" and backslashes \\ and a tab\t, a bell \u{7}, and ünïcode"
+        }))
+        .unwrap();
+        let carried = serde_json::to_string(std::str::from_utf8(&export).unwrap()).unwrap().len() - 2;
+        assert_eq!(carried_len(ExportFormat::Json, &export), carried);
+        assert!(carried > export.len());
+    }
 }

@@ -404,29 +404,24 @@ async fn websocket_connections_are_stored_found_and_removed() {
 
 /// moto's management API accepts every post, so the 410 answer of a connection that went away
 /// is replayed with the SDK's test client; DynamoDB is Dynoxide.
-#[tokio::test]
-async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connection() {
+/// Every call a recorded management API took: method, connection id, body.
+type ManagementCalls = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// ws-send-message against the world's connections and a management API that answers each
+/// call with what `answer` gives for its method and connection: a status and an error type.
+fn send_message_answering(
+    world: &World,
+    answer: impl Fn(&str, &str) -> (u16, Option<&'static str>) + Send + Sync + 'static,
+) -> (ws_send_message::SendMessage, ManagementCalls) {
     use aws_smithy_http_client::test_util::infallible_client_fn;
-    let world = World::new().await;
-    let user = user();
-    let now = time::OffsetDateTime::now_utc();
-    for id in ["live-1", "gone-1", "broken-1", "broken-2"] {
-        world.connections.put(id, user, now).await.unwrap();
-    }
-    // Every call the management API took: method, connection id, body.
-    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String, String)>::new()));
+    let calls = ManagementCalls::default();
     let record = calls.clone();
     let http = infallible_client_fn(move |request| {
         let method = request.method().to_string();
         let connection = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
         let body = String::from_utf8(request.body().bytes().unwrap_or_default().to_vec()).unwrap();
         record.lock().unwrap().push((method.clone(), connection.clone(), body));
-        // broken-1 takes no message but can be closed; broken-2 can be neither.
-        let (status, error_type) = match (method.as_str(), connection.as_str()) {
-            (_, "gone-1") => (410, Some("GoneException")),
-            ("POST", "broken-1") | (_, "broken-2") => (500, Some("InternalServerError")),
-            _ => (200, None),
-        };
+        let (status, error_type) = answer(&method, &connection);
         let mut response = http::Response::builder().status(status);
         if let Some(error_type) = error_type {
             response = response.header("x-amzn-errortype", error_type);
@@ -443,6 +438,23 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
         management: aws_sdk_apigatewaymanagement::Client::from_conf(config),
         environment: "test".to_owned(),
     };
+    (ws, calls)
+}
+
+#[tokio::test]
+async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connection() {
+    let world = World::new().await;
+    let user = user();
+    let now = time::OffsetDateTime::now_utc();
+    for id in ["live-1", "gone-1", "broken-1", "broken-2"] {
+        world.connections.put(id, user, now).await.unwrap();
+    }
+    // broken-1 takes no message but can be closed; broken-2 can be neither.
+    let (ws, calls) = send_message_answering(&world, |method, connection| match (method, connection) {
+        (_, "gone-1") => (410, Some("GoneException")),
+        ("POST", "broken-1") | (_, "broken-2") => (500, Some("InternalServerError")),
+        _ => (200, None),
+    });
     let node = brain2_shared::domain::new_node_id();
     let event: EventBridgeEvent<Value> = serde_json::from_value(json!({
         "version": "0", "id": "e1", "detail-type": "NodeDeleted", "source": "brain2.api",
@@ -468,25 +480,35 @@ async fn a_stale_connection_is_deleted_and_other_failures_stay_with_their_connec
     assert_eq!(closed, ["broken-1", "broken-2"]);
 }
 
-/// Each post a recording management API took: the connection id and the body.
-type Posts = Arc<Mutex<Vec<(String, String)>>>;
-
-/// A management API that records every post and accepts it (SDK test client; DynamoDB is Dynoxide).
-fn recording_management(world: &World) -> (aws_sdk_apigatewaymanagement::Client, Posts) {
-    use aws_smithy_http_client::test_util::infallible_client_fn;
-    let posted = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
-    let record = posted.clone();
-    let http = infallible_client_fn(move |request| {
-        let connection = request.uri().path().rsplit('/').next().unwrap_or_default().to_owned();
-        let body = String::from_utf8(request.body().bytes().unwrap_or_default().to_vec()).unwrap();
-        record.lock().unwrap().push((connection, body));
-        http::Response::builder().status(200).body(String::new()).unwrap()
+/// In an outage of the management API every post fails, and so would every close: one
+/// invocation closes at most one round of connections ([`ws_send_message::MAX_CLOSES`]), so the
+/// closes add one post budget to its time, not as many as the posts took. The rest are reported.
+#[tokio::test]
+async fn closes_after_failed_posts_stop_after_one_round() {
+    let world = World::new().await;
+    let user = user();
+    let now = time::OffsetDateTime::now_utc();
+    let ids: Vec<String> = (0..ws_send_message::MAX_CLOSES + 4).map(|i| format!("tab-{i:02}")).collect();
+    for id in &ids {
+        world.connections.put(id, user, now).await.unwrap();
+    }
+    // Posts fail; closes would succeed, so each close that is tried shows as closed.
+    let (ws, calls) = send_message_answering(&world, |method, _| match method {
+        "POST" => (500, Some("InternalServerError")),
+        _ => (200, None),
     });
-    let config = aws_sdk_apigatewaymanagement::config::Builder::from(&world.sdk)
-        .http_client(http)
-        .endpoint_url("https://api.execute-api.us-east-1.amazonaws.com/live")
-        .build();
-    (aws_sdk_apigatewaymanagement::Client::from_conf(config), posted)
+    let node = brain2_shared::domain::new_node_id();
+    let deleted = event("NodeDeleted", "brain2.api", json!({ "userId": user.to_string(), "nodeId": node }));
+    let delivery = ws.handle(deleted).await.unwrap();
+    assert_eq!(delivery.failed, ids);
+    let closes: Vec<String> =
+        calls.lock().unwrap().iter().filter(|(m, _, _)| m == "DELETE").map(|(_, c, _)| c.clone()).collect();
+    assert_eq!(closes.len(), ws_send_message::MAX_CLOSES, "one round of closes");
+    let mut unclosed = delivery.unclosed.clone();
+    unclosed.sort();
+    let mut expected: Vec<String> = ids.iter().filter(|id| !closes.contains(id)).cloned().collect();
+    expected.sort();
+    assert_eq!(unclosed, expected, "the connections past the round are reported as left open");
 }
 
 fn event(detail_type: &str, source: &str, detail: Value) -> EventBridgeEvent<Value> {
@@ -508,12 +530,7 @@ async fn messages_are_numbered_per_connection_and_a_change_too_large_is_a_refetc
     let now = time::OffsetDateTime::now_utc();
     world.connections.put("first", user, now).await.unwrap();
     world.connections.put("theirs", other, now).await.unwrap();
-    let (management, posted) = recording_management(&world);
-    let ws = ws_send_message::SendMessage {
-        connections: world.connections.clone(),
-        management,
-        environment: "test".to_owned(),
-    };
+    let (ws, calls) = send_message_answering(&world, |_, _| (200, None));
     let node = brain2_shared::domain::new_node_id();
     let deleted = |source: &str, user: brain2_shared::domain::UserId| {
         event("NodeDeleted", source, json!({ "userId": user.to_string(), "nodeId": node }))
@@ -532,9 +549,14 @@ async fn messages_are_numbered_per_connection_and_a_change_too_large_is_a_refetc
     let delivery = ws.handle(removed).await.unwrap();
     assert_eq!(delivery.sent, ["first", "second"]);
 
-    let posted = posted.lock().unwrap();
+    let calls = calls.lock().unwrap();
+    let posted: Vec<(&str, &str)> = calls
+        .iter()
+        .filter(|(method, _, _)| method == "POST")
+        .map(|(_, c, body)| (c.as_str(), body.as_str()))
+        .collect();
     let of = |connection: &str| -> Vec<Value> {
-        posted.iter().filter(|(c, _)| c == connection).map(|(_, body)| serde_json::from_str(body).unwrap()).collect()
+        posted.iter().filter(|(c, _)| *c == connection).map(|(_, body)| serde_json::from_str(body).unwrap()).collect()
     };
     let summary = |messages: Vec<Value>| -> Vec<(u64, String)> {
         messages.iter().map(|m| (m["seq"].as_u64().unwrap(), m["type"].as_str().unwrap().to_owned())).collect()

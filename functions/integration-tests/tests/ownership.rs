@@ -203,7 +203,10 @@ async fn export_then_import_into_a_new_account_gives_the_same_memories_tags_and_
 
     let (status, report) = call(&router, Some(bob), json_request("POST", "/api/import", &exported)).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report, json!({ "format": "json", "memories": 4, "created": 4, "alreadyPresent": 0 }));
+    assert_eq!(
+        report,
+        json!({ "format": "json", "memories": 4, "created": 4, "alreadyPresent": 0, "beingDeleted": [] })
+    );
     // Each new memory is announced, so connect-node links it as any other.
     settle().await;
     let announced = world.drain_events().await;
@@ -219,11 +222,106 @@ async fn export_then_import_into_a_new_account_gives_the_same_memories_tags_and_
     let (_, again) = call(&router, Some(bob), empty_request("GET", "/api/export")).await;
     assert_eq!(comparable(&again), comparable(&exported), "the round trip keeps memories, tags and links");
 
-    // The same import twice adds nothing.
+    // The same import twice adds nothing. Only a memory connect-node never linked is
+    // announced again (an import cut short may have left it unannounced).
     let (status, report) = call(&router, Some(bob), json_request("POST", "/api/import", &exported)).await;
     assert_eq!(status, 200);
-    assert_eq!(report, json!({ "format": "json", "memories": 4, "created": 0, "alreadyPresent": 4 }));
-    assert!(world.drain_events().await.is_empty());
+    assert_eq!(
+        report,
+        json!({ "format": "json", "memories": 4, "created": 0, "alreadyPresent": 4, "beingDeleted": [] })
+    );
+    settle().await;
+    let unlinked: BTreeSet<String> = again["memories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["links"] == json!([]))
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(announced_ids(&world.drain_events().await), unlinked);
+}
+
+/// The ids of the NodeCreated events among `events`.
+fn announced_ids(events: &[Value]) -> BTreeSet<String> {
+    events
+        .iter()
+        .filter(|e| e["detail-type"] == "NodeCreated")
+        .map(|e| e["detail"]["nodeId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// An import cut short, made to happen two ways: EventBridge unreachable while the memories are
+/// written (nothing announced; as if the process died between its writes and its events), and
+/// the backend's DynamoDB dying after two writes. Either way what was written is announced by
+/// the time the same import is sent again, and the second import finishes the rest: every
+/// memory is written once and announced, so connect-node links it.
+#[tokio::test]
+async fn an_import_cut_short_is_finished_and_linked_by_sending_it_again() {
+    use brain2_shared::events::{API_SOURCE, Publisher};
+    let world = World::new().await;
+    let router = world.backend();
+    let (alice, bob, carol) = (user(), user(), user());
+    for content in
+        ["Rust graph renderer", "Graph databases and keywords", "Green tea in the garden", "Tea and keywords"]
+    {
+        create(&router, alice, content, &[]).await;
+    }
+    let (_, exported) = call(&router, Some(alice), empty_request("GET", "/api/export")).await;
+    let all: BTreeSet<String> =
+        exported["memories"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
+    world.drain_events().await;
+
+    // EventBridge unreachable (nothing listens on the discard port): stored means succeeded, but
+    // nothing is announced.
+    let unreachable = aws_sdk_eventbridge::config::Builder::from(&world.sdk).endpoint_url("http://127.0.0.1:9").build();
+    let mut cut_off = world.backend_state();
+    cut_off.publisher = Publisher::new(aws_sdk_eventbridge::Client::from_conf(unreachable), &world.bus, API_SOURCE);
+    let (status, report) =
+        call(&backend::router(cut_off), Some(bob), json_request("POST", "/api/import", &exported)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["created"], 4);
+    settle().await;
+    assert!(world.drain_events().await.is_empty(), "nothing reached EventBridge");
+    let (status, report) = call(&router, Some(bob), json_request("POST", "/api/import", &exported)).await;
+    assert_eq!(
+        (status.as_u16(), &report["created"], &report["alreadyPresent"]),
+        (200, &json!(0), &json!(4)),
+        "{report}"
+    );
+    settle().await;
+    assert_eq!(announced_ids(&world.drain_events().await), all, "each memory never linked is announced again");
+
+    // DynamoDB gone after two writes: the import fails, and what it wrote is announced.
+    let dying = world.dynamodb_config().interceptor(faults::Killed::after_writes(2)).build();
+    let mut killed = world.backend_state();
+    killed.store = brain2_shared::memory::MemoryStore::new(
+        aws_sdk_dynamodb::Client::from_conf(dying),
+        &world.memory_table,
+        KEYWORD_INDEX,
+    );
+    let (status, _) = call(&backend::router(killed), Some(carol), json_request("POST", "/api/import", &exported)).await;
+    assert_eq!(status, 500);
+    settle().await;
+    let written: BTreeSet<String> = world
+        .items_of(carol)
+        .await
+        .iter()
+        .filter_map(|item| item["sk"].as_s().ok()?.strip_prefix("N#").map(str::to_owned))
+        .collect();
+    assert_eq!(written.len(), 2, "two writes went out");
+    assert_eq!(announced_ids(&world.drain_events().await), written, "what was written is announced");
+    let (status, report) = call(&router, Some(carol), json_request("POST", "/api/import", &exported)).await;
+    assert_eq!(
+        (status.as_u16(), &report["created"], &report["alreadyPresent"]),
+        (200, &json!(2), &json!(2)),
+        "{report}"
+    );
+    settle().await;
+    let announced = announced_ids(&world.drain_events().await);
+    assert!(
+        all.iter().filter(|id| !written.contains(*id)).all(|id| announced.contains(id)),
+        "the rest are written and announced"
+    );
 }
 
 async fn zip_import(router: &axum::Router, user: UserId, zip: Vec<u8>) -> (http::StatusCode, Value) {
@@ -259,7 +357,10 @@ async fn the_markdown_export_imports_back_and_an_obsidian_vault_imports_once() {
 
     let (status, report) = zip_import(&router, bob, zip.clone()).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report, json!({ "format": "markdown", "memories": 2, "created": 2, "alreadyPresent": 0 }));
+    assert_eq!(
+        report,
+        json!({ "format": "markdown", "memories": 2, "created": 2, "alreadyPresent": 0, "beingDeleted": [] })
+    );
     let imported: Vec<NodeId> = world
         .drain_events()
         .await

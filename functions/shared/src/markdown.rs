@@ -292,7 +292,11 @@ pub fn from_zip(body: &[u8]) -> Result<Vec<Importable>, ImportRefused> {
     // The vault's own folder, when every note is inside the same one, is not a tag.
     let first_parts: BTreeSet<&str> = notes.iter().map(|(path, _, _)| path.split('/').next().unwrap_or("")).collect();
     let shared_top = notes.iter().all(|(path, _, _)| path.contains('/')) && first_parts.len() == 1;
-    notes.iter().map(|(path, text, modified)| note_memory(path, text, *modified, shared_top)).collect()
+    let memories: Vec<(String, Importable)> = notes
+        .iter()
+        .map(|(path, text, modified)| Ok((path.clone(), note_memory(path, text, *modified, shared_top)?)))
+        .collect::<Result<_, ImportRefused>>()?;
+    crate::transfer::distinct(memories)
 }
 
 fn zip_time(time: zip::DateTime) -> Option<OffsetDateTime> {
@@ -343,10 +347,7 @@ fn note_memory(
     tags.extend(folders.iter().map(|f| (*f).to_owned()));
     let content = match exported_id {
         // The export's own note: its content, without the links paragraph.
-        Some(_) => match body.rfind(&format!("\n{LINKS_MARKER}\n")) {
-            Some(at) => body[..at].to_owned(),
-            None => body.to_owned(),
-        },
+        Some(_) => without_links(body).to_owned(),
         None => {
             let title = folders_free_title(path);
             let body = body.trim();
@@ -383,6 +384,24 @@ fn note_memory(
     };
     let id = exported_id.unwrap_or_else(|| derived_id(created_at, path, &input.content));
     Ok(Importable { id, content: input.content, tags: input.tags, created_at, updated_at, version })
+}
+
+/// An exported note's body without the links paragraph [`note`] appends: the marker's line
+/// followed by one line of `[[links]]` and nothing else. A memory whose own text holds the
+/// marker keeps it, and all that follows it.
+fn without_links(body: &str) -> &str {
+    let marker = format!("\n{LINKS_MARKER}\n");
+    match body.rfind(&marker) {
+        Some(at) => {
+            let links = body[at + marker.len()..].trim_end_matches('\n');
+            let only_links = links.starts_with("[[")
+                && links.ends_with("]]")
+                && !links.contains('\n')
+                && !links.contains(LINKS_MARKER);
+            if only_links { &body[..at] } else { body }
+        }
+        None => body,
+    }
 }
 
 /// A note's title: its file name without folders and `.md`.
@@ -451,6 +470,30 @@ mod tests {
             assert_eq!(imported.version, 3);
             assert_eq!(domain::rfc3339(imported.updated_at), original.updated_at);
         }
+    }
+
+    #[test]
+    fn a_memory_that_holds_the_links_marker_keeps_all_its_text() {
+        let own =
+            format!("Notes on the export format:\n{LINKS_MARKER}\nis how links start, then [[a]] [[b]]\nand more.");
+        let lonely = memory(0xb1, &own, &[], &[]);
+        let linked = memory(0xb2, &own, &[], &[0xb1]);
+        let zip = export_zip(&Export {
+            format: brain2_api::export::EXPORT_FORMAT.into(),
+            version: brain2_api::export::EXPORT_VERSION,
+            exported_at: "2026-12-01T00:00:00Z".into(),
+            memories: vec![lonely, linked],
+        })
+        .unwrap();
+        for imported in from_zip(&zip).unwrap() {
+            assert_eq!(imported.content, own, "no links, or the links paragraph only, is taken off");
+        }
+        let copied = vault(&[
+            ("a.md", "---\nid: 0190f0e4-8f3a-7c6b-9d2e-1a2b3c4d5e6f\n---\nrust\n"),
+            ("copy of a.md", "---\nid: 0190f0e4-8f3a-7c6b-9d2e-1a2b3c4d5e6f\n---\nrust, edited\n"),
+        ]);
+        let error = from_zip(&copied).unwrap_err();
+        assert!(error.0.contains("a.md and copy of a.md have the same id"), "{error}");
     }
 
     #[test]

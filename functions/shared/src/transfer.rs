@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use brain2_api::export::{ExportedLink, ExportedMemory, MAX_IMPORT_MEMORIES};
 use brain2_api::{AccountDeleted, Export};
-use futures::stream::{self, StreamExt, TryStreamExt};
 use time::OffsetDateTime;
 
 use crate::domain::{self, Node, NodeId, UserId};
@@ -24,7 +23,7 @@ use crate::dynamo::{self, StoreError, TransactError};
 use crate::keys;
 use crate::memory::{self, MemoryStore};
 
-/// Memories written at once by an import.
+/// Memories written (and announced) at once by an import.
 pub const IMPORT_PARALLELISM: usize = 8;
 
 /// A memory an import will write, checked.
@@ -36,6 +35,24 @@ pub struct Importable {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub version: u64,
+}
+
+/// What importing one memory found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Imported {
+    /// Written now: to be announced (NodeCreated), so that connect-node links it.
+    Created(Node),
+    /// There already, and connect-node has written its links.
+    Present,
+    /// There already, but connect-node never wrote a link of it (`edgeWrites` unset): an
+    /// earlier import may have stopped between writing and announcing it, so it is announced
+    /// again. connect-node recomputes a memory's links from what is stored, so announcing one
+    /// that simply has no links costs a recomputation and changes nothing.
+    Unlinked(Node),
+    /// There, but being deleted (or deleted since): importing it again once the delete is done
+    /// brings it back; left alone now, the delete would remove it after the import said it was
+    /// there.
+    BeingDeleted,
 }
 
 /// An import that was refused before anything was written, and why (safe to show the user).
@@ -71,7 +88,7 @@ pub fn from_export(body: &[u8]) -> Result<Vec<Importable>, ImportRefused> {
     // Read only to check it: the document's own time says when it was taken, nothing more.
     parse_time(&export.exported_at, "exportedAt")?;
     bounded(export.memories.len())?;
-    export
+    let memories = export
         .memories
         .into_iter()
         .enumerate()
@@ -89,16 +106,44 @@ pub fn from_export(body: &[u8]) -> Result<Vec<Importable>, ImportRefused> {
             }
             let created_at = parse_time(&memory.created_at, &format!("{place}.createdAt"))?;
             let updated_at = parse_time(&memory.updated_at, &format!("{place}.updatedAt"))?;
-            Ok(Importable {
+            let memory = Importable {
                 id: memory.id,
                 content: input.content,
                 tags: input.tags,
                 created_at,
                 updated_at: updated_at.max(created_at),
                 version: memory.version,
-            })
+            };
+            Ok((place, memory))
         })
-        .collect()
+        .collect::<Result<Vec<_>, ImportRefused>>()?;
+    distinct(memories)
+}
+
+/// The memories of an import, each id once. The same memory twice (a note copied whole) is
+/// imported once; two different memories with one id (a note copied, then edited, keeping its
+/// `id:`) refuse the import, naming both places: written side by side, which one the store kept
+/// would be chance, and the other would be dropped without a word.
+pub fn distinct(memories: Vec<(String, Importable)>) -> Result<Vec<Importable>, ImportRefused> {
+    let mut first: BTreeMap<NodeId, (String, usize)> = BTreeMap::new();
+    let mut kept: Vec<Importable> = Vec::with_capacity(memories.len());
+    for (place, memory) in memories {
+        match first.get(&memory.id) {
+            Some((_, at)) if kept[*at] == memory => {}
+            Some((earlier, _)) => {
+                return Err(ImportRefused(format!(
+                    "{earlier} and {place} have the same id {} but differ; remove the id from one of them (it is \
+                     then imported as a memory of its own)",
+                    memory.id
+                )));
+            }
+            None => {
+                first.insert(memory.id, (place, kept.len()));
+                kept.push(memory);
+            }
+        }
+    }
+    Ok(kept)
 }
 
 /// Refuses an import of more memories than one request may write.
@@ -181,16 +226,21 @@ impl MemoryStore {
         }
     }
 
-    /// Writes `memories` (already checked), a few at once; returns the nodes written and how
-    /// many were there already.
-    pub async fn import(&self, user: UserId, memories: &[Importable]) -> Result<(Vec<Node>, usize), StoreError> {
-        let written: Vec<Option<Node>> = stream::iter(memories.to_vec())
-            .map(|memory| async move { self.put_imported(user, &memory).await })
-            .buffered(IMPORT_PARALLELISM)
-            .try_collect()
-            .await?;
-        let present = written.iter().filter(|w| w.is_none()).count();
-        Ok((written.into_iter().flatten().collect(), present))
+    /// Writes one memory of an import (already checked) with its postings, unless its id is
+    /// there already; says what it found. An import announces what it wrote one memory at a
+    /// time, so one cut short (a timeout, a failed write) leaves nothing written and never
+    /// announced but what [`Imported::Unlinked`] finds again when the import is sent again.
+    pub async fn import_one(&self, user: UserId, memory: &Importable) -> Result<Imported, StoreError> {
+        if let Some(node) = self.put_imported(user, memory).await? {
+            return Ok(Imported::Created(node));
+        }
+        Ok(match self.get_stored(user, memory.id).await? {
+            // Deleted since the condition failed: the next import brings it back.
+            None => Imported::BeingDeleted,
+            Some(stored) if stored.deleting => Imported::BeingDeleted,
+            Some(stored) if stored.edge_writes.is_none() => Imported::Unlinked(stored.node),
+            Some(_) => Imported::Present,
+        })
     }
 
     /// Removes every item of the user's partition: nodes, edges and postings, 100 at a time,
@@ -272,6 +322,26 @@ mod tests {
         assert!(from_export(b"{}").unwrap_err().0.contains("not a Brain2 export"));
         let many: Vec<serde_json::Value> = (0..=MAX_IMPORT_MEMORIES).map(|_| good.clone()).collect();
         assert!(from_export(&document(many.into())).unwrap_err().0.contains("at most 1000"));
+    }
+
+    #[test]
+    fn one_id_twice_is_one_memory_if_the_same_and_refused_if_not() {
+        let good = serde_json::json!({
+            "id": "0190f0e4-8f3a-7c6b-9d2e-1a2b3c4d5e6f", "content": "rust graphs", "tags": [],
+            "createdAt": "2026-11-30T09:00:00Z", "updatedAt": "2026-11-30T09:00:00Z", "version": 1,
+            "keywords": [], "links": []
+        });
+        let other = serde_json::json!({
+            "id": "0190f0e4-8f3a-7c6b-9d2e-000000000002", "content": "tea", "tags": [],
+            "createdAt": "2026-11-30T09:00:00Z", "updatedAt": "2026-11-30T09:00:00Z", "version": 1,
+            "keywords": [], "links": []
+        });
+        let twice = from_export(&document(serde_json::json!([good.clone(), other, good.clone()]))).unwrap();
+        assert_eq!(twice.len(), 2, "a memory copied whole is imported once");
+        let mut edited = good.clone();
+        edited["content"] = "rust graphs, edited in the copy".into();
+        let error = from_export(&document(serde_json::json!([good, edited]))).unwrap_err();
+        assert!(error.0.starts_with("memories[0] and memories[1] have the same id"), "{error}");
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //! an error for that connection only, and the connection is closed: its client may have missed
 //! this message, and a gap shows only when a later one arrives, which for the last change may be
 //! never. A closed socket reconnects and loads everything again. Each post and each close has
-//! its own small budget ([`budget`]), so an invocation takes at most
-//! `ceil(connections / POST_PARALLELISM) × POST_BUDGET` for the posts, as long again for the
-//! closes of those that failed, plus one counter update per connection.
+//! its own small budget ([`budget`]), and at most [`MAX_CLOSES`] connections are closed (one
+//! round), so an invocation takes at most `ceil(connections / POST_PARALLELISM) × POST_BUDGET`
+//! for the posts, one `POST_BUDGET` for the closes, plus one counter update per connection:
+//! in an outage of the management API, where every post and every close fails, the closes do
+//! not double the time.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
@@ -21,6 +23,12 @@ use futures::stream::{self, StreamExt};
 
 /// Posts in flight at once.
 pub const POST_PARALLELISM: usize = 16;
+
+/// Connections closed per invocation, all at once: one round of [`budget::POST_BUDGET`]. Past
+/// it a connection that missed the message stays open (reported in [`Delivery::unclosed`] and
+/// logged); its client sees the gap at the next message, or reconnects when the connection's
+/// TTL ends it.
+pub const MAX_CLOSES: usize = POST_PARALLELISM;
 
 /// The management API's budget per connection. A push fans out in the hot path of every
 /// change, and one unreachable connection must not hold up the rest: with the SDK's defaults
@@ -76,8 +84,8 @@ pub struct Delivery {
     pub gone: Vec<String>,
     /// Not sent (and closed, or tried to be: see [`Delivery::unclosed`]).
     pub failed: Vec<String>,
-    /// Of `failed`, those that could not be closed either: their clients learn of the loss
-    /// from the next message's number.
+    /// Of `failed`, those that could not be closed either, or were past [`MAX_CLOSES`]: their
+    /// clients learn of the loss from the next message's number.
     pub unclosed: Vec<String>,
 }
 
@@ -171,15 +179,23 @@ impl SendMessage {
             let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
             events::record_metric(events::PUSH_FAILURES, delivery.failed.len() as u64, &self.environment, now_ms);
         }
-        let unclosed: Vec<Option<String>> = stream::iter(delivery.failed.iter())
+        delivery.failed.sort();
+        let (closing, left_open) = delivery.failed.split_at(delivery.failed.len().min(MAX_CLOSES));
+        let unclosed: Vec<Option<String>> = stream::iter(closing)
             .map(|id| async move { (!self.close(id).await).then(|| id.clone()) })
-            .buffer_unordered(POST_PARALLELISM)
+            .buffer_unordered(MAX_CLOSES)
             .collect()
             .await;
-        delivery.unclosed = unclosed.into_iter().flatten().collect();
+        if !left_open.is_empty() {
+            tracing::error!(
+                left_open = left_open.len(),
+                closes = MAX_CLOSES,
+                "more connections missed the message than one invocation closes; the rest stay open"
+            );
+        }
+        delivery.unclosed = unclosed.into_iter().flatten().chain(left_open.iter().cloned()).collect();
         delivery.sent.sort();
         delivery.gone.sort();
-        delivery.failed.sort();
         delivery.unclosed.sort();
         tracing::info!(
             sent = delivery.sent.len(),

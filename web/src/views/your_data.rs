@@ -141,14 +141,17 @@ async fn import_file(
         }
         progress.set(Some(format!("Importing the notes of {name}…")));
         let report = api.import(bytes, "application/zip").await.map_err(|e| e.to_string())?;
-        return Ok(format!(
-            "Imported {name}: {} new memories, {} already there, of {}.",
-            report.created, report.already_present, report.memories
+        return Ok(imported(
+            &name,
+            report.created,
+            report.already_present,
+            report.being_deleted.len(),
+            report.memories,
         ));
     }
     let export: Export = serde_json::from_slice(&bytes).map_err(|e| format!("it is not a Brain2 export: {e}"))?;
     let total = export.memories.len();
-    let (mut created, mut present, mut done) = (0, 0, 0);
+    let (mut created, mut present, mut being_deleted, mut done) = (0, 0, 0, 0);
     progress.set(Some(format!("Importing {total} memories…")));
     for part in export.memories.chunks(IMPORT_PART.min(MAX_IMPORT_MEMORIES)) {
         let body = Export { memories: part.to_vec(), ..export.clone() };
@@ -159,10 +162,22 @@ async fn import_file(
             .map_err(|e| format!("{e} (after {done} of {total}; importing again adds only what is missing)"))?;
         created += report.created;
         present += report.already_present;
+        being_deleted += report.being_deleted.len();
         done += part.len();
         progress.set(Some(format!("Imported {done} of {total} memories…")));
     }
-    Ok(format!("Imported {name}: {created} new memories, {present} already there, of {total}."))
+    Ok(imported(&name, created, present, being_deleted, total))
+}
+
+/// What an import did, in a sentence.
+fn imported(name: &str, created: usize, present: usize, being_deleted: usize, total: usize) -> String {
+    let mut text = format!("Imported {name}: {created} new memories, {present} already there, of {total}.");
+    if being_deleted > 0 {
+        text.push_str(&format!(
+            " {being_deleted} were being deleted and were not imported: import the same file again in a minute to bring them back."
+        ));
+    }
+    text
 }
 
 /// Hands `bytes` to the browser as a download named `name`.
