@@ -9,8 +9,12 @@
 //!   conditioned on that id being new: a memory that is there already is left as it is and
 //!   counted, so the same import twice adds nothing, and an import that stopped part-way (a
 //!   timeout, a lost connection) is finished by sending it again;
+//! - the same memory twice in one import is written once; two different memories with one id
+//!   refuse the import, naming both ([`distinct`]);
 //! - keywords are computed from content and tags as on every write; links are made by
-//!   connect-node from the NodeCreated event each new memory announces, as for any memory.
+//!   connect-node from the NodeCreated event each new memory announces, as for any memory. The
+//!   caller announces each memory as soon as it is written, and [`MemoryStore::import_one`]
+//!   finds those an earlier, cut-short import wrote but never got linked, to be announced again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
