@@ -52,7 +52,7 @@ pub const MAX_IMPORT_ZIP_ENTRIES: usize = 5_000;
 pub const MAX_IMPORT_UNPACKED_BYTES: u64 = 32 * 1024 * 1024;
 
 /// An export inline is at most this many bytes of JSON, counted as Lambda's answer carries it
-/// (a JSON string: every `"` and `\` escaped once more); a larger one is refused with a 413
+/// (a JSON string: every `"` and `\` escaped once more); a larger one is refused with a 422
 /// until the S3 download exists (Lambda answers at most 6 MB, and the envelope takes its share).
 pub const MAX_INLINE_EXPORT_BYTES: usize = 5_500_000;
 /// A zip is sent in base64, so it may be at most this many bytes inline.
@@ -182,7 +182,8 @@ pub struct ImportReport {
     /// Memories that were there already (an earlier import of the same notes): left as they are.
     pub already_present: usize,
     /// Memories not imported because a delete of theirs is under way: the same import again,
-    /// once the delete is done (a minute), brings them back.
+    /// once the delete is done, brings them back (a delete that stopped part-way is finished by
+    /// connect-node or graph-check after 15 minutes).
     #[serde(default)]
     pub being_deleted: Vec<NodeId>,
 }

@@ -4,7 +4,7 @@
 //! The model records what changed since the drawing last caught up, so a live change reaches
 //! the canvas as a few small changes rather than the whole graph again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use brain2_api::{GraphEdge, GraphNode, NodeId};
 use wasm_bindgen::prelude::*;
@@ -34,9 +34,14 @@ struct NodeEntry {
 pub struct GraphModel {
     nodes: HashMap<NodeId, NodeEntry>,
     edges: HashMap<(NodeId, NodeId), u32>,
-    /// Nodes deleted while this session ran. Ids are never reused, so a late message or a load
-    /// whose snapshot predates the delete must not bring one back; only [`Self::clear`] forgets.
-    deleted: HashSet<NodeId>,
+    /// Nodes known deleted (a NodeDeleted message, or a delete this tab made), with the load
+    /// generation in which each was recorded: a late message, or a load whose snapshot predates
+    /// the delete, must not bring one back. A load that began after the delete was recorded read
+    /// its snapshot after it, so once it lands the mark goes ([`Self::prune_deleted`]): import
+    /// keeps ids, and a memory imported again after its delete comes back.
+    deleted: HashMap<NodeId, u64>,
+    /// Raised as each load begins ([`Self::begin_load`]).
+    generation: u64,
     /// Edges to a node not known yet: connect-node's message about a new memory's links can
     /// arrive before the backend's about the memory. Drawn once the node comes.
     held: HashMap<(NodeId, NodeId), u32>,
@@ -52,15 +57,19 @@ fn pair(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
 }
 
 impl GraphModel {
-    /// Replaces everything with graph-data's pages, but the nodes deleted in this session. An
+    /// Replaces everything with graph-data's pages, but the nodes known deleted. An
     /// edge whose far end no page returned was removed with that node between two pages, and is
     /// left out. graph-data carries no versions: `version` gives each node's where the caller
     /// knows it (the list loaded beside it), so an older live message cannot relabel it.
     pub fn load(&mut self, nodes: Vec<GraphNode>, edges: &[GraphEdge], version: impl Fn(NodeId) -> Option<u64>) {
+        let before = std::mem::take(&mut self.nodes);
         self.nodes = nodes
             .into_iter()
-            .filter(|n| !self.deleted.contains(&n.id))
-            .map(|n| (n.id, NodeEntry { version: version(n.id), label: n.label }))
+            .filter(|n| !self.deleted.contains_key(&n.id))
+            .map(|n| {
+                let known = version(n.id).or_else(|| before.get(&n.id).and_then(|entry| entry.version));
+                (n.id, NodeEntry { version: known, label: n.label })
+            })
             .collect();
         self.edges = edges
             .iter()
@@ -78,9 +87,22 @@ impl GraphModel {
         *self = Self::default();
     }
 
-    /// Whether the node was deleted while this session ran.
+    /// Whether the node is known deleted.
     pub fn is_deleted(&self, id: NodeId) -> bool {
-        self.deleted.contains(&id)
+        self.deleted.contains_key(&id)
+    }
+
+    /// A load begins: deletions recorded from now on are newer than what it reads. Returns the
+    /// load's generation, for [`Self::prune_deleted`] once it lands.
+    pub fn begin_load(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
+    /// A load that began at `generation` landed: forgets the deletions recorded before it began
+    /// (its snapshot, read after them, leaves them out by itself).
+    pub fn prune_deleted(&mut self, generation: u64) {
+        self.deleted.retain(|_, recorded| *recorded >= generation);
     }
 
     fn record(&mut self, change: Drawn) {
@@ -98,7 +120,7 @@ impl GraphModel {
     /// version behind the version it was given); a deleted node stays deleted. Returns whether
     /// anything changed.
     pub fn upsert_node(&mut self, id: NodeId, label: &str, version: Option<u64>) -> bool {
-        if self.deleted.contains(&id) {
+        if self.deleted.contains_key(&id) {
             return false;
         }
         match self.nodes.get_mut(&id) {
@@ -126,7 +148,7 @@ impl GraphModel {
     /// Keeps the edge between `a` and `b` until both ends are known ([`Self::set_edge`] said
     /// one is not).
     pub fn hold_edge(&mut self, a: NodeId, b: NodeId, weight: u32) {
-        if a != b && !self.deleted.contains(&a) && !self.deleted.contains(&b) {
+        if a != b && !self.deleted.contains_key(&a) && !self.deleted.contains_key(&b) {
             self.held.insert(pair(a, b), weight);
         }
     }
@@ -149,9 +171,14 @@ impl GraphModel {
         }
     }
 
-    /// Removes a node and its edges.
+    /// Removes a node known deleted, and its edges; it stays out (see `deleted`).
     pub fn remove_node(&mut self, id: NodeId) -> bool {
-        self.deleted.insert(id);
+        self.deleted.insert(id, self.generation);
+        self.drop_node(id)
+    }
+
+    /// Removes a node and its edges, without marking it deleted: a load that did not find it.
+    pub fn drop_node(&mut self, id: NodeId) -> bool {
         self.held.retain(|(a, b), _| *a != id && *b != id);
         if self.nodes.remove(&id).is_none() {
             return false;

@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::state::{State, mark};
+use crate::sync::Arrived;
 
 /// What the connection reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +126,7 @@ impl State {
     pub fn apply_live(&self, message: LiveMessage) {
         self.arrived_while_loading.update_value(|kept| {
             if let Some(kept) = kept {
-                kept.push(message.clone());
+                kept.push(Arrived::Message(message.clone()));
             }
         });
         match message.change {

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use brain2_api::{LiveMessage, NodeId, NodeView};
+use brain2_api::{NodeId, NodeView};
 use leptos::prelude::*;
 
 use crate::api::{Api, ApiError};
 use crate::auth::{self, RuntimeConfig, Session};
 use crate::graph::GraphModel;
-use crate::sync::SyncFlags;
+use crate::sync::{Arrived, SyncFlags};
 
 pub const PAGE_SIZE: usize = 20;
 const DRAFT_KEY: &str = "brain2.draft";
@@ -96,9 +96,10 @@ pub struct State {
     pub live: RwSignal<String>,
     pub dark: RwSignal<bool>,
     pub sync: StoredValue<SyncFlags>,
-    /// While a full load is in flight, the live messages that arrive meanwhile: they are applied
-    /// at once and again on top of what the load brings, whose snapshot may predate them.
-    pub arrived_while_loading: StoredValue<Option<Vec<LiveMessage>>>,
+    /// While a full load is in flight, the live messages that arrive and the memories this tab
+    /// saves meanwhile: applied at once, and again on top of what the load brings, whose
+    /// snapshot may predate them.
+    pub arrived_while_loading: StoredValue<Option<Vec<Arrived>>>,
 }
 
 impl State {
@@ -250,6 +251,11 @@ impl State {
         if self.graph.with_untracked(|graph| graph.is_deleted(view.node_id)) {
             return;
         }
+        self.arrived_while_loading.update_value(|arrived| {
+            if let Some(arrived) = arrived {
+                arrived.push(Arrived::Saved(view.clone()));
+            }
+        });
         let label = brain2_api::label(&view.content);
         self.graph.update(|graph| {
             graph.upsert_node(view.node_id, &label, Some(view.version));
@@ -267,12 +273,26 @@ impl State {
         });
     }
 
-    /// Removes memories that no longer exist. An edit in progress on one of them is not lost:
-    /// its text moves to the composer.
+    /// Removes memories known deleted (a delete made here or announced): no later message or
+    /// older load brings them back. An edit in progress on one of them is not lost: its text
+    /// moves to the composer.
     pub fn forget_nodes(&self, gone: &BTreeSet<NodeId>) {
+        self.forget(gone, true);
+    }
+
+    /// Removes memories a load did not find, without marking them deleted.
+    pub fn unlist(&self, gone: &BTreeSet<NodeId>) {
+        self.forget(gone, false);
+    }
+
+    fn forget(&self, gone: &BTreeSet<NodeId>, deleted: bool) {
         self.graph.update(|graph| {
             for id in gone {
-                graph.remove_node(*id);
+                if deleted {
+                    graph.remove_node(*id);
+                } else {
+                    graph.drop_node(*id);
+                }
             }
         });
         self.nodes.update(|nodes| nodes.retain(|n| !gone.contains(&n.node_id)));

@@ -9,17 +9,26 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use brain2_api::{Change, NodeId, NodeView};
+use brain2_api::{Change, LiveMessage, NodeId, NodeView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{Api, ApiError};
+use crate::graph::GraphModel;
 use crate::state::{PAGE_SIZE, State};
 
 const FIRST_RETRY_MS: f64 = 1_000.0;
 const MAX_RETRY_MS: f64 = 4_000.0;
 /// How often a waiting loop checks whether it was woken.
 const TICK_MS: u32 = 250;
+
+/// What changed the tab while a full load was in flight, to be applied again on top of it.
+#[derive(Debug, Clone)]
+pub enum Arrived {
+    Message(LiveMessage),
+    /// A memory this tab created or edited (the API's answer).
+    Saved(NodeView),
+}
 
 /// The loop's flags: whether it runs, whether another load is wanted, and whether the current
 /// wait should end now.
@@ -120,6 +129,7 @@ impl State {
         let epoch = self.epoch.get_untracked();
         self.loading.set(true);
         self.arrived_while_loading.set_value(Some(Vec::new()));
+        let generation = self.graph.try_update(GraphModel::begin_load).unwrap_or_default();
         let (list, graph) = if self.api_down.get_untracked().is_some() {
             match self.fetch_list(&api).await {
                 Ok(list) => (Ok(list), api.graph().await),
@@ -133,24 +143,31 @@ impl State {
         if self.epoch.get_untracked() != epoch {
             return Ok(());
         }
-        // Memories a message created or changed meanwhile may be missing from the snapshot
-        // because they are newer: not deleted, whatever the list says.
+        // Memories created or changed meanwhile may be missing from the snapshot because they
+        // are newer: not deleted, whatever the list says.
         let newer: BTreeSet<NodeId> = arrived
             .iter()
-            .filter_map(|message| match &message.change {
-                Change::NodeCreated { node, .. } | Change::NodeUpdated { node, .. } => Some(node.node_id),
-                _ => None,
+            .filter_map(|arrived| match arrived {
+                Arrived::Message(message) => match &message.change {
+                    Change::NodeCreated { node, .. } | Change::NodeUpdated { node, .. } => Some(node.node_id),
+                    _ => None,
+                },
+                Arrived::Saved(view) => Some(view.node_id),
             })
             .collect();
         let loaded = list.and_then(|(nodes, cursor)| {
+            self.graph.update(|graph| graph.prune_deleted(generation));
             let versions: HashMap<NodeId, u64> = nodes.iter().map(|n| (n.node_id, n.version)).collect();
             self.show_list(nodes, cursor, &newer);
             let (graph_nodes, edges) = graph?;
             self.graph.update(|graph| graph.load(graph_nodes, &edges, |id| versions.get(&id).copied()));
             Ok(())
         });
-        for message in arrived {
-            self.apply_live(message);
+        for arrived in arrived {
+            match arrived {
+                Arrived::Message(message) => self.apply_live(message),
+                Arrived::Saved(view) => self.upsert(view),
+            }
         }
         loaded?;
         if let Some(selected) = self.selected.get_untracked() {
@@ -186,8 +203,9 @@ impl State {
     }
 
     /// Replaces the list with what the server holds down to the same depth, but the memories
-    /// deleted in this session. A shown memory the server no longer has is forgotten, unless it
-    /// is one of `newer` (changed by a message the snapshot may predate).
+    /// known deleted. A shown memory the snapshot does not hold is taken off the list (not
+    /// marked deleted), unless it is one of `newer`: created or changed meanwhile, by a message
+    /// or by this tab, after the snapshot was read.
     fn show_list(&self, nodes: Vec<NodeView>, cursor: Option<String>, newer: &BTreeSet<NodeId>) {
         let nodes: Vec<NodeView> =
             self.graph.with_untracked(|graph| nodes.into_iter().filter(|n| !graph.is_deleted(n.node_id)).collect());
@@ -195,7 +213,7 @@ impl State {
         let gone: BTreeSet<NodeId> = self.nodes.with_untracked(|shown| {
             shown.iter().map(|n| n.node_id).filter(|id| !present.contains(id) && !newer.contains(id)).collect()
         });
-        self.forget_nodes(&gone);
+        self.unlist(&gone);
         self.nodes.set(nodes);
         self.cursor.set(cursor);
         self.loaded_once.set(true);

@@ -134,9 +134,10 @@ async fn answer(http: &reqwest::Client, dev: &Dev, what: &str, check: impl Fn(&V
 }
 
 /// [`answer`], polling every 250 ms until dev prints a reload line after the first
-/// `reloads_seen` (printed as the change goes live), then every 10 ms: the benchmark's
-/// resolution where it matters, without a stream of invocations of the old code competing with
-/// the rebuild for the 2 cores (a developer does not poll; the polling is the benchmark's).
+/// `reloads_seen` (printed as the change goes live), then every 10 ms, without a stream of
+/// invocations of the old code competing with the rebuild for the 2 cores (a developer does not
+/// poll; the polling is the benchmark's). A change live before its line is printed can be seen
+/// up to 250 ms late: the figure errs long, never short.
 async fn answer_after_reload(
     http: &reqwest::Client,
     dev: &Dev,

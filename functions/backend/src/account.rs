@@ -115,7 +115,9 @@ pub(crate) async fn import(
     }
     .map_err(|e| ApiError::BadRequest(e.0))?;
     // Each memory is announced as soon as it is written, and every memory is tried even after
-    // one fails: whatever this request wrote is announced before it answers, however it ends.
+    // one fails. What a request cut off between a write and its announcement (a timeout) or
+    // whose announcement failed (EventBridge out of reach, logged and counted) leaves
+    // unannounced, the same import sent again announces (`Imported::Unlinked`).
     let state = &state;
     let outcomes: Vec<(domain::NodeId, Result<Imported, StoreError>)> = futures::stream::iter(memories.iter().cloned())
         .map(|memory| async move {

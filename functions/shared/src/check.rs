@@ -332,7 +332,17 @@ mod tests {
             updated_at: at,
             version: 1,
         };
-        (id(n), StoredNode { node, edge_count, edge_writes: None, deleting: false, deleting_since: None })
+        (
+            id(n),
+            StoredNode {
+                node,
+                edge_count,
+                edge_writes: None,
+                linked_version: None,
+                deleting: false,
+                deleting_since: None,
+            },
+        )
     }
 
     fn now() -> OffsetDateTime {

@@ -97,6 +97,9 @@ pub(crate) const EDGE_COUNT: &str = "edgeCount";
 /// came between its reads (graph-check's count repair).
 pub(crate) const EDGE_WRITES: &str = "edgeWrites";
 pub(crate) const DELETING: &str = "deleting";
+/// The node's version connect-node last computed the links of (its own event's run, whatever
+/// links it found): an import finds by it a memory written but never announced.
+pub(crate) const LINKED_VERSION: &str = "linkedVersion";
 /// When the delete that set `deleting` began (RFC 3339); marks from before it was kept have none.
 const DELETING_AT: &str = "deletingAt";
 
@@ -114,6 +117,8 @@ pub struct StoredNode {
     pub edge_count: Option<i64>,
     /// `None` until the node's edges are first written.
     pub edge_writes: Option<u64>,
+    /// The version connect-node last linked (`None`: it never ran for this node).
+    pub linked_version: Option<u64>,
     pub deleting: bool,
     /// When the delete that marked it began; `None` for a mark written before this was kept.
     pub deleting_since: Option<OffsetDateTime>,
@@ -146,6 +151,10 @@ pub(crate) fn stored_from(user: UserId, item: &Item) -> Result<StoredNode, Store
         edge_writes: match item.get(EDGE_WRITES) {
             None => None,
             Some(_) => Some(dynamo::number(item, EDGE_WRITES)?),
+        },
+        linked_version: match item.get(LINKED_VERSION) {
+            None => None,
+            Some(_) => Some(dynamo::number(item, LINKED_VERSION)?),
         },
         deleting: dynamo::flag(item, DELETING),
         deleting_since: match item.get(DELETING_AT) {
@@ -403,7 +412,10 @@ impl MemoryStore {
             .expression_attribute_values(":prefix", s(keys::NODE_PREFIX))
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             // Node ids are UUIDv7, ordered by creation time: newest first is the reverse order.
-            .scan_index_forward(false);
+            .scan_index_forward(false)
+            // A client that loads again takes a memory missing from the page as deleted: the page
+            // holds every write that succeeded before it was read, as graph-data's do.
+            .consistent_read(true);
         if let Some(start) = start {
             request = request.set_exclusive_start_key(Some(key(user, keys::node(start))));
         }
@@ -820,6 +832,18 @@ impl MemoryStore {
             }
         }
         Ok(false)
+    }
+
+    /// Records that connect-node computed the links of `node` at `version` (see
+    /// [`LINKED_VERSION`]); nothing when the node is gone or being deleted.
+    pub async fn mark_linked(&self, user: UserId, node: NodeId, version: u64) -> Result<(), StoreError> {
+        let set = self.transact_update(
+            key(user, keys::node(node)),
+            &format!("SET {LINKED_VERSION} = :version"),
+            &format!("attribute_exists({}) AND attribute_not_exists({DELETING})", keys::SORT_KEY),
+            vec![(":version", n(version))],
+        );
+        self.repair(vec![set]).await.map(|_| ())
     }
 
     /// Runs a repair's transaction: `false` when its conditions no longer held.

@@ -48,10 +48,11 @@ pub enum Imported {
     Created(Node),
     /// There already, and connect-node has written its links.
     Present,
-    /// There already, but connect-node never wrote a link of it (`edgeWrites` unset): an
-    /// earlier import may have stopped between writing and announcing it, so it is announced
-    /// again. connect-node recomputes a memory's links from what is stored, so announcing one
-    /// that simply has no links costs a recomputation and changes nothing.
+    /// There already, but connect-node never ran for it (`linkedVersion` unset; another
+    /// memory's run may have linked it, which does not count): an earlier import stopped between
+    /// writing and announcing it, or its event is still on its way. Announced again;
+    /// connect-node recomputes a memory's links from what is stored, so a second run changes
+    /// nothing.
     Unlinked(Node),
     /// There, but being deleted (or deleted since): importing it again once the delete is done
     /// brings it back; left alone now, the delete would remove it after the import said it was
@@ -242,7 +243,7 @@ impl MemoryStore {
             // Deleted since the condition failed: the next import brings it back.
             None => Imported::BeingDeleted,
             Some(stored) if stored.deleting => Imported::BeingDeleted,
-            Some(stored) if stored.edge_writes.is_none() => Imported::Unlinked(stored.node),
+            Some(stored) if stored.linked_version.is_none() => Imported::Unlinked(stored.node),
             Some(_) => Imported::Present,
         })
     }

@@ -24,10 +24,11 @@ use futures::stream::{self, StreamExt};
 /// Posts in flight at once.
 pub const POST_PARALLELISM: usize = 16;
 
-/// Connections closed per invocation, all at once: one round of [`budget::POST_BUDGET`]. Past
-/// it a connection that missed the message stays open (reported in [`Delivery::unclosed`] and
-/// logged); its client sees the gap at the next message, or reconnects when the connection's
-/// TTL ends it.
+/// Connections closed per invocation, all at once: one round of [`budget::POST_BUDGET`]. Those
+/// whose message could not be numbered go first (no later message would show their gap). Past
+/// the round a connection that missed the message stays open (reported in
+/// [`Delivery::unclosed`] and logged); its client sees the gap at the next message, or
+/// reconnects when the connection's TTL ends it.
 pub const MAX_CLOSES: usize = POST_PARALLELISM;
 
 /// The management API's budget per connection. A push fans out in the hot path of every
@@ -143,6 +144,9 @@ enum Posted {
     Sent,
     Gone,
     Failed,
+    /// Not numbered (its counter could not be raised): the next message may carry the number
+    /// this one would have had, so its client would see no gap. Closed first.
+    Unnumbered,
 }
 
 impl SendMessage {
@@ -158,7 +162,7 @@ impl SendMessage {
                     Ok(None) => Posted::Gone,
                     Err(error) => {
                         tracing::error!(connection = %id, %error, "could not number the message");
-                        Posted::Failed
+                        Posted::Unnumbered
                     }
                 };
                 (id, outcome)
@@ -167,20 +171,27 @@ impl SendMessage {
             .collect()
             .await;
         let mut delivery = Delivery::default();
+        let mut unnumbered = Vec::new();
         for (id, outcome) in results {
             match outcome {
                 Posted::Sent => delivery.sent.push(id),
                 Posted::Gone => delivery.gone.push(id),
                 Posted::Failed => delivery.failed.push(id),
+                Posted::Unnumbered => unnumbered.push(id),
             }
         }
-        // The metric the alarm watches goes out before the closes, which may take as long again.
+        // Those whose gap no later message would show are closed first.
+        unnumbered.sort();
+        delivery.failed.sort();
+        let ordered: Vec<String> = unnumbered.iter().chain(&delivery.failed).cloned().collect();
+        delivery.failed.extend(unnumbered);
+        delivery.failed.sort();
+        // The metric the alarm watches goes out before the closes.
         if !delivery.failed.is_empty() {
             let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
             events::record_metric(events::PUSH_FAILURES, delivery.failed.len() as u64, &self.environment, now_ms);
         }
-        delivery.failed.sort();
-        let (closing, left_open) = delivery.failed.split_at(delivery.failed.len().min(MAX_CLOSES));
+        let (closing, left_open) = ordered.split_at(ordered.len().min(MAX_CLOSES));
         let unclosed: Vec<Option<String>> = stream::iter(closing)
             .map(|id| async move { (!self.close(id).await).then(|| id.clone()) })
             .buffer_unordered(MAX_CLOSES)

@@ -2,7 +2,7 @@
 //! vault (with progress), and delete the account after a confirmation.
 
 use brain2_api::export::{MAX_IMPORT_BYTES, MAX_IMPORT_MEMORIES};
-use brain2_api::{Export, ExportFormat};
+use brain2_api::{Export, ExportFormat, ExportedMemory, NodeId};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
@@ -149,7 +149,8 @@ async fn import_file(
             report.memories,
         ));
     }
-    let export: Export = serde_json::from_slice(&bytes).map_err(|e| format!("it is not a Brain2 export: {e}"))?;
+    let mut export: Export = serde_json::from_slice(&bytes).map_err(|e| format!("it is not a Brain2 export: {e}"))?;
+    export.memories = distinct(export.memories)?;
     let total = export.memories.len();
     let (mut created, mut present, mut being_deleted, mut done) = (0, 0, 0, 0);
     progress.set(Some(format!("Importing {total} memories…")));
@@ -169,12 +170,36 @@ async fn import_file(
     Ok(imported(&name, created, present, being_deleted, total))
 }
 
+/// The export's memories, each id once, checked whole before it is sent in parts (the API
+/// checks each part alone): the same memory twice is sent once; two different memories with one
+/// id refuse the import, as the API would within one part.
+fn distinct(memories: Vec<ExportedMemory>) -> Result<Vec<ExportedMemory>, String> {
+    let mut first: std::collections::HashMap<NodeId, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<ExportedMemory> = Vec::with_capacity(memories.len());
+    for (at, memory) in memories.into_iter().enumerate() {
+        match first.get(&memory.id) {
+            Some(&earlier) if kept[earlier] == memory => {}
+            Some(&earlier) => {
+                return Err(format!(
+                    "memories[{earlier}] and memories[{at}] have the same id {} but differ; remove the id from one of them",
+                    memory.id
+                ));
+            }
+            None => {
+                first.insert(memory.id, kept.len());
+                kept.push(memory);
+            }
+        }
+    }
+    Ok(kept)
+}
+
 /// What an import did, in a sentence.
 fn imported(name: &str, created: usize, present: usize, being_deleted: usize, total: usize) -> String {
     let mut text = format!("Imported {name}: {created} new memories, {present} already there, of {total}.");
     if being_deleted > 0 {
         text.push_str(&format!(
-            " {being_deleted} were being deleted and were not imported: import the same file again in a minute to bring them back."
+            " {being_deleted} were being deleted and were not imported: import the same file again once the delete is done to bring them back."
         ));
     }
     text
