@@ -39,7 +39,10 @@ pub fn App() -> impl IntoView {
                     url,
                     move || state.session.get_untracked().map(|s| s.access_token).unwrap_or_default(),
                     move || state.epoch.get_untracked() == epoch,
+                    // A socket of an ended session may still deliver for a moment: nothing of it
+                    // reaches the next session's state.
                     move |event| match event {
+                        _ if state.epoch.get_untracked() != epoch => {}
                         LiveEvent::Connected { after_reconnect } => {
                             state.live.set("live".to_owned());
                             // Pushes sent while the socket was away were missed.
