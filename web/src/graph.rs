@@ -36,9 +36,9 @@ pub struct GraphModel {
     edges: HashMap<(NodeId, NodeId), u32>,
     /// Nodes known deleted (a NodeDeleted message, or a delete this tab made), with the load
     /// generation in which each was recorded: a late message, or a load whose snapshot predates
-    /// the delete, must not bring one back. A load that began after the delete was recorded read
-    /// its snapshot after it, so once it lands the mark goes ([`Self::prune_deleted`]): import
-    /// keeps ids, and a memory imported again after its delete comes back.
+    /// the delete, must not bring one back. A load that began after the delete was recorded and
+    /// still holds the memory proves it back (import keeps ids): then the mark goes
+    /// ([`Self::prune_deleted`]).
     deleted: HashMap<NodeId, u64>,
     /// Raised as each load begins ([`Self::begin_load`]).
     generation: u64,
@@ -99,10 +99,11 @@ impl GraphModel {
         self.generation
     }
 
-    /// A load that began at `generation` landed: forgets the deletions recorded before it began
-    /// (its snapshot, read after them, leaves them out by itself).
-    pub fn prune_deleted(&mut self, generation: u64) {
-        self.deleted.retain(|_, recorded| *recorded >= generation);
+    /// A load that began at `generation` landed, holding the memories `present` says: forgets
+    /// the deletions it proves undone, recorded before it began and yet in its snapshot (read
+    /// after them: an import brought the memory back). The others stay, against late messages.
+    pub fn prune_deleted(&mut self, generation: u64, present: impl Fn(NodeId) -> bool) {
+        self.deleted.retain(|id, recorded| *recorded >= generation || !present(*id));
     }
 
     fn record(&mut self, change: Drawn) {

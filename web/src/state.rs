@@ -217,9 +217,14 @@ impl State {
         self.loading.set(false);
         match result {
             Ok(page) => {
+                let deleted: BTreeSet<NodeId> = self.graph.with_untracked(|graph| {
+                    page.nodes.iter().map(|n| n.node_id).filter(|id| graph.is_deleted(*id)).collect()
+                });
                 self.nodes.update(|nodes| {
                     let known: BTreeSet<NodeId> = nodes.iter().map(|n| n.node_id).collect();
-                    nodes.extend(page.nodes.into_iter().filter(|n| !known.contains(&n.node_id)));
+                    nodes.extend(
+                        page.nodes.into_iter().filter(|n| !known.contains(&n.node_id) && !deleted.contains(&n.node_id)),
+                    );
                 });
                 self.cursor.set(page.next_cursor);
             }

@@ -156,7 +156,11 @@ impl State {
             })
             .collect();
         let loaded = list.and_then(|(nodes, cursor)| {
-            self.graph.update(|graph| graph.prune_deleted(generation));
+            let mut present: BTreeSet<NodeId> = nodes.iter().map(|n| n.node_id).collect();
+            if let Ok((graph_nodes, _)) = &graph {
+                present.extend(graph_nodes.iter().map(|n| n.id));
+            }
+            self.graph.update(|graph| graph.prune_deleted(generation, |id| present.contains(&id)));
             let versions: HashMap<NodeId, u64> = nodes.iter().map(|n| (n.node_id, n.version)).collect();
             self.show_list(nodes, cursor, &newer);
             let (graph_nodes, edges) = graph?;

@@ -239,8 +239,11 @@ impl ConnectNode {
             let detail = EdgesRemoved { user_id: user.to_string(), node_id, targets: removed.clone() };
             self.publisher.publish(events::EDGES_REMOVED, &detail).await?;
         }
-        // Last: an import that finds a memory without it announces the memory again.
-        self.store.mark_linked(user, node_id, node.version).await?;
+        // Last: an import that finds a memory without it announces the memory again. Failing it
+        // costs that, not this run.
+        if let Err(error) = self.store.mark_linked(user, node_id, node.version).await {
+            tracing::warn!(node = %node_id, %error, "could not record that the node was linked");
+        }
         tracing::info!(node = %node_id, edges, created = created.len(), removed = removed.len(), "linked");
         Ok(Outcome::Linked { node: node_id, edges, created, removed, finished })
     }

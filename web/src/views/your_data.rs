@@ -171,22 +171,26 @@ async fn import_file(
 }
 
 /// The export's memories, each id once, checked whole before it is sent in parts (the API
-/// checks each part alone): the same memory twice is sent once; two different memories with one
-/// id refuse the import, as the API would within one part.
+/// checks each part alone): the same memory twice (what the API imports: content, tags, times,
+/// version) is sent once; two different memories with one id refuse the import, as the API
+/// would within one part.
 fn distinct(memories: Vec<ExportedMemory>) -> Result<Vec<ExportedMemory>, String> {
-    let mut first: std::collections::HashMap<NodeId, usize> = std::collections::HashMap::new();
+    let imported =
+        |m: &ExportedMemory| (m.content.clone(), m.tags.clone(), m.created_at.clone(), m.updated_at.clone(), m.version);
+    // By id: the position in the file, and in `kept`.
+    let mut first: std::collections::HashMap<NodeId, (usize, usize)> = std::collections::HashMap::new();
     let mut kept: Vec<ExportedMemory> = Vec::with_capacity(memories.len());
     for (at, memory) in memories.into_iter().enumerate() {
         match first.get(&memory.id) {
-            Some(&earlier) if kept[earlier] == memory => {}
-            Some(&earlier) => {
+            Some(&(_, index)) if imported(&kept[index]) == imported(&memory) => {}
+            Some(&(earlier, _)) => {
                 return Err(format!(
                     "memories[{earlier}] and memories[{at}] have the same id {} but differ; remove the id from one of them",
                     memory.id
                 ));
             }
             None => {
-                first.insert(memory.id, kept.len());
+                first.insert(memory.id, (at, kept.len()));
                 kept.push(memory);
             }
         }
