@@ -251,3 +251,36 @@ mod tests {
         assert!(serde_json::from_str::<Export>(&extra).unwrap_err().to_string().contains("extra"));
     }
 }
+
+/// Two different items of an import with one id, by their positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SameId {
+    pub id: NodeId,
+    pub earlier: usize,
+    pub later: usize,
+}
+
+/// The items of an import, each id once, checked whole: an item that is `same` as an earlier one
+/// with its id is dropped (a memory copied whole); one that differs refuses the import, since
+/// written side by side which one the store kept would be chance. The API checks each request
+/// this way, and the web client a whole export before it sends it in parts.
+pub fn each_id_once<T>(
+    items: Vec<T>,
+    id: impl Fn(&T) -> NodeId,
+    same: impl Fn(&T, &T) -> bool,
+) -> Result<Vec<T>, SameId> {
+    // By id: the position in `items`, and in `kept`.
+    let mut first: std::collections::HashMap<NodeId, (usize, usize)> = std::collections::HashMap::new();
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for (at, item) in items.into_iter().enumerate() {
+        match first.get(&id(&item)) {
+            Some(&(_, index)) if same(&kept[index], &item) => {}
+            Some(&(earlier, _)) => return Err(SameId { id: id(&item), earlier, later: at }),
+            None => {
+                first.insert(id(&item), (at, kept.len()));
+                kept.push(item);
+            }
+        }
+    }
+    Ok(kept)
+}

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use brain2_api::{Change, LiveMessage, NodeId, NodeView};
+use brain2_api::{LiveMessage, NodeId, NodeView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -144,15 +144,13 @@ impl State {
             return Ok(());
         }
         // Memories created or changed meanwhile may be missing from the snapshot because they
-        // are newer: not deleted, whatever the list says.
+        // are newer: not deleted, whatever the list says. Every one passes through `upsert`, by
+        // a message or by this tab's save, which keeps it as `Saved`.
         let newer: BTreeSet<NodeId> = arrived
             .iter()
             .filter_map(|arrived| match arrived {
-                Arrived::Message(message) => match &message.change {
-                    Change::NodeCreated { node, .. } | Change::NodeUpdated { node, .. } => Some(node.node_id),
-                    _ => None,
-                },
                 Arrived::Saved(view) => Some(view.node_id),
+                Arrived::Message(_) => None,
             })
             .collect();
         let loaded = list.and_then(|(nodes, cursor)| {

@@ -330,6 +330,44 @@ async fn an_import_cut_short_is_finished_and_linked_by_sending_it_again() {
     );
 }
 
+/// A memory whose delete stopped after its mark (the backend's DynamoDB gone after one write):
+/// an import of it says so (`beingDeleted`) instead of counting it as there, since the delete
+/// would remove it; once the delete is finished, the same import brings it back.
+#[tokio::test]
+async fn importing_a_memory_whose_delete_stopped_reports_it_then_brings_it_back() {
+    let world = World::new().await;
+    let router = world.backend();
+    let user = user();
+    let kept = create(&router, user, "Green tea in the garden", &[]).await;
+    let id = create(&router, user, "Rust graph renderer", &[]).await;
+    let (_, exported) = call(&router, Some(user), empty_request("GET", "/api/export")).await;
+    let mut dying = world.backend_state();
+    dying.store = brain2_shared::memory::MemoryStore::new(
+        aws_sdk_dynamodb::Client::from_conf(
+            world.dynamodb_config().interceptor(faults::Killed::after_writes(1)).build(),
+        ),
+        &world.memory_table,
+        KEYWORD_INDEX,
+    );
+    let (status, _) =
+        call(&backend::router(dying), Some(user), empty_request("DELETE", &format!("/api/nodes/{id}"))).await;
+    assert_eq!(status, 500, "the delete stopped after its mark");
+
+    let (status, report) = call(&router, Some(user), json_request("POST", "/api/import", &exported)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["beingDeleted"], json!([id.to_string()]), "{report}");
+    assert_eq!((&report["created"], &report["alreadyPresent"]), (&json!(0), &json!(1)), "{report}");
+
+    let (status, _) = call(&router, Some(user), empty_request("DELETE", &format!("/api/nodes/{id}"))).await;
+    assert!(status == 204 || status == 404, "the next delete finishes it: {status}");
+    let (_, report) = call(&router, Some(user), json_request("POST", "/api/import", &exported)).await;
+    assert_eq!((&report["created"], &report["beingDeleted"]), (&json!(1), &json!([])), "{report}");
+    let (status, _) = call(&router, Some(user), empty_request("GET", &format!("/api/nodes/{id}"))).await;
+    assert_eq!(status, 200, "back");
+    let (status, _) = call(&router, Some(user), empty_request("GET", &format!("/api/nodes/{kept}"))).await;
+    assert_eq!(status, 200);
+}
+
 async fn zip_import(router: &axum::Router, user: UserId, zip: Vec<u8>) -> (http::StatusCode, Value) {
     let request = http::Request::builder()
         .method("POST")

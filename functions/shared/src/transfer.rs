@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use brain2_api::export::{ExportedLink, ExportedMemory, MAX_IMPORT_MEMORIES};
+use brain2_api::export::{ExportedLink, ExportedMemory, MAX_IMPORT_MEMORIES, each_id_once};
 use brain2_api::{AccountDeleted, Export};
 use time::OffsetDateTime;
 
@@ -125,30 +125,19 @@ pub fn from_export(body: &[u8]) -> Result<Vec<Importable>, ImportRefused> {
     distinct(memories)
 }
 
-/// The memories of an import, each id once. The same memory twice (a note copied whole) is
-/// imported once; two different memories with one id (a note copied, then edited, keeping its
-/// `id:`) refuse the import, naming both places: written side by side, which one the store kept
-/// would be chance, and the other would be dropped without a word.
+/// The memories of an import, by their places, each id once ([`each_id_once`]): two different
+/// memories with one id (a note copied, then edited, keeping its `id:`) refuse the import,
+/// naming both places.
 pub fn distinct(memories: Vec<(String, Importable)>) -> Result<Vec<Importable>, ImportRefused> {
-    let mut first: BTreeMap<NodeId, (String, usize)> = BTreeMap::new();
-    let mut kept: Vec<Importable> = Vec::with_capacity(memories.len());
-    for (place, memory) in memories {
-        match first.get(&memory.id) {
-            Some((_, at)) if kept[*at] == memory => {}
-            Some((earlier, _)) => {
-                return Err(ImportRefused(format!(
-                    "{earlier} and {place} have the same id {} but differ; remove the id from one of them (it is \
-                     then imported as a memory of its own)",
-                    memory.id
-                )));
-            }
-            None => {
-                first.insert(memory.id, (place, kept.len()));
-                kept.push(memory);
-            }
-        }
-    }
-    Ok(kept)
+    let places: Vec<String> = memories.iter().map(|(place, _)| place.clone()).collect();
+    let kept = each_id_once(memories, |(_, m)| m.id, |(_, a), (_, b)| a == b).map_err(|same| {
+        ImportRefused(format!(
+            "{} and {} have the same id {} but differ; remove the id from one of them (it is then imported as a \
+             memory of its own)",
+            places[same.earlier], places[same.later], same.id
+        ))
+    })?;
+    Ok(kept.into_iter().map(|(_, memory)| memory).collect())
 }
 
 /// Refuses an import of more memories than one request may write.

@@ -1,8 +1,9 @@
 //! The user's data as a whole: download it (JSON or Markdown), import an export or an Obsidian
 //! vault (with progress), and delete the account after a confirmation.
 
+use brain2_api::export::each_id_once;
 use brain2_api::export::{MAX_IMPORT_BYTES, MAX_IMPORT_MEMORIES};
-use brain2_api::{Export, ExportFormat, ExportedMemory, NodeId};
+use brain2_api::{Export, ExportFormat, ExportedMemory};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
@@ -171,31 +172,17 @@ async fn import_file(
 }
 
 /// The export's memories, each id once, checked whole before it is sent in parts (the API
-/// checks each part alone): the same memory twice (what the API imports: content, tags, times,
-/// version) is sent once; two different memories with one id refuse the import, as the API
-/// would within one part.
+/// checks each part alone), comparing what the API imports: content, tags, times, version.
 fn distinct(memories: Vec<ExportedMemory>) -> Result<Vec<ExportedMemory>, String> {
-    let imported =
-        |m: &ExportedMemory| (m.content.clone(), m.tags.clone(), m.created_at.clone(), m.updated_at.clone(), m.version);
-    // By id: the position in the file, and in `kept`.
-    let mut first: std::collections::HashMap<NodeId, (usize, usize)> = std::collections::HashMap::new();
-    let mut kept: Vec<ExportedMemory> = Vec::with_capacity(memories.len());
-    for (at, memory) in memories.into_iter().enumerate() {
-        match first.get(&memory.id) {
-            Some(&(_, index)) if imported(&kept[index]) == imported(&memory) => {}
-            Some(&(earlier, _)) => {
-                return Err(format!(
-                    "memories[{earlier}] and memories[{at}] have the same id {} but differ; remove the id from one of them",
-                    memory.id
-                ));
-            }
-            None => {
-                first.insert(memory.id, (at, kept.len()));
-                kept.push(memory);
-            }
-        }
+    fn compared(m: &ExportedMemory) -> (&str, &[String], &str, &str, u64) {
+        (&m.content, &m.tags, &m.created_at, &m.updated_at, m.version)
     }
-    Ok(kept)
+    each_id_once(memories, |m| m.id, |a, b| compared(a) == compared(b)).map_err(|same| {
+        format!(
+            "memories[{}] and memories[{}] have the same id {} but differ; remove the id from one of them",
+            same.earlier, same.later, same.id
+        )
+    })
 }
 
 /// What an import did, in a sentence.
