@@ -17,6 +17,7 @@ pub mod github;
 pub mod moto;
 pub mod operate;
 pub mod pytools;
+pub mod restore;
 pub use brain2_stacks::synth;
 pub mod web;
 

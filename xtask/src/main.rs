@@ -49,6 +49,10 @@ enum Cmd {
     Status(commands::operate::StatusArgs),
     /// Put a previous release's function code back, through a change set, without rebuilding.
     Rollback(commands::operate::RollbackArgs),
+    /// Restore a table (the memories by default) to a point in time through DynamoDB's
+    /// point-in-time recovery, as a new table swapped into its stack by a resource import; the
+    /// table it replaces is kept and named. Prod needs --yes.
+    Restore(commands::operate::RestoreArgs),
     /// Check the graph's invariants for one user or all of an environment's users, report each
     /// violation, and with --repair mend them (--local: the data of a running `cargo xtask dev`).
     /// Exit codes: 0 consistent, 3 violations remain, 1 error.
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Cmd::Destroy(args) => args.run(&workspace),
         Cmd::Status(args) => args.run(&workspace),
         Cmd::Rollback(args) => args.run(&workspace),
+        Cmd::Restore(args) => args.run(&workspace),
         Cmd::GraphCheck(args) => args.run(&workspace),
         Cmd::Schema(args) => args.run(&workspace),
         Cmd::Bench(args) => args.run(&workspace),

@@ -229,6 +229,176 @@ fn a_redeploy_after_destroy_adopts_the_retained_tables_and_their_key() {
     std::fs::remove_dir_all(&data).unwrap();
 }
 
+/// `cargo xtask restore`: prod's memory table restored to a moment between two writes, as a new
+/// table swapped into the database stack through an import; the functions switch to it (their
+/// stacks let go of the exports while they change); the replaced table is kept and tagged. A
+/// second run has nothing left to do, a deploy after it changes nothing, and a redeploy after
+/// destroy adopts the restored table, never the one it replaced.
+///
+/// MiniStack's RestoreTableToPointInTime copies the table as it is now, whatever the time (as
+/// moto's does): that the restored table holds only the first memory is AWS's to keep, and
+/// `deploy_replay.rs` covers the request restore sends. Everything around it is tested here.
+#[test]
+fn a_restore_swaps_the_restored_table_in_and_keeps_the_one_it_replaced() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let workspace = xtask::workspace_root();
+    let data = support::dev::temporary_folder("deploy-ministack-restore");
+    let port = support::dev::free_port_pair();
+    let mut config = EnvironmentConfig::load(&workspace, "prod").unwrap();
+    config.frontend.site_dir = data.join("no-site").to_string_lossy().into_owned();
+    // No hosted zone here (`cargo xtask dev` makes one for a rehearsal): the APIs keep their
+    // own endpoints.
+    (config.api.domain, config.api.web_socket_domain) = (None, None);
+    let mut emulator =
+        Emulator::start(&workspace, &data, port, &config.region, Protection::Guarded { site_origin: None }).unwrap();
+    let app = || {
+        let output = xtask::synth::synthesize_config("prod", &config, std::time::Instant::now()).unwrap();
+        let mut synthesized = output.synthesized;
+        synthesized.stacks.retain(|s| s.short_name != "frontend");
+        // As `cargo xtask dev` does: what the emulator's CloudFormation refuses (a budget).
+        xtask::dev::unsupported::leave_out(&mut synthesized).unwrap();
+        synthesized
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let aws = emulator.aws().await;
+        let assets = xtask::operate::bootstrap(&aws, "prod").await.unwrap();
+        let prod = || {
+            let mut settings = Settings::new("prod");
+            settings.yes = true;
+            Arc::new(Context::new(aws.clone(), settings, Some(assets.clone()), Arc::new(|_| true)).unwrap())
+        };
+        let code = stand_in_code(&data, "a");
+        deploy::upload_code(&aws, &assets, &code).await.unwrap();
+        let parameters = deploy::code_parameters(&assets.name, &code);
+        let created = deploy::deploy_all(prod(), deploy::plans(&app(), &parameters).unwrap()).await.unwrap();
+        assert!(created.iter().all(|r| r.action == Action::Created), "{created:?}");
+        let cfn = aws.cloudformation(None);
+        let physical = |stack: &'static str, id: &'static str| {
+            let cfn = cfn.clone();
+            async move {
+                let resource =
+                    cfn.describe_stack_resource().stack_name(stack).logical_resource_id(id).send().await.unwrap();
+                resource.stack_resource_detail().unwrap().physical_resource_id().unwrap().to_owned()
+            }
+        };
+        let old = physical("brain2-prod-database", "MemoryTable").await;
+        let dynamodb = aws.dynamodb();
+        let write = |sk: &'static str, content: &'static str| {
+            let (dynamodb, table) = (dynamodb.clone(), old.clone());
+            async move {
+                dynamodb
+                    .put_item()
+                    .table_name(table)
+                    .item("id", AttributeValue::S("USER#restore".into()))
+                    .item("sk", AttributeValue::S(sk.into()))
+                    .item("content", AttributeValue::S(content.into()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        };
+        write("N#0001", "the first memory").await;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let between = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+        let to =
+            xtask::restore::parse_time(&between.fmt(aws_smithy_types::date_time::Format::DateTime).unwrap()).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        write("N#0002", "the second memory").await;
+
+        let refused = xtask::restore::restore(&prod(), &app(), "MemoryTable", &to, false).await.unwrap_err();
+        assert!(refused.to_string().contains("refuses prod without --yes"), "{refused}");
+        assert_eq!(physical("brain2-prod-database", "MemoryTable").await, old, "a refusal changes nothing");
+
+        // The network is lost as restore starts its import: the table is detached, and the
+        // application still uses it (its values pinned), until a second run finishes the swap.
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sdk = aws_config_for(&emulator.endpoint, &config.region, &data).await;
+        let inner = sdk.http_client().unwrap();
+        let lost = LoseNetworkAt { inner, at: "ChangeSetType=IMPORT", cut: cut.clone() };
+        let sdk = sdk.into_builder().http_client(lost).build();
+        let mut settings = Settings::new("prod");
+        settings.yes = true;
+        let cut_off = Context::new(Aws::from_config(sdk), settings, Some(assets.clone()), Arc::new(|_| true)).unwrap();
+        let error = xtask::restore::restore(&cut_off, &app(), "MemoryTable", &to, true).await.unwrap_err();
+        println!("the network lost: {error:#}");
+        assert!(cut.load(std::sync::atomic::Ordering::SeqCst), "{error:#}");
+        let detached = xtask::aws::stack::template(&cfn, "brain2-prod-database").await.unwrap();
+        assert!(detached["Resources"].get("MemoryTable").is_none(), "stopped after the detach: {error:#}");
+        let database = xtask::aws::stack::describe(&cfn, "brain2-prod-database").await.unwrap().unwrap();
+        assert_eq!(database.output("ExportMemoryTableRef"), Some(old.as_str()), "still the table it had");
+        assert_eq!(dynamodb.scan().table_name(&old).send().await.unwrap().count(), 2, "kept, whole");
+
+        let restored = xtask::restore::restore(&prod(), &app(), "MemoryTable", &to, true).await.unwrap();
+        assert_eq!(restored.replaced, old);
+        assert_eq!(restored.retargeted, ["brain2-prod-compute", "brain2-prod-api"]);
+        let table = restored.table.clone();
+        assert_eq!(physical("brain2-prod-database", "MemoryTable").await, table);
+        // The functions use it.
+        let backend = physical("brain2-prod-compute", "BackendFunction").await;
+        let function = aws.lambda(None).get_function_configuration().function_name(&backend).send().await.unwrap();
+        let variables = function.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+        assert_eq!(variables.get("MEMORY_TABLE_NAME"), Some(&table), "{variables:?}");
+        // The exports name it, and every stack imports them again (no pin left).
+        let database = xtask::aws::stack::describe(&cfn, "brain2-prod-database").await.unwrap().unwrap();
+        assert_eq!(database.output("ExportMemoryTableRef"), Some(table.as_str()));
+        for stack in ["brain2-prod-database", "brain2-prod-compute", "brain2-prod-api"] {
+            let template = xtask::aws::stack::template(&cfn, stack).await.unwrap().to_string();
+            assert!(!template.contains("brain2-restore:"), "{stack} still holds a pin");
+        }
+        // What the restore could not carry over is set: recovery, protection, tags.
+        let backups = dynamodb.describe_continuous_backups().table_name(&table).send().await.unwrap();
+        let recovery = backups.continuous_backups_description().unwrap().point_in_time_recovery_description();
+        assert_eq!(recovery.and_then(|r| r.point_in_time_recovery_status()).map(|s| s.as_str()), Some("ENABLED"));
+        let described = dynamodb.describe_table().table_name(&table).send().await.unwrap();
+        assert_eq!(described.table().unwrap().deletion_protection_enabled(), Some(true));
+        let tags_of = |arn: String| {
+            let dynamodb = dynamodb.clone();
+            async move {
+                let tags = dynamodb.list_tags_of_resource().resource_arn(arn).send().await.unwrap();
+                tags.tags()
+                    .iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            }
+        };
+        let tags = tags_of(described.table().unwrap().table_arn().unwrap().to_owned()).await;
+        assert_eq!(tags.get("brain2:restored-from"), Some(&old), "{tags:?}");
+        assert_eq!(tags.get("environment").map(String::as_str), Some("prod"), "{tags:?}");
+        let scan = dynamodb.scan().table_name(&table).send().await.unwrap();
+        let contents: Vec<&str> =
+            scan.items().iter().filter_map(|i| i.get("content")?.as_s().ok().map(String::as_str)).collect();
+        assert!(contents.contains(&"the first memory"), "{contents:?}");
+        // The replaced table is kept, whole, and says what replaced it.
+        let kept = dynamodb.describe_table().table_name(&old).send().await.unwrap();
+        let kept_tags = tags_of(kept.table().unwrap().table_arn().unwrap().to_owned()).await;
+        assert_eq!(kept_tags.get("brain2:replaced-by"), Some(&table), "{kept_tags:?}");
+        assert_eq!(dynamodb.scan().table_name(&old).send().await.unwrap().count(), 2);
+
+        // Done is done: a second run and a deploy find nothing to change.
+        let ctx = prod();
+        let again = xtask::restore::restore(&ctx, &app(), "MemoryTable", &to, true).await.unwrap();
+        assert!(again.retargeted.is_empty(), "{again:?}");
+        assert_eq!(ctx.change_sets_created(), 0);
+        let deployed = deploy::deploy_all(prod(), deploy::plans(&app(), &parameters).unwrap()).await.unwrap();
+        assert!(deployed.iter().all(|r| r.action == Action::Unchanged), "{deployed:?}");
+
+        // After destroy, deploy adopts the restored table, not the replaced one.
+        xtask::operate::destroy(&prod(), &app(), true).await.unwrap();
+        let adopted = deploy::deploy_all(prod(), deploy::plans(&app(), &parameters).unwrap()).await.unwrap();
+        let database = adopted.iter().find(|r| r.short_name == "database").unwrap();
+        assert_eq!(database.action, Action::Adopted, "{adopted:?}");
+        let export = database.outputs.iter().find(|o| o.key == "ExportMemoryTableRef").map(|o| o.value.as_str());
+        assert_eq!(export, Some(table.as_str()), "{:?}", database.outputs);
+        let backend = physical("brain2-prod-compute", "BackendFunction").await;
+        let function = aws.lambda(None).get_function_configuration().function_name(&backend).send().await.unwrap();
+        let variables = function.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+        assert_eq!(variables.get("MEMORY_TABLE_NAME"), Some(&table), "{variables:?}");
+    });
+    emulator.stop().unwrap();
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
 /// `deploy --stack frontend` writes a config.json with the API URLs of the stacks deployed
 /// before, read from CloudFormation, instead of blanks.
 #[test]
@@ -599,6 +769,54 @@ async fn aws_config_for(endpoint: &str, region: &str, data: &std::path::Path) ->
         .credentials_provider(credentials)
         .load()
         .await
+}
+
+/// An HTTP client that loses the network for good from the first request whose body holds `at`.
+#[derive(Debug, Clone)]
+struct LoseNetworkAt {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    at: &'static str,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for LoseNetworkAt {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(LostConnector {
+            inner: self.inner.http_connector(settings, components),
+            at: self.at,
+            cut: self.cut.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct LostConnector {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpConnector,
+    at: &'static str,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for LostConnector {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+        if body.contains(self.at) {
+            self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        if self.cut.load(std::sync::atomic::Ordering::SeqCst) {
+            let lost = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the network is gone (test)");
+            return aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Err(
+                aws_smithy_runtime_api::client::result::ConnectorError::io(lost.into()),
+            ));
+        }
+        self.inner.call(request)
+    }
 }
 
 /// `a` with the backend's zip taken from `other`: a change of one function's code.

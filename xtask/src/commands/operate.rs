@@ -230,3 +230,50 @@ impl RollbackArgs {
         Ok(ExitCode::SUCCESS)
     }
 }
+
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    #[arg(long)]
+    pub env: String,
+    /// The moment to go back to, RFC 3339 in UTC (2026-12-04T10:15:00Z).
+    #[arg(long)]
+    pub to: String,
+    /// The table's logical id.
+    #[arg(long, default_value = crate::restore::MEMORY_TABLE)]
+    pub table: String,
+    /// Do not ask; required for prod.
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+impl RestoreArgs {
+    pub fn run(self, workspace: &Path) -> Result<ExitCode> {
+        let RestoreArgs { env, to, table, yes, aws } = self;
+        synth::check_names(&env, None)?;
+        let to = crate::restore::parse_time(&to)?;
+        let (_, output) = aws.synthesize(workspace, &env)?;
+        let runtime = runtime()?;
+        let aws = aws.connect(&runtime, &env)?;
+        // Large templates go through the assets bucket, as deploy's do.
+        let assets = runtime.block_on(crate::deploy::assets_bucket(&aws, &env)).ok();
+        let mut settings = crate::deploy::Settings::new(&env);
+        settings.yes = yes;
+        let ctx = crate::deploy::Context::new(aws, settings, assets, std::sync::Arc::new(ask))?;
+        let work = crate::restore::restore(&ctx, &output.synthesized, &table, &to, yes);
+        let Some(restored) = until_interrupted(&runtime, &ctx, work)? else {
+            return Ok(ExitCode::from(130));
+        };
+        println!("restored: {} of {} is now {}", restored.logical_id, restored.stack, restored.table);
+        if !restored.retargeted.is_empty() {
+            println!("switched to it: {}", restored.retargeted.join(", "));
+        }
+        println!(
+            "kept: {} (tagged brain2:replaced-by). Delete it once the restore is checked: turn off its deletion \
+             protection, then `aws dynamodb delete-table --table-name {}`",
+            restored.replaced, restored.replaced
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}

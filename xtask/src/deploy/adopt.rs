@@ -32,6 +32,13 @@ const KEY: &str = "AWS::KMS::Key";
 const STACK_NAME_TAG: &str = "aws:cloudformation:stack-name";
 const LOGICAL_ID_TAG: &str = "aws:cloudformation:logical-id";
 const STACK_ID_TAG: &str = "aws:cloudformation:stack-id";
+/// What CloudFormation's own tags say, on a table that cannot carry them: CloudFormation tags
+/// only what it creates, so `restore` tags the table it imports with these.
+pub const BRAIN2_STACK_NAME_TAG: &str = "brain2:stack-name";
+pub const BRAIN2_LOGICAL_ID_TAG: &str = "brain2:logical-id";
+pub const BRAIN2_STACK_ID_TAG: &str = "brain2:stack-id";
+/// On a table `restore` replaced: the table that took its place. Such a table is never adopted.
+pub const REPLACED_BY_TAG: &str = "brain2:replaced-by";
 
 /// A table that carries a stack's tags.
 #[derive(Debug, Clone)]
@@ -114,11 +121,13 @@ pub async fn find(ctx: &Context, plan: &StackPlan, template: &Value) -> Result<V
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect();
-        let ours =
-            tags.get(STACK_NAME_TAG) == Some(&plan.name) && plan.tags.iter().all(|(k, v)| tags.get(k) == Some(v));
-        let Some(logical_id) = tags.get(LOGICAL_ID_TAG).filter(|_| ours) else { continue };
+        let tag = |own: &str, ours: &str| tags.get(own).or_else(|| tags.get(ours));
+        let ours = tag(STACK_NAME_TAG, BRAIN2_STACK_NAME_TAG) == Some(&plan.name)
+            && plan.tags.iter().all(|(k, v)| tags.get(k) == Some(v))
+            && !tags.contains_key(REPLACED_BY_TAG);
+        let Some(logical_id) = tag(LOGICAL_ID_TAG, BRAIN2_LOGICAL_ID_TAG).filter(|_| ours) else { continue };
         let key_arn = table.sse_description().and_then(|d| d.kms_master_key_arn()).map(str::to_owned);
-        let stack_id = tags.get(STACK_ID_TAG).cloned();
+        let stack_id = tag(STACK_ID_TAG, BRAIN2_STACK_ID_TAG).cloned();
         tables.entry(logical_id.clone()).or_default().push(TaggedTable { name, stack_id, key_arn });
     }
 

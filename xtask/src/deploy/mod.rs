@@ -194,6 +194,20 @@ pub fn plans(synthesized: &Synthesized, parameters: &BTreeMap<String, String>) -
         .collect()
 }
 
+/// Plans for an operation that keeps every stack's parameters as deployed (restore): their
+/// `parameters` are left empty, and the operation passes `UsePreviousValue`.
+pub fn plans_keeping_parameters(synthesized: &Synthesized) -> Result<Vec<StackPlan>> {
+    let mut declared = BTreeMap::new();
+    for stack in &synthesized.stacks {
+        let template: serde_json::Value = serde_json::from_str(&stack.template)?;
+        declared
+            .extend(template["Parameters"].as_object().into_iter().flatten().map(|(k, _)| (k.clone(), String::new())));
+    }
+    let mut plans = plans(synthesized, &declared)?;
+    plans.iter_mut().for_each(|plan| plan.parameters.clear());
+    Ok(plans)
+}
+
 /// The S3 key of a function's zip: content-addressed by its sha256.
 pub fn code_key(package: &Package) -> String {
     format!("{FUNCTIONS_PREFIX}{}/{}.zip", package.function, package.sha256_hex)

@@ -16,7 +16,12 @@
 //! - it saves its state only at a clean shutdown: the launcher saves it every
 //!   [`SAVE_INTERVAL`] after requests, so a crash (SIGKILL, power loss) loses at most that;
 //!   and it stops cleanly (state saved) when dev dies, however dev dies. One left running
-//!   anyway is found through its pid file and stopped cleanly by the next start.
+//!   anyway is found through its pid file and stopped cleanly by the next start;
+//! - its CloudFormation updates an auto-named table under the name it would generate, so a
+//!   table the stack imported (restore's) was rebound to the table it replaced: the launcher
+//!   updates it under its own name;
+//! - its point-in-time restore copies the table as it is, whatever the time asked for (named in the
+//!   restore test of `deploy_ministack.rs`, not worked around).
 
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt as _;

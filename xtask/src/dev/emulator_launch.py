@@ -1,7 +1,7 @@
 """How `cargo xtask dev` runs MiniStack (see emulator.rs, which writes this file into the data
 folder and starts it with the pinned MiniStack's Python).
 
-Six differences from `ministack`'s own entry point, each closing a gap named in emulator.rs:
+Seven differences from `ministack`'s own entry point, each closing a gap named in emulator.rs:
 - it listens on a Unix socket only, never on TCP: the only way in is dev's guard (guard.rs),
   which web pages cannot get past (`--open-emulator`, for the benchmarks' comparison only,
   binds the TCP port instead, without AUTH);
@@ -22,7 +22,11 @@ Six differences from `ministack`'s own entry point, each closing a gap named in 
   page could otherwise take a function's next event, or answer in its place;
 - a function's new code or configuration settles (LastUpdateStatus InProgress → Successful)
   after LAMBDA_SETTLE_SECONDS, not MiniStack's fixed half second: a hotswap waits for it as it
-  waits on AWS, and after every save `dev` rebuilds the half second was a sixth of the wait.
+  waits on AWS, and after every save `dev` rebuilds the half second was a sixth of the wait;
+- an auto-named table keeps its name when its stack updates it. MiniStack's update names such a
+  table after the stack and logical id, which is the name only of a table the stack created: a
+  table the stack imported (a restored one, swapped in by `cargo xtask restore`) was rebound by
+  its next update to whichever table carries the generated name, the one it replaced.
 """
 
 import asyncio
@@ -159,6 +163,25 @@ from ministack.services import lambda_svc  # noqa: E402
 if not hasattr(lambda_svc, "_LAMBDA_STATE_TRANSITION_DELAY"):
     log.warning("emulator: this MiniStack has no _LAMBDA_STATE_TRANSITION_DELAY; hotswaps wait its own delay")
 lambda_svc._LAMBDA_STATE_TRANSITION_DELAY = LAMBDA_SETTLE_SECONDS
+
+
+from ministack.services.cloudformation import provisioners  # noqa: E402
+
+TABLE_HANDLERS = provisioners._RESOURCE_HANDLERS["AWS::DynamoDB::Table"]
+original_table_update = TABLE_HANDLERS["update"]
+
+
+def table_update(physical_id, old_props, new_props, stack_name, logical_id=None):
+    unnamed = not old_props.get("TableName") and not new_props.get("TableName")
+    generated = provisioners._physical_name(stack_name, logical_id or physical_id, max_len=255)
+    if unnamed and physical_id != generated:
+        # Updated under the name it has: given to both sides, so it is no rename.
+        old_props, new_props = ({**props, "TableName": physical_id} for props in (old_props, new_props))
+    return original_table_update(physical_id, old_props, new_props, stack_name, logical_id)
+
+
+# The engine looks the handler up in this table on every update.
+TABLE_HANDLERS["update"] = table_update
 
 
 original_parse_request = http.server.BaseHTTPRequestHandler.parse_request

@@ -1,0 +1,885 @@
+//! `cargo xtask restore --env E --to <time>`: a table back to a point in time (DynamoDB PITR),
+//! swapped into its stack through a resource import, the table it replaces kept and named.
+//!
+//! DynamoDB restores into a new table, and a CloudFormation resource cannot change its physical
+//! table in place, so the swap is five stack operations, each of which leaves the application
+//! working:
+//! 1. **detach**: the stack forgets the table (its DeletionPolicy is Retain, so it stays), while
+//!    every value the stack took from it (the exports) is pinned to what it was;
+//! 2. **import**: the restored table is imported under the same logical id;
+//! 3. **retarget**: the stacks that import those exports get the restored table's values
+//!    pinned in their place (the moment the functions switch tables); CloudFormation refuses
+//!    to change an export while a stack imports it, so they must let go first;
+//! 4. **unpin** the table's stack: its exports now name the restored table;
+//! 5. **unpin** the importers: `Fn::ImportValue` again, with the same values as step 3.
+//!
+//! A pin is `{"Fn::Select": [0, [value, "brain2-restore:<what it stands for>"]]}`: it evaluates
+//! to `value`, and says in the deployed template what to put back. A restore stopped anywhere
+//! (Ctrl-C, a failed operation) is finished by running it again with the same `--to`: every
+//! step reads where things stand from the account, never from memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context as _, Result, bail};
+use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, ResourceToImport};
+use aws_sdk_dynamodb::types::{
+    BillingMode, PointInTimeRecoverySpecification, SseSpecification, SseType, TableStatus, Tag, TimeToLiveSpecification,
+};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use brain2_iac::cfn::Synthesized;
+use serde_json::{Value, json};
+
+use crate::aws::change_set::{self, Created, ParameterValue, TemplateSource};
+use crate::aws::errors::{code, explain};
+use crate::aws::{events, stack};
+use crate::deploy::adopt::{BRAIN2_LOGICAL_ID_TAG, BRAIN2_STACK_ID_TAG, BRAIN2_STACK_NAME_TAG, REPLACED_BY_TAG};
+use crate::deploy::{Context, StackPlan, apply};
+
+/// The table restored unless `--table` says another.
+pub const MEMORY_TABLE: &str = "MemoryTable";
+/// On a restored table: the table it was restored from, and the time.
+pub const RESTORED_FROM_TAG: &str = "brain2:restored-from";
+pub const RESTORED_TO_TAG: &str = "brain2:restored-to";
+const PIN: &str = "brain2-restore:";
+
+/// What a restore did.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub stack: String,
+    pub logical_id: String,
+    /// The restored table, now the stack's.
+    pub table: String,
+    /// The table it replaced, kept.
+    pub replaced: String,
+    /// The stacks that switched to the restored table.
+    pub retargeted: Vec<String>,
+}
+
+/// Parses `--to`: an RFC 3339 time (`2026-12-04T10:15:00Z`), not in the future.
+pub fn parse_time(text: &str) -> Result<DateTime> {
+    let time = DateTime::from_str(text, Format::DateTime).map_err(|_| {
+        anyhow::anyhow!("--to {text:?} is not a time: expected RFC 3339 in UTC, like 2026-12-04T10:15:00Z")
+    })?;
+    // DynamoDB restores to the second.
+    let time = DateTime::from_secs(time.secs());
+    let now = DateTime::from(std::time::SystemTime::now());
+    if time.secs() > now.secs() {
+        bail!("--to {text} is in the future (it is {} now): a table can only go back", format_time(&now));
+    }
+    Ok(time)
+}
+
+fn format_time(time: &DateTime) -> String {
+    time.fmt(Format::DateTime).unwrap_or_else(|_| time.secs().to_string())
+}
+
+/// The name of the table restored from `stack`'s `logical_id` to `to`: the same for a second
+/// run, so that it finds the first run's table.
+pub fn restored_name(stack: &str, logical_id: &str, to: &DateTime) -> String {
+    let stamp: String = format_time(to).chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    format!("{stack}-{logical_id}-at-{stamp}")
+}
+
+/// `{"Fn::Select": [0, [value, "brain2-restore:<what>"]]}`.
+fn pin(value: &str, what: &str) -> Value {
+    json!({ "Fn::Select": [0, [value, format!("{PIN}{what}")]] })
+}
+
+/// What a pin stands for, if `value` is one.
+fn pinned(value: &Value) -> Option<&str> {
+    let select = value.as_object().filter(|o| o.len() == 1)?.get("Fn::Select")?.as_array()?;
+    let [index, list] = select.as_slice() else { return None };
+    (index == &json!(0)).then_some(())?;
+    list.as_array()?.get(1)?.as_str()?.strip_prefix(PIN)
+}
+
+/// Rewrites every node of `value` that `replace` answers for (depth first, not inside a
+/// replaced node).
+fn rewrite(value: &mut Value, replace: &mut impl FnMut(&Value) -> Option<Value>) {
+    if let Some(new) = replace(value) {
+        *value = new;
+        return;
+    }
+    match value {
+        Value::Object(map) => map.values_mut().for_each(|v| rewrite(v, replace)),
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite(v, replace)),
+        _ => {}
+    }
+}
+
+/// Which attribute of `logical_id` a node takes: `Ref`, `Arn`, another attribute, or none.
+fn takes_from<'a>(node: &'a Value, logical_id: &str) -> Option<&'a str> {
+    let object = node.as_object().filter(|o| o.len() == 1)?;
+    match object.iter().next()? {
+        (key, Value::String(target)) if key == "Ref" && target == logical_id => Some("Ref"),
+        (key, Value::Array(parts))
+            if key == "Fn::GetAtt" && parts.first().and_then(Value::as_str) == Some(logical_id) =>
+        {
+            parts.get(1).and_then(Value::as_str)
+        }
+        (key, Value::String(dotted)) if key == "Fn::GetAtt" => dotted.strip_prefix(logical_id)?.strip_prefix('.'),
+        _ => None,
+    }
+}
+
+/// Step 1's template: `deployed` without `logical_id`, each `Ref` and `GetAtt Arn` of it pinned
+/// to `name` and `arn`. Fails naming what cannot be pinned (another attribute, a `Fn::Sub`).
+pub fn detach_template(deployed: &Value, logical_id: &str, name: &str, arn: &str) -> Result<Value> {
+    let mut template = deployed.clone();
+    template["Resources"].as_object_mut().context("the deployed template has no Resources")?.remove(logical_id);
+    let mut unpinnable = None;
+    rewrite(&mut template, &mut |node| match takes_from(node, logical_id) {
+        Some("Ref") => Some(pin(name, &format!("Ref:{logical_id}"))),
+        Some("Arn") => Some(pin(arn, &format!("GetAtt:{logical_id}.Arn"))),
+        Some(other) => {
+            unpinnable.get_or_insert_with(|| format!("its attribute {other}"));
+            None
+        }
+        None => {
+            let sub = node.get("Fn::Sub")?;
+            let text = sub.as_str().or_else(|| sub[0].as_str())?;
+            let named = text.contains(&format!("${{{logical_id}}}")) || text.contains(&format!("${{{logical_id}."));
+            if named {
+                unpinnable.get_or_insert_with(|| format!("a Fn::Sub ({text})"));
+            }
+            None
+        }
+    });
+    if let Some(what) = unpinnable {
+        bail!(
+            "restore cannot swap {logical_id}: the stack takes {what} from it, which restore can only pin as a Ref or an \
+             Arn. Refer to the table by Ref or Fn::GetAtt Arn and deploy, then restore"
+        );
+    }
+    Ok(template)
+}
+
+/// `template` with each pin restore left put back: `Ref`, `Fn::GetAtt` or `Fn::ImportValue`.
+pub fn unpin(template: &Value) -> Value {
+    let mut template = template.clone();
+    rewrite(&mut template, &mut |node| {
+        let what = pinned(node)?;
+        if let Some(id) = what.strip_prefix("Ref:") {
+            Some(json!({ "Ref": id }))
+        } else if let Some(dotted) = what.strip_prefix("GetAtt:") {
+            let (id, attribute) = dotted.split_once('.')?;
+            Some(json!({ "Fn::GetAtt": [id, attribute] }))
+        } else {
+            what.strip_prefix("ImportValue:").map(|export| json!({ "Fn::ImportValue": export }))
+        }
+    });
+    template
+}
+
+/// Whether `template` holds a pin.
+fn has_pins(template: &Value) -> bool {
+    let mut found = false;
+    let mut probe = template.clone();
+    rewrite(&mut probe, &mut |node| {
+        found |= pinned(node).is_some();
+        None
+    });
+    found
+}
+
+/// Step 3 for one importer: each `Fn::ImportValue` of an export in `values` pinned to its new
+/// value. Returns the template and how many places changed.
+pub fn retarget_template(template: &Value, values: &BTreeMap<String, String>) -> (Value, usize) {
+    let mut template = template.clone();
+    let mut count = 0;
+    rewrite(&mut template, &mut |node| {
+        let export = node.as_object().filter(|o| o.len() == 1)?.get("Fn::ImportValue")?.as_str()?;
+        let value = values.get(export)?;
+        count += 1;
+        Some(pin(value, &format!("ImportValue:{export}")))
+    });
+    (template, count)
+}
+
+/// The exports of `template` whose value comes from `logical_id` (directly or pinned), with
+/// the attribute each takes (`Ref` or `Arn`).
+fn exports_of(template: &Value, logical_id: &str) -> BTreeMap<String, &'static str> {
+    let mut exports = BTreeMap::new();
+    for output in template["Outputs"].as_object().into_iter().flatten().map(|(_, o)| o) {
+        let Some(export) = output["Export"]["Name"].as_str() else { continue };
+        let value = &output["Value"];
+        let attribute = match (takes_from(value, logical_id), pinned(value)) {
+            (Some("Ref"), _) => "Ref",
+            (Some("Arn"), _) => "Arn",
+            (_, Some(what)) if what == format!("Ref:{logical_id}") => "Ref",
+            (_, Some(what)) if what == format!("GetAtt:{logical_id}.Arn") => "Arn",
+            _ => continue,
+        };
+        exports.insert(export.to_owned(), attribute);
+    }
+    exports
+}
+
+/// Restores `logical_id` (a table of one of `synthesized`'s stacks) to `to`, and swaps it in.
+pub async fn restore(
+    ctx: &Context,
+    synthesized: &Synthesized,
+    logical_id: &str,
+    to: &DateTime,
+    yes: bool,
+) -> Result<Restored> {
+    let environment = ctx.settings.environment.clone();
+    if environment == "prod" && !yes {
+        bail!(
+            "restore refuses prod without --yes: it switches the live application to the restored table. If that is \
+             the intent, run `cargo xtask restore --env prod --to {} --yes`",
+            format_time(to)
+        );
+    }
+    let plans = crate::deploy::plans_keeping_parameters(synthesized)?;
+    let plan = plans
+        .iter()
+        .find(|p| p.resource_types.get(logical_id).map(String::as_str) == Some("AWS::DynamoDB::Table"))
+        .with_context(|| format!("no stack of {environment} declares a table {logical_id}"))?;
+    let declared: Value = serde_json::from_str(&plan.template)?;
+    let cfn = ctx.aws.cloudformation(plan.region.as_deref());
+    let dynamodb = ctx.aws.dynamodb_in(plan.region.as_deref());
+    let region = ctx.region_of(plan);
+    let current = match stack::describe(&cfn, &plan.name).await? {
+        Some(current) if current.phase() == stack::Phase::Stable => current,
+        Some(current) => bail!(
+            "{} is {}: restore waits for a stack at rest (`cargo xtask status --env {environment}`)",
+            plan.name,
+            current.status.as_str()
+        ),
+        None => bail!("{} is not deployed: there is no table to restore", plan.name),
+    };
+    let mut deployed = stack::template(&cfn, &plan.name).await?;
+    // The deployed definition rules; the synthesized one only where a stopped run detached it.
+    let definition = match deployed["Resources"].get(logical_id) {
+        Some(definition) => definition.clone(),
+        None => declared["Resources"][logical_id].clone(),
+    };
+    let file = format!("environments/{environment}.json");
+    if definition["DeletionPolicy"] != "Retain" {
+        bail!(
+            "restore cannot swap {logical_id} in {environment}: its DeletionPolicy is not Retain, so taking it out of \
+             the stack would delete it. Set \"data\": {{\"removalPolicy\": \"Retain\"}} in {file} and deploy first"
+        );
+    }
+    if definition["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] != true {
+        bail!(
+            "{logical_id} of {environment} has no point-in-time recovery, so there is nothing to restore from. Set \
+             \"data\": {{\"pointInTimeRecovery\": true}} in {file} and deploy; restores can reach back to then"
+        );
+    }
+    let target = restored_name(&plan.name, logical_id, to);
+    let physical = match deployed["Resources"].get(logical_id) {
+        Some(_) => Some(physical_id(&cfn, &plan.name, logical_id).await?),
+        None => None,
+    };
+    let source = match &physical {
+        Some(physical) if *physical != target => physical.clone(),
+        _ => match tags_of(&dynamodb, &target).await? {
+            Some(tags) => tags.get(RESTORED_FROM_TAG).cloned().with_context(|| {
+                format!("{target} exists but has no {RESTORED_FROM_TAG} tag: it was not made by restore")
+            })?,
+            None => bail!(
+                "{} holds no {logical_id}, and no restored table {target} exists: look at the stack's events \
+                 (`cargo xtask status --env {environment}`)",
+                plan.name
+            ),
+        },
+    };
+
+    println!("  [{}] {logical_id}: {source}", plan.short_name);
+    println!(
+        "  [{}]   restored to {} as {target}, then swapped in; {source} is kept",
+        plan.short_name,
+        format_time(to)
+    );
+    if !yes && !ctx.confirm(&format!("restore {logical_id} of {environment}?")).await {
+        bail!("nothing was restored: not confirmed");
+    }
+
+    if tags_of(&dynamodb, &target).await?.is_none() {
+        start_restore(ctx, plan, &definition, &source, &target, to).await?;
+    }
+    wait_active(ctx, &dynamodb, &target).await?;
+    align(&dynamodb, plan, &current.id, logical_id, &definition, &source, &target, to).await?;
+    let old_arn = table_arn(&dynamodb, &source).await?;
+    let new_arn = table_arn(&dynamodb, &target).await?;
+
+    // Importers outside this app could not be retargeted: found before anything changes.
+    let exports = exports_of(&deployed, logical_id);
+    let in_app: BTreeSet<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+    for export in exports.keys() {
+        let strangers: Vec<String> = stack::importers(&cfn, export, ctx.aws.endpoint_url().is_some())
+            .await?
+            .into_iter()
+            .filter(|s| !in_app.contains(s.as_str()))
+            .collect();
+        if !strangers.is_empty() {
+            bail!(
+                "restore cannot swap {logical_id}: {} import(s) {export}, and only this app's stacks can be moved to the \
+                 restored table. Nothing was swapped; the restored table {target} stays",
+                strangers.join(", ")
+            );
+        }
+    }
+
+    let again = format!(
+        "cargo xtask restore --env {environment} --to {}{}{}",
+        format_time(to),
+        if logical_id == MEMORY_TABLE { String::new() } else { format!(" --table {logical_id}") },
+        if yes { " --yes" } else { "" }
+    );
+    let stopped = |at: &str, using: &str| {
+        format!("the swap stopped at {at}, with the application on {using}; `{again}` finishes it")
+    };
+    let _operation = ctx.operation_on(&plan.name, &region);
+    let protected = ctx.settings.protects_with_stack_policy().then(|| plan.stateful.clone());
+    if physical.as_deref().is_some_and(|p| p != target) {
+        if let Some(protection) = &protected {
+            // The stack policy denies removing the table: lifted for the detach alone, and put
+            // back by Ctrl-C too.
+            ctx.record_lifted_policy(&plan.name, &region, protection);
+            let mut lifted = protection.clone();
+            lifted.remove(logical_id);
+            apply::set_policy(&cfn, &plan.name, &lifted).await?;
+        }
+        let detached = detach_template(&deployed, logical_id, &source, &old_arn)?;
+        let outcome = detach(ctx, &cfn, plan, &detached, logical_id).await;
+        if let Some(protection) = &protected {
+            apply::set_policy(&cfn, &plan.name, protection).await?;
+            ctx.forget_lifted_policy(&plan.name);
+        }
+        outcome.with_context(|| stopped("the detach", &source))?;
+        deployed = detached;
+    }
+    if deployed["Resources"].get(logical_id).is_none() {
+        let mut imported = deployed.clone();
+        imported["Resources"][logical_id] = definition.clone();
+        import(ctx, &cfn, plan, &imported, logical_id, &target)
+            .await
+            .with_context(|| stopped("the import", &source))?;
+        deployed = imported;
+    }
+    tag(&dynamodb, &old_arn, [(REPLACED_BY_TAG, target.as_str())]).await?;
+
+    let mut retargeted = Vec::new();
+    let others: Vec<&StackPlan> = plans.iter().filter(|p| p.name != plan.name).collect();
+    if has_pins(&deployed) {
+        // 3. The importers switch to the restored table.
+        let values: BTreeMap<String, String> = exports
+            .iter()
+            .map(|(export, attribute)| {
+                (export.clone(), if *attribute == "Arn" { new_arn.clone() } else { target.clone() })
+            })
+            .collect();
+        for other in &others {
+            let other_cfn = ctx.aws.cloudformation(other.region.as_deref());
+            if stack::describe(&other_cfn, &other.name).await?.is_none() {
+                continue;
+            }
+            let (moved, count) = retarget_template(&stack::template(&other_cfn, &other.name).await?, &values);
+            if count > 0 {
+                println!("  [{}] {count} value(s) from {logical_id} now name {target}", other.short_name);
+                update_template(ctx, &other_cfn, other, &moved)
+                    .await
+                    .with_context(|| stopped(&format!("moving {} to {target}", other.name), &source))?;
+                retargeted.push(other.name.clone());
+            }
+        }
+        // 4. Nothing imports the exports now, so they may change.
+        update_template(ctx, &cfn, plan, &unpin(&deployed))
+            .await
+            .with_context(|| stopped(&format!("the exports of {}", plan.name), &target))?;
+        println!("  [{}] exports name {target}", plan.short_name);
+    }
+    // 5. The imports return.
+    for other in &others {
+        let other_cfn = ctx.aws.cloudformation(other.region.as_deref());
+        if stack::describe(&other_cfn, &other.name).await?.is_none() {
+            continue;
+        }
+        let template = stack::template(&other_cfn, &other.name).await?;
+        if has_pins(&template) {
+            update_template(ctx, &other_cfn, other, &unpin(&template))
+                .await
+                .with_context(|| stopped(&format!("the imports of {}", other.name), &target))?;
+            println!("  [{}] imports {logical_id}'s exports again", other.short_name);
+        }
+    }
+    Ok(Restored {
+        stack: plan.name.clone(),
+        logical_id: logical_id.to_owned(),
+        table: target,
+        replaced: source,
+        retargeted,
+    })
+}
+
+async fn physical_id(cfn: &aws_sdk_cloudformation::Client, stack: &str, logical_id: &str) -> Result<String> {
+    cfn.describe_stack_resource()
+        .stack_name(stack)
+        .logical_resource_id(logical_id)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("finding {logical_id} of {stack}"), e))?
+        .stack_resource_detail()
+        .and_then(|d| d.physical_resource_id().map(str::to_owned))
+        .with_context(|| format!("{stack} names no table for {logical_id}"))
+}
+
+/// The table's tags; `None` when there is no such table.
+async fn tags_of(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Option<BTreeMap<String, String>>> {
+    let described = match dynamodb.describe_table().table_name(table).send().await {
+        Ok(described) => described,
+        Err(error) if code(&error) == Some("ResourceNotFoundException") => return Ok(None),
+        Err(error) => return Err(explain(&format!("reading table {table}"), error)),
+    };
+    let Some(arn) = described.table().and_then(|t| t.table_arn()) else { return Ok(Some(BTreeMap::new())) };
+    let tags = dynamodb
+        .list_tags_of_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("reading the tags of {table}"), e))?;
+    Ok(Some(tags.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()))
+}
+
+async fn table_arn(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<String> {
+    dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("reading table {table}"), e))?
+        .table()
+        .and_then(|t| t.table_arn().map(str::to_owned))
+        .with_context(|| format!("table {table} has no ARN"))
+}
+
+async fn tag<'a>(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    arn: &str,
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<()> {
+    let tags: Vec<Tag> =
+        tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value are set")).collect();
+    dynamodb
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| explain(&format!("tagging {arn}"), e))?;
+    Ok(())
+}
+
+/// How the restored table is encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// DynamoDB's own key, as the source table had by default.
+    Owned,
+    /// KMS: this key, or the AWS managed one.
+    Kms(Option<String>),
+}
+
+/// One `RestoreTableToPointInTime`.
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    pub source: String,
+    pub target: String,
+    pub to: DateTime,
+    pub on_demand: bool,
+    pub encryption: Encryption,
+}
+
+/// Asks DynamoDB for the restore, encrypted with the key the template names.
+async fn start_restore(
+    ctx: &Context,
+    plan: &StackPlan,
+    definition: &Value,
+    source: &str,
+    target: &str,
+    to: &DateTime,
+) -> Result<()> {
+    let cfn = ctx.aws.cloudformation(plan.region.as_deref());
+    let properties = &definition["Properties"];
+    let sse = &properties["SSESpecification"];
+    let encryption = if sse["SSEEnabled"] == true && sse["SSEType"] == "KMS" {
+        // A key of the stack: the one the template names (its physical id).
+        let key = &sse["KMSMasterKeyId"];
+        match key["Ref"].as_str().or_else(|| key["Fn::GetAtt"][0].as_str()) {
+            Some(key_logical) => Encryption::Kms(Some(physical_id(&cfn, &plan.name, key_logical).await?)),
+            None => Encryption::Kms(key.as_str().map(str::to_owned)),
+        }
+    } else {
+        Encryption::Owned
+    };
+    let request = RestoreRequest {
+        source: source.to_owned(),
+        target: target.to_owned(),
+        to: *to,
+        on_demand: properties["BillingMode"] == "PAY_PER_REQUEST",
+        encryption,
+    };
+    println!("  restoring {source} to {} as {target}", format_time(to));
+    request_restore(&ctx.aws.dynamodb_in(plan.region.as_deref()), &request).await
+}
+
+/// Sends `request`; a time outside the table's window, or a table without point-in-time
+/// recovery, is said in those words (with the window).
+pub async fn request_restore(dynamodb: &aws_sdk_dynamodb::Client, request: &RestoreRequest) -> Result<()> {
+    let RestoreRequest { source, target, to, .. } = request;
+    let mut call = dynamodb
+        .restore_table_to_point_in_time()
+        .source_table_name(source)
+        .target_table_name(target)
+        .restore_date_time(*to);
+    if request.on_demand {
+        call = call.billing_mode_override(BillingMode::PayPerRequest);
+    }
+    if let Encryption::Kms(key) = &request.encryption {
+        let spec = SseSpecification::builder().enabled(true).sse_type(SseType::Kms).set_kms_master_key_id(key.clone());
+        call = call.sse_specification_override(spec.build());
+    }
+    match call.send().await {
+        Ok(_) => Ok(()),
+        Err(error) if code(&error) == Some("InvalidRestoreTimeException") => {
+            let window = dynamodb.describe_continuous_backups().table_name(source).send().await.ok().and_then(|b| {
+                let pitr = b.continuous_backups_description()?.point_in_time_recovery_description()?;
+                Some(format!(
+                    "{} to {}",
+                    format_time(pitr.earliest_restorable_date_time()?),
+                    format_time(pitr.latest_restorable_date_time()?)
+                ))
+            });
+            bail!(
+                "--to {} is outside what {source} can be restored to ({}). Nothing was changed",
+                format_time(to),
+                window.unwrap_or_else(|| "its window could not be read".to_owned())
+            )
+        }
+        Err(error) if code(&error) == Some("PointInTimeRecoveryUnavailableException") => bail!(
+            "point-in-time recovery is not on for {source} (it is turned on by deploy when the environment asks for it, \
+             and reaches back only to then). Nothing was changed"
+        ),
+        Err(error) => Err(explain(&format!("restoring {source} to {}", format_time(to)), error)),
+    }
+}
+
+async fn wait_active(ctx: &Context, dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut said = std::time::Duration::ZERO;
+    loop {
+        let described = dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| explain(&format!("reading table {table}"), e))?;
+        match described.table().and_then(|t| t.table_status()) {
+            Some(TableStatus::Active) => return Ok(()),
+            Some(TableStatus::Creating) | Some(TableStatus::Updating) | None => {}
+            Some(other) => bail!("the restored table {table} is {}, not ACTIVE", other.as_str()),
+        }
+        if started.elapsed() >= said + std::time::Duration::from_secs(60) {
+            said = started.elapsed();
+            println!("  {table} is still being restored ({} min)", said.as_secs() / 60);
+        }
+        tokio::time::sleep(ctx.poll.max(std::time::Duration::from_millis(100))).await;
+    }
+}
+
+/// What a restore does not carry over and the template declares: point-in-time recovery,
+/// deletion protection, time to live, and the tags deploy and adopt find a table by (an imported
+/// resource gets no `aws:cloudformation:*` tags).
+#[allow(clippy::too_many_arguments)]
+async fn align(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    plan: &StackPlan,
+    stack_id: &str,
+    logical_id: &str,
+    definition: &Value,
+    source: &str,
+    target: &str,
+    to: &DateTime,
+) -> Result<()> {
+    let properties = &definition["Properties"];
+    let arn = table_arn(dynamodb, target).await?;
+    let to = format_time(to);
+    let mut tags: Vec<(&str, &str)> = plan.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    tags.extend([
+        (RESTORED_FROM_TAG, source),
+        (RESTORED_TO_TAG, to.as_str()),
+        (BRAIN2_STACK_NAME_TAG, plan.name.as_str()),
+        (BRAIN2_LOGICAL_ID_TAG, logical_id),
+        (BRAIN2_STACK_ID_TAG, stack_id),
+    ]);
+    tag(dynamodb, &arn, tags).await?;
+    dynamodb
+        .update_continuous_backups()
+        .table_name(target)
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(true).build()?,
+        )
+        .send()
+        .await
+        .map_err(|e| explain(&format!("turning on point-in-time recovery for {target}"), e))?;
+    if properties["DeletionProtectionEnabled"] == true {
+        dynamodb
+            .update_table()
+            .table_name(target)
+            .deletion_protection_enabled(true)
+            .send()
+            .await
+            .map_err(|e| explain(&format!("turning on deletion protection for {target}"), e))?;
+    }
+    let ttl = &properties["TimeToLiveSpecification"];
+    if ttl["Enabled"] == true
+        && let Some(attribute) = ttl["AttributeName"].as_str()
+    {
+        dynamodb
+            .update_time_to_live()
+            .table_name(target)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().enabled(true).attribute_name(attribute).build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| explain(&format!("turning on time to live for {target}"), e))?;
+    }
+    Ok(())
+}
+
+/// Step 1, through a change set that must do nothing but take the table out.
+async fn detach(
+    ctx: &Context,
+    cfn: &aws_sdk_cloudformation::Client,
+    plan: &StackPlan,
+    template: &Value,
+    logical_id: &str,
+) -> Result<()> {
+    let label = plan.short_name.as_str();
+    let body = serde_json::to_string_pretty(template)? + "\n";
+    let request = change_set::Request {
+        stack: plan.name.clone(),
+        name: format!("{}-detach", ctx.change_set_name()),
+        kind: ChangeSetType::Update,
+        template: ctx.template_source(plan, &body).await?,
+        parameters: previous_parameters(cfn, &plan.name).await?,
+        tags: Vec::new(),
+        imports: Vec::new(),
+        description: "cargo xtask restore: detach the table to replace".to_owned(),
+    };
+    let Created::Ready { id, changes } = change_set::create(cfn, &request, ctx.poll).await? else {
+        bail!("CloudFormation found nothing to change when taking {logical_id} out of {}", plan.name);
+    };
+    let expected = changes.len() == 1 && changes[0].removes() && changes[0].logical_id == logical_id;
+    if !expected {
+        change_set::delete(cfn, &plan.name, &id).await?;
+        bail!(
+            "taking {logical_id} out of {} would also change: {}. Nothing was swapped (the change set was deleted); \
+             deploy the stack first so that it runs what it declares, then restore",
+            plan.name,
+            changes.iter().filter(|c| c.logical_id != logical_id).map(|c| c.line()).collect::<Vec<_>>().join("; ")
+        );
+    }
+    println!("  [{label}] detaching {logical_id} (kept: its DeletionPolicy is Retain)");
+    let after = events::newest(cfn, &plan.name).await?;
+    change_set::execute(cfn, &plan.name, &id).await?;
+    let outcome = events::watch(cfn, &plan.name, label, after.as_deref(), ctx.poll).await?;
+    if outcome.status.as_str() != "UPDATE_COMPLETE" {
+        bail!(
+            "{} could not detach {logical_id} ({}): {}\n  the application still uses the table it had; next: fix the \
+             cause and run restore again",
+            plan.name,
+            outcome.status.as_str(),
+            outcome.first_failure.map(|f| format!("{} {}", f.logical_id, f.reason)).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// Step 2.
+async fn import(
+    ctx: &Context,
+    cfn: &aws_sdk_cloudformation::Client,
+    plan: &StackPlan,
+    template: &Value,
+    logical_id: &str,
+    table: &str,
+) -> Result<()> {
+    let label = plan.short_name.as_str();
+    let body = serde_json::to_string_pretty(template)? + "\n";
+    let request = change_set::Request {
+        stack: plan.name.clone(),
+        name: format!("{}-import", ctx.change_set_name()),
+        kind: ChangeSetType::Import,
+        template: ctx.template_source(plan, &body).await?,
+        parameters: previous_parameters(cfn, &plan.name).await?,
+        tags: Vec::new(),
+        imports: vec![
+            ResourceToImport::builder()
+                .resource_type("AWS::DynamoDB::Table")
+                .logical_resource_id(logical_id)
+                .resource_identifier("TableName", table)
+                .build(),
+        ],
+        description: "cargo xtask restore: import the restored table".to_owned(),
+    };
+    let Created::Ready { id, .. } = change_set::create(cfn, &request, ctx.poll).await? else {
+        bail!("CloudFormation found nothing to import into {}", plan.name);
+    };
+    println!("  [{label}] importing {table} as {logical_id}");
+    let after = events::newest(cfn, &plan.name).await?;
+    change_set::execute(cfn, &plan.name, &id).await?;
+    let outcome = events::watch(cfn, &plan.name, label, after.as_deref(), ctx.poll).await?;
+    if outcome.status.as_str() != "IMPORT_COMPLETE" {
+        bail!(
+            "{} could not import {table} as {logical_id} ({}): {}\n  the application still uses the table it had (its \
+             values are pinned); next: fix the cause and run restore again",
+            plan.name,
+            outcome.status.as_str(),
+            outcome.first_failure.map(|f| format!("{} {}", f.logical_id, f.reason)).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn previous_parameters(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> Result<Vec<(String, ParameterValue)>> {
+    let current = stack::describe(cfn, stack).await?.with_context(|| format!("{stack} vanished"))?;
+    Ok(current.parameters.into_keys().map(|k| (k, ParameterValue::Previous)).collect())
+}
+
+/// An update of the template alone (parameters and tags as they are), straight through
+/// UpdateStack: steps 3 to 5 change what a change set may call no change (outputs; a value
+/// that resolves the same).
+async fn update_template(
+    ctx: &Context,
+    cfn: &aws_sdk_cloudformation::Client,
+    plan: &StackPlan,
+    template: &Value,
+) -> Result<()> {
+    let body = serde_json::to_string_pretty(template)? + "\n";
+    let current = stack::describe(cfn, &plan.name).await?.with_context(|| format!("{} vanished", plan.name))?;
+    let mut request = cfn
+        .update_stack()
+        .stack_name(&plan.name)
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam);
+    request = match ctx.template_source(plan, &body).await? {
+        TemplateSource::Body(body) => request.template_body(body),
+        TemplateSource::Url(url) => request.template_url(url),
+        TemplateSource::Previous => request.use_previous_template(true),
+    };
+    for key in current.parameters.keys() {
+        request = request.parameters(Parameter::builder().parameter_key(key).use_previous_value(true).build());
+    }
+    let after = events::newest(cfn, &current.id).await?;
+    match request.send().await {
+        Ok(_) => {}
+        Err(error) if format!("{error:?}").contains("No updates are to be performed") => return Ok(()),
+        Err(error) => return Err(explain(&format!("updating {}", plan.name), error)),
+    }
+    let outcome = events::watch(cfn, &current.id, &plan.short_name, after.as_deref(), ctx.poll).await?;
+    if outcome.status.as_str() != "UPDATE_COMPLETE" {
+        bail!(
+            "{} could not be updated ({}): {}\n  CloudFormation rolled it back; the restored table is in place, and \
+             running restore again with the same --to finishes the swap",
+            plan.name,
+            outcome.status.as_str(),
+            outcome.first_failure.map(|f| format!("{} {}", f.logical_id, f.reason)).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database() -> Value {
+        json!({
+            "Resources": {
+                "MemoryTable": { "Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": {} },
+                "Other": { "Type": "AWS::SQS::Queue", "Properties": { "Tags": [{ "Key": "t", "Value": { "Ref": "MemoryTable" } }] } }
+            },
+            "Outputs": {
+                "ExportMemoryTableRef": { "Value": { "Ref": "MemoryTable" }, "Export": { "Name": "db:MemoryTable:Ref" } },
+                "ExportMemoryTableArn": { "Value": { "Fn::GetAtt": ["MemoryTable", "Arn"] }, "Export": { "Name": "db:MemoryTable:Arn" } },
+                "Unrelated": { "Value": "x", "Export": { "Name": "db:x" } }
+            }
+        })
+    }
+
+    #[test]
+    fn detaching_pins_the_table_s_values_and_unpinning_gives_the_template_back() {
+        let deployed = database();
+        let detached = detach_template(&deployed, "MemoryTable", "old-table", "arn:old").unwrap();
+        assert!(detached["Resources"].get("MemoryTable").is_none());
+        assert_eq!(detached["Outputs"]["ExportMemoryTableRef"]["Value"]["Fn::Select"][1][0], "old-table");
+        assert_eq!(detached["Outputs"]["ExportMemoryTableArn"]["Value"]["Fn::Select"][1][0], "arn:old");
+        assert_eq!(detached["Resources"]["Other"]["Properties"]["Tags"][0]["Value"]["Fn::Select"][1][0], "old-table");
+        assert_eq!(
+            exports_of(&detached, "MemoryTable"),
+            BTreeMap::from([("db:MemoryTable:Arn".to_owned(), "Arn"), ("db:MemoryTable:Ref".to_owned(), "Ref")])
+        );
+        assert_eq!(exports_of(&detached, "MemoryTable"), exports_of(&deployed, "MemoryTable"));
+        let mut imported = detached.clone();
+        imported["Resources"]["MemoryTable"] = deployed["Resources"]["MemoryTable"].clone();
+        assert!(has_pins(&imported));
+        assert_eq!(unpin(&imported), deployed);
+        assert!(!has_pins(&deployed));
+    }
+
+    #[test]
+    fn what_cannot_be_pinned_is_refused_by_name() {
+        let mut deployed = database();
+        deployed["Outputs"]["Stream"] = json!({ "Value": { "Fn::GetAtt": "MemoryTable.StreamArn" } });
+        let error = detach_template(&deployed, "MemoryTable", "t", "a").unwrap_err().to_string();
+        assert!(error.contains("its attribute StreamArn"), "{error}");
+        let mut deployed = database();
+        deployed["Outputs"]["Index"] = json!({ "Value": { "Fn::Sub": "${MemoryTable.Arn}/index/*" } });
+        let error = detach_template(&deployed, "MemoryTable", "t", "a").unwrap_err().to_string();
+        assert!(error.contains("a Fn::Sub (${MemoryTable.Arn}/index/*)"), "{error}");
+    }
+
+    #[test]
+    fn importers_are_retargeted_and_then_import_again() {
+        let importer = json!({
+            "Resources": { "Fn": { "Properties": {
+                "Environment": { "Variables": { "TABLE": { "Fn::ImportValue": "db:MemoryTable:Ref" } } },
+                "Policy": { "Fn::Sub": ["${A}/index/*", { "A": { "Fn::ImportValue": "db:MemoryTable:Arn" } }] },
+                "Other": { "Fn::ImportValue": "db:x" }
+            } } }
+        });
+        let values = BTreeMap::from([
+            ("db:MemoryTable:Ref".to_owned(), "new-table".to_owned()),
+            ("db:MemoryTable:Arn".to_owned(), "arn:new".to_owned()),
+        ]);
+        let (moved, count) = retarget_template(&importer, &values);
+        assert_eq!(count, 2);
+        let properties = &moved["Resources"]["Fn"]["Properties"];
+        assert_eq!(properties["Environment"]["Variables"]["TABLE"]["Fn::Select"][1][0], "new-table");
+        assert_eq!(properties["Policy"]["Fn::Sub"][1]["A"]["Fn::Select"][1][0], "arn:new");
+        assert_eq!(properties["Other"], json!({ "Fn::ImportValue": "db:x" }));
+        assert_eq!(retarget_template(&moved, &values).1, 0, "a second run finds nothing left to move");
+        assert_eq!(unpin(&moved), importer);
+    }
+
+    #[test]
+    fn the_time_is_checked_and_names_the_table() {
+        let time = parse_time("2026-01-02T03:04:05Z").unwrap();
+        assert_eq!(
+            restored_name("brain2-prod-database", "MemoryTable", &time),
+            "brain2-prod-database-MemoryTable-at-20260102T030405Z"
+        );
+        let error = parse_time("yesterday").unwrap_err().to_string();
+        assert!(error.contains("expected RFC 3339"), "{error}");
+        let error = parse_time("2999-01-01T00:00:00Z").unwrap_err().to_string();
+        assert!(error.contains("is in the future"), "{error}");
+    }
+}
