@@ -519,7 +519,7 @@ async fn deleting_an_account_leaves_nothing_of_the_user_and_another_user_untouch
 }
 
 /// Search at 10,000 memories, timed inside the store (what the function spends), on Dynoxide.
-/// `cargo test -p brain2-integration-tests --release --test ownership -- --ignored --nocapture`
+/// `cargo test -p brain2-integration-tests --profile measure --test ownership search_at_ten_thousand_memories -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run by hand, figures in BENCHMARKS.md"]
 async fn search_at_ten_thousand_memories() {
