@@ -172,8 +172,8 @@ pub fn unpin(template: &Value) -> Value {
     template
 }
 
-/// Whether `template` holds a pin.
-fn has_pins(template: &Value) -> bool {
+/// Whether `template` holds a pin: a restore of it is under way, or stopped unfinished.
+pub fn has_pins(template: &Value) -> bool {
     let mut found = false;
     let mut probe = template.clone();
     rewrite(&mut probe, &mut |node| {

@@ -328,6 +328,9 @@ fn a_restore_swaps_the_restored_table_in_and_keeps_the_one_it_replaced() {
         let database = xtask::aws::stack::describe(&cfn, "brain2-prod-database").await.unwrap().unwrap();
         assert_eq!(database.output("ExportMemoryTableRef"), Some(old.as_str()), "still the table it had");
         assert_eq!(dynamodb.scan().table_name(&old).send().await.unwrap().count(), 2, "kept, whole");
+        // A deploy meanwhile would declare the table again, new and empty: refused.
+        let refused = deploy::deploy_all(prod(), deploy::plans(&app(), &parameters).unwrap()).await.unwrap_err();
+        assert!(format!("{refused:#}").contains("in the middle of a restore"), "{refused:#}");
 
         let restored = xtask::restore::restore(&prod(), &app(), "MemoryTable", &to, true).await.unwrap();
         assert_eq!(restored.replaced, old);

@@ -202,6 +202,16 @@ pub async fn deploy_stack(ctx: &Context, plan: &StackPlan) -> Result<StackResult
     let mut kept = Vec::new();
     if let Some(current) = &existing {
         let deployed_template = stack::template(&cfn, &plan.name).await?;
+        if crate::restore::has_pins(&deployed_template) {
+            // Its template would put back a table the restore took out: a new, empty one.
+            bail!(
+                "{} is in the middle of a restore (its template holds restore's pinned values): finish it with the \
+                 `cargo xtask restore --env {} --to <time>` it printed (the restored table's brain2:restored-to tag \
+                 gives the time), then deploy",
+                plan.name,
+                ctx.settings.environment
+            );
+        }
         kept =
             exports::keep_imported(&cfn, current, &deployed_template, &mut desired, ctx.aws.endpoint_url().is_some())
                 .await?;
