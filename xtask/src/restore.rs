@@ -407,6 +407,20 @@ pub async fn restore(
             println!("  [{}] imports {logical_id}'s exports again", other.short_name);
         }
     }
+    // Every pin must be gone: an update CloudFormation took for no change would leave one.
+    for each in &plans {
+        let each_cfn = ctx.aws.cloudformation(each.region.as_deref());
+        let deployed = stack::describe(&each_cfn, &each.name).await?.is_some();
+        if deployed && has_pins(&stack::template(&each_cfn, &each.name).await?) {
+            bail!(
+                "{} still holds restore's pinned values after its update (CloudFormation found nothing to change). Its values \
+                 are right (the application is on {target}), but deploy refuses it while pins remain: update it by hand \
+                 with its template (`aws cloudformation get-template`), each `Fn::Select [0, [value, \"brain2-restore:<what>\"]]` \
+                 replaced by the Ref, Fn::GetAtt or Fn::ImportValue <what> names",
+                each.name
+            );
+        }
+    }
     Ok(Restored {
         stack: plan.name.clone(),
         logical_id: logical_id.to_owned(),
