@@ -23,7 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, ResourceToImport};
 use aws_sdk_dynamodb::types::{
-    BillingMode, PointInTimeRecoverySpecification, SseSpecification, SseType, TableStatus, Tag, TimeToLiveSpecification,
+    BillingMode, IndexStatus, PointInTimeRecoverySpecification, SseSpecification, SseType, TableStatus, Tag,
+    TimeToLiveSpecification,
 };
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
@@ -42,6 +43,8 @@ pub const MEMORY_TABLE: &str = "MemoryTable";
 pub const RESTORED_FROM_TAG: &str = "brain2:restored-from";
 pub const RESTORED_TO_TAG: &str = "brain2:restored-to";
 const PIN: &str = "brain2-restore:";
+/// Set on a function while restore moves it to another table (see [`retarget_template`]).
+const MOVING_VARIABLE: &str = "BRAIN2_MOVING_TABLES";
 
 /// What a restore did.
 #[derive(Debug, Clone)]
@@ -155,9 +158,41 @@ pub fn detach_template(deployed: &Value, logical_id: &str, name: &str, arn: &str
     Ok(template)
 }
 
-/// `template` with each pin restore left put back: `Ref`, `Fn::GetAtt` or `Fn::ImportValue`.
+/// Whether `value` holds a pin anywhere inside, for which `what` answers true.
+fn holds_pin(value: &Value, what: &impl Fn(&str) -> bool) -> bool {
+    if pinned(value).is_some_and(what) {
+        return true;
+    }
+    match value {
+        Value::Object(map) => map.values().any(|v| holds_pin(v, what)),
+        Value::Array(items) => items.iter().any(|v| holds_pin(v, what)),
+        _ => false,
+    }
+}
+
+/// `template` with each pin restore left put back: `Ref`, `Fn::GetAtt`, `Fn::ImportValue` or the
+/// literal it stood for; what it added only for the move (`Drop:`) is taken out.
 pub fn unpin(template: &Value) -> Value {
+    // Only where the move added them: the elements of an IAM `Resource`, and a variable.
+    fn drop_added(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|_, inner| !pinned(inner).is_some_and(|what| what.starts_with("Drop:")));
+                for (key, inner) in map.iter_mut() {
+                    match inner {
+                        Value::Array(items) if key == "Resource" => {
+                            items.retain(|item| !holds_pin(item, &|what| what.starts_with("Drop:")))
+                        }
+                        _ => drop_added(inner),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(drop_added),
+            _ => {}
+        }
+    }
     let mut template = template.clone();
+    drop_added(&mut template);
     rewrite(&mut template, &mut |node| {
         let what = pinned(node)?;
         if let Some(id) = what.strip_prefix("Ref:") {
@@ -165,11 +200,26 @@ pub fn unpin(template: &Value) -> Value {
         } else if let Some(dotted) = what.strip_prefix("GetAtt:") {
             let (id, attribute) = dotted.split_once('.')?;
             Some(json!({ "Fn::GetAtt": [id, attribute] }))
+        } else if let Some(literal) = what.strip_prefix("Literal:") {
+            Some(Value::String(literal.to_owned()))
         } else {
             what.strip_prefix("ImportValue:").map(|export| json!({ "Fn::ImportValue": export }))
         }
     });
     template
+}
+
+/// The value a pin of `what` holds in `template`, if one does.
+fn pinned_value(template: &Value, what: &str) -> Option<String> {
+    let mut found = None;
+    let mut probe = template.clone();
+    rewrite(&mut probe, &mut |node| {
+        if found.is_none() && pinned(node) == Some(what) {
+            found = node["Fn::Select"][1][0].as_str().map(str::to_owned);
+        }
+        None
+    });
+    found
 }
 
 /// Whether `template` holds a pin: a restore of it is under way, or stopped unfinished.
@@ -183,18 +233,85 @@ pub fn has_pins(template: &Value) -> bool {
     found
 }
 
-/// Step 3 for one importer: each `Fn::ImportValue` of an export in `values` pinned to its new
-/// value. Returns the template and how many places changed.
-pub fn retarget_template(template: &Value, values: &BTreeMap<String, String>) -> (Value, usize) {
+/// Step 3 for one importer: each `Fn::ImportValue` of an export in `moves` pinned to its new
+/// value. So that nothing is refused while the move is under way, an IAM `Resource` that names
+/// one of them is also granted on the old value (a `Drop:` pin, gone with the unpin), and each
+/// Lambda version of a function that changed is renamed for the move, which publishes a new one
+/// for the `live` alias (a version freezes its function's configuration). Returns the template
+/// and how many places changed.
+pub fn retarget_template(template: &Value, moves: &BTreeMap<String, Move>) -> (Value, usize) {
+    let imports = |node: &Value| -> Option<String> {
+        let export = node.as_object().filter(|o| o.len() == 1)?.get("Fn::ImportValue")?.as_str()?;
+        moves.contains_key(export).then(|| export.to_owned())
+    };
     let mut template = template.clone();
+    // Grants on the old values, beside the new.
+    fn grant_old(value: &mut Value, imports: &dyn Fn(&Value) -> Option<String>, moves: &BTreeMap<String, Move>) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map.iter_mut() {
+                    if key == "Resource"
+                        && let Value::Array(items) = inner
+                    {
+                        let mut olds = Vec::new();
+                        for item in items.iter() {
+                            let mut old = item.clone();
+                            let mut touched = false;
+                            rewrite(&mut old, &mut |node| {
+                                let export = imports(node)?;
+                                touched = true;
+                                Some(pin(&moves[&export].old, &format!("Drop:{export}")))
+                            });
+                            if touched {
+                                olds.push(old);
+                            }
+                        }
+                        items.extend(olds);
+                    } else {
+                        grant_old(inner, imports, moves);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| grant_old(v, imports, moves)),
+            _ => {}
+        }
+    }
+    grant_old(&mut template, &imports, moves);
+    let before = template.clone();
     let mut count = 0;
     rewrite(&mut template, &mut |node| {
-        let export = node.as_object().filter(|o| o.len() == 1)?.get("Fn::ImportValue")?.as_str()?;
-        let value = values.get(export)?;
+        let export = imports(node)?;
         count += 1;
-        Some(pin(value, &format!("ImportValue:{export}")))
+        Some(pin(&moves[&export].new, &format!("ImportValue:{export}")))
     });
+    if count > 0 {
+        let resources = template["Resources"].as_object().cloned().unwrap_or_default();
+        for (id, resource) in &resources {
+            let Some(function) = resource["Properties"]["FunctionName"]["Ref"].as_str() else { continue };
+            let changed = before["Resources"][function] != template["Resources"][function];
+            if resource["Type"] != "AWS::Lambda::Version" || !changed {
+                continue;
+            }
+            let description = resource["Properties"]["Description"].as_str().unwrap_or_default().to_owned();
+            template["Resources"][id]["Properties"]["Description"] =
+                pin(&format!("{description} (moving tables)"), &format!("Literal:{description}"));
+            // Lambda publishes a version only of a function that changed since the last one:
+            // the unpin, whose values are the same, changes the function by taking this away.
+            let variables = &mut template["Resources"][function]["Properties"]["Environment"]["Variables"];
+            if !variables.is_object() {
+                *variables = json!({});
+            }
+            variables[MOVING_VARIABLE] = pin("1", "Drop:variable");
+        }
+    }
     (template, count)
+}
+
+/// An export's value before and after the swap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    pub old: String,
+    pub new: String,
 }
 
 /// The exports of `template` whose value comes from `logical_id` (directly or pinned), with
@@ -269,24 +386,111 @@ pub async fn restore(
              \"data\": {{\"pointInTimeRecovery\": true}} in {file} and deploy; restores can reach back to then"
         );
     }
+    if definition["Properties"].get("TableName").is_some() {
+        bail!(
+            "restore cannot swap {logical_id}: the template names it (TableName), and CloudFormation can import a table \
+             under that logical id only by that name"
+        );
+    }
+    let dependents: Vec<&String> = deployed["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| match &r["DependsOn"] {
+            Value::String(one) => one == logical_id,
+            Value::Array(many) => many.iter().any(|d| d == logical_id),
+            _ => false,
+        })
+        .map(|(id, _)| id)
+        .collect();
+    if !dependents.is_empty() {
+        bail!(
+            "restore cannot swap {logical_id}: {} of {} depend on it (DependsOn), which a stack without it cannot \
+             declare. Nothing was changed",
+            dependents.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", "),
+            plan.name
+        );
+    }
     let target = restored_name(&plan.name, logical_id, to);
     let physical = match deployed["Resources"].get(logical_id) {
         Some(_) => Some(physical_id(&cfn, &plan.name, logical_id).await?),
         None => None,
     };
+    let target_tags = tags_of(&dynamodb, &target).await?;
+    // The table replaced: the stack's, or (detached by a stopped run) the value pinned for it.
     let source = match &physical {
         Some(physical) if *physical != target => physical.clone(),
-        _ => match tags_of(&dynamodb, &target).await? {
-            Some(tags) => tags.get(RESTORED_FROM_TAG).cloned().with_context(|| {
-                format!("{target} exists but has no {RESTORED_FROM_TAG} tag: it was not made by restore")
-            })?,
-            None => bail!(
-                "{} holds no {logical_id}, and no restored table {target} exists: look at the stack's events \
-                 (`cargo xtask status --env {environment}`)",
+        Some(_) => target_tags
+            .as_ref()
+            .and_then(|t| t.get(RESTORED_FROM_TAG).cloned())
+            .with_context(|| format!("{target} is {logical_id} of {} but has no {RESTORED_FROM_TAG} tag", plan.name))?,
+        None => pinned_value(&deployed, &format!("Ref:{logical_id}")).with_context(|| {
+            format!(
+                "{} holds no {logical_id} and no value restore pinned for it: look at the stack's events (`cargo xtask \
+                 status --env {environment}`)",
                 plan.name
-            ),
-        },
+            )
+        })?,
     };
+    // A table of the target's name must be this restore's: from this source, to this time.
+    if let Some(tags) = &target_tags {
+        if let Some(by) = tags.get(REPLACED_BY_TAG) {
+            bail!(
+                "{target} was swapped in by an earlier restore to the same time and then replaced by {by}: restoring \
+                 again to {} would bring back that table with what was written to it meanwhile. Delete or rename \
+                 {target} (after checking it), or pick another --to",
+                format_time(to)
+            );
+        }
+        let ours = tags.get(RESTORED_FROM_TAG) == Some(&source)
+            && tags.get(RESTORED_TO_TAG).map(String::as_str) == Some(format_time(to).as_str());
+        if !ours && !restored_by_dynamodb(&dynamodb, &target, &source, to).await? {
+            bail!(
+                "a table {target} exists that is not a restore of {source} to {}: restore will not swap it in. Delete \
+                 or rename it (after checking it), then run restore again",
+                format_time(to)
+            );
+        }
+    }
+    let swapped = physical.as_deref() == Some(target.as_str());
+
+    // Everything that could stop the swap halfway is checked before anything changes.
+    let mut deployed_exports = exports_of(&deployed, logical_id);
+    if let Some(derived) = derived_export(&deployed, logical_id, &deployed_exports) {
+        bail!(
+            "restore cannot swap {logical_id}: the export {derived} derives from it in a way restore cannot move (only \
+             a Ref or a GetAtt Arn). Nothing was changed"
+        );
+    }
+    let in_app: BTreeSet<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+    let mut importers = BTreeSet::new();
+    for export in deployed_exports.keys() {
+        for importer in stack::importers(&cfn, export, ctx.aws.endpoint_url().is_some()).await? {
+            if !in_app.contains(importer.as_str()) {
+                bail!(
+                    "restore cannot swap {logical_id}: {importer} imports {export}, and only this app's stacks can be \
+                     moved to the restored table. Nothing was changed"
+                );
+            }
+            importers.insert(importer);
+        }
+    }
+    let others: Vec<&StackPlan> = plans.iter().filter(|p| p.name != plan.name).collect();
+    for other in &others {
+        let other_cfn = ctx.aws.cloudformation(other.region.as_deref());
+        if let Some(state) = stack::describe(&other_cfn, &other.name).await?
+            && state.phase() != stack::Phase::Stable
+        {
+            bail!(
+                "{} is {}: restore moves it to the restored table, and waits for it to be at rest. Nothing was changed",
+                other.name,
+                state.status.as_str()
+            );
+        }
+    }
+    if !swapped && physical.is_some() {
+        detach_template(&deployed, logical_id, "-", "-")?;
+    }
 
     println!("  [{}] {logical_id}: {source}", plan.short_name);
     println!(
@@ -298,31 +502,18 @@ pub async fn restore(
         bail!("nothing was restored: not confirmed");
     }
 
-    if tags_of(&dynamodb, &target).await?.is_none() {
+    let protection = ctx.settings.protects_with_stack_policy().then(|| plan.stateful.clone());
+    if let Some(protection) = &protection {
+        // A run killed while the policy was lifted left it so: whole again before anything.
+        apply::set_policy(&cfn, &plan.name, protection).await?;
+    }
+    if target_tags.is_none() {
         start_restore(ctx, plan, &definition, &source, &target, to).await?;
     }
     wait_active(ctx, &dynamodb, &target).await?;
-    align(&dynamodb, plan, &current.id, logical_id, &definition, &source, &target, to).await?;
+    align(&dynamodb, plan, &definition, &source, &target, to).await?;
     let old_arn = table_arn(&dynamodb, &source).await?;
     let new_arn = table_arn(&dynamodb, &target).await?;
-
-    // Importers outside this app could not be retargeted: found before anything changes.
-    let exports = exports_of(&deployed, logical_id);
-    let in_app: BTreeSet<&str> = plans.iter().map(|p| p.name.as_str()).collect();
-    for export in exports.keys() {
-        let strangers: Vec<String> = stack::importers(&cfn, export, ctx.aws.endpoint_url().is_some())
-            .await?
-            .into_iter()
-            .filter(|s| !in_app.contains(s.as_str()))
-            .collect();
-        if !strangers.is_empty() {
-            bail!(
-                "restore cannot swap {logical_id}: {} import(s) {export}, and only this app's stacks can be moved to the \
-                 restored table. Nothing was swapped; the restored table {target} stays",
-                strangers.join(", ")
-            );
-        }
-    }
 
     let again = format!(
         "cargo xtask restore --env {environment} --to {}{}{}",
@@ -333,10 +524,10 @@ pub async fn restore(
     let stopped = |at: &str, using: &str| {
         format!("the swap stopped at {at}, with the application on {using}; `{again}` finishes it")
     };
-    let _operation = ctx.operation_on(&plan.name, &region);
-    let protected = ctx.settings.protects_with_stack_policy().then(|| plan.stateful.clone());
-    if physical.as_deref().is_some_and(|p| p != target) {
-        if let Some(protection) = &protected {
+    if !swapped && physical.is_some() {
+        let detached = detach_template(&deployed, logical_id, &source, &old_arn)?;
+        let _operation = ctx.operation_on(&plan.name, &region);
+        if let Some(protection) = &protection {
             // The stack policy denies removing the table: lifted for the detach alone, and put
             // back by Ctrl-C too.
             ctx.record_lifted_policy(&plan.name, &region, protection);
@@ -344,11 +535,19 @@ pub async fn restore(
             lifted.remove(logical_id);
             apply::set_policy(&cfn, &plan.name, &lifted).await?;
         }
-        let detached = detach_template(&deployed, logical_id, &source, &old_arn)?;
         let outcome = detach(ctx, &cfn, plan, &detached, logical_id).await;
-        if let Some(protection) = &protected {
-            apply::set_policy(&cfn, &plan.name, protection).await?;
-            ctx.forget_lifted_policy(&plan.name);
+        if let Some(protection) = &protection {
+            let put_back = apply::set_policy(&cfn, &plan.name, protection).await;
+            match (&outcome, put_back) {
+                (_, Ok(())) => ctx.forget_lifted_policy(&plan.name),
+                (Ok(()), Err(error)) => return Err(error.context(stopped("putting back the stack policy", &source))),
+                (Err(first), Err(error)) => bail!(
+                    "{}: {first:#}\n  and the stack policy of {} could not be put back ({error:#}): the next run puts it \
+                     back first",
+                    stopped("the detach", &source),
+                    plan.name
+                ),
+            }
         }
         outcome.with_context(|| stopped("the detach", &source))?;
         deployed = detached;
@@ -356,21 +555,35 @@ pub async fn restore(
     if deployed["Resources"].get(logical_id).is_none() {
         let mut imported = deployed.clone();
         imported["Resources"][logical_id] = definition.clone();
+        let _operation = ctx.operation_on(&plan.name, &region);
         import(ctx, &cfn, plan, &imported, logical_id, &target)
             .await
             .with_context(|| stopped("the import", &source))?;
         deployed = imported;
     }
+    // Only now is it the stack's: the tags deploy's adoption finds it by, and the old one's mark.
+    let current_id = stack::describe(&cfn, &plan.name).await?.map(|s| s.id).unwrap_or_else(|| current.id.clone());
+    tag(
+        &dynamodb,
+        &new_arn,
+        [
+            (BRAIN2_STACK_NAME_TAG, plan.name.as_str()),
+            (BRAIN2_LOGICAL_ID_TAG, logical_id),
+            (BRAIN2_STACK_ID_TAG, &current_id),
+        ],
+    )
+    .await?;
     tag(&dynamodb, &old_arn, [(REPLACED_BY_TAG, target.as_str())]).await?;
 
     let mut retargeted = Vec::new();
-    let others: Vec<&StackPlan> = plans.iter().filter(|p| p.name != plan.name).collect();
     if has_pins(&deployed) {
         // 3. The importers switch to the restored table.
-        let values: BTreeMap<String, String> = exports
+        deployed_exports = exports_of(&deployed, logical_id);
+        let moves: BTreeMap<String, Move> = deployed_exports
             .iter()
             .map(|(export, attribute)| {
-                (export.clone(), if *attribute == "Arn" { new_arn.clone() } else { target.clone() })
+                let (old, new) = if *attribute == "Arn" { (&old_arn, &new_arn) } else { (&source, &target) };
+                (export.clone(), Move { old: old.clone(), new: new.clone() })
             })
             .collect();
         for other in &others {
@@ -378,16 +591,23 @@ pub async fn restore(
             if stack::describe(&other_cfn, &other.name).await?.is_none() {
                 continue;
             }
-            let (moved, count) = retarget_template(&stack::template(&other_cfn, &other.name).await?, &values);
+            let (moved, count) = retarget_template(&stack::template(&other_cfn, &other.name).await?, &moves);
             if count > 0 {
                 println!("  [{}] {count} value(s) from {logical_id} now name {target}", other.short_name);
+                let _operation = ctx.operation_on(&other.name, &ctx.region_of(other));
+                let on = if retargeted.is_empty() {
+                    source.clone()
+                } else {
+                    format!("{target} in {} and {source} elsewhere", retargeted.join(", "))
+                };
                 update_template(ctx, &other_cfn, other, &moved)
                     .await
-                    .with_context(|| stopped(&format!("moving {} to {target}", other.name), &source))?;
+                    .with_context(|| stopped(&format!("moving {} to {target}", other.name), &on))?;
                 retargeted.push(other.name.clone());
             }
         }
         // 4. Nothing imports the exports now, so they may change.
+        let _operation = ctx.operation_on(&plan.name, &region);
         update_template(ctx, &cfn, plan, &unpin(&deployed))
             .await
             .with_context(|| stopped(&format!("the exports of {}", plan.name), &target))?;
@@ -401,6 +621,7 @@ pub async fn restore(
         }
         let template = stack::template(&other_cfn, &other.name).await?;
         if has_pins(&template) {
+            let _operation = ctx.operation_on(&other.name, &ctx.region_of(other));
             update_template(ctx, &other_cfn, other, &unpin(&template))
                 .await
                 .with_context(|| stopped(&format!("the imports of {}", other.name), &target))?;
@@ -416,7 +637,7 @@ pub async fn restore(
                 "{} still holds restore's pinned values after its update (CloudFormation found nothing to change). Its values \
                  are right (the application is on {target}), but deploy refuses it while pins remain: update it by hand \
                  with its template (`aws cloudformation get-template`), each `Fn::Select [0, [value, \"brain2-restore:<what>\"]]` \
-                 replaced by the Ref, Fn::GetAtt or Fn::ImportValue <what> names",
+                 replaced by the Ref, Fn::GetAtt or Fn::ImportValue <what> names (an element holding `Drop:` removed)",
                 each.name
             );
         }
@@ -427,6 +648,42 @@ pub async fn restore(
         table: target,
         replaced: source,
         retargeted,
+    })
+}
+
+/// Whether DynamoDB says `table` was restored from `source` to `to` (a run stopped before it
+/// tagged the table leaves only this).
+async fn restored_by_dynamodb(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    source: &str,
+    to: &DateTime,
+) -> Result<bool> {
+    let described = dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("reading table {table}"), e))?;
+    let Some(summary) = described.table().and_then(|t| t.restore_summary()) else { return Ok(false) };
+    let from = summary.source_table_arn().is_some_and(|arn| arn.ends_with(&format!("/{source}")));
+    Ok(from && summary.restore_date_time().secs() == to.secs())
+}
+
+/// An export of `template` whose value uses `logical_id` other than as a plain `Ref` or
+/// `GetAtt Arn` (in a `Fn::Join`, a `Fn::Sub`…): restore could not move it.
+fn derived_export(template: &Value, logical_id: &str, direct: &BTreeMap<String, &'static str>) -> Option<String> {
+    template["Outputs"].as_object().into_iter().flatten().map(|(_, o)| o).find_map(|output| {
+        let export = output["Export"]["Name"].as_str()?;
+        if direct.contains_key(export) {
+            return None;
+        }
+        let text = output["Value"].to_string();
+        let uses = text.contains(&format!("\"{logical_id}\""))
+            || text.contains(&format!("${{{logical_id}}}"))
+            || text.contains(&format!("${{{logical_id}."))
+            || text.contains(&format!("\"{logical_id}."));
+        uses.then(|| export.to_owned())
     })
 }
 
@@ -522,9 +779,14 @@ async fn start_restore(
     let encryption = if sse["SSEEnabled"] == true && sse["SSEType"] == "KMS" {
         // A key of the stack: the one the template names (its physical id).
         let key = &sse["KMSMasterKeyId"];
-        match key["Ref"].as_str().or_else(|| key["Fn::GetAtt"][0].as_str()) {
-            Some(key_logical) => Encryption::Kms(Some(physical_id(&cfn, &plan.name, key_logical).await?)),
-            None => Encryption::Kms(key.as_str().map(str::to_owned)),
+        match (key.is_null(), key.as_str(), key["Ref"].as_str().or_else(|| key["Fn::GetAtt"][0].as_str())) {
+            (true, _, _) => Encryption::Kms(None),
+            (_, Some(literal), _) => Encryption::Kms(Some(literal.to_owned())),
+            (_, _, Some(key_logical)) => Encryption::Kms(Some(physical_id(&cfn, &plan.name, key_logical).await?)),
+            _ => bail!(
+                "restore cannot tell which key encrypts {source} (its KMSMasterKeyId is {key}); it will not restore it \
+                 under another. Nothing was changed"
+            ),
         }
     } else {
         Encryption::Owned
@@ -591,10 +853,19 @@ async fn wait_active(ctx: &Context, dynamodb: &aws_sdk_dynamodb::Client, table: 
             .send()
             .await
             .map_err(|e| explain(&format!("reading table {table}"), e))?;
-        match described.table().and_then(|t| t.table_status()) {
-            Some(TableStatus::Active) => return Ok(()),
-            Some(TableStatus::Creating) | Some(TableStatus::Updating) | None => {}
+        let description = described.table();
+        let ready = match description.and_then(|t| t.table_status()) {
+            Some(TableStatus::Active) => {
+                // The table answers before its indexes are built and the restore is over.
+                let indexes = description.map(|t| t.global_secondary_indexes()).unwrap_or_default();
+                let restoring = description.and_then(|t| t.restore_summary()).is_some_and(|r| r.restore_in_progress());
+                !restoring && indexes.iter().all(|i| i.index_status() == Some(&IndexStatus::Active))
+            }
+            Some(TableStatus::Creating) | Some(TableStatus::Updating) | None => false,
             Some(other) => bail!("the restored table {table} is {}, not ACTIVE", other.as_str()),
+        };
+        if ready {
+            return Ok(());
         }
         if started.elapsed() >= said + std::time::Duration::from_secs(60) {
             said = started.elapsed();
@@ -605,41 +876,50 @@ async fn wait_active(ctx: &Context, dynamodb: &aws_sdk_dynamodb::Client, table: 
 }
 
 /// What a restore does not carry over and the template declares: point-in-time recovery,
-/// deletion protection, time to live, and the tags deploy and adopt find a table by (an imported
-/// resource gets no `aws:cloudformation:*` tags).
-#[allow(clippy::too_many_arguments)]
+/// deletion protection, time to live, the stack's tags. Each is read first, so that a second
+/// run asks for nothing already done (DynamoDB refuses to turn TTL on twice).
 async fn align(
     dynamodb: &aws_sdk_dynamodb::Client,
     plan: &StackPlan,
-    stack_id: &str,
-    logical_id: &str,
     definition: &Value,
     source: &str,
     target: &str,
     to: &DateTime,
 ) -> Result<()> {
     let properties = &definition["Properties"];
-    let arn = table_arn(dynamodb, target).await?;
-    let to = format_time(to);
-    let mut tags: Vec<(&str, &str)> = plan.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    tags.extend([
-        (RESTORED_FROM_TAG, source),
-        (RESTORED_TO_TAG, to.as_str()),
-        (BRAIN2_STACK_NAME_TAG, plan.name.as_str()),
-        (BRAIN2_LOGICAL_ID_TAG, logical_id),
-        (BRAIN2_STACK_ID_TAG, stack_id),
-    ]);
-    tag(dynamodb, &arn, tags).await?;
-    dynamodb
-        .update_continuous_backups()
+    let described = dynamodb
+        .describe_table()
         .table_name(target)
-        .point_in_time_recovery_specification(
-            PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(true).build()?,
-        )
         .send()
         .await
-        .map_err(|e| explain(&format!("turning on point-in-time recovery for {target}"), e))?;
-    if properties["DeletionProtectionEnabled"] == true {
+        .map_err(|e| explain(&format!("reading table {target}"), e))?;
+    let table = described.table().with_context(|| format!("{target} has no description"))?;
+    let arn = table.table_arn().with_context(|| format!("{target} has no ARN"))?.to_owned();
+    let to = format_time(to);
+    let mut tags: Vec<(&str, &str)> = plan.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    tags.extend([(RESTORED_FROM_TAG, source), (RESTORED_TO_TAG, to.as_str())]);
+    tag(dynamodb, &arn, tags).await?;
+    // DynamoDB may answer that backups are still being set up on a table just restored.
+    let mut attempts = 0;
+    loop {
+        let sent = dynamodb
+            .update_continuous_backups()
+            .table_name(target)
+            .point_in_time_recovery_specification(
+                PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(true).build()?,
+            )
+            .send()
+            .await;
+        match sent {
+            Ok(_) => break,
+            Err(error) if code(&error) == Some("ContinuousBackupsUnavailableException") && attempts < 60 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+            Err(error) => return Err(explain(&format!("turning on point-in-time recovery for {target}"), error)),
+        }
+    }
+    if properties["DeletionProtectionEnabled"] == true && table.deletion_protection_enabled() != Some(true) {
         dynamodb
             .update_table()
             .table_name(target)
@@ -652,15 +932,30 @@ async fn align(
     if ttl["Enabled"] == true
         && let Some(attribute) = ttl["AttributeName"].as_str()
     {
-        dynamodb
-            .update_time_to_live()
+        let current = dynamodb
+            .describe_time_to_live()
             .table_name(target)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder().enabled(true).attribute_name(attribute).build()?,
-            )
             .send()
             .await
-            .map_err(|e| explain(&format!("turning on time to live for {target}"), e))?;
+            .map_err(|e| explain(&format!("reading the time to live of {target}"), e))?;
+        let on = current.time_to_live_description().and_then(|d| d.time_to_live_status()).is_some_and(|s| {
+            matches!(
+                s,
+                aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled
+                    | aws_sdk_dynamodb::types::TimeToLiveStatus::Enabling
+            )
+        });
+        if !on {
+            dynamodb
+                .update_time_to_live()
+                .table_name(target)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder().enabled(true).attribute_name(attribute).build()?,
+                )
+                .send()
+                .await
+                .map_err(|e| explain(&format!("turning on time to live for {target}"), e))?;
+        }
     }
     Ok(())
 }
@@ -862,26 +1157,74 @@ mod tests {
     }
 
     #[test]
-    fn importers_are_retargeted_and_then_import_again() {
+    fn importers_are_retargeted_granted_both_tables_meanwhile_and_then_import_again() {
         let importer = json!({
-            "Resources": { "Fn": { "Properties": {
-                "Environment": { "Variables": { "TABLE": { "Fn::ImportValue": "db:MemoryTable:Ref" } } },
-                "Policy": { "Fn::Sub": ["${A}/index/*", { "A": { "Fn::ImportValue": "db:MemoryTable:Arn" } }] },
-                "Other": { "Fn::ImportValue": "db:x" }
-            } } }
+            "Resources": {
+                "Fn": { "Type": "AWS::Lambda::Function", "Properties": {
+                    "Environment": { "Variables": { "TABLE": { "Fn::ImportValue": "db:MemoryTable:Ref" } } },
+                    "Other": { "Fn::ImportValue": "db:x" }
+                } },
+                "FnVersion": { "Type": "AWS::Lambda::Version", "Properties": {
+                    "FunctionName": { "Ref": "Fn" }, "Description": "configuration 1"
+                } },
+                "Untouched": { "Type": "AWS::Lambda::Function", "Properties": {} },
+                "UntouchedVersion": { "Type": "AWS::Lambda::Version", "Properties": {
+                    "FunctionName": { "Ref": "Untouched" }, "Description": "configuration 2"
+                } },
+                "Role": { "Type": "AWS::IAM::Role", "Properties": { "Policies": [{ "PolicyDocument": { "Statement": [{
+                    "Resource": [
+                        { "Fn::ImportValue": "db:MemoryTable:Arn" },
+                        { "Fn::Sub": ["${A}/index/*", { "A": { "Fn::ImportValue": "db:MemoryTable:Arn" } }] },
+                        "arn:other"
+                    ]
+                }] } }] } }
+            }
         });
-        let values = BTreeMap::from([
-            ("db:MemoryTable:Ref".to_owned(), "new-table".to_owned()),
-            ("db:MemoryTable:Arn".to_owned(), "arn:new".to_owned()),
+        let moves = BTreeMap::from([
+            ("db:MemoryTable:Ref".to_owned(), Move { old: "old-table".into(), new: "new-table".into() }),
+            ("db:MemoryTable:Arn".to_owned(), Move { old: "arn:old".into(), new: "arn:new".into() }),
         ]);
-        let (moved, count) = retarget_template(&importer, &values);
-        assert_eq!(count, 2);
-        let properties = &moved["Resources"]["Fn"]["Properties"];
-        assert_eq!(properties["Environment"]["Variables"]["TABLE"]["Fn::Select"][1][0], "new-table");
-        assert_eq!(properties["Policy"]["Fn::Sub"][1]["A"]["Fn::Select"][1][0], "arn:new");
-        assert_eq!(properties["Other"], json!({ "Fn::ImportValue": "db:x" }));
-        assert_eq!(retarget_template(&moved, &values).1, 0, "a second run finds nothing left to move");
+        let (moved, count) = retarget_template(&importer, &moves);
+        assert_eq!(count, 3);
+        let function = &moved["Resources"]["Fn"]["Properties"];
+        assert_eq!(function["Environment"]["Variables"]["TABLE"]["Fn::Select"][1][0], "new-table");
+        assert_eq!(function["Other"], json!({ "Fn::ImportValue": "db:x" }));
+        // A new version for the function that changed, so that its alias moves; not for the other.
+        let description = &moved["Resources"]["FnVersion"]["Properties"]["Description"];
+        assert_eq!(description["Fn::Select"][1][0], "configuration 1 (moving tables)");
+        assert_eq!(moved["Resources"]["UntouchedVersion"], importer["Resources"]["UntouchedVersion"]);
+        assert!(function["Environment"]["Variables"][MOVING_VARIABLE].is_object(), "the unpin changes the function");
+        assert_eq!(moved["Resources"]["Untouched"], importer["Resources"]["Untouched"]);
+        // Both tables granted while the functions move.
+        let resources =
+            moved["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"]
+                .as_array()
+                .unwrap();
+        let values: Vec<String> = resources.iter().map(Value::to_string).collect();
+        assert_eq!(resources.len(), 5, "{values:#?}");
+        assert!(values[0].contains("arn:new") && values[1].contains("arn:new"), "{values:#?}");
+        assert_eq!(resources[2], "arn:other");
+        assert!(values[3].contains("arn:old") && values[4].contains("arn:old"), "{values:#?}");
+        assert_eq!(retarget_template(&moved, &moves).1, 0, "a second run finds nothing left to move");
+        assert!(has_pins(&moved));
         assert_eq!(unpin(&moved), importer);
+    }
+
+    #[test]
+    fn a_detached_stack_says_which_table_it_had() {
+        let detached = detach_template(&database(), "MemoryTable", "old-table", "arn:old").unwrap();
+        assert_eq!(pinned_value(&detached, "Ref:MemoryTable").as_deref(), Some("old-table"));
+        assert_eq!(pinned_value(&database(), "Ref:MemoryTable"), None);
+    }
+
+    #[test]
+    fn an_export_built_from_the_table_is_found() {
+        let mut template = database();
+        template["Outputs"]["Index"] =
+            json!({ "Value": { "Fn::Sub": "${MemoryTable.Arn}/index/*" }, "Export": { "Name": "db:index" } });
+        let direct = exports_of(&template, "MemoryTable");
+        assert_eq!(derived_export(&template, "MemoryTable", &direct).as_deref(), Some("db:index"));
+        assert_eq!(derived_export(&database(), "MemoryTable", &exports_of(&database(), "MemoryTable")), None);
     }
 
     #[test]

@@ -339,7 +339,15 @@ fn a_restore_swaps_the_restored_table_in_and_keeps_the_one_it_replaced() {
         assert_eq!(physical("brain2-prod-database", "MemoryTable").await, table);
         // The functions use it.
         let backend = physical("brain2-prod-compute", "BackendFunction").await;
-        let function = aws.lambda(None).get_function_configuration().function_name(&backend).send().await.unwrap();
+        // What the live alias runs: a new version was published, so the API uses the restored table.
+        let function = aws
+            .lambda(None)
+            .get_function_configuration()
+            .function_name(&backend)
+            .qualifier("live")
+            .send()
+            .await
+            .unwrap();
         let variables = function.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
         assert_eq!(variables.get("MEMORY_TABLE_NAME"), Some(&table), "{variables:?}");
         // The exports name it, and every stack imports them again (no pin left).
@@ -379,10 +387,23 @@ fn a_restore_swaps_the_restored_table_in_and_keeps_the_one_it_replaced() {
         assert_eq!(dynamodb.scan().table_name(&old).send().await.unwrap().count(), 2);
 
         // Done is done: a second run and a deploy find nothing to change.
-        let ctx = prod();
-        let again = xtask::restore::restore(&ctx, &app(), "MemoryTable", &to, true).await.unwrap();
+        let updated = |stack: &'static str| {
+            let cfn = cfn.clone();
+            async move { xtask::aws::stack::describe(&cfn, stack).await.unwrap().unwrap().last_updated }
+        };
+        let before = [
+            updated("brain2-prod-database").await,
+            updated("brain2-prod-compute").await,
+            updated("brain2-prod-api").await,
+        ];
+        let again = xtask::restore::restore(&prod(), &app(), "MemoryTable", &to, true).await.unwrap();
         assert!(again.retargeted.is_empty(), "{again:?}");
-        assert_eq!(ctx.change_sets_created(), 0);
+        let after = [
+            updated("brain2-prod-database").await,
+            updated("brain2-prod-compute").await,
+            updated("brain2-prod-api").await,
+        ];
+        assert_eq!(before, after, "a finished restore run again updates no stack");
         let deployed = deploy::deploy_all(prod(), deploy::plans(&app(), &parameters).unwrap()).await.unwrap();
         assert!(deployed.iter().all(|r| r.action == Action::Unchanged), "{deployed:?}");
 
@@ -394,7 +415,15 @@ fn a_restore_swaps_the_restored_table_in_and_keeps_the_one_it_replaced() {
         let export = database.outputs.iter().find(|o| o.key == "ExportMemoryTableRef").map(|o| o.value.as_str());
         assert_eq!(export, Some(table.as_str()), "{:?}", database.outputs);
         let backend = physical("brain2-prod-compute", "BackendFunction").await;
-        let function = aws.lambda(None).get_function_configuration().function_name(&backend).send().await.unwrap();
+        // What the live alias runs: a new version was published, so the API uses the restored table.
+        let function = aws
+            .lambda(None)
+            .get_function_configuration()
+            .function_name(&backend)
+            .qualifier("live")
+            .send()
+            .await
+            .unwrap();
         let variables = function.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
         assert_eq!(variables.get("MEMORY_TABLE_NAME"), Some(&table), "{variables:?}");
     });
