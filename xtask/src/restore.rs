@@ -1096,8 +1096,8 @@ async fn update_template(
     let outcome = events::watch(cfn, &current.id, &plan.short_name, after.as_deref(), ctx.poll).await?;
     if outcome.status.as_str() != "UPDATE_COMPLETE" {
         bail!(
-            "{} could not be updated ({}): {}\n  CloudFormation rolled it back; the restored table is in place, and \
-             running restore again with the same --to finishes the swap",
+            "{} could not be updated (it is now {}): {}\n  the restored table is in place; once the stack is at rest \
+             again, running restore again with the same --to finishes the swap",
             plan.name,
             outcome.status.as_str(),
             outcome.first_failure.map(|f| format!("{} {}", f.logical_id, f.reason)).unwrap_or_default()

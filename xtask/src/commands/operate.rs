@@ -256,8 +256,8 @@ impl RestoreArgs {
         let (_, output) = aws.synthesize(workspace, &env)?;
         let runtime = runtime()?;
         let aws = aws.connect(&runtime, &env)?;
-        // Large templates go through the assets bucket, as deploy's do.
-        let assets = runtime.block_on(crate::deploy::assets_bucket(&aws, &env)).ok();
+        // Large templates (compute's) go through the assets bucket, as deploy's do.
+        let assets = Some(runtime.block_on(crate::deploy::assets_bucket(&aws, &env))?);
         let mut settings = crate::deploy::Settings::new(&env);
         settings.yes = yes;
         let ctx = crate::deploy::Context::new(aws, settings, assets, std::sync::Arc::new(ask))?;
