@@ -209,6 +209,19 @@ pub fn unpin(template: &Value) -> Value {
     template
 }
 
+/// What each pin of `template` stands for.
+fn pins_of(template: &Value) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut probe = template.clone();
+    rewrite(&mut probe, &mut |node| {
+        if let Some(what) = pinned(node) {
+            found.insert(what.to_owned());
+        }
+        None
+    });
+    found
+}
+
 /// The value a pin of `what` holds in `template`, if one does.
 fn pinned_value(template: &Value, what: &str) -> Option<String> {
     let mut found = None;
@@ -239,7 +252,7 @@ pub fn has_pins(template: &Value) -> bool {
 /// Lambda version of a function that changed is renamed for the move, which publishes a new one
 /// for the `live` alias (a version freezes its function's configuration). Returns the template
 /// and how many places changed.
-pub fn retarget_template(template: &Value, moves: &BTreeMap<String, Move>) -> (Value, usize) {
+pub fn retarget_template(template: &Value, moves: &BTreeMap<String, Move>) -> Result<(Value, usize)> {
     let imports = |node: &Value| -> Option<String> {
         let export = node.as_object().filter(|o| o.len() == 1)?.get("Fn::ImportValue")?.as_str()?;
         moves.contains_key(export).then(|| export.to_owned())
@@ -292,19 +305,22 @@ pub fn retarget_template(template: &Value, moves: &BTreeMap<String, Move>) -> (V
             if resource["Type"] != "AWS::Lambda::Version" || !changed {
                 continue;
             }
-            let description = resource["Properties"]["Description"].as_str().unwrap_or_default().to_owned();
+            // What the unpin could not give back exactly is refused.
+            let Some(description) = resource["Properties"]["Description"].as_str().map(str::to_owned) else {
+                bail!("restore cannot move {function}: its version {id} has no plain Description to mark");
+            };
             template["Resources"][id]["Properties"]["Description"] =
                 pin(&format!("{description} (moving tables)"), &format!("Literal:{description}"));
             // Lambda publishes a version only of a function that changed since the last one:
             // the unpin, whose values are the same, changes the function by taking this away.
             let variables = &mut template["Resources"][function]["Properties"]["Environment"]["Variables"];
             if !variables.is_object() {
-                *variables = json!({});
+                bail!("restore cannot move {function}: it has no plain Environment.Variables to mark");
             }
             variables[MOVING_VARIABLE] = pin("1", "Drop:variable");
         }
     }
-    (template, count)
+    Ok((template, count))
 }
 
 /// An export's value before and after the swap.
@@ -491,12 +507,57 @@ pub async fn restore(
     if !swapped && physical.is_some() {
         detach_template(&deployed, logical_id, "-", "-")?;
     }
+    let ours = |what: &str| {
+        what == format!("Ref:{logical_id}")
+            || what == format!("GetAtt:{logical_id}.Arn")
+            || what == "Drop:variable"
+            || what.starts_with("Literal:")
+            || what
+                .strip_prefix("ImportValue:")
+                .or_else(|| what.strip_prefix("Drop:"))
+                .is_some_and(|export| deployed_exports.contains_key(export))
+    };
+    let dry_moves: BTreeMap<String, Move> =
+        deployed_exports.keys().map(|e| (e.clone(), Move { old: "-".into(), new: "-".into() })).collect();
+    let assets = ctx.assets.as_ref().context("restore needs the environment's assets bucket (bootstrap)")?;
+    for each in &plans {
+        let each_cfn = ctx.aws.cloudformation(each.region.as_deref());
+        let Some(state) = stack::describe(&each_cfn, &each.name).await? else { continue };
+        let template =
+            if each.name == plan.name { deployed.clone() } else { stack::template(&each_cfn, &each.name).await? };
+        if let Some(other) = pins_of(&template).into_iter().find(|what| !ours(what)) {
+            bail!(
+                "{} holds a value pinned by another restore ({other}), which is not finished: finish that one first (its \
+                 restored table's brain2:restored-to tag gives its --to). Nothing was changed",
+                each.name
+            );
+        }
+        if each.name != plan.name {
+            retarget_template(&template, &dry_moves).with_context(|| format!("{}: nothing was changed", each.name))?;
+        }
+        // A hotswap's code is not what the stack's versions name: publishing one would fail.
+        if let Some(record) = crate::deploy::hotswap::load(&ctx.aws, assets, &environment, &each.name).await?
+            && !record.lines(&state.parameters).is_empty()
+        {
+            bail!(
+                "{} runs hotswapped code, and restore publishes new versions of its functions from what the stack \
+                 declares: deploy it without --hotswap first (`cargo xtask deploy --env {environment}`), then restore. \
+                 Nothing was changed",
+                each.name
+            );
+        }
+    }
 
     println!("  [{}] {logical_id}: {source}", plan.short_name);
     println!(
         "  [{}]   restored to {} as {target}, then swapped in; {source} is kept",
         plan.short_name,
         format_time(to)
+    );
+    println!(
+        "  [{}]   while the functions move, which can take minutes, some writes may still reach {source}: they stay \
+         there, in the kept table",
+        plan.short_name
     );
     if !yes && !ctx.confirm(&format!("restore {logical_id} of {environment}?")).await {
         bail!("nothing was restored: not confirmed");
@@ -512,7 +573,9 @@ pub async fn restore(
     }
     wait_active(ctx, &dynamodb, &target).await?;
     align(&dynamodb, plan, &definition, &source, &target, to).await?;
-    let old_arn = table_arn(&dynamodb, &source).await?;
+    // The replaced table is read only while the swap needs it (it may be gone after).
+    let finished = swapped && !has_pins(&deployed);
+    let old_arn = if finished { String::new() } else { table_arn(&dynamodb, &source).await? };
     let new_arn = table_arn(&dynamodb, &target).await?;
 
     let again = format!(
@@ -573,7 +636,9 @@ pub async fn restore(
         ],
     )
     .await?;
-    tag(&dynamodb, &old_arn, [(REPLACED_BY_TAG, target.as_str())]).await?;
+    if !finished {
+        tag(&dynamodb, &old_arn, [(REPLACED_BY_TAG, target.as_str())]).await?;
+    }
 
     let mut retargeted = Vec::new();
     if has_pins(&deployed) {
@@ -591,7 +656,7 @@ pub async fn restore(
             if stack::describe(&other_cfn, &other.name).await?.is_none() {
                 continue;
             }
-            let (moved, count) = retarget_template(&stack::template(&other_cfn, &other.name).await?, &moves);
+            let (moved, count) = retarget_template(&stack::template(&other_cfn, &other.name).await?, &moves)?;
             if count > 0 {
                 println!("  [{}] {count} value(s) from {logical_id} now name {target}", other.short_name);
                 let _operation = ctx.operation_on(&other.name, &ctx.region_of(other));
@@ -1184,7 +1249,7 @@ mod tests {
             ("db:MemoryTable:Ref".to_owned(), Move { old: "old-table".into(), new: "new-table".into() }),
             ("db:MemoryTable:Arn".to_owned(), Move { old: "arn:old".into(), new: "arn:new".into() }),
         ]);
-        let (moved, count) = retarget_template(&importer, &moves);
+        let (moved, count) = retarget_template(&importer, &moves).unwrap();
         assert_eq!(count, 3);
         let function = &moved["Resources"]["Fn"]["Properties"];
         assert_eq!(function["Environment"]["Variables"]["TABLE"]["Fn::Select"][1][0], "new-table");
@@ -1205,7 +1270,11 @@ mod tests {
         assert!(values[0].contains("arn:new") && values[1].contains("arn:new"), "{values:#?}");
         assert_eq!(resources[2], "arn:other");
         assert!(values[3].contains("arn:old") && values[4].contains("arn:old"), "{values:#?}");
-        assert_eq!(retarget_template(&moved, &moves).1, 0, "a second run finds nothing left to move");
+        assert_eq!(retarget_template(&moved, &moves).unwrap().1, 0, "a second run finds nothing left to move");
+        let mut bare = importer.clone();
+        bare["Resources"]["FnVersion"]["Properties"].as_object_mut().unwrap().remove("Description");
+        let error = retarget_template(&bare, &moves).unwrap_err().to_string();
+        assert!(error.contains("FnVersion has no plain Description"), "{error}");
         assert!(has_pins(&moved));
         assert_eq!(unpin(&moved), importer);
     }
