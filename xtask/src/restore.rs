@@ -209,41 +209,37 @@ pub fn unpin(template: &Value) -> Value {
     template
 }
 
+/// Every pin of `template`, in document order: (what it stands for, its value).
+fn pins(template: &Value) -> Vec<(String, String)> {
+    fn walk(value: &Value, found: &mut Vec<(String, String)>) {
+        if let Some(what) = pinned(value) {
+            found.push((what.to_owned(), value["Fn::Select"][1][0].as_str().unwrap_or_default().to_owned()));
+            return;
+        }
+        match value {
+            Value::Object(map) => map.values().for_each(|v| walk(v, found)),
+            Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(template, &mut found);
+    found
+}
+
 /// What each pin of `template` stands for.
 fn pins_of(template: &Value) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut probe = template.clone();
-    rewrite(&mut probe, &mut |node| {
-        if let Some(what) = pinned(node) {
-            found.insert(what.to_owned());
-        }
-        None
-    });
-    found
+    pins(template).into_iter().map(|(what, _)| what).collect()
 }
 
 /// The value a pin of `what` holds in `template`, if one does.
 fn pinned_value(template: &Value, what: &str) -> Option<String> {
-    let mut found = None;
-    let mut probe = template.clone();
-    rewrite(&mut probe, &mut |node| {
-        if found.is_none() && pinned(node) == Some(what) {
-            found = node["Fn::Select"][1][0].as_str().map(str::to_owned);
-        }
-        None
-    });
-    found
+    pins(template).into_iter().find(|(w, _)| w == what).map(|(_, value)| value)
 }
 
 /// Whether `template` holds a pin: a restore of it is under way, or stopped unfinished.
 pub fn has_pins(template: &Value) -> bool {
-    let mut found = false;
-    let mut probe = template.clone();
-    rewrite(&mut probe, &mut |node| {
-        found |= pinned(node).is_some();
-        None
-    });
-    found
+    holds_pin(template, &|_| true)
 }
 
 /// Step 3 for one importer: each `Fn::ImportValue` of an export in `moves` pinned to its new
@@ -1025,6 +1021,51 @@ async fn align(
     Ok(())
 }
 
+/// Why an operation failed, from its first failing resource.
+fn first_failure(outcome: &events::Outcome) -> String {
+    outcome.first_failure.as_ref().map(|f| format!("{} {}", f.logical_id, f.reason)).unwrap_or_default()
+}
+
+/// Creates a change set of restore's on `plan`'s stack (parameters as they are); `None` when
+/// CloudFormation finds nothing to do.
+async fn plan_change_set(
+    ctx: &Context,
+    cfn: &aws_sdk_cloudformation::Client,
+    plan: &StackPlan,
+    template: &Value,
+    kind: ChangeSetType,
+    imports: Vec<ResourceToImport>,
+    what: &str,
+) -> Result<Option<(String, Vec<change_set::Planned>)>> {
+    let body = serde_json::to_string_pretty(template)? + "\n";
+    let request = change_set::Request {
+        stack: plan.name.clone(),
+        name: format!("{}-{}", ctx.change_set_name(), kind.as_str().to_lowercase()),
+        kind,
+        template: ctx.template_source(plan, &body).await?,
+        parameters: previous_parameters(cfn, &plan.name).await?,
+        tags: Vec::new(),
+        imports,
+        description: format!("cargo xtask restore: {what}"),
+    };
+    Ok(match change_set::create(cfn, &request, ctx.poll).await? {
+        Created::Ready { id, changes } => Some((id, changes)),
+        Created::Empty => None,
+    })
+}
+
+/// Executes a change set and watches it; the stack's final status.
+async fn execute_and_watch(
+    ctx: &Context,
+    cfn: &aws_sdk_cloudformation::Client,
+    plan: &StackPlan,
+    id: &str,
+) -> Result<events::Outcome> {
+    let after = events::newest(cfn, &plan.name).await?;
+    change_set::execute(cfn, &plan.name, id).await?;
+    events::watch(cfn, &plan.name, &plan.short_name, after.as_deref(), ctx.poll).await
+}
+
 /// Step 1, through a change set that must do nothing but take the table out.
 async fn detach(
     ctx: &Context,
@@ -1033,19 +1074,10 @@ async fn detach(
     template: &Value,
     logical_id: &str,
 ) -> Result<()> {
-    let label = plan.short_name.as_str();
-    let body = serde_json::to_string_pretty(template)? + "\n";
-    let request = change_set::Request {
-        stack: plan.name.clone(),
-        name: format!("{}-detach", ctx.change_set_name()),
-        kind: ChangeSetType::Update,
-        template: ctx.template_source(plan, &body).await?,
-        parameters: previous_parameters(cfn, &plan.name).await?,
-        tags: Vec::new(),
-        imports: Vec::new(),
-        description: "cargo xtask restore: detach the table to replace".to_owned(),
-    };
-    let Created::Ready { id, changes } = change_set::create(cfn, &request, ctx.poll).await? else {
+    let planned =
+        plan_change_set(ctx, cfn, plan, template, ChangeSetType::Update, Vec::new(), "detach the table to replace")
+            .await?;
+    let Some((id, changes)) = planned else {
         bail!("CloudFormation found nothing to change when taking {logical_id} out of {}", plan.name);
     };
     let expected = changes.len() == 1 && changes[0].removes() && changes[0].logical_id == logical_id;
@@ -1058,17 +1090,15 @@ async fn detach(
             changes.iter().filter(|c| c.logical_id != logical_id).map(|c| c.line()).collect::<Vec<_>>().join("; ")
         );
     }
-    println!("  [{label}] detaching {logical_id} (kept: its DeletionPolicy is Retain)");
-    let after = events::newest(cfn, &plan.name).await?;
-    change_set::execute(cfn, &plan.name, &id).await?;
-    let outcome = events::watch(cfn, &plan.name, label, after.as_deref(), ctx.poll).await?;
+    println!("  [{}] detaching {logical_id} (kept: its DeletionPolicy is Retain)", plan.short_name);
+    let outcome = execute_and_watch(ctx, cfn, plan, &id).await?;
     if outcome.status.as_str() != "UPDATE_COMPLETE" {
         bail!(
             "{} could not detach {logical_id} ({}): {}\n  the application still uses the table it had; next: fix the \
              cause and run restore again",
             plan.name,
             outcome.status.as_str(),
-            outcome.first_failure.map(|f| format!("{} {}", f.logical_id, f.reason)).unwrap_or_default()
+            first_failure(&outcome)
         );
     }
     Ok(())
@@ -1083,38 +1113,26 @@ async fn import(
     logical_id: &str,
     table: &str,
 ) -> Result<()> {
-    let label = plan.short_name.as_str();
-    let body = serde_json::to_string_pretty(template)? + "\n";
-    let request = change_set::Request {
-        stack: plan.name.clone(),
-        name: format!("{}-import", ctx.change_set_name()),
-        kind: ChangeSetType::Import,
-        template: ctx.template_source(plan, &body).await?,
-        parameters: previous_parameters(cfn, &plan.name).await?,
-        tags: Vec::new(),
-        imports: vec![
-            ResourceToImport::builder()
-                .resource_type("AWS::DynamoDB::Table")
-                .logical_resource_id(logical_id)
-                .resource_identifier("TableName", table)
-                .build(),
-        ],
-        description: "cargo xtask restore: import the restored table".to_owned(),
-    };
-    let Created::Ready { id, .. } = change_set::create(cfn, &request, ctx.poll).await? else {
+    let resource = ResourceToImport::builder()
+        .resource_type("AWS::DynamoDB::Table")
+        .logical_resource_id(logical_id)
+        .resource_identifier("TableName", table)
+        .build();
+    let planned =
+        plan_change_set(ctx, cfn, plan, template, ChangeSetType::Import, vec![resource], "import the restored table")
+            .await?;
+    let Some((id, _)) = planned else {
         bail!("CloudFormation found nothing to import into {}", plan.name);
     };
-    println!("  [{label}] importing {table} as {logical_id}");
-    let after = events::newest(cfn, &plan.name).await?;
-    change_set::execute(cfn, &plan.name, &id).await?;
-    let outcome = events::watch(cfn, &plan.name, label, after.as_deref(), ctx.poll).await?;
+    println!("  [{}] importing {table} as {logical_id}", plan.short_name);
+    let outcome = execute_and_watch(ctx, cfn, plan, &id).await?;
     if outcome.status.as_str() != "IMPORT_COMPLETE" {
         bail!(
             "{} could not import {table} as {logical_id} ({}): {}\n  the application still uses the table it had (its \
              values are pinned); next: fix the cause and run restore again",
             plan.name,
             outcome.status.as_str(),
-            outcome.first_failure.map(|f| format!("{} {}", f.logical_id, f.reason)).unwrap_or_default()
+            first_failure(&outcome)
         );
     }
     Ok(())
@@ -1165,7 +1183,7 @@ async fn update_template(
              again, running restore again with the same --to finishes the swap",
             plan.name,
             outcome.status.as_str(),
-            outcome.first_failure.map(|f| format!("{} {}", f.logical_id, f.reason)).unwrap_or_default()
+            first_failure(&outcome)
         );
     }
     Ok(())

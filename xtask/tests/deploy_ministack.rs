@@ -336,20 +336,20 @@ fn a_restore_swaps_the_restored_table_in_and_keeps_the_one_it_replaced() {
         assert_eq!(restored.replaced, old);
         assert_eq!(restored.retargeted, ["brain2-prod-compute", "brain2-prod-api"]);
         let table = restored.table.clone();
+        // The table the backend's live alias uses: a new version must be published for it to change.
+        let live_memory_table = || {
+            let aws = aws.clone();
+            async move {
+                let backend = physical("brain2-prod-compute", "BackendFunction").await;
+                let lambda = aws.lambda(None);
+                let function =
+                    lambda.get_function_configuration().function_name(&backend).qualifier("live").send().await.unwrap();
+                function.environment().and_then(|e| e.variables()).and_then(|v| v.get("MEMORY_TABLE_NAME")).cloned()
+            }
+        };
         assert_eq!(physical("brain2-prod-database", "MemoryTable").await, table);
         // The functions use it.
-        let backend = physical("brain2-prod-compute", "BackendFunction").await;
-        // What the live alias runs: a new version was published, so the API uses the restored table.
-        let function = aws
-            .lambda(None)
-            .get_function_configuration()
-            .function_name(&backend)
-            .qualifier("live")
-            .send()
-            .await
-            .unwrap();
-        let variables = function.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
-        assert_eq!(variables.get("MEMORY_TABLE_NAME"), Some(&table), "{variables:?}");
+        assert_eq!(live_memory_table().await, Some(table.clone()));
         // The exports name it, and every stack imports them again (no pin left).
         let database = xtask::aws::stack::describe(&cfn, "brain2-prod-database").await.unwrap().unwrap();
         assert_eq!(database.output("ExportMemoryTableRef"), Some(table.as_str()));
@@ -414,18 +414,7 @@ fn a_restore_swaps_the_restored_table_in_and_keeps_the_one_it_replaced() {
         assert_eq!(database.action, Action::Adopted, "{adopted:?}");
         let export = database.outputs.iter().find(|o| o.key == "ExportMemoryTableRef").map(|o| o.value.as_str());
         assert_eq!(export, Some(table.as_str()), "{:?}", database.outputs);
-        let backend = physical("brain2-prod-compute", "BackendFunction").await;
-        // What the live alias runs: a new version was published, so the API uses the restored table.
-        let function = aws
-            .lambda(None)
-            .get_function_configuration()
-            .function_name(&backend)
-            .qualifier("live")
-            .send()
-            .await
-            .unwrap();
-        let variables = function.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
-        assert_eq!(variables.get("MEMORY_TABLE_NAME"), Some(&table), "{variables:?}");
+        assert_eq!(live_memory_table().await, Some(table.clone()));
     });
     emulator.stop().unwrap();
     std::fs::remove_dir_all(&data).unwrap();
