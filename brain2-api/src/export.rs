@@ -152,6 +152,12 @@ impl ExportFormat {
             Self::Markdown => "zip",
         }
     }
+
+    /// What a browser saves an export of `date` (`YYYY-MM-DD`) as: dated, so that exports of
+    /// different days sit side by side.
+    pub fn file_name(self, date: impl std::fmt::Display) -> String {
+        format!("brain2-export-{date}.{}", self.file_extension())
+    }
 }
 
 /// `GET /api/export` answers 201 with this when the export is too large to answer inline: it was

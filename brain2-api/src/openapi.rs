@@ -11,7 +11,7 @@ use schemars::generate::{Contract, SchemaSettings};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-use crate::export::{Export, MAX_IMPORT_BYTES, MAX_IMPORT_MEMORIES};
+use crate::export::{Export, ExportLink, MAX_IMPORT_BYTES, MAX_IMPORT_MEMORIES};
 use crate::graph::{GraphElements, GraphPage, MAX_GRAPH_PAGE};
 use crate::search::{MAX_QUERY_CHARS, SEARCH_CURSOR_PATTERN, SEARCH_PAGE_SIZE, SearchPage};
 use crate::{
@@ -255,8 +255,20 @@ pub fn document() -> Value {
                             "application/zip": { "schema": { "type": "string", "format": "binary" } }
                         }
                     },
+                    "201": {
+                        "description": "The export is larger than one answer may carry (about 5.5 MB of JSON, 4 MB \
+                                        of zip): it was written to S3, and downloadUrl (also in Location) fetches \
+                                        it, without credentials, until expiresAt (5 minutes).",
+                        "headers": { "Location": { "description": "The download URL.", "schema": { "type": "string" } } },
+                        "content": { "application/json": { "schema": responses.of::<ExportLink>() } }
+                    },
+                    "410": response(
+                        "The account was deleted while its export was being written; nothing of it is kept.",
+                        error_body.clone()
+                    ),
                     "422": response(
-                        "The export is larger than one answer may carry (about 5.5 MB of JSON, 4 MB of zip).",
+                        "The export is larger than one answer may carry and this backend has no exports bucket \
+                         (a local backend run without EXPORTS_BUCKET_NAME).",
                         error_body.clone()
                     )
                 }))
@@ -285,7 +297,7 @@ pub fn document() -> Value {
         "/api/account": {
             "delete": {
                 "operationId": "deleteAccount",
-                "summary": "Removes every memory, link, keyword posting and open connection of the caller.",
+                "summary": "Removes every memory, link, keyword posting, open connection and waiting export of the caller.",
                 "description": "Sending it again after a failure finishes it.",
                 "responses": api_responses(json!({
                     "200": response("What was removed.", responses.of::<AccountDeleted>())

@@ -9,7 +9,9 @@ use brain2_iac::constructs::api::{Api, ApiProps, AuthorizerProps, Throttle};
 use brain2_iac::constructs::events::{Delivery, EventBus, FunctionRule, Retry, pattern};
 use brain2_iac::constructs::function::VpcAttachment;
 use brain2_iac::constructs::iam::{Statement, grant, suppress};
-use brain2_iac::constructs::{AsyncFailure, CodeLocation, EncryptionKey, RustFunction, RustFunctionProps};
+use brain2_iac::constructs::{
+    AsyncFailure, BucketProps, CodeLocation, EncryptionKey, PrivateBucket, RustFunction, RustFunctionProps,
+};
 
 use crate::database::{CONNECTION_INDEX, Database, KEYWORD_INDEX, SEARCH_INDEX};
 use crate::network;
@@ -30,6 +32,9 @@ pub struct Compute {
     /// environment uses them; the api stack's access logs use it too.
     pub key: Option<EncryptionKey>,
 }
+
+/// How long a large export stays in the exports bucket; its download link lasts 5 minutes.
+pub const EXPORT_EXPIRY_DAYS: i64 = 1;
 
 /// The event sources and detail types of the Brain2 flow.
 pub const API_SOURCE: &str = "brain2.api";
@@ -150,6 +155,38 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
     let functions = &config.lambda.functions;
     let bus = EventBus::new(app, stack, "B2EventBus", format!("{prefix}-events"))?;
 
+    // Exports too large for one Lambda answer wait here for their download (a presigned GET)
+    // until a lifecycle rule expires them a day later (S3 runs it daily, so within two): they
+    // are copies of what MemoryTable holds, so the bucket goes with the stack.
+    let exports = PrivateBucket::new(
+        app,
+        stack,
+        "ExportsBucket",
+        BucketProps {
+            expiry_days: Some(EXPORT_EXPIRY_DAYS),
+            removal_policy: RemovalPolicy::Delete,
+            ..BucketProps::default()
+        },
+    )?;
+    suppress(
+        app,
+        &exports.bucket,
+        "bucket-access-logs",
+        "each export is written by the backend for the signed-in user who asked for it and read through a 5-minute link; the backend's log records both",
+    );
+    suppress(
+        app,
+        &exports.bucket,
+        "stateful-retain",
+        "it holds copies of MemoryTable's data for a day or two: destroy empties and deletes it, and a retained one would keep users' data nobody reads",
+    );
+    suppress(
+        app,
+        &exports.bucket,
+        "bucket-versioning",
+        "each export is written once under a new key and removed by its lifecycle rule or with the account: versions would keep a deleted user's data",
+    );
+
     let backend = factory.make(
         app,
         FunctionSpec {
@@ -164,6 +201,7 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
                 ("CONNECTIONS_TABLE_NAME", database.connections.name().into()),
                 ("CONNECTIONS_INDEX_NAME", CONNECTION_INDEX.into()),
                 ("EVENT_BUS_NAME", bus.name().into()),
+                ("EXPORTS_BUCKET_NAME", exports.bucket.ref_().into()),
                 ("ENVIRONMENT", app.environment().into()),
             ],
             calls: Vec::new(),
@@ -187,6 +225,26 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         &[],
     )?;
     bus.grant_put_events(app, &backend)?;
+    // Large exports (backend's `exports`): PutObject, then a presigned GetObject, which S3
+    // authorizes as the backend's role; account deletion lists the user's exports and deletes
+    // each. Only under `exports/`, the one prefix the backend writes.
+    grant(
+        app,
+        &backend,
+        Statement::allow(
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            [fns::sub("${Bucket}/exports/*", [("Bucket", exports.bucket.arn())]).into()],
+        ),
+    )?;
+    grant(
+        app,
+        &backend,
+        Statement::allow(["s3:ListBucket"], [exports.bucket.arn().into()]).condition(
+            "StringLike",
+            "s3:prefix",
+            "exports/*",
+        ),
+    )?;
 
     let connect_node = factory.make(
         app,

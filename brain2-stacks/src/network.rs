@@ -11,7 +11,10 @@ use brain2_iac::cfn::{App, Result, StackId, Value, fns};
 use brain2_iac::config::EnvironmentConfig;
 use brain2_iac::constructs::function::VpcAttachment;
 
-/// What the functions inside the VPC call besides DynamoDB (a gateway endpoint): EventBridge.
+/// DynamoDB (the tables) and S3 (the backend's large exports) through gateway endpoints.
+const GATEWAY_ENDPOINTS: &[(&str, &str)] = &[("DynamoDbEndpoint", "dynamodb"), ("S3Endpoint", "s3")];
+
+/// What the functions inside the VPC call besides DynamoDB and S3: EventBridge.
 /// The authorizer (Secrets Manager, the Supabase JWKS) and ws-send-message (the WebSocket API's
 /// public management endpoint) run outside the VPC. An `execute-api` endpoint with private DNS
 /// would even take the public API's hostname away from every function in the VPC: it serves
@@ -65,14 +68,20 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
                     .description("HTTPS out; with no NAT or internet gateway only the endpoints are reachable"),
             ]),
     )?;
-    app.add(
-        stack,
-        "DynamoDbEndpoint",
-        VpcEndpoint::new(vpc.ref_())
-            .service_name(fns::sub("com.amazonaws.${AWS::Region}.dynamodb", Vec::<(&str, &str)>::new()))
-            .vpc_endpoint_type(VpcEndpointType::Gateway)
-            .route_table_ids(vec![route_table.ref_()]),
-    )?;
+    // Gateway endpoints are free: DynamoDB for the tables, S3 for the backend's large exports.
+    for (logical_id, service) in GATEWAY_ENDPOINTS {
+        app.add(
+            stack,
+            logical_id,
+            VpcEndpoint::new(vpc.ref_())
+                .service_name(fns::sub(
+                    &format!("com.amazonaws.${{AWS::Region}}.{service}"),
+                    Vec::<(&str, &str)>::new(),
+                ))
+                .vpc_endpoint_type(VpcEndpointType::Gateway)
+                .route_table_ids(vec![route_table.ref_()]),
+        )?;
+    }
     for (logical_id, service) in INTERFACE_ENDPOINTS {
         app.add(
             stack,

@@ -42,6 +42,13 @@ pub struct Api {
 /// overloaded API otherwise leaves a fetch waiting for minutes, and the page with it.
 const READ_TIMEOUT_MS: u32 = 15_000;
 
+/// What `GET /api/export` gave.
+pub enum Exported {
+    Bytes(Vec<u8>),
+    /// Too large for one answer: written to S3, fetched through this short-lived link.
+    Link(brain2_api::ExportLink),
+}
+
 async fn check(response: Result<Response, gloo_net::Error>) -> Result<Response, ApiError> {
     let response = response.map_err(|e| ApiError::Down(e.to_string()))?;
     match response.status() {
@@ -167,15 +174,18 @@ impl Api {
         self.read(&url).await
     }
 
-    /// The whole export, as bytes.
-    pub async fn export(&self, format: ExportFormat) -> Result<Vec<u8>, ApiError> {
+    /// The whole export: its bytes, or (201) a link to it when it is too large for one answer.
+    pub async fn export(&self, format: ExportFormat) -> Result<Exported, ApiError> {
         let format = match format {
             ExportFormat::Json => "json",
             ExportFormat::Markdown => "markdown",
         };
         let request = self.authorized(Request::get(&self.url(&format!("/api/export?format={format}"))));
         let response = check(request.send().await).await?;
-        response.binary().await.map_err(|e| ApiError::Failed(e.to_string()))
+        if response.status() == 201 {
+            return Ok(Exported::Link(json(response).await?));
+        }
+        response.binary().await.map(Exported::Bytes).map_err(|e| ApiError::Failed(e.to_string()))
     }
 
     /// Sends one import: an export document (JSON) or a zip of Markdown notes.

@@ -1,7 +1,8 @@
 //! Brain2 end to end, the way a person runs it: `cargo xtask dev` (the real command, its
 //! emulator, its sign-in), two users, memories over the HTTP API, links made by connect-node,
-//! live pushes over the WebSocket, isolation between users, refused tokens, deletes, a restart
-//! that keeps the data, and Ctrl-C that leaves no process behind.
+//! live pushes over the WebSocket, isolation between users, refused tokens, deletes, an export
+//! too large for one answer fetched through its link, a restart that keeps the data, and Ctrl-C
+//! that leaves no process behind.
 
 mod support;
 
@@ -218,6 +219,109 @@ async fn journey(http: &reqwest::Client, dev: &Dev) -> (User, Vec<String>) {
     (ada, expected_left)
 }
 
+/// An export past what one Lambda answer carries, the way a user gets it: imported in parts,
+/// exported as `201` and a link, the link followed as a browser follows it (through the guard to
+/// the emulator's S3, which checks the presigned signature, its expiry and the backend role's
+/// IAM), refused to another page, then gone with the account.
+async fn a_large_export_downloads_through_its_link(http: &reqwest::Client, dev: &Dev) {
+    // Each memory a word and then backslashes (a Windows path's kind of text): the export
+    // escapes each, and Lambda's answer escapes that again, so 300 memories are past the
+    // answer's 6 MB as 1,150 plain ones would be, at a quarter of the emulator's import time.
+    const MEMORIES: usize = 300;
+    let carol = sign_up(http, dev, "carol@example.com").await;
+    let at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let memories: Vec<Value> = (0..MEMORIES)
+        .map(|i| {
+            let word = format!("bulk{i:04} ");
+            let content = format!("{word}{}", "\\".repeat(brain2_api::MAX_CONTENT_CHARS - word.len()));
+            json!({
+                "id": uuid::Uuid::now_v7().to_string(), "content": content, "tags": [], "keywords": [],
+                "createdAt": at, "updatedAt": at, "version": 1, "links": []
+            })
+        })
+        .collect();
+    for part in memories.chunks(100) {
+        let document = json!({ "format": "brain2-export", "version": 1, "exportedAt": at, "memories": part });
+        // An import cut short (the function's timeout in the emulator) is finished by sending it again.
+        let mut present = 0;
+        for _ in 0..5 {
+            let answer = http
+                .post(format!("{}/api/import", dev.http_api()))
+                .bearer_auth(&carol.token)
+                .json(&document)
+                .send()
+                .await
+                .unwrap();
+            if answer.status() == 200 {
+                let report: Value = answer.json().await.unwrap();
+                present = report["created"].as_u64().unwrap() + report["alreadyPresent"].as_u64().unwrap();
+                break;
+            }
+        }
+        assert_eq!(present as usize, part.len(), "an import part of {} memories went in", part.len());
+    }
+
+    let answer = http.get(format!("{}/api/export", dev.http_api())).bearer_auth(&carol.token).send().await.unwrap();
+    let status = answer.status();
+    let location = answer.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+    let body = answer.text().await.unwrap();
+    if status != 201 {
+        // The backend's log line reaches dev's output through the log tail.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let log = dev.log();
+        panic!("export: {status} {}\n{}", &body[..body.len().min(400)], &log[log.len().saturating_sub(6_000)..]);
+    }
+    let link: brain2_api::ExportLink = serde_json::from_str(&body).unwrap();
+    assert_eq!(location.as_deref(), Some(link.download_url.as_str()));
+    assert_eq!(link.memories, MEMORIES);
+
+    // What a click on the link sends from the site's tab: a navigation, no Origin.
+    let navigation = |url: &str| {
+        http.get(url)
+            .header("sec-fetch-mode", "navigate")
+            .header("sec-fetch-dest", "document")
+            .header("sec-fetch-site", "same-site")
+    };
+    let download = navigation(&link.download_url).send().await.unwrap();
+    assert_eq!(download.status(), 200, "{}", download.text().await.unwrap_or_default());
+    let disposition = download.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.starts_with("attachment; filename=\"brain2-export-"), "{disposition}");
+    assert!(download.headers().get("access-control-allow-origin").is_none(), "no page may read it");
+    let bytes = download.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, link.bytes);
+    let document: brain2_api::Export = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(document.memories.len(), MEMORIES);
+
+    // A page of another site may not fetch it, embedded or with CORS; a link whose signature was
+    // altered is refused by S3.
+    let embedded = http
+        .get(&link.download_url)
+        .header("sec-fetch-mode", "no-cors")
+        .header("sec-fetch-dest", "image")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(embedded.status(), 403);
+    let other = http.get(&link.download_url).header("origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(other.status(), 403);
+    let forged = link.download_url.replace("X-Amz-Signature=", "X-Amz-Signature=0");
+    assert_eq!(navigation(&forged).send().await.unwrap().status(), 403, "a forged signature");
+
+    let deleted: Value = http
+        .delete(format!("{}/api/account", dev.http_api()))
+        .bearer_auth(&carol.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((deleted["nodes"].as_u64(), deleted["exports"].as_u64()), (Some(MEMORIES as u64), Some(1)), "{deleted}");
+    let after = navigation(&link.download_url).send().await.unwrap().status();
+    assert!(matches!(after.as_u16(), 403 | 404), "the link leads nowhere once the account is gone: {after}");
+}
+
 #[test]
 fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
     let data = temporary_folder("dev-e2e");
@@ -228,6 +332,7 @@ fn brain2_runs_end_to_end_through_cargo_xtask_dev() {
     let mut dev = Dev::start(port, &data);
     let emulator_pid: i32 = std::fs::read_to_string(data.join("emulator.pid")).unwrap().trim().parse().unwrap();
     let kept = runtime.block_on(journey(&http, &dev));
+    runtime.block_on(a_large_export_downloads_through_its_link(&http, &dev));
 
     // Ctrl-C stops everything and leaves no process: not the emulator, not a function.
     let status = dev.interrupt();

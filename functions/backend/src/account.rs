@@ -3,7 +3,7 @@
 
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{Query, Request, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use brain2_api::export::{MAX_IMPORT_BYTES, MAX_INLINE_EXPORT_BYTES, MAX_INLINE_ZIP_BYTES};
@@ -46,16 +46,37 @@ pub(crate) async fn export(
         ExportFormat::Markdown => (markdown::export_zip(&document).map_err(ApiError::internal)?, MAX_INLINE_ZIP_BYTES),
     };
     let carried = carried_len(format, &body);
-    if carried > limit {
-        // Lambda answers at most 6 MB. Larger exports need the S3 download, which this API does
-        // not offer yet (README, "What a user owns"): say so rather than fail at the gateway.
+    if carried <= limit {
+        return Ok(download(format, body, now));
+    }
+    // Lambda answers at most 6 MB: a larger export is written to the exports bucket and the
+    // answer says where to fetch it.
+    let Some(exports) = &state.exports else {
         return Err(ApiError::TooLarge(format!(
             "the export is {} bytes ({carried} as the answer carries it), over the {limit} bytes one answer can \
-             carry; exports this large are not available yet",
+             carry, and this backend has no exports bucket (EXPORTS_BUCKET_NAME) to hand it out from",
             body.len()
         )));
+    };
+    let link =
+        exports.put(user, format, body, document.memories.len(), now.date()).await.map_err(ApiError::internal)?;
+    // An account deleted meanwhile listed its exports before this one was written: the export
+    // must not outlive it. Deletion empties the partition before it lists, so a partition found
+    // empty here means the listing may have missed this export (an export this large is never
+    // of an empty account).
+    let page = state.store.list(user, 1, None).await.map_err(ApiError::internal)?;
+    if let Ok(page) = page
+        && page.nodes.is_empty()
+        && page.next_cursor.is_none()
+    {
+        exports.delete_all(user).await.map_err(ApiError::internal)?;
+        return Err(ApiError::Gone("the account was deleted while its export was being written".to_owned()));
     }
-    Ok(download(format, body, now))
+    let mut response = (StatusCode::CREATED, axum::Json(&link)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&link.download_url) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    Ok(response)
 }
 
 /// The bytes of `body` that count against Lambda's 6 MB answer. A JSON export goes inside the
@@ -77,7 +98,7 @@ fn carried_len(format: ExportFormat, body: &[u8]) -> usize {
 
 /// A 200 that browsers save under a dated name.
 fn download(format: ExportFormat, body: Vec<u8>, now: time::OffsetDateTime) -> Response {
-    let name = format!("brain2-export-{}.{}", now.date(), format.file_extension());
+    let name = format.file_name(now.date());
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
@@ -149,8 +170,8 @@ pub(crate) async fn import(
     Ok((StatusCode::OK, axum::Json(report)).into_response())
 }
 
-/// Removes every item of the caller: the partition of MemoryTable (nodes, edges, postings) and
-/// their open WebSocket connections. Sending it again after a failure finishes it.
+/// Removes every item of the caller: the partition of MemoryTable (nodes, edges, postings),
+/// their open WebSocket connections and the exports waiting in the exports bucket. Sending it again after a failure finishes it.
 pub(crate) async fn delete_account(
     State(state): State<AppState>,
     Caller(user): Caller,
@@ -162,6 +183,9 @@ pub(crate) async fn delete_account(
             connections.delete(connection).await.map_err(ApiError::internal)?;
         }
         deleted.connections = open.len();
+    }
+    if let Some(exports) = &state.exports {
+        deleted.exports = exports.delete_all(user).await.map_err(ApiError::internal)?;
     }
     tracing::info!(user = %user, nodes = deleted.nodes, at = %domain::rfc3339(state.now()), "account deleted");
     Ok(axum::Json(deleted))

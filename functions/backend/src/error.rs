@@ -14,6 +14,8 @@ pub enum ApiError {
     MethodNotAllowed,
     /// The answer would be larger than one response may be.
     TooLarge(String),
+    /// What the request was about went away while it was served (the account, deleted).
+    Gone(String),
     /// The stored node is at version `current`; `node` is it, for the client to show.
     Conflict {
         current: u64,
@@ -37,6 +39,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "node not found".to_owned()),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed".to_owned()),
             ApiError::TooLarge(message) => (StatusCode::UNPROCESSABLE_ENTITY, message),
+            ApiError::Gone(message) => (StatusCode::GONE, message),
             ApiError::Conflict { current, node } => {
                 stored = node.map(|n| *n);
                 (StatusCode::CONFLICT, format!("the node has changed; its current version is {current}"))

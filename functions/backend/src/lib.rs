@@ -4,6 +4,7 @@
 
 mod account;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod lambda;
 
@@ -40,6 +41,9 @@ pub struct AppState {
     /// without them).
     pub connections: Option<brain2_shared::connections::ConnectionStore>,
     pub publisher: Publisher,
+    /// Where exports too large for one answer go (absent when served locally without a
+    /// bucket: such an export is refused with 422).
+    pub exports: Option<exports::ExportBucket>,
     pub environment: String,
     pub clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
 }
@@ -54,8 +58,9 @@ impl AppState {
     /// The state the environment describes: `MEMORY_TABLE_NAME`, `EVENT_BUS_NAME`,
     /// `KEYWORD_INDEX_NAME` (default `KeywordIndex`), `SEARCH_INDEX_NAME` (default
     /// `UserKeywordIndex`), `CONNECTIONS_TABLE_NAME` and `CONNECTIONS_INDEX_NAME` (default
-    /// `connection-id-index`; without the table, account deletion has no connections to remove)
-    /// and `ENVIRONMENT` (default: the caller's).
+    /// `connection-id-index`; without the table, account deletion has no connections to remove),
+    /// `EXPORTS_BUCKET_NAME` (without it, an export too large for one answer is refused) and
+    /// `ENVIRONMENT` (default: the caller's).
     pub fn from_env(
         sdk: &brain2_shared::aws::SdkConfig,
         env: &dyn brain2_shared::config::Source,
@@ -83,6 +88,7 @@ impl AppState {
                 required(env, "EVENT_BUS_NAME")?,
                 events::API_SOURCE,
             ),
+            exports: optional(env, "EXPORTS_BUCKET_NAME").map(|bucket| exports::ExportBucket::from_sdk(sdk, bucket)),
             environment: optional(env, "ENVIRONMENT").unwrap_or_else(|| default_environment.to_owned()),
             clock: Arc::new(OffsetDateTime::now_utc),
         })

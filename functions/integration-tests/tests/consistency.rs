@@ -86,6 +86,7 @@ async fn invariants_hold_under_concurrent_writers_redelivery_and_faults() {
     let router = backend::router(backend::AppState {
         store: faulty_store.clone(),
         connections: None,
+        exports: None,
         publisher: world.publisher(API_SOURCE),
         environment: "test".into(),
         clock: Arc::new(time::OffsetDateTime::now_utc),

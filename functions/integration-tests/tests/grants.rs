@@ -3,6 +3,7 @@
 //! records each call as the IAM action it needs (a transaction needs one per kind of action in
 //! it: PutItem, UpdateItem, DeleteItem, ConditionCheckItem), and the test compares that with the
 //! statements `brain2-stacks` (compute.rs, the one place grants are written) puts on each role.
+//! The backend's S3 calls on the exports bucket are recorded and compared the same way.
 
 mod support;
 
@@ -194,4 +195,91 @@ async fn each_role_is_granted_exactly_what_its_function_calls_on_memory_table() 
         assert!(unused.is_empty(), "{role} is granted what its code never calls on {table}: {unused:?}");
         println!("{role} on {table}: {needed:?}");
     }
+}
+
+/// Records each S3 call as the IAM action it needs and what it reaches: `objects` (under a key)
+/// or `bucket`. A presigned GetObject is recorded too: S3 authorizes its download as the signer.
+#[derive(Debug, Clone, Default)]
+struct S3Recorder(Arc<Mutex<BTreeSet<(&'static str, &'static str)>>>);
+
+impl Intercept for S3Recorder {
+    fn name(&self) -> &'static str {
+        "S3IamActionRecorder"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_s3::operation::{
+            delete_object::DeleteObjectInput, get_object::GetObjectInput, list_objects_v2::ListObjectsV2Input,
+            put_object::PutObjectInput,
+        };
+        let input = context.input();
+        let needed = if input.downcast_ref::<PutObjectInput>().is_some() {
+            ("objects", "s3:PutObject")
+        } else if input.downcast_ref::<GetObjectInput>().is_some() {
+            ("objects", "s3:GetObject")
+        } else if input.downcast_ref::<DeleteObjectInput>().is_some() {
+            ("objects", "s3:DeleteObject")
+        } else if input.downcast_ref::<ListObjectsV2Input>().is_some() {
+            ("bucket", "s3:ListBucket")
+        } else {
+            return Err(format!("an S3 call this test does not know the action of: {input:?}").into());
+        };
+        self.0.lock().unwrap().insert(needed);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_backend_is_granted_exactly_what_it_calls_on_the_exports_bucket() {
+    let world = World::new().await;
+    let user = user();
+    seed_past_one_answer(&world.memory, user).await;
+    let recorder = S3Recorder::default();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&world.sdk).interceptor(recorder.clone()).build(),
+    );
+    let exports = backend::exports::ExportBucket::new(s3, &world.exports_bucket);
+    let router = backend::router(backend::AppState { exports: Some(exports), ..world.backend_state() });
+    let (status, _) = call(&router, Some(user), empty_request("GET", "/api/export")).await;
+    assert_eq!(status, 201, "an export past one answer");
+    let (status, deleted) = call(&router, Some(user), empty_request("DELETE", "/api/account")).await;
+    assert_eq!((status.as_u16(), deleted["exports"].as_u64()), (200, Some(1)));
+    let needed: BTreeSet<(String, String)> =
+        recorder.0.lock().unwrap().iter().map(|(on, action)| ((*on).to_owned(), (*action).to_owned())).collect();
+
+    // What the dev compute stack grants BackendRole on ExportsBucket: object actions only under
+    // `exports/`, and listing only with that prefix.
+    let workspace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = brain2_iac::config::EnvironmentConfig::load(&workspace, "dev").unwrap();
+    let synthesized = brain2_stacks::brain2_app("dev", &config).unwrap().synth().unwrap();
+    let template: Value = serde_json::from_str(&synthesized.stack("compute").unwrap().template).unwrap();
+    let mut granted = BTreeSet::new();
+    for policy in template["Resources"]["BackendRole"]["Properties"]["Policies"].as_array().unwrap() {
+        for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+            for resource in statement["Resource"].as_array().unwrap() {
+                let text = resource.to_string();
+                if !text.contains("ExportsBucket") {
+                    continue;
+                }
+                let on = if text.contains("/exports/*") {
+                    "objects"
+                } else {
+                    assert_eq!(
+                        statement["Condition"],
+                        json!({ "StringLike": { "s3:prefix": "exports/*" } }),
+                        "listing is only of exports/"
+                    );
+                    "bucket"
+                };
+                for action in statement["Action"].as_array().unwrap() {
+                    granted.insert((on.to_owned(), action.as_str().unwrap().to_owned()));
+                }
+            }
+        }
+    }
+    assert_eq!(needed, granted, "BackendRole on ExportsBucket: what the code calls (left), what is granted (right)");
 }

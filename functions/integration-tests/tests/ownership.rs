@@ -1,7 +1,8 @@
 //! What a user owns, through the backend's routes against moto: search (words, prefixes, tags,
 //! ranking, paging), tags linking memories as keywords do, the first version's graph format,
 //! export then import into a new account (lossless, idempotent, bounded, all or nothing), and
-//! account deletion that leaves nothing of the user and another user untouched. The search
+//! account deletion that leaves nothing of the user and another user untouched; an export past
+//! one Lambda answer handed out from S3 (moto) through a presigned link. The search
 //! benchmark (10,000 memories on Dynoxide) is here too, run by hand (`--ignored`, BENCHMARKS.md).
 
 mod support;
@@ -516,6 +517,164 @@ async fn deleting_an_account_leaves_nothing_of_the_user_and_another_user_untouch
     // Sending it again is harmless.
     let (status, again) = call(&router, Some(leaving), empty_request("DELETE", "/api/account")).await;
     assert_eq!((status.as_u16(), again["nodes"].as_u64()), (200, Some(0)));
+}
+
+/// Sends `request` as `user`; the whole answer.
+async fn respond(
+    router: &axum::Router,
+    user: UserId,
+    mut request: http::Request<axum::body::Body>,
+) -> http::Response<Vec<u8>> {
+    use tower::ServiceExt as _;
+    request.extensions_mut().insert(backend::extract::Caller(user));
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    http::Response::from_parts(parts, axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec())
+}
+
+/// The keys of `user`'s exports in the exports bucket.
+async fn exports_of(world: &World, user: UserId) -> Vec<String> {
+    let listed = aws_sdk_s3::Client::new(&world.sdk)
+        .list_objects_v2()
+        .bucket(&world.exports_bucket)
+        .prefix(backend::exports::prefix_of(user))
+        .send()
+        .await
+        .unwrap();
+    listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn an_export_past_one_answer_is_fetched_through_a_short_lived_link_and_account_deletion_removes_it() {
+    let world = World::new().await;
+    let router = world.backend();
+    let (large, small) = (user(), user());
+    let memories = seed_past_one_answer(&world.memory, large).await;
+    create(&router, small, "a small export stays inline", &["kept"]).await;
+
+    let asked_at = time::OffsetDateTime::now_utc();
+    let answer = respond(&router, large, empty_request("GET", "/api/export")).await;
+    let text = String::from_utf8_lossy(answer.body()).into_owned();
+    assert_eq!(answer.status(), 201, "{}", &text[..text.len().min(300)]);
+    let link: brain2_api::ExportLink = serde_json::from_slice(answer.body()).unwrap();
+    assert_eq!(answer.headers()["location"].to_str().unwrap(), link.download_url);
+    assert_eq!((link.format, link.memories), (brain2_api::ExportFormat::Json, memories));
+    assert!(link.bytes as usize > brain2_api::export::MAX_INLINE_EXPORT_BYTES, "{link:?}");
+    let expires =
+        time::OffsetDateTime::parse(&link.expires_at, &time::format_description::well_known::Rfc3339).unwrap();
+    let (lifetime, answered_at) = (time::Duration::minutes(5), time::OffsetDateTime::now_utc());
+    // The time is written to the millisecond.
+    let earliest = asked_at + lifetime - time::Duration::milliseconds(1);
+    assert!(earliest <= expires && expires <= answered_at + lifetime, "{expires} is 5 minutes after the ask");
+    assert!(link.download_url.contains("X-Amz-Signature="), "a presigned URL: {}", link.download_url);
+    assert!(link.download_url.contains("X-Amz-Expires=300"), "{}", link.download_url);
+
+    // The link is all a browser needs: no credentials, and it saves under the export's name.
+    let download = reqwest::get(&link.download_url).await.unwrap();
+    assert_eq!(download.status(), 200);
+    let disposition = download.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.starts_with("attachment; filename=\"brain2-export-"), "{disposition}");
+    assert_eq!(download.headers()["content-type"], "application/json");
+    let bytes = download.bytes().await.unwrap();
+    assert_eq!(bytes.len() as u64, link.bytes);
+    let document: brain2_api::Export = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(document.memories.len(), memories);
+    assert!(document.memories.iter().all(|m| m.content.len() > 4_900));
+
+    // What fits stays inline: the same memories as Markdown (the zip compresses them), and a
+    // small account's JSON.
+    let zip = respond(&router, large, empty_request("GET", "/api/export?format=markdown")).await;
+    assert_eq!((zip.status().as_u16(), zip.headers()["content-type"].to_str().unwrap()), (200, "application/zip"));
+    let (status, inline) = call(&router, Some(small), empty_request("GET", "/api/export")).await;
+    assert_eq!((status.as_u16(), inline["memories"].as_array().map(Vec::len)), (200, Some(1)));
+
+    // Account deletion takes the user's exports with it, and only theirs.
+    let theirs =
+        world.exports().put(small, brain2_api::ExportFormat::Json, b"{}".to_vec(), 1, asked_at.date()).await.unwrap();
+    assert_eq!(exports_of(&world, large).await.len(), 1);
+    let (status, deleted) = call(&router, Some(large), empty_request("DELETE", "/api/account")).await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!((deleted["nodes"].as_u64(), deleted["exports"].as_u64()), (Some(memories as u64), Some(1)));
+    assert!(exports_of(&world, large).await.is_empty(), "no export of the user is left");
+    // moto answers 404; S3 would answer 403, as the role may list the bucket only by prefix.
+    assert_eq!(reqwest::get(&link.download_url).await.unwrap().status(), 404, "the link leads nowhere");
+    assert_eq!(exports_of(&world, small).await.len(), 1, "another user's export stays");
+    assert_eq!(reqwest::get(&theirs.download_url).await.unwrap().status(), 200);
+}
+
+/// Runs another process's work to its end before the first PutObject of an S3 client.
+#[derive(Clone)]
+struct BeforePut(std::sync::Arc<std::sync::Mutex<Option<support::faults::Work>>>);
+
+impl std::fmt::Debug for BeforePut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BeforePut")
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for BeforePut {
+    fn name(&self) -> &'static str {
+        "BeforePut"
+    }
+    fn read_before_execution(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if context.input().downcast_ref::<aws_sdk_s3::operation::put_object::PutObjectInput>().is_some()
+            && let Some(work) = self.0.lock().unwrap().take()
+        {
+            std::thread::scope(|scope| scope.spawn(work).join()).expect("the other process's work ran");
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_account_deleted_while_its_export_is_written_keeps_no_export() {
+    let world = World::new().await;
+    let user = user();
+    seed_past_one_answer(&world.memory, user).await;
+    // The account's deletion, sent from another tab and served by another instance, lands after
+    // the export read the memories and before it writes the file: it lists no export yet.
+    let (table, bus, bucket) = (world.memory_table.clone(), world.bus.clone(), world.exports_bucket.clone());
+    let deletion: support::faults::Work = Box::new(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let sdk = sdk(&support::moto::moto().endpoint);
+            let store = brain2_shared::memory::MemoryStore::new(
+                aws_sdk_dynamodb::Client::from_conf(dynamodb_config(&sdk).build()),
+                &table,
+                KEYWORD_INDEX,
+            );
+            let router = backend::router(backend::AppState {
+                store,
+                connections: None,
+                publisher: brain2_shared::events::Publisher::new(
+                    aws_sdk_eventbridge::Client::new(&sdk),
+                    &bus,
+                    brain2_shared::events::API_SOURCE,
+                ),
+                exports: Some(backend::exports::ExportBucket::from_sdk(&sdk, &bucket)),
+                environment: "test".into(),
+                clock: std::sync::Arc::new(time::OffsetDateTime::now_utc),
+            });
+            let (status, deleted) = call(&router, Some(user), empty_request("DELETE", "/api/account")).await;
+            assert_eq!((status.as_u16(), deleted["exports"].as_u64()), (200, Some(0)), "{deleted}");
+        });
+    });
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&world.sdk)
+            .interceptor(BeforePut(std::sync::Arc::new(std::sync::Mutex::new(Some(deletion)))))
+            .build(),
+    );
+    let exports = backend::exports::ExportBucket::new(s3, &world.exports_bucket);
+    let router = backend::router(backend::AppState { exports: Some(exports), ..world.backend_state() });
+
+    let (status, answer) = call(&router, Some(user), empty_request("GET", "/api/export")).await;
+    assert_eq!(status, 410, "{answer}");
+    assert!(exports_of(&world, user).await.is_empty(), "the export did not outlive the account");
+    assert!(world.items_of(user).await.is_empty());
 }
 
 /// Search at 10,000 memories, timed inside the store (what the function spends), on Dynoxide.

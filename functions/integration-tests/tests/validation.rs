@@ -86,6 +86,7 @@ async fn a_create_succeeds_even_when_the_event_cannot_be_published() {
         store: world.memory.clone(),
         connections: None,
         // A bus that does not exist: every publish fails.
+        exports: None,
         publisher: brain2_shared::events::Publisher::new(
             aws_sdk_eventbridge::Client::new(&world.sdk),
             "no-such-bus",

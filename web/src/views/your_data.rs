@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
+use crate::api::Exported;
 use crate::auth;
 use crate::state::State;
 
@@ -30,10 +31,21 @@ pub fn YourData(state: State) -> impl IntoView {
             let result = api.export(format).await;
             busy.set(false);
             match result {
-                Ok(bytes) => {
+                Ok(Exported::Bytes(bytes)) => {
                     let name = format!("brain2-export.{}", format.file_extension());
                     progress.set(Some(format!("Downloaded {name} ({} KB).", bytes.len().div_ceil(1024))));
                     save_file(&bytes, &name, format.content_type());
+                }
+                Ok(Exported::Link(link)) => {
+                    // The file is saved by the browser from the link (S3 answers it as an
+                    // attachment), so the page stays and nothing this large passes through wasm.
+                    progress.set(Some(format!(
+                        "Your export of {} memories ({} MB) is downloading; its link works until {}.",
+                        link.memories,
+                        link.bytes.div_ceil(1 << 20),
+                        link.expires_at
+                    )));
+                    follow(&link.download_url);
                 }
                 Err(error) => {
                     progress.set(None);
@@ -194,6 +206,17 @@ fn imported(name: &str, created: usize, present: usize, being_deleted: usize, to
         ));
     }
     text
+}
+
+/// Opens `url` as a link the user clicked: S3 answers it as an attachment, so it downloads and
+/// the page stays. (A hidden frame would keep the page even if S3 refused, but the site's CSP
+/// frames nothing.)
+fn follow(url: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    if let Ok(link) = document.create_element("a").map(|e| e.unchecked_into::<web_sys::HtmlAnchorElement>()) {
+        link.set_href(url);
+        link.click();
+    }
 }
 
 /// Hands `bytes` to the browser as a download named `name`.

@@ -18,6 +18,8 @@
 //!    MiniStack (`AUTH=true`) then checks the signature and evaluates IAM. The emulator's own
 //!    paths (`/_ministack/…`, `/_localstack/…`, `/_aws/…` but the API routes, `/health`) are
 //!    never forwarded: dev reaches them through the socket.
+//!    The one exception is a large export's download link (a GET presigned for S3, under
+//!    `exports/`), which a browser follows as on AWS; MiniStack checks its signature and expiry.
 //! 4. **Responses** lose a wildcard `Access-Control-Allow-Origin`, and AWS API responses every
 //!    CORS header, so nothing a page might still send can be read.
 //!
@@ -55,6 +57,9 @@ pub enum Route {
     ExecuteApi,
     /// An AWS API: signed callers only.
     Aws,
+    /// A browser following a large export's download link: a presigned S3 GET under
+    /// `exports/`, which the emulator checks (signature, expiry, the signer's IAM) as S3 does.
+    ExportDownload,
 }
 
 /// Why a request was refused: the line dev prints and the body the caller gets.
@@ -113,6 +118,17 @@ impl Policy {
         if (api_host.is_some() || api_path.is_some()) && !management {
             return self.judge_api_route(headers);
         }
+        if is_export_download(method, path, query) {
+            return match (header(headers, "origin"), header(headers, "sec-fetch-site")) {
+                (Some(origin), _) if Some(origin) != self.site_origin.as_deref() => {
+                    refuse(format!("origin {origin} may not fetch an export (only the local site's links)"))
+                }
+                // A page elsewhere (an <img>, a no-cors fetch) sends no Origin but says where
+                // it is; the site on 127.0.0.1 is same-site with the guard.
+                (_, Some("cross-site")) => refuse("a page of another site may not fetch an export".into()),
+                _ => Ok(Route::ExportDownload),
+            };
+        }
         if from_a_browser(headers) || method == Method::OPTIONS {
             let origin = header(headers, "origin").unwrap_or("a page");
             return refuse(format!("AWS APIs answer no browser ({origin})"));
@@ -136,6 +152,34 @@ impl Policy {
             (None, _) => Ok(Route::ExecuteApi),
         }
     }
+}
+
+/// A GET of an object under `exports/` of the exports bucket (path style,
+/// `/<stack>-exportsbucket-<suffix>/exports/…`, as CloudFormation names it) presigned for S3:
+/// what the backend hands out for an export too large for one answer. On AWS anyone holding such
+/// a link may follow it until it expires; here too, and only that.
+fn is_export_download(method: &Method, path: &str, query: &str) -> bool {
+    let pairs: Vec<(&str, &str)> = query.split('&').map(|pair| pair.split_once('=').unwrap_or((pair, ""))).collect();
+    let value = |name: &str| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| *value);
+    // One reading of the query: no parameter twice (the emulator might read another copy than
+    // this check did), and nothing but the signature's parameters, S3's response overrides and
+    // the SDK's operation marker (`x-id=GetObject`).
+    let mut names: Vec<&str> = pairs.iter().map(|(key, _)| *key).collect();
+    names.sort_unstable();
+    let distinct = names.windows(2).all(|pair| pair[0] != pair[1]);
+    let only_signing = pairs.iter().all(|(name, value)| {
+        name.starts_with("X-Amz-") || name.starts_with("response-") || (*name == "x-id" && *value == "GetObject")
+    });
+    let for_s3 = value("X-Amz-Credential").is_some_and(|credential| {
+        let credential = credential.replace("%2F", "/").replace("%2f", "/");
+        credential.ends_with("/s3/aws4_request")
+    });
+    let presigned =
+        value("X-Amz-Algorithm") == Some("AWS4-HMAC-SHA256") && value("X-Amz-Signature").is_some() && for_s3;
+    let under_exports = path.strip_prefix('/').and_then(|rest| rest.split_once('/')).is_some_and(|(bucket, key)| {
+        bucket.contains("-exportsbucket-") && key.starts_with("exports/") && !key.contains("..")
+    });
+    method == Method::GET && distinct && only_signing && presigned && under_exports
 }
 
 /// `path` with its `%XX` escapes decoded, as the emulator's server decodes it; `None` when an
@@ -279,6 +323,14 @@ async fn forward(State(guard): State<Arc<Guard>>, mut request: Request) -> Respo
             return refused(StatusCode::FORBIDDEN, &refusal.0);
         }
     };
+    // Callers reach the guard over the loopback only, which stands in for AWS's TLS endpoints:
+    // what it forwards to the AWS APIs counts as encrypted in transit (MiniStack reads
+    // `aws:SecureTransport` from this header), so the TLS-only bucket policies hold as on AWS.
+    // A caller's own value never passes.
+    request.headers_mut().remove("x-forwarded-proto");
+    if route != Route::ExecuteApi {
+        request.headers_mut().insert("x-forwarded-proto", HeaderValue::from_static("https"));
+    }
     let upgrade = request.headers().contains_key(header::UPGRADE).then(|| hyper::upgrade::on(&mut request));
     // Origin-form, as a server receives it; the Host header (signed) goes along unchanged.
     let target = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
@@ -328,7 +380,7 @@ async fn forward(State(guard): State<Arc<Guard>>, mut request: Request) -> Respo
 
 fn strip_cors(headers: &mut HeaderMap, route: Route) {
     let wildcard = headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN) == Some(&HeaderValue::from_static("*"));
-    if route == Route::Aws || wildcard {
+    if route != Route::ExecuteApi || wildcard {
         let names: Vec<_> =
             headers.keys().filter(|name| name.as_str().starts_with("access-control-")).cloned().collect();
         for name in names {
@@ -399,6 +451,37 @@ mod tests {
         assert_eq!(judge(Method::POST, "/", &[("host", "localhost:8601"), SIGNED]), Ok(Route::Aws));
         let presigned = "/bucket/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00";
         assert_eq!(judge(Method::GET, presigned, &[("host", "127.0.0.1:8601")]), Ok(Route::Aws));
+    }
+
+    #[test]
+    fn a_browser_follows_an_exports_download_link_and_nothing_else_of_s3() {
+        let link = "/brain2-dev-compute-exportsbucket-f4f570318d5d7/exports/0190/0191.json?x-id=GetObject&X-Amz-Algorithm=AWS4-HMAC-SHA256\
+                    &X-Amz-Credential=ASIA%2F20261204%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-Date=20261204T120000Z\
+                    &X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=00";
+        let navigation = [("host", "127.0.0.1:8601"), ("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "document")];
+        assert_eq!(judge(Method::GET, link, &navigation), Ok(Route::ExportDownload));
+        let from_site = [("host", "127.0.0.1:8601"), ("origin", SITE)];
+        assert_eq!(judge(Method::GET, link, &from_site), Ok(Route::ExportDownload));
+        let other_page = [("host", "127.0.0.1:8601"), ("origin", "https://evil.example")];
+        assert!(judge(Method::GET, link, &other_page).unwrap_err().0.contains("evil.example"));
+        let embedded = [("host", "127.0.0.1:8601"), ("sec-fetch-mode", "no-cors"), ("sec-fetch-site", "cross-site")];
+        assert!(judge(Method::GET, link, &embedded).unwrap_err().0.contains("another site"));
+        // Another key, another service's signature, another method or no signature: an AWS API.
+        for refused in [
+            link.replace("/exports/", "/functions/"),
+            link.replace("%2Fs3%2F", "%2Fdynamodb%2F"),
+            link.replace("&X-Amz-Signature=00", ""),
+            link.replace("/exports/0190", "/exports/../functions"),
+            link.replace("-exportsbucket-", "-sitebucket-"),
+            format!("{link}&X-Amz-Credential=ASIA%2F20261204%2Feu-west-1%2Fdynamodb%2Faws4_request"),
+            format!("{link}&Action=DeleteObject"),
+            link.replace("x-id=GetObject", "x-id=DeleteObject"),
+        ] {
+            assert!(judge(Method::GET, &refused, &navigation).unwrap_err().0.contains("no browser"), "{refused}");
+        }
+        assert!(judge(Method::PUT, link, &navigation).is_err());
+        assert!(judge(Method::HEAD, link, &navigation).is_err());
+        assert!(judge(Method::DELETE, link, &navigation).is_err());
     }
 
     #[test]

@@ -128,6 +128,20 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, properties: &Value,
     }
 }
 
+/// A bucket in the SDK configuration's region.
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str) {
+    let region = s3.config().region().map(|r| r.to_string()).unwrap_or_default();
+    let mut request = s3.create_bucket().bucket(name);
+    if region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str()))
+                .build(),
+        );
+    }
+    request.send().await.unwrap();
+}
+
 /// One test's world.
 pub struct World {
     /// moto's endpoint, for every service but DynamoDB.
@@ -140,6 +154,8 @@ pub struct World {
     pub sqs: aws_sdk_sqs::Client,
     pub memory: MemoryStore,
     pub connections: ConnectionStore,
+    /// The exports bucket (in moto), for exports too large for one answer.
+    pub exports_bucket: String,
 }
 
 pub const KEYWORD_INDEX: &str = "KeywordIndex";
@@ -182,7 +198,10 @@ impl World {
             .send()
             .await
             .unwrap();
+        let exports_bucket = format!("exports-{run}");
+        create_bucket(&aws_sdk_s3::Client::new(&sdk), &exports_bucket).await;
         World {
+            exports_bucket,
             memory: MemoryStore::new(dynamodb.clone(), &memory_table, KEYWORD_INDEX),
             connections: ConnectionStore::new(dynamodb.clone(), &connections_table, CONNECTION_INDEX),
             sdk,
@@ -204,6 +223,10 @@ impl World {
         Publisher::new(aws_sdk_eventbridge::Client::new(&self.sdk), &self.bus, source)
     }
 
+    pub fn exports(&self) -> backend::exports::ExportBucket {
+        backend::exports::ExportBucket::from_sdk(&self.sdk, &self.exports_bucket)
+    }
+
     pub fn backend(&self) -> axum::Router {
         backend::router(self.backend_state())
     }
@@ -213,6 +236,7 @@ impl World {
             store: self.memory.clone(),
             connections: Some(self.connections.clone()),
             publisher: self.publisher(API_SOURCE),
+            exports: Some(self.exports()),
             environment: "test".into(),
             clock: Arc::new(time::OffsetDateTime::now_utc),
         }
@@ -281,6 +305,22 @@ impl World {
 /// DynamoDB on Dynoxide (see [`dynoxide`]), with `sdk`'s credentials, region and retries.
 pub fn dynamodb_config(sdk: &SdkConfig) -> aws_sdk_dynamodb::config::Builder {
     aws_sdk_dynamodb::config::Builder::from(sdk).endpoint_url(dynoxide())
+}
+
+/// Memories of `user` whose JSON export is past what one Lambda answer carries
+/// (`MAX_INLINE_EXPORT_BYTES`): 1,150 of about 5,000 characters, each with a keyword of its own
+/// (so nothing links). Returns how many.
+pub async fn seed_past_one_answer(store: &MemoryStore, user: UserId) -> usize {
+    let inputs: Vec<brain2_shared::domain::ValidInput> = (0..1_150)
+        .map(|i| {
+            let word = format!("bulk{i:04} ");
+            let content = word.repeat(brain2_api::MAX_CONTENT_CHARS / word.len()).trim_end().to_owned();
+            brain2_shared::domain::ValidInput { content, tags: Vec::new() }
+        })
+        .collect();
+    let count = inputs.len();
+    store.seed(user, inputs, 1, 8, time::OffsetDateTime::now_utc()).await.unwrap();
+    count
 }
 
 pub fn user() -> UserId {
