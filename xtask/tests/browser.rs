@@ -373,6 +373,9 @@ fn the_web_client_works_in_a_real_browser() {
         bob.css("#your-data summary").await.click().await.unwrap();
         bob.css("#export-json").await.click().await.unwrap();
         bob.until("the download", "document.querySelector('#data-progress')?.textContent.startsWith('Downloaded brain2-export.json')").await;
+        let saved = support::browser::downloaded(&data.join("profile-bob"), "brain2-export.json", Duration::from_secs(10)).await;
+        let small: brain2_api::Export = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+        assert_eq!(small.memories.len(), 2, "Bob's two memories, saved from the page");
         let from_ada = reqwest::Client::new().get(format!("{}/api/export", dev.http_api())).bearer_auth(&token).send().await.unwrap();
         assert_eq!(from_ada.status(), 200);
         let export_file = data.join("ada-export.json");
@@ -389,6 +392,16 @@ fn the_web_client_works_in_a_real_browser() {
         bob.until("the second import's report", "/^Imported ada-export.json: 1 new memories/.test(document.querySelector('#data-progress')?.textContent)").await;
         bob.until("the deleted memory back in the list", &format!("document.querySelectorAll('#memories li.memory').length === {shown}")).await;
         let bob_token = session_token(&bob.eval("return localStorage.getItem('brain2.session');").await);
+        // An export past one answer: the client follows its link, and the browser saves the file
+        // from S3 (through the guard) while the page stays.
+        let http = reqwest::Client::new();
+        let large = support::dev::import_past_one_answer(&http, &dev, &bob_token).await;
+        bob.css("#export-json").await.click().await.unwrap();
+        bob.until("the large export's link", "document.querySelector('#data-progress')?.textContent.startsWith('Your export of ')").await;
+        let saved = support::browser::downloaded(&data.join("profile-bob"), "brain2-export-", Duration::from_secs(60)).await;
+        let document: brain2_api::Export = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+        assert!(document.memories.len() > large, "the whole export, from {}: {}", saved.display(), document.memories.len());
+        bob.css("#your-data").await;
         bob.css("#delete-account").await.click().await.unwrap();
         bob.client.accept_alert().await.unwrap();
         bob.until("signed out, told the account is gone", "document.querySelector('.notice')?.textContent.includes('Your account was deleted')").await;

@@ -12,7 +12,9 @@ use brain2_api::{GraphEdge, GraphNode, GraphPage};
 use futures::StreamExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use support::dev::{Dev, User, free_port_pair, processes_mentioning, sign_up, temporary_folder};
+use support::dev::{
+    Dev, User, free_port_pair, import_past_one_answer, processes_mentioning, sign_up, temporary_folder,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -224,42 +226,8 @@ async fn journey(http: &reqwest::Client, dev: &Dev) -> (User, Vec<String>) {
 /// the emulator's S3, which checks the presigned signature, its expiry and the backend role's
 /// IAM), refused to another page, then gone with the account.
 async fn a_large_export_downloads_through_its_link(http: &reqwest::Client, dev: &Dev) {
-    // Each memory a word and then backslashes (a Windows path's kind of text): the export
-    // escapes each, and Lambda's answer escapes that again, so 300 memories are past the
-    // answer's 6 MB as 1,150 plain ones would be, at a quarter of the emulator's import time.
-    const MEMORIES: usize = 300;
     let carol = sign_up(http, dev, "carol@example.com").await;
-    let at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
-    let memories: Vec<Value> = (0..MEMORIES)
-        .map(|i| {
-            let word = format!("bulk{i:04} ");
-            let content = format!("{word}{}", "\\".repeat(brain2_api::MAX_CONTENT_CHARS - word.len()));
-            json!({
-                "id": uuid::Uuid::now_v7().to_string(), "content": content, "tags": [], "keywords": [],
-                "createdAt": at, "updatedAt": at, "version": 1, "links": []
-            })
-        })
-        .collect();
-    for part in memories.chunks(100) {
-        let document = json!({ "format": "brain2-export", "version": 1, "exportedAt": at, "memories": part });
-        // An import cut short (the function's timeout in the emulator) is finished by sending it again.
-        let mut present = 0;
-        for _ in 0..5 {
-            let answer = http
-                .post(format!("{}/api/import", dev.http_api()))
-                .bearer_auth(&carol.token)
-                .json(&document)
-                .send()
-                .await
-                .unwrap();
-            if answer.status() == 200 {
-                let report: Value = answer.json().await.unwrap();
-                present = report["created"].as_u64().unwrap() + report["alreadyPresent"].as_u64().unwrap();
-                break;
-            }
-        }
-        assert_eq!(present as usize, part.len(), "an import part of {} memories went in", part.len());
-    }
+    let memories = import_past_one_answer(http, dev, &carol.token).await;
 
     let answer = http.get(format!("{}/api/export", dev.http_api())).bearer_auth(&carol.token).send().await.unwrap();
     let status = answer.status();
@@ -273,7 +241,7 @@ async fn a_large_export_downloads_through_its_link(http: &reqwest::Client, dev: 
     }
     let link: brain2_api::ExportLink = serde_json::from_str(&body).unwrap();
     assert_eq!(location.as_deref(), Some(link.download_url.as_str()));
-    assert_eq!(link.memories, MEMORIES);
+    assert_eq!(link.memories, memories);
 
     // What a click on the link sends from the site's tab: a navigation, no Origin.
     let navigation = |url: &str| {
@@ -290,7 +258,7 @@ async fn a_large_export_downloads_through_its_link(http: &reqwest::Client, dev: 
     let bytes = download.bytes().await.unwrap();
     assert_eq!(bytes.len() as u64, link.bytes);
     let document: brain2_api::Export = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(document.memories.len(), MEMORIES);
+    assert_eq!(document.memories.len(), memories);
 
     // A page of another site may not fetch it, embedded or with CORS; a link whose signature was
     // altered is refused by S3.
@@ -317,7 +285,7 @@ async fn a_large_export_downloads_through_its_link(http: &reqwest::Client, dev: 
         .json()
         .await
         .unwrap();
-    assert_eq!((deleted["nodes"].as_u64(), deleted["exports"].as_u64()), (Some(MEMORIES as u64), Some(1)), "{deleted}");
+    assert_eq!((deleted["nodes"].as_u64(), deleted["exports"].as_u64()), (Some(memories as u64), Some(1)), "{deleted}");
     let after = navigation(&link.download_url).send().await.unwrap().status();
     assert!(matches!(after.as_u16(), 403 | 404), "the link leads nowhere once the account is gone: {after}");
 }

@@ -62,6 +62,11 @@ impl Driver {
                     "--disable-background-networking", "--disable-component-update", "--no-first-run",
                     "--disable-sync", "--disable-quic", "--window-size=1280,900",
                     format!("--user-data-dir={}", profile.display())],
+                // Downloads land in the profile's `downloads`, unasked ([`Browser::downloaded`]).
+                "prefs": {
+                    "download.default_directory": profile.join("downloads"),
+                    "download.prompt_for_download": false,
+                },
             },
             "goog:loggingPrefs": if record_requests {
                 json!({ "browser": "ALL", "performance": "ALL" })
@@ -248,5 +253,28 @@ impl Browser {
             self.client.active_element().await.unwrap().send_keys("\u{E004}").await.unwrap();
         }
         panic!("Tab never reached {what}");
+    }
+}
+
+/// The file whose name starts with `prefix` that the browser of `profile` saved, once complete
+/// (Chromium writes `.crdownload` until then).
+pub async fn downloaded(profile: &std::path::Path, prefix: &str, within: std::time::Duration) -> PathBuf {
+    let folder = profile.join("downloads");
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let names: Vec<String> = std::fs::read_dir(&folder)
+            .map(|entries| {
+                entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+            })
+            .unwrap_or_default();
+        if let Some(name) = names.iter().find(|n| n.starts_with(prefix) && !n.ends_with(".crdownload")) {
+            return folder.join(name);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no download {prefix}… in {} within {within:?}: {names:?}",
+            folder.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

@@ -237,3 +237,43 @@ pub async fn sign_up(http: &reqwest::Client, dev: &Dev, email: &str) -> User {
         refresh_token: session["refresh_token"].as_str().unwrap().to_owned(),
     }
 }
+
+/// Imports, as the user of `token`, memories whose export is past what one Lambda answer carries:
+/// each a word and then backslashes (a Windows path's kind of text), which the export escapes and
+/// Lambda's answer escapes again, so 300 are past the answer's 6 MB as 1,150 plain ones would be,
+/// at a quarter of the emulator's import time. Returns how many.
+pub async fn import_past_one_answer(http: &reqwest::Client, dev: &Dev, token: &str) -> usize {
+    const MEMORIES: usize = 300;
+    let at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let memories: Vec<Value> = (0..MEMORIES)
+        .map(|i| {
+            let word = format!("bulk{i:04} ");
+            let content = format!("{word}{}", "\\".repeat(brain2_api::MAX_CONTENT_CHARS - word.len()));
+            json!({
+                "id": uuid::Uuid::now_v7().to_string(), "content": content, "tags": [], "keywords": [],
+                "createdAt": at, "updatedAt": at, "version": 1, "links": []
+            })
+        })
+        .collect();
+    for part in memories.chunks(100) {
+        let document = json!({ "format": "brain2-export", "version": 1, "exportedAt": at, "memories": part });
+        // An import cut short (the function's timeout in the emulator) is finished by sending it again.
+        let mut present = 0;
+        for _ in 0..5 {
+            let answer = http
+                .post(format!("{}/api/import", dev.http_api()))
+                .bearer_auth(token)
+                .json(&document)
+                .send()
+                .await
+                .unwrap();
+            if answer.status() == 200 {
+                let report: Value = answer.json().await.unwrap();
+                present = report["created"].as_u64().unwrap() + report["alreadyPresent"].as_u64().unwrap();
+                break;
+            }
+        }
+        assert_eq!(present as usize, part.len(), "an import part of {} memories went in", part.len());
+    }
+    MEMORIES
+}
