@@ -68,29 +68,24 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig) -
                     .description("HTTPS out; with no NAT or internet gateway only the endpoints are reachable"),
             ]),
     )?;
+    // The regional service name of one AWS service's endpoint.
+    let endpoint = |service: &str| {
+        VpcEndpoint::new(vpc.ref_())
+            .service_name(fns::sub(&format!("com.amazonaws.${{AWS::Region}}.{service}"), Vec::<(&str, &str)>::new()))
+    };
     // Gateway endpoints are free: DynamoDB for the tables, S3 for the backend's large exports.
     for (logical_id, service) in GATEWAY_ENDPOINTS {
         app.add(
             stack,
             logical_id,
-            VpcEndpoint::new(vpc.ref_())
-                .service_name(fns::sub(
-                    &format!("com.amazonaws.${{AWS::Region}}.{service}"),
-                    Vec::<(&str, &str)>::new(),
-                ))
-                .vpc_endpoint_type(VpcEndpointType::Gateway)
-                .route_table_ids(vec![route_table.ref_()]),
+            endpoint(service).vpc_endpoint_type(VpcEndpointType::Gateway).route_table_ids(vec![route_table.ref_()]),
         )?;
     }
     for (logical_id, service) in INTERFACE_ENDPOINTS {
         app.add(
             stack,
             logical_id,
-            VpcEndpoint::new(vpc.ref_())
-                .service_name(fns::sub(
-                    &format!("com.amazonaws.${{AWS::Region}}.{service}"),
-                    Vec::<(&str, &str)>::new(),
-                ))
+            endpoint(service)
                 .vpc_endpoint_type(VpcEndpointType::Interface)
                 .private_dns_enabled(true)
                 .subnet_ids(subnets.clone())

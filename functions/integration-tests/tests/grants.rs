@@ -90,12 +90,17 @@ fn recording_store(world: &World) -> (MemoryStore, Recorder) {
     (MemoryStore::new(client, &world.memory_table, KEYWORD_INDEX), recorder)
 }
 
-/// What the dev compute stack grants `role` on `table` (its logical id) and its indexes.
-fn granted_on(role: &str, table: &str) -> Needed {
+/// The dev compute stack's template, where every grant is written.
+fn compute_template() -> Value {
     let workspace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let config = brain2_iac::config::EnvironmentConfig::load(&workspace, "dev").unwrap();
     let synthesized = brain2_stacks::brain2_app("dev", &config).unwrap().synth().unwrap();
-    let template: Value = serde_json::from_str(&synthesized.stack("compute").unwrap().template).unwrap();
+    serde_json::from_str(&synthesized.stack("compute").unwrap().template).unwrap()
+}
+
+/// What the dev compute stack grants `role` on `table` (its logical id) and its indexes.
+fn granted_on(role: &str, table: &str) -> Needed {
+    let template = compute_template();
     let mut granted = Needed::new();
     for policy in template["Resources"][role]["Properties"]["Policies"].as_array().unwrap() {
         for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
@@ -253,10 +258,7 @@ async fn the_backend_is_granted_exactly_what_it_calls_on_the_exports_bucket() {
 
     // What the dev compute stack grants BackendRole on ExportsBucket: object actions only under
     // `exports/`, and listing only with that prefix.
-    let workspace = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let config = brain2_iac::config::EnvironmentConfig::load(&workspace, "dev").unwrap();
-    let synthesized = brain2_stacks::brain2_app("dev", &config).unwrap().synth().unwrap();
-    let template: Value = serde_json::from_str(&synthesized.stack("compute").unwrap().template).unwrap();
+    let template = compute_template();
     let mut granted = BTreeSet::new();
     for policy in template["Resources"]["BackendRole"]["Properties"]["Policies"].as_array().unwrap() {
         for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {

@@ -602,34 +602,6 @@ async fn an_export_past_one_answer_is_fetched_through_a_short_lived_link_and_acc
     assert_eq!(reqwest::get(&theirs.download_url).await.unwrap().status(), 200);
 }
 
-/// Runs another process's work to its end before the first PutObject of an S3 client.
-#[derive(Clone)]
-struct BeforePut(std::sync::Arc<std::sync::Mutex<Option<support::faults::Work>>>);
-
-impl std::fmt::Debug for BeforePut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BeforePut")
-    }
-}
-
-impl aws_smithy_runtime_api::client::interceptors::Intercept for BeforePut {
-    fn name(&self) -> &'static str {
-        "BeforePut"
-    }
-    fn read_before_execution(
-        &self,
-        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut aws_smithy_types::config_bag::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        if context.input().downcast_ref::<aws_sdk_s3::operation::put_object::PutObjectInput>().is_some()
-            && let Some(work) = self.0.lock().unwrap().take()
-        {
-            std::thread::scope(|scope| scope.spawn(work).join()).expect("the other process's work ran");
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn an_account_deleted_while_its_export_is_written_keeps_no_export() {
     let world = World::new().await;
@@ -664,9 +636,7 @@ async fn an_account_deleted_while_its_export_is_written_keeps_no_export() {
         });
     });
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&world.sdk)
-            .interceptor(BeforePut(std::sync::Arc::new(std::sync::Mutex::new(Some(deletion)))))
-            .build(),
+        aws_sdk_s3::config::Builder::from(&world.sdk).interceptor(support::faults::BeforePut::once(deletion)).build(),
     );
     let exports = backend::exports::ExportBucket::new(s3, &world.exports_bucket);
     let router = backend::router(backend::AppState { exports: Some(exports), ..world.backend_state() });

@@ -1,6 +1,7 @@
 //! Faults made to happen in DynamoDB clients: calls that fail before they are sent or after
-//! DynamoDB acted, another process's work landing between a caller's reads and its write, and a
-//! process killed part-way. Each is an SDK interceptor on the client under test.
+//! DynamoDB acted, another process's work landing between a caller's reads and its write (in S3
+//! too: before an object is written), and a process killed part-way. Each is an SDK interceptor
+//! on the client under test.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -137,6 +138,40 @@ impl Intercept for Interleave {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(work) = context.input().downcast_ref::<TransactWriteItemsInput>().and_then(|input| (self.0)(input))
+        {
+            std::thread::scope(|scope| scope.spawn(work).join()).expect("the interleaved work ran");
+        }
+        Ok(())
+    }
+}
+
+/// Before the first PutObject of an S3 client, runs another process's work to its end.
+#[derive(Clone)]
+pub struct BeforePut(Arc<Mutex<Option<Work>>>);
+
+impl BeforePut {
+    pub fn once(work: Work) -> Self {
+        BeforePut(Arc::new(Mutex::new(Some(work))))
+    }
+}
+
+impl std::fmt::Debug for BeforePut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BeforePut")
+    }
+}
+
+impl Intercept for BeforePut {
+    fn name(&self) -> &'static str {
+        "BeforePut"
+    }
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if context.input().downcast_ref::<aws_sdk_s3::operation::put_object::PutObjectInput>().is_some()
+            && let Some(work) = self.0.lock().unwrap().take()
         {
             std::thread::scope(|scope| scope.spawn(work).join()).expect("the interleaved work ran");
         }
