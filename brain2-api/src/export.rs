@@ -52,8 +52,8 @@ pub const MAX_IMPORT_ZIP_ENTRIES: usize = 5_000;
 pub const MAX_IMPORT_UNPACKED_BYTES: u64 = 32 * 1024 * 1024;
 
 /// An export inline is at most this many bytes of JSON, counted as Lambda's answer carries it
-/// (a JSON string: every `"` and `\` escaped once more); a larger one is refused with a 422
-/// until the S3 download exists (Lambda answers at most 6 MB, and the envelope takes its share).
+/// (a JSON string: every `"` and `\` escaped once more); a larger one goes to S3 behind a
+/// presigned link ([`ExportLink`]): Lambda answers at most 6 MB, and the envelope takes its share.
 pub const MAX_INLINE_EXPORT_BYTES: usize = 5_500_000;
 /// A zip is sent in base64, so it may be at most this many bytes inline.
 pub const MAX_INLINE_ZIP_BYTES: usize = 4_000_000;

@@ -58,19 +58,19 @@ pub(crate) async fn export(
             body.len()
         )));
     };
-    let link =
+    let (key, link) =
         exports.put(user, format, body, document.memories.len(), now.date()).await.map_err(ApiError::internal)?;
-    // An account deleted meanwhile listed its exports before this one was written: the export
-    // must not outlive it. Deletion empties the partition before it lists, so a partition found
-    // empty here means the listing may have missed this export (an export this large is never
-    // of an empty account).
-    let page = state.store.list(user, 1, None).await.map_err(ApiError::internal)?;
-    if let Ok(page) = page
-        && page.nodes.is_empty()
-        && page.next_cursor.is_none()
-    {
-        exports.delete_all(user).await.map_err(ApiError::internal)?;
-        return Err(ApiError::Gone("the account was deleted while its export was being written".to_owned()));
+    // An account deleted meanwhile may have listed its exports before this one was written: the
+    // export must not outlive it. Deletion empties the partition before it lists, so a partition
+    // that still holds an item means its listing comes later and finds this export; an empty one
+    // means it may have missed it (an export this large is never of an empty partition).
+    if state.store.partition_is_empty(user).await.map_err(ApiError::internal)? {
+        exports.delete(&key).await.map_err(ApiError::internal)?;
+        return Err(ApiError::Gone(
+            "every memory of the account was deleted while its export was being written (an account deletion?); \
+             the export was not kept"
+                .to_owned(),
+        ));
     }
     let mut response = (StatusCode::CREATED, axum::Json(&link)).into_response();
     if let Ok(location) = HeaderValue::from_str(&link.download_url) {

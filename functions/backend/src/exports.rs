@@ -73,7 +73,8 @@ impl ExportBucket {
     }
 
     /// Writes `body` as a new object of `user`, saved by browsers as the export of `date`, and
-    /// returns a link to it. A link that could not be made leaves no object behind.
+    /// returns its key and a link to it. A write or link that failed leaves no object behind
+    /// (as far as S3 answers: a write that timed out after S3 stored it stays until it expires).
     pub async fn put(
         &self,
         user: UserId,
@@ -81,12 +82,13 @@ impl ExportBucket {
         body: Vec<u8>,
         memories: usize,
         date: time::Date,
-    ) -> Result<ExportLink, ExportBucketError> {
+    ) -> Result<(String, ExportLink), ExportBucketError> {
         // A fresh id per export: two exports in the same second never overwrite each other's
         // object while a link to the first is still being followed.
         let key = format!("{}{}.{}", prefix_of(user), uuid::Uuid::now_v7(), format.file_extension());
         let bytes = body.len() as u64;
-        self.client
+        let written = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(&key)
@@ -94,21 +96,30 @@ impl ExportBucket {
             .content_disposition(format!("attachment; filename=\"{}\"", format.file_name(date)))
             .body(ByteStream::from(body))
             .send()
-            .await
-            .map_err(|e| ExportBucketError::Put {
-                bucket: self.bucket.clone(),
-                key: key.clone(),
-                message: message(&e),
-            })?;
-        match self.presign(&key).await {
-            Ok((download_url, expires_at)) => Ok(ExportLink { download_url, expires_at, bytes, format, memories }),
-            Err(message) => {
-                if let Err(error) = self.client.delete_object().bucket(&self.bucket).key(&key).send().await {
-                    tracing::warn!(key, error = %aws_sdk_s3::error::DisplayErrorContext(error), "an export without a link stays until it expires");
+            .await;
+        let failed = match written {
+            Ok(_) => match self.presign(&key).await {
+                Ok((download_url, expires_at)) => {
+                    return Ok((key, ExportLink { download_url, expires_at, bytes, format, memories }));
                 }
-                Err(ExportBucketError::Presign { bucket: self.bucket.clone(), key, message })
+                Err(message) => ExportBucketError::Presign { bucket: self.bucket.clone(), key: key.clone(), message },
+            },
+            // S3 may have stored it all the same (an answer lost, a timeout).
+            Err(error) => {
+                ExportBucketError::Put { bucket: self.bucket.clone(), key: key.clone(), message: message(&error) }
             }
+        };
+        if let Err(error) = self.delete(&key).await {
+            tracing::warn!(%error, "an export that failed stays until it expires");
         }
+        Err(failed)
+    }
+
+    /// Removes one export.
+    pub async fn delete(&self, key: &str) -> Result<(), ExportBucketError> {
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map(|_| ()).map_err(|e| {
+            ExportBucketError::Delete { bucket: self.bucket.clone(), key: key.to_owned(), message: message(&e) }
+        })
     }
 
     /// A GET of `key` signed for [`LINK_LIFETIME`] by the SDK's clock, and a time it works until
@@ -136,9 +147,7 @@ impl ExportBucket {
             for key in page.contents().iter().filter_map(|object| object.key()) {
                 // One object at a time: DeleteObjects would need s3:DeleteObject all the same,
                 // and a user keeps few exports (each expires after a day).
-                self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(|e| {
-                    ExportBucketError::Delete { bucket: self.bucket.clone(), key: key.to_owned(), message: message(&e) }
-                })?;
+                self.delete(key).await?;
                 deleted += 1;
             }
         }

@@ -589,7 +589,7 @@ async fn an_export_past_one_answer_is_fetched_through_a_short_lived_link_and_acc
     assert_eq!((status.as_u16(), inline["memories"].as_array().map(Vec::len)), (200, Some(1)));
 
     // Account deletion takes the user's exports with it, and only theirs.
-    let theirs =
+    let (_, theirs) =
         world.exports().put(small, brain2_api::ExportFormat::Json, b"{}".to_vec(), 1, asked_at.date()).await.unwrap();
     assert_eq!(exports_of(&world, large).await.len(), 1);
     let (status, deleted) = call(&router, Some(large), empty_request("DELETE", "/api/account")).await;

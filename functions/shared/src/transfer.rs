@@ -268,6 +268,26 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// Whether the user's partition holds no item at all (one strongly consistent Query of one
+    /// item): what [`MemoryStore::delete_partition`] leaves once it is done.
+    pub async fn partition_is_empty(&self, user: UserId) -> Result<bool, StoreError> {
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PARTITION_KEY)
+            .expression_attribute_values(":pk", crate::memory::s(keys::partition(user)))
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::call("Query", e))?;
+        Ok(output.items().is_empty())
+    }
+}
+
 /// Rounds of reading and deleting a partition before giving up (each removes all it read).
 const PARTITION_ROUNDS: usize = 5;
 

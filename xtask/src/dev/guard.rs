@@ -118,7 +118,8 @@ impl Policy {
         if (api_host.is_some() || api_path.is_some()) && !management {
             return self.judge_api_route(headers);
         }
-        if is_export_download(method, path, query) {
+        // Without a site, no browser at all: a link is then for tools, which pass below.
+        if self.site_origin.is_some() && is_export_download(method, path, query) {
             return match (header(headers, "origin"), header(headers, "sec-fetch-site")) {
                 (Some(origin), _) if Some(origin) != self.site_origin.as_deref() => {
                     refuse(format!("origin {origin} may not fetch an export (only the local site's links)"))
@@ -161,14 +162,17 @@ impl Policy {
 fn is_export_download(method: &Method, path: &str, query: &str) -> bool {
     let pairs: Vec<(&str, &str)> = query.split('&').map(|pair| pair.split_once('=').unwrap_or((pair, ""))).collect();
     let value = |name: &str| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| *value);
-    // One reading of the query: no parameter twice (the emulator might read another copy than
-    // this check did), and nothing but the signature's parameters, S3's response overrides and
-    // the SDK's operation marker (`x-id=GetObject`).
+    // One reading of the query: names as written (none escaped, which the emulator would
+    // decode into another name), none twice (it might read another copy than this check did),
+    // and nothing but the signature's parameters and the SDK's operation marker
+    // (`x-id=GetObject`): no `response-*` override, which could have S3 serve an export as a
+    // page of this origin.
     let mut names: Vec<&str> = pairs.iter().map(|(key, _)| *key).collect();
     names.sort_unstable();
     let distinct = names.windows(2).all(|pair| pair[0] != pair[1]);
     let only_signing = pairs.iter().all(|(name, value)| {
-        name.starts_with("X-Amz-") || name.starts_with("response-") || (*name == "x-id" && *value == "GetObject")
+        let plain = !name.contains(['%', '+']);
+        plain && (name.starts_with("X-Amz-") || (*name == "x-id" && *value == "GetObject"))
     });
     let for_s3 = value("X-Amz-Credential").is_some_and(|credential| {
         let credential = credential.replace("%2F", "/").replace("%2f", "/");
@@ -476,6 +480,8 @@ mod tests {
             format!("{link}&X-Amz-Credential=ASIA%2F20261204%2Feu-west-1%2Fdynamodb%2Faws4_request"),
             format!("{link}&Action=DeleteObject"),
             link.replace("x-id=GetObject", "x-id=DeleteObject"),
+            format!("{link}&response-content-type=text%2Fhtml"),
+            format!("{link}&X-Amz-Cr%65dential=ASIA%2F20261204%2Feu-west-1%2Fdynamodb%2Faws4_request"),
         ] {
             assert!(judge(Method::GET, &refused, &navigation).unwrap_err().0.contains("no browser"), "{refused}");
         }
@@ -563,6 +569,13 @@ mod tests {
         let policy = Policy { port: 8601, site_origin: None };
         let api = headers(&[("host", "abc.execute-api.localhost:8601"), ("origin", SITE)]);
         assert!(policy.judge(&Method::GET, "/api/nodes", "", &api).is_err());
+        let link = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIA%2F20261204%2Feu-west-1%2Fs3%2Faws4_request\
+                    &X-Amz-Signature=00";
+        let path = "/brain2-dev-compute-exportsbucket-f4f570318d5d7/exports/0190/0191.json";
+        let navigation = headers(&[("host", "127.0.0.1:8601"), ("sec-fetch-mode", "navigate")]);
+        assert!(policy.judge(&Method::GET, path, link, &navigation).is_err(), "no browser follows an export's link");
+        let tool = headers(&[("host", "127.0.0.1:8601")]);
+        assert_eq!(policy.judge(&Method::GET, path, link, &tool), Ok(Route::Aws));
     }
 
     #[test]
