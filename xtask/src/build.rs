@@ -20,10 +20,24 @@ pub const FUNCTIONS: &[&str] =
 pub const LINKER_SCRIPT: &str = "xtask/lambda/discard-unwind-tables.ld";
 
 /// Flags for Lambda builds beside the release profile (the cold-start benchmark uses them too).
-/// The script's path is relative (cargo links workspace binaries from the workspace root), so
-/// the flags are the same in every checkout.
-pub fn lambda_rustflags() -> String {
-    format!("-C link-arg=-Wl,-T,{LINKER_SCRIPT}")
+///
+/// The linker runs in the folder of each crate it links, and a dependency with a `cdylib`
+/// target is linked too (aws-smithy-checksums' crc-fast, from the registry), so a path relative
+/// to the workspace is not found there; an absolute path into the checkout would make the flags
+/// differ between checkouts. The script is therefore linked from a path named by its content,
+/// the same on every machine: `/tmp/brain2-linker-<sha256 prefix>.ld`, written when missing.
+pub fn lambda_rustflags(workspace: &Path) -> Result<String> {
+    let source = workspace.join(LINKER_SCRIPT);
+    let script = std::fs::read(&source).with_context(|| format!("reading {}", source.display()))?;
+    let digest: String = Sha256::digest(&script).iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let path = PathBuf::from(format!("/tmp/brain2-linker-{digest}.ld"));
+    if std::fs::read(&path).ok().as_deref() != Some(script.as_slice()) {
+        // Written aside, then renamed: a build running beside this one never reads half of it.
+        let aside = PathBuf::from(format!("/tmp/brain2-linker-{digest}.ld.{}", std::process::id()));
+        std::fs::write(&aside, &script).with_context(|| format!("writing {}", aside.display()))?;
+        std::fs::rename(&aside, &path).with_context(|| format!("moving the linker script to {}", path.display()))?;
+    }
+    Ok(format!("-C link-arg=-Wl,-T,{}", path.display()))
 }
 
 /// The newest glibc a bootstrap may need: what `provided.al2023` ships.
@@ -236,7 +250,7 @@ pub fn build(workspace: &Path, arch: Arch) -> Result<Vec<Package>> {
         "--remap-path-prefix={}=/build --remap-path-prefix={}=/cargo {}",
         workspace.display(),
         cargo_home.display(),
-        lambda_rustflags()
+        lambda_rustflags(workspace)?
     );
     let mut command = crate::cargo(workspace);
     command

@@ -173,7 +173,7 @@ pub fn measure(workspace: &Path, rounds: usize) -> Result<Vec<Measurement>> {
     let host = host_triple()?;
     let mut build = crate::cargo(workspace);
     // Built like the zips (same profile and link flags), for this machine.
-    build.env("RUSTFLAGS", crate::build::lambda_rustflags());
+    build.env("RUSTFLAGS", crate::build::lambda_rustflags(workspace)?);
     build.args(["build", "--release", "--target", &host, "--package", BASELINE, "--bin", BASELINE]);
     for function in FUNCTIONS {
         build.args(["--package", function, "--bin", function]);
