@@ -78,15 +78,7 @@ pub async fn destroy(ctx: &Context, synthesized: &Synthesized, i_mean_prod: bool
             if resource["Type"] != "AWS::S3::Bucket" || !deletes {
                 continue;
             }
-            let physical = cfn
-                .describe_stack_resource()
-                .stack_name(&planned.name)
-                .logical_resource_id(logical_id)
-                .send()
-                .await
-                .map_err(|e| explain(&format!("finding bucket {logical_id} of {}", planned.name), e))?
-                .stack_resource_detail()
-                .and_then(|d| d.physical_resource_id().map(str::to_owned));
+            let physical = crate::aws::stack::physical_id(&cfn, &planned.name, logical_id).await?;
             if let Some(bucket) = physical {
                 let region = planned.region.clone().unwrap_or_else(|| ctx.default_region().to_owned());
                 let count = assets::empty(&ctx.aws.s3(Some(&region)), &bucket)

@@ -720,13 +720,8 @@ async fn restored_by_dynamodb(
     source: &str,
     to: &DateTime,
 ) -> Result<bool> {
-    let described = dynamodb
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(|e| explain(&format!("reading table {table}"), e))?;
-    let Some(summary) = described.table().and_then(|t| t.restore_summary()) else { return Ok(false) };
+    let described = describe_table(dynamodb, table).await?;
+    let Some(summary) = described.restore_summary() else { return Ok(false) };
     let from = summary.source_table_arn().is_some_and(|arn| arn.ends_with(&format!("/{source}")));
     Ok(from && summary.restore_date_time().secs() == to.secs())
 }
@@ -749,15 +744,9 @@ fn derived_export(template: &Value, logical_id: &str, direct: &BTreeMap<String, 
 }
 
 async fn physical_id(cfn: &aws_sdk_cloudformation::Client, stack: &str, logical_id: &str) -> Result<String> {
-    cfn.describe_stack_resource()
-        .stack_name(stack)
-        .logical_resource_id(logical_id)
-        .send()
-        .await
-        .map_err(|e| explain(&format!("finding {logical_id} of {stack}"), e))?
-        .stack_resource_detail()
-        .and_then(|d| d.physical_resource_id().map(str::to_owned))
-        .with_context(|| format!("{stack} names no table for {logical_id}"))
+    crate::aws::stack::physical_id(cfn, stack, logical_id)
+        .await?
+        .with_context(|| format!("{stack} names no resource for {logical_id}"))
 }
 
 /// The table's tags; `None` when there is no such table.
@@ -777,16 +766,23 @@ async fn tags_of(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Opt
     Ok(Some(tags.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()))
 }
 
-async fn table_arn(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<String> {
+/// The table's description, which DynamoDB always gives for a table it found.
+async fn describe_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<aws_sdk_dynamodb::types::TableDescription> {
     dynamodb
         .describe_table()
         .table_name(table)
         .send()
         .await
         .map_err(|e| explain(&format!("reading table {table}"), e))?
-        .table()
-        .and_then(|t| t.table_arn().map(str::to_owned))
-        .with_context(|| format!("table {table} has no ARN"))
+        .table
+        .with_context(|| format!("DynamoDB gave no description of table {table}"))
+}
+
+async fn table_arn(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<String> {
+    describe_table(dynamodb, table).await?.table_arn.with_context(|| format!("table {table} has no ARN"))
 }
 
 async fn tag<'a>(
@@ -908,18 +904,12 @@ async fn wait_active(ctx: &Context, dynamodb: &aws_sdk_dynamodb::Client, table: 
     let started = std::time::Instant::now();
     let mut said = std::time::Duration::ZERO;
     loop {
-        let described = dynamodb
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(|e| explain(&format!("reading table {table}"), e))?;
-        let description = described.table();
-        let ready = match description.and_then(|t| t.table_status()) {
+        let description = describe_table(dynamodb, table).await?;
+        let ready = match description.table_status() {
             Some(TableStatus::Active) => {
                 // The table answers before its indexes are built and the restore is over.
-                let indexes = description.map(|t| t.global_secondary_indexes()).unwrap_or_default();
-                let restoring = description.and_then(|t| t.restore_summary()).is_some_and(|r| r.restore_in_progress());
+                let indexes = description.global_secondary_indexes();
+                let restoring = description.restore_summary().is_some_and(|r| r.restore_in_progress());
                 !restoring && indexes.iter().all(|i| i.index_status() == Some(&IndexStatus::Active))
             }
             Some(TableStatus::Creating) | Some(TableStatus::Updating) | None => false,
@@ -948,13 +938,7 @@ async fn align(
     to: &DateTime,
 ) -> Result<()> {
     let properties = &definition["Properties"];
-    let described = dynamodb
-        .describe_table()
-        .table_name(target)
-        .send()
-        .await
-        .map_err(|e| explain(&format!("reading table {target}"), e))?;
-    let table = described.table().with_context(|| format!("{target} has no description"))?;
+    let table = describe_table(dynamodb, target).await?;
     let arn = table.table_arn().with_context(|| format!("{target} has no ARN"))?.to_owned();
     let to = format_time(to);
     let mut tags: Vec<(&str, &str)> = plan.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

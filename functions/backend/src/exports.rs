@@ -68,10 +68,6 @@ impl ExportBucket {
         Self::new(aws_sdk_s3::Client::from_conf(config), bucket)
     }
 
-    pub fn name(&self) -> &str {
-        &self.bucket
-    }
-
     /// Writes `body` as a new object of `user`, saved by browsers as the export of `date`, and
     /// returns its key and a link to it. A write or link that failed leaves no object behind
     /// (as far as S3 answers: a write that timed out after S3 stored it stays until it expires).

@@ -647,6 +647,24 @@ async fn an_account_deleted_while_its_export_is_written_keeps_no_export() {
     assert!(world.items_of(user).await.is_empty());
 }
 
+#[tokio::test]
+async fn an_export_whose_write_fails_leaves_no_object_behind() {
+    let world = World::new().await;
+    let user = user();
+    seed_past_one_answer(&world.memory, user).await;
+    let lost = support::faults::PutAnswerLost::default();
+    let s3 =
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&world.sdk).interceptor(lost.clone()).build());
+    let exports = backend::exports::ExportBucket::new(s3, &world.exports_bucket);
+    let router = backend::router(backend::AppState { exports: Some(exports), ..world.backend_state() });
+
+    let (status, answer) = call(&router, Some(user), empty_request("GET", "/api/export")).await;
+    assert_eq!(status, 500, "{answer}");
+    assert!(lost.0.load(std::sync::atomic::Ordering::Relaxed) >= 1, "S3 stored the export and its answer was lost");
+    assert!(exports_of(&world, user).await.is_empty(), "the object S3 stored was deleted");
+    assert_eq!(world.items_of(user).await.len(), 2_300, "the memories stay");
+}
+
 /// Search at 10,000 memories, timed inside the store (what the function spends), on Dynoxide.
 /// `cargo test -p brain2-integration-tests --profile measure --test ownership search_at_ten_thousand_memories -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,3 +148,16 @@ pub async fn importers(cfn: &Client, export: &str, emulated: bool) -> Result<Vec
         }
     }
 }
+
+/// The physical id of `logical_id` in `stack`; `None` when the stack holds no physical id for it.
+pub async fn physical_id(cfn: &Client, stack: &str, logical_id: &str) -> Result<Option<String>> {
+    Ok(cfn
+        .describe_stack_resource()
+        .stack_name(stack)
+        .logical_resource_id(logical_id)
+        .send()
+        .await
+        .map_err(|e| explain(&format!("finding {logical_id} of {stack}"), e))?
+        .stack_resource_detail()
+        .and_then(|d| d.physical_resource_id().map(str::to_owned)))
+}

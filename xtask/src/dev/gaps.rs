@@ -53,16 +53,8 @@ pub async fn reapply_cors(aws: &Aws, synthesized: &Synthesized) -> Result<usize>
             if resource["Type"] != "AWS::ApiGatewayV2::Api" || !cors.is_object() {
                 continue;
             }
-            let described = cfn
-                .describe_stack_resource()
-                .stack_name(&stack.name)
-                .logical_resource_id(id)
-                .send()
-                .await
-                .map_err(|e| crate::aws::errors::explain(&format!("finding {id} in {}", stack.name), e))?;
-            let api_id = described
-                .stack_resource_detail()
-                .and_then(|d| d.physical_resource_id())
+            let api_id = crate::aws::stack::physical_id(&cfn, &stack.name, id)
+                .await?
                 .with_context(|| format!("{id} in {} has no physical id", stack.name))?;
             let parameters = crate::aws::stack::describe(&cfn, &stack.name)
                 .await?
@@ -77,7 +69,7 @@ pub async fn reapply_cors(aws: &Aws, synthesized: &Synthesized) -> Result<usize>
                 .set_allow_credentials(cors["AllowCredentials"].as_bool())
                 .build();
             apis.update_api()
-                .api_id(api_id)
+                .api_id(&api_id)
                 .cors_configuration(configuration)
                 .send()
                 .await
@@ -112,21 +104,13 @@ pub async fn own_endpoints(
             if !has_domain {
                 continue;
             }
-            let described = cfn
-                .describe_stack_resource()
-                .stack_name(&stack.name)
-                .logical_resource_id(id)
-                .send()
-                .await
-                .map_err(|e| crate::aws::errors::explain(&format!("finding {id} in {}", stack.name), e))?;
-            let api_id = described
-                .stack_resource_detail()
-                .and_then(|d| d.physical_resource_id())
+            let api_id = crate::aws::stack::physical_id(&cfn, &stack.name, id)
+                .await?
                 .with_context(|| format!("{id} in {} has no physical id", stack.name))?;
             let api = aws
                 .apigatewayv2()
                 .get_api()
-                .api_id(api_id)
+                .api_id(&api_id)
                 .send()
                 .await
                 .map_err(|e| crate::aws::errors::explain(&format!("reading the API {api_id}"), e))?;

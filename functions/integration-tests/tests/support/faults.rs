@@ -179,6 +179,28 @@ impl Intercept for BeforePut {
     }
 }
 
+/// S3 stores each PutObject, and its answer is lost on the way back: the caller hears a failure.
+#[derive(Debug, Clone, Default)]
+pub struct PutAnswerLost(pub Arc<AtomicUsize>);
+
+impl Intercept for PutAnswerLost {
+    fn name(&self) -> &'static str {
+        "PutAnswerLost"
+    }
+    fn read_before_deserialization(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Metadata>().is_some_and(|m| m.name() == "PutObject") {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            return Err("the answer to PutObject was lost (a fault made to happen)".into());
+        }
+        Ok(())
+    }
+}
+
 /// What another process works with: its own clients, to the same table and bus.
 pub struct Elsewhere {
     pub store: MemoryStore,
