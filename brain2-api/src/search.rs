@@ -7,10 +7,11 @@
 //!
 //! Ranking: memories matching more of the query's terms first; among those, the higher score
 //! (an exact word or a tag counts [`EXACT_SCORE`], a prefix [`PREFIX_SCORE`]); then the newest.
+//! Pages follow that order exactly, however broad the query; only `total` may be a lower bound.
 
 use serde::{Deserialize, Serialize};
 
-use crate::NodeView;
+use crate::{NodeId, NodeView};
 
 /// A query is 1 to this many characters, and holds a character that is not whitespace.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -25,8 +26,11 @@ pub const MIN_PREFIX_CHARS: usize = 2;
 pub const EXACT_SCORE: u32 = 4;
 /// Score of a word that starts a longer keyword.
 pub const PREFIX_SCORE: u32 = 2;
-/// A search cursor: the offset of the next result, as the previous page returned it.
-pub const SEARCH_CURSOR_PATTERN: &str = "^[0-9]{1,6}$";
+/// A search cursor: the rank of the previous page's last result (terms matched, score, memory
+/// id), so the next page is what ranks below it, however the matches were found and whatever
+/// was written or deleted between the pages.
+pub const SEARCH_CURSOR_PATTERN: &str =
+    "^[0-9]{1,2}\\.[0-9]{1,3}\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 
 /// What the query asks for, term by term.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,8 +48,12 @@ pub enum Term {
 pub struct SearchPage {
     /// The terms searched, as matched against keywords (`#tag` for tags).
     pub terms: Vec<String>,
-    /// How many memories matched in all.
+    /// How many memories matched in all when `totalExact`; otherwise at least this many. A
+    /// broad query (a term with hundreds of matches) stops reading once its page is proven, so
+    /// it knows a lower bound only.
     pub total: usize,
+    /// Whether `total` is exact rather than a lower bound.
+    pub total_exact: bool,
     pub results: Vec<SearchHit>,
     /// Present when more results follow: pass it as `cursor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,19 +72,32 @@ pub struct SearchHit {
     pub matched: Vec<String>,
 }
 
-impl SearchPage {
-    /// The cursor of the page after `offset + shown` results of `total`.
-    pub fn cursor_after(offset: usize, shown: usize, total: usize) -> Option<String> {
-        (offset + shown < total).then(|| (offset + shown).to_string())
+/// Where a page of results starts: below this rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SearchCursor {
+    pub terms: usize,
+    pub score: u32,
+    pub node: NodeId,
+}
+
+impl SearchCursor {
+    /// `None` unless it is what [`SEARCH_CURSOR_PATTERN`] allows.
+    pub fn parse(cursor: &str) -> Option<SearchCursor> {
+        let mut parts = cursor.splitn(3, '.');
+        let (terms, score, node) = (parts.next()?, parts.next()?, parts.next()?);
+        let digits =
+            |text: &str, most: usize| (1..=most).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+        let hyphenated = node.len() == 36 && node.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'-'));
+        if !(digits(terms, 2) && digits(score, 3) && hyphenated) {
+            return None;
+        }
+        Some(SearchCursor { terms: terms.parse().ok()?, score: score.parse().ok()?, node: NodeId(node.parse().ok()?) })
     }
 }
 
-/// A cursor's offset; `None` unless it is what [`SEARCH_CURSOR_PATTERN`] allows.
-pub fn parse_cursor(cursor: &str) -> Option<usize> {
-    if (1..=6).contains(&cursor.len()) && cursor.bytes().all(|b| b.is_ascii_digit()) {
-        cursor.parse().ok()
-    } else {
-        None
+impl std::fmt::Display for SearchCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.terms, self.score, self.node)
     }
 }
 
@@ -166,12 +187,23 @@ mod tests {
     }
 
     #[test]
-    fn cursors_are_offsets() {
-        assert_eq!(parse_cursor("20"), Some(20));
-        for bad in ["", "-1", "1e3", "1234567", " 2"] {
-            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+    fn cursors_are_ranks() {
+        let node = NodeId("0190c3a2-7b1e-7c3d-8e4f-a1b2c3d4e5f6".parse().unwrap());
+        let cursor = SearchCursor { terms: 2, score: 6, node };
+        assert_eq!(cursor.to_string(), "2.6.0190c3a2-7b1e-7c3d-8e4f-a1b2c3d4e5f6");
+        assert_eq!(SearchCursor::parse(&cursor.to_string()), Some(cursor));
+        let pattern = regex_lite::Regex::new(SEARCH_CURSOR_PATTERN).unwrap();
+        assert!(pattern.is_match(&cursor.to_string()));
+        for bad in [
+            "",
+            "20",
+            "2.6",
+            "2.6.x",
+            "123.6.0190c3a2-7b1e-7c3d-8e4f-a1b2c3d4e5f6",
+            "2.6.0190C3A2-7B1E-7C3D-8E4F-A1B2C3D4E5F6",
+        ] {
+            assert_eq!(SearchCursor::parse(bad), None, "{bad:?}");
+            assert!(!pattern.is_match(bad), "{bad:?}");
         }
-        assert_eq!(SearchPage::cursor_after(0, 20, 45), Some("20".into()));
-        assert_eq!(SearchPage::cursor_after(40, 5, 45), None);
     }
 }

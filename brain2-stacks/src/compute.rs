@@ -209,7 +209,8 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
         },
     )?;
     // What brain2-shared's MemoryStore calls for the backend: get (GetItem), list, edges and
-    // graph-data (Query), search (Query on UserKeywordIndex), and every write as
+    // graph-data (Query), search (Query on UserKeywordIndex; a broad query's proof reads
+    // memories' keywords newest first (Query) and by id (BatchGetItem), as does its page), and every write as
     // TransactWriteItems: create and update, and delete's mark, edge pairs, and node with its
     // postings. IAM authorizes a transaction's Put, Update and Delete actions as PutItem,
     // UpdateItem and DeleteItem.
@@ -221,7 +222,14 @@ pub(super) fn build(app: &mut App, stack: StackId, config: &EnvironmentConfig, d
     database.memory.grant_actions(
         app,
         &backend,
-        &["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
         &[],
     )?;
     bus.grant_put_events(app, &backend)?;

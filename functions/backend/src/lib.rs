@@ -356,13 +356,13 @@ struct SearchQuery {
     cursor: Option<String>,
 }
 
-/// `?q=` searched among all of the caller's memories, ranked, a page of 20 after `?cursor=`.
+/// `?q=` searched among all of the caller's memories, ranked, a page of 20 below `?cursor=`.
 async fn search(
     State(state): State<AppState>,
     Caller(user): Caller,
     query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    use brain2_api::search::{MAX_QUERY_CHARS, parse_cursor};
+    use brain2_api::search::{MAX_QUERY_CHARS, SearchCursor};
     let Query(query) = query.map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))?;
     let text = query.q.unwrap_or_default();
     let length = text.chars().count();
@@ -371,13 +371,15 @@ async fn search(
             "q must be 1 to {MAX_QUERY_CHARS} characters and not blank; it has {length}"
         )));
     }
-    let offset = match query.cursor.as_deref() {
-        None => 0,
-        Some(cursor) => parse_cursor(cursor).ok_or_else(|| {
-            ApiError::BadRequest(format!("cursor {cursor:?} is not one this API returned (a number)"))
-        })?,
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(SearchCursor::parse(cursor).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "cursor {cursor:?} is not one this API returned (a page's nextCursor, like 2.6.<memory id>)"
+            ))
+        })?),
     };
-    Ok(Json(state.store.search(user, &text, offset).await.map_err(ApiError::internal)?))
+    Ok(Json(state.store.search(user, &text, after).await.map_err(ApiError::internal)?))
 }
 
 /// `?limit=`: `default` when absent, else a whole number from 1 to `max`.

@@ -41,6 +41,7 @@ pub struct MemoryStore {
     table: String,
     keyword_index: String,
     search_index: String,
+    search_limits: crate::search::SearchLimits,
 }
 
 /// A page of nodes and where the next one starts.
@@ -248,6 +249,26 @@ pub struct Versions {
 const ROOM_FOR_AN_EDGE: &str = "attribute_exists(sk) AND attribute_not_exists(deleting) \
      AND (attribute_not_exists(edgeCount) OR edgeCount < :max) AND version = :version";
 
+/// Keys one BatchGetItem asks for at most (DynamoDB's limit).
+pub const MAX_BATCH_GET: usize = 100;
+
+/// What a search reads of a node: its key, keywords and delete mark (names, as some are
+/// reserved words or may become so).
+const KEYWORDS_PROJECTION: (&str, &[(&str, &str)]) =
+    ("#sk, #keywords, #deleting", &[("#sk", keys::SORT_KEY), ("#keywords", "keywords"), ("#deleting", DELETING)]);
+
+/// A node item's id and keywords as [`KEYWORDS_PROJECTION`] reads them; `None` when it is being
+/// deleted.
+fn live_keywords(item: &Item) -> Result<Option<(NodeId, Vec<String>)>, StoreError> {
+    if dynamo::flag(item, DELETING) {
+        return Ok(None);
+    }
+    let sort_key = dynamo::string(item, keys::SORT_KEY)?;
+    let id = keys::node_in(&sort_key)
+        .ok_or_else(|| StoreError::Malformed { key: sort_key.clone(), problem: "no node id in the sort key".into() })?;
+    Ok(Some((id, dynamo::strings(item, "keywords")?)))
+}
+
 /// An edge write, counted on a node.
 const EDGE_WRITTEN: &str = "edgeWrites = if_not_exists(edgeWrites, :zero) + :one";
 
@@ -258,7 +279,19 @@ impl MemoryStore {
             table: table.into(),
             keyword_index: keyword_index.into(),
             search_index: crate::search::SEARCH_INDEX.to_owned(),
+            search_limits: crate::search::SearchLimits::default(),
         }
+    }
+
+    /// Search with other limits than [`crate::search::SearchLimits::default`] (tests reach a
+    /// broad query's path with a few hundred memories).
+    pub fn with_search_limits(mut self, limits: crate::search::SearchLimits) -> Self {
+        self.search_limits = limits;
+        self
+    }
+
+    pub fn search_limits(&self) -> crate::search::SearchLimits {
+        self.search_limits
     }
 
     /// The index search reads, when it is not [`crate::search::SEARCH_INDEX`].
@@ -380,6 +413,127 @@ impl MemoryStore {
     /// The node, unless it is missing or being deleted.
     pub async fn get(&self, user: UserId, id: NodeId) -> Result<Option<Node>, StoreError> {
         Ok(self.get_stored(user, id).await?.filter(|s| !s.deleting).map(|s| s.node))
+    }
+
+    /// The nodes `ids` (at most [`MAX_BATCH_GET`]), each `None` when missing or being deleted.
+    pub async fn get_many(&self, user: UserId, ids: &[NodeId]) -> Result<Vec<(NodeId, Option<Node>)>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        for item in self.batch_get_nodes(user, ids, false).await? {
+            let stored = stored_from(user, &item)?;
+            if !stored.deleting {
+                found.insert(stored.node.id, stored.node);
+            }
+        }
+        Ok(ids.iter().map(|id| (*id, found.remove(id))).collect())
+    }
+
+    /// The keywords of the nodes `ids` (at most [`MAX_BATCH_GET`]), each `None` when missing or
+    /// being deleted: only what a search matches, not the content.
+    pub async fn keywords_of(
+        &self,
+        user: UserId,
+        ids: &[NodeId],
+    ) -> Result<Vec<(NodeId, Option<Vec<String>>)>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        for item in self.batch_get_nodes(user, ids, true).await? {
+            if let Some((id, keywords)) = live_keywords(&item)? {
+                found.insert(id, keywords);
+            }
+        }
+        Ok(ids.iter().map(|id| (*id, found.remove(id))).collect())
+    }
+
+    /// The keywords of up to `limit` of the user's nodes, newest first, after the node `after`
+    /// (from the newest without it), leaving out nodes being deleted; and the last node the
+    /// Query looked at, `None` when no node is older. One strongly consistent Query.
+    pub async fn newest_keywords(
+        &self,
+        user: UserId,
+        limit: usize,
+        after: Option<NodeId>,
+    ) -> Result<(Vec<(NodeId, Vec<String>)>, Option<NodeId>), StoreError> {
+        let (projection, names) = KEYWORDS_PROJECTION;
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PARTITION_KEY)
+            .expression_attribute_values(":pk", s(keys::partition(user)))
+            .expression_attribute_values(":prefix", s(keys::NODE_PREFIX))
+            .projection_expression(projection)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            // Node ids are UUIDv7: newest first is the reverse order.
+            .scan_index_forward(false)
+            .consistent_read(true);
+        for (name, attribute) in names {
+            request = request.expression_attribute_names(*name, *attribute);
+        }
+        if let Some(after) = after {
+            request = request.set_exclusive_start_key(Some(key(user, keys::node(after))));
+        }
+        let output = request.send().await.map_err(|e| StoreError::call("Query", e))?;
+        let mut nodes = Vec::with_capacity(output.items().len());
+        for item in output.items() {
+            nodes.extend(live_keywords(item)?);
+        }
+        let last = output
+            .last_evaluated_key()
+            .and_then(|k| k.get(keys::SORT_KEY))
+            .and_then(|v| v.as_s().ok())
+            .and_then(|sk| keys::node_in(sk));
+        Ok((nodes, last))
+    }
+
+    /// One strongly consistent BatchGetItem of the nodes `ids` (whole, or only what
+    /// [`KEYWORDS_PROJECTION`] names), keys it leaves unprocessed asked again under backoff.
+    async fn batch_get_nodes(
+        &self,
+        user: UserId,
+        ids: &[NodeId],
+        keywords_only: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut items = Vec::with_capacity(ids.len());
+        let mut keys_left: Vec<Item> = ids.iter().map(|id| key(user, keys::node(*id))).collect();
+        let mut attempt = 0;
+        while !keys_left.is_empty() {
+            if attempt == dynamo::UNPROCESSED_ATTEMPTS {
+                return Err(StoreError::Unprocessed { operation: "BatchGetItem", remaining: keys_left.len() });
+            }
+            if attempt > 0 {
+                tokio::time::sleep(dynamo::backoff(attempt)).await;
+            }
+            attempt += 1;
+            let mut request =
+                KeysAndAttributes::builder().set_keys(Some(std::mem::take(&mut keys_left))).consistent_read(true);
+            if keywords_only {
+                let (projection, names) = KEYWORDS_PROJECTION;
+                request = request.projection_expression(projection);
+                for (name, attribute) in names {
+                    request = request.expression_attribute_names(*name, *attribute);
+                }
+            }
+            let request = request
+                .build()
+                .map_err(|e| StoreError::Malformed { key: keys::partition(user), problem: e.to_string() })?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| StoreError::call("BatchGetItem", e))?;
+            if let Some(found) = output.responses().and_then(|r| r.get(&self.table)) {
+                items.extend(found.iter().cloned());
+            }
+            keys_left = output
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+        }
+        Ok(items)
     }
 
     /// The node's edges (one Query, all pages).

@@ -31,11 +31,17 @@ pub fn SearchBox(state: State) -> impl IntoView {
                     (Some(shown), true) if shown.query == text => {
                         shown.hits.extend(page.results);
                         shown.next_cursor = page.next_cursor;
+                        // A later page of a broad query may know of more matches.
+                        if !shown.total_exact {
+                            shown.total = shown.total.max(page.total);
+                            shown.total_exact = page.total_exact;
+                        }
                     }
                     (search, _) => {
                         *search = Some(Search {
                             query: text.clone(),
                             total: page.total,
+                            total_exact: page.total_exact,
                             hits: page.results,
                             next_cursor: page.next_cursor,
                         })
@@ -68,7 +74,7 @@ pub fn SearchBox(state: State) -> impl IntoView {
             <input id="search" type="search" placeholder="words, prefixes or tag:name"
                 prop:value=move || query.get() on:input=on_input/>
             <span class="muted" id="search-count" aria-live="polite">
-                {move || state.search.with(|s| s.as_ref().map(|s| format!("{} found", s.total)).unwrap_or_default())}
+                {move || state.search.with(|s| s.as_ref().map(found_label).unwrap_or_default())}
             </span>
             <Show when=move || state.search.with(Option::is_some)>
                 <button class="link" id="search-clear" on:click=clear>"Clear"</button>
@@ -104,4 +110,9 @@ fn SearchResult(state: State, hit: SearchHit) -> impl IntoView {
             <span class="muted">" matched: "<mark>{matched}</mark></span>
         </li>
     }
+}
+
+/// "12 found", or "500+ found" when a broad query's total is a lower bound.
+fn found_label(search: &Search) -> String {
+    if search.total_exact { format!("{} found", search.total) } else { format!("{}+ found", search.total) }
 }
