@@ -7,7 +7,9 @@
 //!
 //! Ranking: memories matching more of the query's terms first; among those, the higher score
 //! (an exact word or a tag counts [`EXACT_SCORE`], a prefix [`PREFIX_SCORE`]); then the newest.
-//! Pages follow that order exactly, however broad the query; only `total` may be a lower bound.
+//! Pages follow that order exactly, however broad the query (up to 20,000 postings a term; past
+//! that, a term ranks among its first 20,000 in keyword order); only `total` may be a lower
+//! bound.
 
 use serde::{Deserialize, Serialize};
 

@@ -56,7 +56,7 @@ pub struct Editing {
 pub struct Search {
     pub query: String,
     pub total: usize,
-    /// `total` is a lower bound (a broad query): shown as "500+".
+    /// `total` is a lower bound (a broad query): shown as "277+".
     pub total_exact: bool,
     pub hits: Vec<brain2_api::SearchHit>,
     pub next_cursor: Option<String>,

@@ -257,16 +257,16 @@ pub const MAX_BATCH_GET: usize = 100;
 const KEYWORDS_PROJECTION: (&str, &[(&str, &str)]) =
     ("#sk, #keywords, #deleting", &[("#sk", keys::SORT_KEY), ("#keywords", "keywords"), ("#deleting", DELETING)]);
 
-/// A node item's id and keywords as [`KEYWORDS_PROJECTION`] reads them; `None` when it is being
-/// deleted.
-fn live_keywords(item: &Item) -> Result<Option<(NodeId, Vec<String>)>, StoreError> {
-    if dynamo::flag(item, DELETING) {
-        return Ok(None);
-    }
+/// A node item's id, and its keywords as [`KEYWORDS_PROJECTION`] reads them (`None` when it is
+/// being deleted, or when `item` is only a key).
+fn keywords_in(item: &Item) -> Result<(NodeId, Option<Vec<String>>), StoreError> {
     let sort_key = dynamo::string(item, keys::SORT_KEY)?;
     let id = keys::node_in(&sort_key)
         .ok_or_else(|| StoreError::Malformed { key: sort_key.clone(), problem: "no node id in the sort key".into() })?;
-    Ok(Some((id, dynamo::strings(item, "keywords")?)))
+    if dynamo::flag(item, DELETING) || !item.contains_key("keywords") {
+        return Ok((id, None));
+    }
+    Ok((id, Some(dynamo::strings(item, "keywords")?)))
 }
 
 /// An edge write, counted on a node.
@@ -415,7 +415,7 @@ impl MemoryStore {
         Ok(self.get_stored(user, id).await?.filter(|s| !s.deleting).map(|s| s.node))
     }
 
-    /// The nodes `ids` (at most [`MAX_BATCH_GET`]), each `None` when missing or being deleted.
+    /// The nodes `ids`, each `None` when missing or being deleted.
     pub async fn get_many(&self, user: UserId, ids: &[NodeId]) -> Result<Vec<(NodeId, Option<Node>)>, StoreError> {
         let mut found = std::collections::HashMap::new();
         for item in self.batch_get_nodes(user, ids, false).await? {
@@ -427,8 +427,8 @@ impl MemoryStore {
         Ok(ids.iter().map(|id| (*id, found.remove(id))).collect())
     }
 
-    /// The keywords of the nodes `ids` (at most [`MAX_BATCH_GET`]), each `None` when missing or
-    /// being deleted: only what a search matches, not the content.
+    /// The keywords of the nodes `ids`, each `None` when missing or being deleted: only what a
+    /// search matches, not the content.
     pub async fn keywords_of(
         &self,
         user: UserId,
@@ -436,22 +436,22 @@ impl MemoryStore {
     ) -> Result<Vec<(NodeId, Option<Vec<String>>)>, StoreError> {
         let mut found = std::collections::HashMap::new();
         for item in self.batch_get_nodes(user, ids, true).await? {
-            if let Some((id, keywords)) = live_keywords(&item)? {
-                found.insert(id, keywords);
-            }
+            let (id, keywords) = keywords_in(&item)?;
+            found.insert(id, keywords);
         }
-        Ok(ids.iter().map(|id| (*id, found.remove(id))).collect())
+        Ok(ids.iter().map(|id| (*id, found.remove(id).flatten())).collect())
     }
 
     /// The keywords of up to `limit` of the user's nodes, newest first, after the node `after`
-    /// (from the newest without it), leaving out nodes being deleted; and the last node the
+    /// (from the newest without it), `None` for a node being deleted; and the last node the
     /// Query looked at, `None` when no node is older. One strongly consistent Query.
+    #[allow(clippy::type_complexity)]
     pub async fn newest_keywords(
         &self,
         user: UserId,
         limit: usize,
         after: Option<NodeId>,
-    ) -> Result<(Vec<(NodeId, Vec<String>)>, Option<NodeId>), StoreError> {
+    ) -> Result<(Vec<(NodeId, Option<Vec<String>>)>, Option<NodeId>), StoreError> {
         let (projection, names) = KEYWORDS_PROJECTION;
         let mut request = self
             .client
@@ -473,21 +473,33 @@ impl MemoryStore {
             request = request.set_exclusive_start_key(Some(key(user, keys::node(after))));
         }
         let output = request.send().await.map_err(|e| StoreError::call("Query", e))?;
-        let mut nodes = Vec::with_capacity(output.items().len());
-        for item in output.items() {
-            nodes.extend(live_keywords(item)?);
-        }
-        let last = output
-            .last_evaluated_key()
-            .and_then(|k| k.get(keys::SORT_KEY))
-            .and_then(|v| v.as_s().ok())
-            .and_then(|sk| keys::node_in(sk));
+        let nodes = output.items().iter().map(keywords_in).collect::<Result<Vec<_>, _>>()?;
+        // A key that does not parse must not read as "no older node".
+        let last = match output.last_evaluated_key() {
+            None => None,
+            Some(last) => Some(keywords_in(last)?.0),
+        };
         Ok((nodes, last))
     }
 
-    /// One strongly consistent BatchGetItem of the nodes `ids` (whole, or only what
-    /// [`KEYWORDS_PROJECTION`] names), keys it leaves unprocessed asked again under backoff.
+    /// The nodes `ids` (whole, or only what [`KEYWORDS_PROJECTION`] names): strongly consistent
+    /// BatchGetItems of [`MAX_BATCH_GET`] keys, keys left unprocessed asked again under backoff.
     async fn batch_get_nodes(
+        &self,
+        user: UserId,
+        ids: &[NodeId],
+        keywords_only: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::with_capacity(ids.len());
+        // Each id once (BatchGetItem refuses duplicates), at most MAX_BATCH_GET a call.
+        let ids: Vec<NodeId> = ids.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+        for chunk in ids.chunks(MAX_BATCH_GET) {
+            items.extend(self.batch_get_chunk(user, chunk, keywords_only).await?);
+        }
+        Ok(items)
+    }
+
+    async fn batch_get_chunk(
         &self,
         user: UserId,
         ids: &[NodeId],

@@ -155,10 +155,10 @@ impl MemoryStore {
         self.read_on(user, &mut read, limits.broad_term_postings).await?;
         let ranking = match self.prove(user, &terms, &mut read, below, limits).await? {
             Proved::Ranking(ranking) => ranking,
-            Proved::EveryPostingRead => exhaustive(&terms, read, below),
+            Proved::EveryPostingRead => exhaustive(&terms, &read, below),
             Proved::OverBudget => {
                 self.read_on(user, &mut read, MAX_POSTINGS_PER_TERM).await?;
-                exhaustive(&terms, read, below)
+                exhaustive(&terms, &read, below)
             }
         };
         let Ranking { ranked, total, total_exact } = ranking;
@@ -279,16 +279,24 @@ impl MemoryStore {
             for (id, words) in &keywords {
                 match words {
                     Some(words) => proof.read_node(terms, *id, words),
-                    None => proof.forget(*id),
+                    None => proof.unprove(*id),
                 }
             }
             to_check.retain(|(_, node)| !keywords.contains_key(node));
             let mut to_check = to_check.into_iter().peekable();
             loop {
-                // Read newest first since they were listed.
+                // Skip those read newest first meanwhile.
                 while to_check.next_if(|(_, node)| keywords.contains_key(node)).is_some() {}
                 let next_to_check = to_check.peek().map(|(bound, _)| *bound);
-                let unseen = (!newest.done).then_some((unseen_level.0, unseen_level.1, newest.frontier));
+                let unseen = (!newest.done).then(|| {
+                    let bound = (unseen_level.0, unseen_level.1, newest.frontier);
+                    // Only what ranks below the cursor counts: at the cursor's level, an older
+                    // memory than the cursor's.
+                    match below {
+                        Some((terms, score, node)) => bound.min((terms, score, node.min(newest.frontier))),
+                        None => bound,
+                    }
+                });
                 let Some(pending) = next_to_check.max(unseen) else {
                     // Every memory was read newest first: the matches are all known, and a
                     // memory known only from its postings was deleted since.
@@ -297,9 +305,13 @@ impl MemoryStore {
                     return Ok(Proved::Ranking(proof.into_ranking(total, true)));
                 };
                 if proof.last_wanted().is_some_and(|last| pending <= last) {
-                    let mut known: HashSet<NodeId> =
-                        read.iter().flat_map(|t| t.postings.iter().map(|(id, _)| *id)).collect();
-                    known.retain(|id| !matches!(keywords.get(id), Some(None)));
+                    // Matches known: those whose keywords were read and match, and those seen in
+                    // the postings and not read.
+                    let mut known: HashSet<NodeId> = read
+                        .iter()
+                        .flat_map(|t| t.postings.iter().map(|(id, _)| *id))
+                        .filter(|id| !keywords.contains_key(id))
+                        .collect();
                     known.extend(proof.matching.iter().copied());
                     return Ok(Proved::Ranking(proof.into_ranking(known.len(), false)));
                 }
@@ -323,7 +335,7 @@ impl MemoryStore {
                     for (id, words) in read_now {
                         match &words {
                             Some(words) => proof.read_node(terms, id, words),
-                            None => proof.forget(id),
+                            None => proof.unprove(id),
                         }
                         keywords.insert(id, words);
                     }
@@ -335,7 +347,7 @@ impl MemoryStore {
                 let above = proof.ranked.range((unseen_level.0, unseen_level.1, newest.frontier)..).count();
                 let missing = (SEARCH_PAGE_SIZE + 1).saturating_sub(above);
                 let slow = newest.read >= NEWEST_FIRST_BATCH
-                    && missing * newest.read > limits.read_on_after * newest.hits.max(1);
+                    && missing * newest.read > limits.read_on_after.saturating_mul(newest.hits.max(1));
                 let can_read_on = read.iter().any(|t| !t.complete && t.postings.len() < limits.read_on_limit);
                 if slow && can_read_on {
                     let up_to = read
@@ -355,11 +367,17 @@ impl MemoryStore {
                 newest.read += nodes.len();
                 for (id, words) in nodes {
                     newest.frontier = newest.frontier.min(id);
-                    proof.read_node(terms, id, &words);
-                    if evaluate(terms, id, &words).is_some_and(|c| (c.terms, c.score) >= unseen_level) {
-                        newest.hits += 1;
+                    match &words {
+                        Some(words) => {
+                            proof.read_node(terms, id, words);
+                            if evaluate(terms, id, words).is_some_and(|c| (c.terms, c.score) >= unseen_level) {
+                                newest.hits += 1;
+                            }
+                        }
+                        // Being deleted: whatever its postings said, it is no match.
+                        None => proof.unprove(id),
                     }
-                    keywords.insert(id, Some(words));
+                    keywords.insert(id, words);
                 }
                 // Every memory not yet read is older than the last one the Query looked at.
                 if let Some(last) = last {
@@ -403,6 +421,7 @@ fn candidates(
     bounds: &[Option<u32>],
     proof: &mut Proof,
 ) -> Vec<(RankKey, NodeId)> {
+    let below = proof.below;
     let mut seen: BTreeMap<NodeId, (Vec<Option<u32>>, BTreeSet<String>)> = BTreeMap::new();
     for (index, (term, term_read)) in terms.iter().zip(read).enumerate() {
         for (node, keyword) in &term_read.postings {
@@ -415,11 +434,14 @@ fn candidates(
     }
     let mut to_check = Vec::new();
     for (node, (scores, matched)) in seen {
-        let mut best = (0, 0);
+        let (mut least, mut best) = ((0, 0), (0, 0));
         let mut unknown = false;
         for (score, bound) in scores.iter().zip(bounds) {
             match (score, bound) {
-                (Some(score), _) => best = (best.0 + 1, best.1 + score),
+                (Some(score), _) => {
+                    least = (least.0 + 1, least.1 + score);
+                    best = (best.0 + 1, best.1 + score);
+                }
                 (None, Some(bound)) => {
                     unknown = true;
                     best = (best.0 + 1, best.1 + bound);
@@ -428,7 +450,16 @@ fn candidates(
             }
         }
         if unknown {
-            to_check.push(((best.0, best.1, node), node));
+            // At least what its postings say: on an earlier page when that is above the cursor.
+            if below.is_some_and(|below| (least.0, least.1, node) >= below) {
+                continue;
+            }
+            // At most its best; only what ranks below the cursor counts.
+            let bound = match below {
+                Some((terms, score, _)) => (best.0, best.1, node).min((terms, score, node)),
+                None => (best.0, best.1, node),
+            };
+            to_check.push((bound, node));
         } else {
             proof.prove(Candidate { node, terms: best.0, score: best.1, matched });
         }
@@ -462,15 +493,11 @@ impl Proof {
         self.ranked.insert(candidate.key(), candidate);
     }
 
+    /// Drops what was proven of `node`: it was read since, or is missing or being deleted.
     fn unprove(&mut self, node: NodeId) {
         if let Some(key) = self.key_of.remove(&node) {
             self.ranked.remove(&key);
         }
-    }
-
-    /// `node` is missing or being deleted: whatever its postings said, it is no match.
-    fn forget(&mut self, node: NodeId) {
-        self.unprove(node);
     }
 
     /// The memory as read decides how it ranks.
@@ -512,45 +539,15 @@ fn evaluate(terms: &[Term], node: NodeId, keywords: &[String]) -> Option<Candida
     (candidate.terms > 0).then_some(candidate)
 }
 
-/// Every match ranked from the postings, those below `below` kept; the total is exact when
-/// every term was read whole.
-fn exhaustive(terms: &[Term], read: Vec<TermPostings>, below: Option<RankKey>) -> Ranking {
-    let total_exact = read.iter().all(|t| t.complete);
-    let postings: Vec<Vec<(NodeId, String)>> = read.into_iter().map(|t| t.postings).collect();
-    let mut ranked = rank(terms, &postings);
-    let total = ranked.len();
-    if let Some(below) = below {
-        ranked.retain(|c| c.key() < below);
-    }
-    Ranking { total, total_exact, ranked }
-}
-
-/// Candidates in rank order: more terms matched, then a higher score, then newer (ids are
-/// UUIDv7, so a larger id is a later memory).
-fn rank(terms: &[Term], per_term: &[Vec<(NodeId, String)>]) -> Vec<Candidate> {
-    let mut by_node: BTreeMap<NodeId, Candidate> = BTreeMap::new();
-    for (term, postings) in terms.iter().zip(per_term) {
-        // A term counts once per memory, at its best match (a word equal to one keyword and
-        // starting another scores as the equal one).
-        let mut best: BTreeMap<NodeId, (u32, Vec<&str>)> = BTreeMap::new();
-        for (node, keyword) in postings {
-            if let Some(score) = term.score(keyword) {
-                let entry = best.entry(*node).or_insert((0, Vec::new()));
-                entry.0 = entry.0.max(score);
-                entry.1.push(keyword);
-            }
-        }
-        for (node, (score, keywords)) in best {
-            let candidate =
-                by_node.entry(node).or_insert_with(|| Candidate { node, terms: 0, score: 0, matched: BTreeSet::new() });
-            candidate.terms += 1;
-            candidate.score += score;
-            candidate.matched.extend(keywords.into_iter().map(str::to_owned));
-        }
-    }
-    let mut ranked: Vec<Candidate> = by_node.into_values().collect();
-    ranked.sort_by(|a, b| b.terms.cmp(&a.terms).then(b.score.cmp(&a.score)).then(b.node.cmp(&a.node)));
-    ranked
+/// Every match ranked from the postings, to one past the page below `below`; the total is
+/// exact when every term was read whole (past [`MAX_POSTINGS_PER_TERM`], the matches among the
+/// postings read).
+fn exhaustive(terms: &[Term], read: &[TermPostings], below: Option<RankKey>) -> Ranking {
+    let mut proof = Proof::new(SEARCH_PAGE_SIZE + 1, below);
+    let unknown = candidates(terms, read, &vec![None; read.len()], &mut proof);
+    debug_assert!(unknown.is_empty(), "every term is known once its postings count as read");
+    let total: HashSet<NodeId> = read.iter().flat_map(|t| t.postings.iter().map(|(id, _)| *id)).collect();
+    proof.into_ranking(total.len(), read.iter().all(|t| t.complete))
 }
 
 #[cfg(test)]
@@ -569,11 +566,29 @@ mod tests {
             vec![(id(1), "graph".to_owned()), (id(2), "gra".to_owned()), (id(2), "graphs".to_owned())],
             vec![(id(2), "rust".to_owned()), (id(4), "rustacean".to_owned()), (id(5), "rust".to_owned())],
         ];
-        let ranked = rank(&terms, &postings);
+        let read: Vec<TermPostings> = terms
+            .iter()
+            .zip(postings)
+            .map(|(term, postings)| TermPostings { postings, complete: true, ..TermPostings::new(term.clone()) })
+            .collect();
+        let ranked = exhaustive(&terms, &read, None).ranked;
         let order: Vec<(u128, usize, u32)> = ranked.iter().map(|c| (c.node.0.as_u128(), c.terms, c.score)).collect();
         // 2: "gra" exactly (4) + rust (4); 1: #work (4) + graph as a prefix (2); then the
         // single-term matches, exact before prefix, newer first.
         assert_eq!(order, [(2, 2, 8), (1, 2, 6), (5, 1, 4), (3, 1, 4), (4, 1, 2)]);
         assert_eq!(ranked[0].matched.iter().collect::<Vec<_>>(), ["gra", "graphs", "rust"]);
+        // Below a cursor: what ranks under the second.
+        let below = exhaustive(&terms, &read, Some(ranked[1].key())).ranked;
+        assert_eq!(below.iter().map(|c| c.node.0.as_u128()).collect::<Vec<_>>(), [5, 3, 4]);
+    }
+
+    #[test]
+    fn a_term_read_in_part_bounds_what_it_did_not_read() {
+        let mut read = TermPostings::new(Term::Word("gra".into()));
+        assert_eq!(read.unread_bound(), Some(EXACT_SCORE), "its exact keyword may lie ahead");
+        read.exact_complete = true;
+        assert_eq!(read.unread_bound(), Some(PREFIX_SCORE), "only longer keywords lie ahead");
+        read.complete = true;
+        assert_eq!(read.unread_bound(), None);
     }
 }

@@ -29,7 +29,10 @@ pub fn SearchBox(state: State) -> impl IntoView {
             match result {
                 Ok(page) => state.search.update(|search| match (search, cursor.is_some()) {
                     (Some(shown), true) if shown.query == text => {
-                        shown.hits.extend(page.results);
+                        // A memory edited between the pages may rank on both: shown once.
+                        let mut ids: std::collections::HashSet<NodeId> =
+                            shown.hits.iter().map(|hit| hit.node.node_id).collect();
+                        shown.hits.extend(page.results.into_iter().filter(|hit| ids.insert(hit.node.node_id)));
                         shown.next_cursor = page.next_cursor;
                         // A later page of a broad query may know of more matches.
                         if !shown.total_exact {
@@ -112,7 +115,7 @@ fn SearchResult(state: State, hit: SearchHit) -> impl IntoView {
     }
 }
 
-/// "12 found", or "500+ found" when a broad query's total is a lower bound.
+/// "12 found", or "277+ found" when a broad query's total is a lower bound.
 fn found_label(search: &Search) -> String {
     if search.total_exact { format!("{} found", search.total) } else { format!("{}+ found", search.total) }
 }
