@@ -245,6 +245,47 @@ async fn a_broad_query_pages_exactly_as_ranking_every_memory_would() {
     assert!(proven > 30, "broad queries proved their pages ({proven} pages)");
 }
 
+/// DynamoDB answers the proof's and the page's BatchGetItems in part (as when throttled): the
+/// keys it hands back are asked again, and the pages are the same as when it answers whole.
+/// Answered in part every time, search fails and says so, rather than rank without them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_asks_again_for_what_batch_get_item_left_unprocessed() {
+    use brain2_shared::search::SearchLimits;
+    let world = World::new().await;
+    let limits =
+        SearchLimits { broad_term_postings: 10, proof_budget: 500, read_on_after: 1_000, ..Default::default() };
+    let whole = world.memory.clone().with_search_limits(limits);
+    let user = user();
+    for i in 0..60 {
+        let content = format!("note {i} on graphs and {}", ["kitchens", "gardens", "graphite"][i % 3]);
+        let tags = vec![format!("t{}", i % 4)];
+        whole
+            .create(user, brain2_shared::domain::ValidInput { content, tags }, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+    }
+    let in_part = |times: usize| {
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let fault = faults::BatchGetInPart { times, cut: cut.clone() };
+        let client = aws_sdk_dynamodb::Client::from_conf(world.dynamodb_config().interceptor(fault).build());
+        let store = brain2_shared::memory::MemoryStore::new(client, &world.memory_table, KEYWORD_INDEX)
+            .with_search_limits(limits);
+        (store, cut)
+    };
+    let (throttled, cut) = in_part(6);
+    for query in ["gra", "graph kitchen", "tag:t1 gra"] {
+        let (expected, found) =
+            (whole.search(user, query, None).await.unwrap(), throttled.search(user, query, None).await.unwrap());
+        assert_eq!(found, expected, "{query}: the same page");
+        assert_eq!(found.results.len(), 20);
+    }
+    assert_eq!(cut.load(std::sync::atomic::Ordering::Relaxed), 6, "answers were cut");
+
+    let (starved, _) = in_part(usize::MAX);
+    let error = starved.search(user, "gra", None).await.unwrap_err().to_string();
+    assert!(error.contains("BatchGetItem") && error.contains("unprocessed"), "{error}");
+}
+
 #[tokio::test]
 async fn a_shared_tag_links_memories_as_a_shared_keyword_does() {
     let world = World::new().await;

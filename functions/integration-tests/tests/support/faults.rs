@@ -286,3 +286,50 @@ impl Intercept for Killed {
         Ok(())
     }
 }
+
+/// DynamoDB answers BatchGetItem in part, as it does when throttled: of each answer it keeps the
+/// first item and hands the rest back as `UnprocessedKeys`, `times` times (every time when
+/// `usize::MAX`). Counts the answers it cut.
+#[derive(Debug, Clone)]
+pub struct BatchGetInPart {
+    pub times: usize,
+    pub cut: Arc<AtomicUsize>,
+}
+
+impl Intercept for BatchGetInPart {
+    fn name(&self) -> &'static str {
+        "BatchGetInPart"
+    }
+    fn modify_before_completion(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        if cfg.load::<Metadata>().is_none_or(|m| m.name() != "BatchGetItem") {
+            return Ok(());
+        }
+        let Some(Ok(output)) = context.output_or_error_mut() else { return Ok(()) };
+        let Some(output) = output.downcast_mut::<BatchGetItemOutput>() else { return Ok(()) };
+        let mut unprocessed = std::collections::HashMap::new();
+        for (table, items) in output.responses.iter_mut().flatten() {
+            if items.len() < 2 || self.cut.load(Ordering::Relaxed) >= self.times {
+                continue;
+            }
+            self.cut.fetch_add(1, Ordering::Relaxed);
+            let keys = items
+                .split_off(1)
+                .into_iter()
+                .map(|item| item.into_iter().filter(|(name, _)| name == "id" || name == "sk").collect())
+                .collect();
+            let request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build()?;
+            unprocessed.insert(table.clone(), request);
+        }
+        if !unprocessed.is_empty() {
+            output.unprocessed_keys = Some(unprocessed);
+        }
+        Ok(())
+    }
+}
