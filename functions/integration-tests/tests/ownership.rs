@@ -119,13 +119,8 @@ async fn a_broad_query_pages_exactly_as_ranking_every_memory_would() {
     let world = World::new().await;
     let store = world.memory.clone();
     let user = user();
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let dice = faults::Dice::new(0x9e37_79b9_7f4a_7c15);
+    let next = |n: usize| dice.roll(n as u64) as usize;
     let mut inputs = Vec::new();
     for i in 0..MEMORIES {
         let roots = if i % 2 == 0 { &ROOTS[..6] } else { &ROOTS[4..] };
@@ -872,13 +867,8 @@ async fn search_at_ten_thousand_memories() {
     let store = brain2_shared::memory::MemoryStore::new(client, &table, KEYWORD_INDEX);
     let user = user();
     let started = Instant::now();
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let dice = faults::Dice::new(0x2545_f491_4f6c_dd1d);
+    let next = |n: usize| dice.roll(n as u64) as usize;
     let mut inputs = Vec::with_capacity(MEMORIES);
     for i in 0..MEMORIES {
         let words: Vec<String> =

@@ -442,6 +442,31 @@ impl MemoryStore {
         Ok(ids.iter().map(|id| (*id, found.remove(id).flatten())).collect())
     }
 
+    /// The Query of up to `limit` of the user's nodes, newest first, after the node `after`
+    /// (from the newest without it).
+    fn newest_nodes(
+        &self,
+        user: UserId,
+        limit: usize,
+        after: Option<NodeId>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PARTITION_KEY)
+            .expression_attribute_names("#sk", keys::SORT_KEY)
+            .expression_attribute_values(":pk", s(keys::partition(user)))
+            .expression_attribute_values(":prefix", s(keys::NODE_PREFIX))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            // Node ids are UUIDv7, ordered by creation time: newest first is the reverse order.
+            .scan_index_forward(false)
+            // A client that loads again takes a memory missing from the page as deleted: the page
+            // holds every write that succeeded before it was read, as graph-data's do.
+            .consistent_read(true)
+            .set_exclusive_start_key(after.map(|after| key(user, keys::node(after))))
+    }
+
     /// The keywords of up to `limit` of the user's nodes, newest first, after the node `after`
     /// (from the newest without it), `None` for a node being deleted; and the last node the
     /// Query looked at, `None` when no node is older. One strongly consistent Query.
@@ -453,24 +478,9 @@ impl MemoryStore {
         after: Option<NodeId>,
     ) -> Result<(Vec<(NodeId, Option<Vec<String>>)>, Option<NodeId>), StoreError> {
         let (projection, names) = KEYWORDS_PROJECTION;
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", keys::PARTITION_KEY)
-            .expression_attribute_values(":pk", s(keys::partition(user)))
-            .expression_attribute_values(":prefix", s(keys::NODE_PREFIX))
-            .projection_expression(projection)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            // Node ids are UUIDv7: newest first is the reverse order.
-            .scan_index_forward(false)
-            .consistent_read(true);
+        let mut request = self.newest_nodes(user, limit, after).projection_expression(projection);
         for (name, attribute) in names {
             request = request.expression_attribute_names(*name, *attribute);
-        }
-        if let Some(after) = after {
-            request = request.set_exclusive_start_key(Some(key(user, keys::node(after))));
         }
         let output = request.send().await.map_err(|e| StoreError::call("Query", e))?;
         let nodes = output.items().iter().map(keywords_in).collect::<Result<Vec<_>, _>>()?;
@@ -567,25 +577,7 @@ impl MemoryStore {
             Ok(start) => start,
             Err(bad) => return Ok(Err(bad)),
         };
-        let mut request = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", keys::PARTITION_KEY)
-            .expression_attribute_names("#sk", keys::SORT_KEY)
-            .expression_attribute_values(":pk", s(keys::partition(user)))
-            .expression_attribute_values(":prefix", s(keys::NODE_PREFIX))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            // Node ids are UUIDv7, ordered by creation time: newest first is the reverse order.
-            .scan_index_forward(false)
-            // A client that loads again takes a memory missing from the page as deleted: the page
-            // holds every write that succeeded before it was read, as graph-data's do.
-            .consistent_read(true);
-        if let Some(start) = start {
-            request = request.set_exclusive_start_key(Some(key(user, keys::node(start))));
-        }
-        let output = request.send().await.map_err(|e| StoreError::call("Query", e))?;
+        let output = self.newest_nodes(user, limit, start).send().await.map_err(|e| StoreError::call("Query", e))?;
         let mut nodes = Vec::with_capacity(output.items().len());
         for item in output.items() {
             let stored = stored_from(user, item)?;
