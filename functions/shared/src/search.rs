@@ -7,24 +7,28 @@
 //! (`begins_with(keyword, "<userId>#gra")`), a tag one exact Query. Nothing scans, and no other
 //! user's partition is reachable: every key starts from the caller's id.
 //!
-//! Each term's postings are read up to [`SearchLimits::broad_term_postings`]. When every term has fewer, the
-//! postings rank every match (the "narrow" path). A broad term matches too many memories to
-//! read them all within the budget, so the page is *proven* instead, best first:
+//! Each term's postings are read up to [`SearchLimits::broad_term_postings`]. When every term
+//! has fewer, the postings rank every match (the "narrow" path). A broad term matches too many
+//! memories to read them all within the budget, so the page is *proven* instead, best first:
 //! - a memory seen in some term's postings is known for those terms, and at most
 //!   [`EXACT_SCORE`] or [`PREFIX_SCORE`] for each broad term it was not seen in (a term's exact
 //!   keyword sorts before the longer ones, so a read that reached a longer keyword holds every
 //!   exact match); the best of these are read and matched from their keywords;
 //! - a memory seen in no postings can match only the broad terms, and is older than every memory
 //!   read so far newest first (`GET /api/nodes`'s Query, keywords only), so reading memories
-//!   newest first lowers that bound: ties rank newest first, so the newest matches are wanted.
+//!   newest first lowers that bound: ties rank newest first, so the newest matches are wanted;
+//! - when that finds matches slowly (a term of a few hundred memories), reading on the broad
+//!   terms' postings is cheaper: the proof does, and starts again from what it has read.
 //!
 //! Memories are read for their keywords only (BatchGetItem or that Query, projected), and the
-//! page's memories whole with one BatchGetItem.
+//! page's memories whole with one BatchGetItem. Only what ranks below the cursor (the previous
+//! page's last result) counts.
 //!
 //! It stops when one more result than the page's end is proven above every bound (so it knows
 //! whether a next page exists). `total` then counts the memories known to match and
-//! `totalExact` is false. A proof that would read more than [`SearchLimits::proof_budget`] memories (broad terms
-//! that rarely occur together) reads every posting instead.
+//! `totalExact` is false. A proof that would read more than [`SearchLimits::proof_budget`]
+//! memories (broad terms that rarely occur together, a broad query's last pages) reads every
+//! posting instead.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
