@@ -401,6 +401,19 @@ fn the_web_client_works_in_a_real_browser() {
         let saved = support::browser::downloaded(&data.join("profile-bob"), "brain2-export-", Duration::from_secs(60)).await;
         let document: brain2_api::Export = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
         assert!(document.memories.len() > large, "the whole export, from {}: {}", saved.display(), document.memories.len());
+        // A broad search: 300 of the memories start "bulk", more postings than search reads
+        // before it proves a page. The count is a lower bound, and "More results" follows the
+        // rank cursor to the next 20, none shown twice.
+        bob.css("#search").await.send_keys("bulk").await.unwrap();
+        bob.until("a broad search's first page", "document.querySelectorAll('#search-results li.search-hit').length === 20 && /^[0-9]+\\+ found$/.test(document.querySelector('#search-count')?.textContent)").await;
+        bob.css("#search-more").await.click().await.unwrap();
+        bob.until("its second page", "document.querySelectorAll('#search-results li.search-hit').length === 40").await;
+        let hits = bob.eval("return Array.from(document.querySelectorAll('#search-results li.search-hit')).map((li) => [li.dataset.id, li.textContent]);").await;
+        let hits = hits.as_array().unwrap();
+        let ids: std::collections::BTreeSet<&str> = hits.iter().map(|hit| hit[0].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 40, "no memory twice: {hits:?}");
+        assert!(hits.iter().all(|hit| hit[1].as_str().unwrap().contains("bulk")), "{hits:?}");
+        bob.css("#search-clear").await.click().await.unwrap();
         bob.css("#your-data").await;
         bob.css("#delete-account").await.click().await.unwrap();
         bob.client.accept_alert().await.unwrap();
