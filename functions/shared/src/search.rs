@@ -281,10 +281,7 @@ impl MemoryStore {
             let mut proof = Proof::new(SEARCH_PAGE_SIZE + 1, below);
             let mut to_check = candidates(terms, read, &bounds, &mut proof);
             for (id, words) in &keywords {
-                match words {
-                    Some(words) => proof.read_node(terms, *id, words),
-                    None => proof.unprove(*id),
-                }
+                proof.read_node(terms, *id, words.as_deref());
             }
             to_check.retain(|(_, node)| !keywords.contains_key(node));
             let mut to_check = to_check.into_iter().peekable();
@@ -337,17 +334,14 @@ impl MemoryStore {
                     let read_now = self.keywords_of(user, &batch).await?;
                     read_count += read_now.len();
                     for (id, words) in read_now {
-                        match &words {
-                            Some(words) => proof.read_node(terms, id, words),
-                            None => proof.unprove(id),
-                        }
+                        proof.read_node(terms, id, words.as_deref());
                         keywords.insert(id, words);
                     }
                     continue;
                 }
                 // Reading newest first finds the broad terms' matches at the rate seen so far;
-                // when that would take long, reading on their postings is cheaper.
-                // Those already above every unseen memory.
+                // when finding the page's missing ones (those not yet above every unseen memory)
+                // would take long, reading on their postings is cheaper.
                 let above = proof.ranked.range((unseen_level.0, unseen_level.1, newest.frontier)..).count();
                 let missing = (SEARCH_PAGE_SIZE + 1).saturating_sub(above);
                 let slow = newest.read >= NEWEST_FIRST_BATCH
@@ -371,15 +365,8 @@ impl MemoryStore {
                 newest.read += nodes.len();
                 for (id, words) in nodes {
                     newest.frontier = newest.frontier.min(id);
-                    match &words {
-                        Some(words) => {
-                            proof.read_node(terms, id, words);
-                            if evaluate(terms, id, words).is_some_and(|c| (c.terms, c.score) >= unseen_level) {
-                                newest.hits += 1;
-                            }
-                        }
-                        // Being deleted: whatever its postings said, it is no match.
-                        None => proof.unprove(id),
+                    if proof.read_node(terms, id, words.as_deref()).is_some_and(|level| level >= unseen_level) {
+                        newest.hits += 1;
                     }
                     keywords.insert(id, words);
                 }
@@ -504,13 +491,15 @@ impl Proof {
         }
     }
 
-    /// The memory as read decides how it ranks.
-    fn read_node(&mut self, terms: &[Term], node: NodeId, keywords: &[String]) {
+    /// The memory as read decides how it ranks; `None` (missing or being deleted) makes it no
+    /// match, whatever its postings said. Returns its level (terms, score) when it matches.
+    fn read_node(&mut self, terms: &[Term], node: NodeId, keywords: Option<&[String]>) -> Option<(usize, u32)> {
         self.unprove(node);
-        if let Some(candidate) = evaluate(terms, node, keywords) {
-            self.matching.insert(node);
-            self.prove(candidate);
-        }
+        let candidate = evaluate(terms, node, keywords?)?;
+        let level = (candidate.terms, candidate.score);
+        self.matching.insert(node);
+        self.prove(candidate);
+        Some(level)
     }
 
     /// The key of the `wanted`-th best match, once that many are proven.
